@@ -1,0 +1,17 @@
+"""fas_lib: the reusable code of the face anti-spoofing course (MS-FANS and companions).
+
+Importing the package does no work: no seeding, no model loading, no file access.
+"""
+
+__version__ = "0.1.0"
+
+#: The seven crop scales of MS-FANS (Luo et al., ICPR 2018, Sec. IV-A).
+SCALES: tuple[float, ...] = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)
+
+#: Side of every stored crop in pixels (paper: 128 x 128).
+CROP_SIZE: int = 128
+
+#: Label convention used everywhere in the project: 1 = bona fide (live), 0 = attack.
+#: Scores follow it: a higher score means *more likely bona fide*.
+LIVE: int = 1
+ATTACK: int = 0

@@ -1,0 +1,102 @@
+"""Seeds, devices, folders and the results files every notebook writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and (when installed) PyTorch for a reproducible run.
+
+    Args:
+        seed: any non-negative integer.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+    except ImportError:  # torch is optional for the data-only parts
+        return
+    torch.manual_seed(seed)
+
+
+def get_device(prefer: str | None = None) -> str:
+    """Return ``"cuda"`` when a GPU is present (or ``prefer`` says so), else ``"cpu"``.
+
+    Args:
+        prefer: force a device name such as ``"cpu"``; ``None`` picks automatically.
+    """
+    if prefer:
+        return prefer
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def data_dir() -> Path:
+    """The folder that holds generated data and preprocessing caches.
+
+    ``$FAS_DATA_DIR`` when set, else ``~/.cache/fas_lib``.
+    """
+    env = os.environ.get("FAS_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "fas_lib"
+
+
+def _to_jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _to_jsonable(obj.tolist())
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_results(obj: dict[str, Any], name: str, results_dir: str | Path = "results") -> Path:
+    """Write a notebook's numbers to ``results_dir/name.json`` (atomically).
+
+    Args:
+        obj: a JSON-serialisable mapping; NumPy scalars and arrays are converted.
+        name: file stem, starting with the notebook number, e.g. ``"01_alignment"``.
+        results_dir: destination folder, created if missing.
+
+    Returns:
+        The path written.
+    """
+    path = Path(results_dir) / f"{name}.json"
+    return atomic_write_text(path, json.dumps(_to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+
+
+def load_results(name: str, results_dir: str | Path = "results") -> dict[str, Any]:
+    """Read back a file written by :func:`save_results`."""
+    return json.loads((Path(results_dir) / f"{name}.json").read_text(encoding="utf-8"))
