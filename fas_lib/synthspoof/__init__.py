@@ -1,0 +1,45 @@
+"""SynthSpoof: the course's embedded synthetic face anti-spoofing dataset.
+
+Live and attack videos are generated procedurally from two public-domain portraits (and,
+optionally, the user's own photos) so that the MS-FANS lesson is visible: at crop scales
+0.9-1.0 only subtle recapture texture (halftone dots, screen sub-pixels and moire, gamut)
+separates live from attack, while larger crops increasingly contain the medium's context
+(paper border, bezel, holding fingers, a second background).
+
+Example:
+    >>> from fas_lib.synthspoof import SynthConfig, generate, border_share
+    >>> ds = generate(SynthConfig(n_subjects=6, frames_per_video=4))
+    >>> frames = ds.read_frames(ds.video_ids[0])          # (T, H, W, 3) RGB
+    >>> gt = ds.load_gt(ds.video_ids[0])                  # exact boxes, landmarks, polygons
+    >>> border_share([ds.load_gt(v) for v in ds.video_ids])
+
+Importing the package does no work.
+"""
+
+from .config import ATTACK_TYPES, GENERATOR_VERSION, MODALITIES, QUALITIES, SynthConfig, config_hash
+from .dataset import default_root, generate, plan_jobs, split_subjects
+from .gt import aligned_box, border_share, crop_shows_border, face_box
+from .reader import SynthSpoof
+from .subjects import Subject, distinctness, make_subjects, subject_thumbnails
+
+__all__ = [
+    "ATTACK_TYPES",
+    "GENERATOR_VERSION",
+    "MODALITIES",
+    "QUALITIES",
+    "Subject",
+    "SynthConfig",
+    "SynthSpoof",
+    "aligned_box",
+    "border_share",
+    "config_hash",
+    "crop_shows_border",
+    "default_root",
+    "distinctness",
+    "face_box",
+    "generate",
+    "make_subjects",
+    "plan_jobs",
+    "split_subjects",
+    "subject_thumbnails",
+]

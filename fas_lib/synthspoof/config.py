@@ -1,0 +1,103 @@
+"""The generation parameters of SynthSpoof and the names every other module agrees on."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Bumped whenever the generator's output changes for the same parameters (invalidates caches).
+GENERATOR_VERSION: str = "1.0.0"
+
+ATTACK_TYPES: tuple[str, ...] = (
+    "print_flat",
+    "print_warped",
+    "print_cut",
+    "replay_phone",
+    "replay_screen",
+)
+QUALITIES: tuple[str, ...] = ("low", "normal", "high")
+MODALITIES: tuple[str, ...] = ("depth", "nir")
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Every generation parameter; the defaults give the course's default dataset.
+
+    Attributes:
+        n_subjects: number of synthetic identities (>= 3, split 15/15/20 like Replay-Attack).
+        frames_per_video: frames in every video.
+        width: frame width in pixels.
+        height: frame height in pixels.
+        qualities: capture qualities, a subset of ``("low", "normal", "high")``.
+        attack_types: attack species, a subset of :data:`ATTACK_TYPES`.
+        modalities: extra pixel-aligned modalities, a subset of ``("depth", "nir")``.
+        seed: master seed; every video draws from ``SeedSequence([seed, video_index])``.
+        user_faces_dir: optional folder of extra portrait photos used as subject sources.
+        fps: frame rate written into the video files.
+    """
+
+    n_subjects: int = 40
+    frames_per_video: int = 8
+    width: int = 640
+    height: int = 480
+    qualities: tuple = QUALITIES
+    attack_types: tuple = ATTACK_TYPES
+    modalities: tuple = ()
+    seed: int = 0
+    user_faces_dir: str | None = None
+    fps: int = 15
+
+    def __post_init__(self) -> None:
+        for name in ("qualities", "attack_types", "modalities"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.user_faces_dir is not None:
+            object.__setattr__(self, "user_faces_dir", str(self.user_faces_dir))
+        if self.n_subjects < 3:
+            raise ValueError(f"n_subjects must be >= 3 (one per split), got {self.n_subjects}")
+        if self.frames_per_video < 1:
+            raise ValueError(f"frames_per_video must be >= 1, got {self.frames_per_video}")
+        if self.width < 320 or self.height < 240:
+            raise ValueError(f"frames must be at least 320x240, got {self.width}x{self.height}")
+        for name, allowed in (
+            ("qualities", QUALITIES),
+            ("attack_types", ATTACK_TYPES),
+            ("modalities", MODALITIES),
+        ):
+            bad = [v for v in getattr(self, name) if v not in allowed]
+            if bad:
+                raise ValueError(f"unknown {name} {bad}; allowed: {allowed}")
+        if not self.qualities:
+            raise ValueError("qualities must not be empty")
+
+    def to_dict(self) -> dict:
+        """Parameters as a JSON-friendly dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+def user_faces_fingerprint(user_faces_dir: str | None) -> list[list]:
+    """Names, sizes and modification times of the files in ``user_faces_dir`` (for caching)."""
+    if not user_faces_dir:
+        return []
+    folder = Path(user_faces_dir).expanduser()
+    if not folder.is_dir():
+        return [["<missing folder>", 0, 0]]
+    rows = []
+    for p in sorted(folder.iterdir()):
+        if p.is_file():
+            st = p.stat()
+            rows.append([p.name, st.st_size, int(st.st_mtime)])
+    return rows
+
+
+def config_hash(config: SynthConfig) -> str:
+    """Short hash of the parameters, the generator version and the user photos' fingerprint."""
+    payload = {
+        "params": config.to_dict(),
+        "version": GENERATOR_VERSION,
+        "user_faces": user_faces_fingerprint(config.user_faces_dir),
+    }
+    blob = json.dumps(payload, sort_keys=True).encode()
+    return hashlib.sha1(blob).hexdigest()[:10]

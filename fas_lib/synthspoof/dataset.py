@@ -1,0 +1,326 @@
+"""Generate SynthSpoof to disk (cached, atomic, parallel) and read it back.
+
+Layout of a dataset folder::
+
+    manifest.json                      parameters, version, counts, timing, skipped photos
+    protocol.csv                       one row per video (fas_lib.protocol columns)
+    videos/<split>/<subject>/<id>.avi  MJPG (quality 95), frames stored BGR as usual
+    gt/<id>.npz                        exact per-frame ground truth (see SynthSpoof.load_gt)
+    depth/<id>.npz, nir/<id>.npz       (T, H, W) uint8, only when asked for
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from fas_lib.protocol import make_table, write_protocol
+from fas_lib.utils import atomic_write_text, data_dir
+
+from .config import GENERATOR_VERSION, SynthConfig, config_hash
+from .reader import SynthSpoof
+from .video import VideoJob, render_video
+
+#: MJPG quality of the stored videos.
+AVI_QUALITY: int = 95
+_STATE: dict = {}
+
+
+def split_subjects(n: int, seed: int) -> list[str]:
+    """Subject-disjoint split of ``n`` subjects in Replay-Attack's 15/15/20 proportions."""
+    n_train = max(1, round(n * 15 / 50))
+    n_dev = max(1, round(n * 15 / 50))
+    if n - n_train - n_dev < 1:
+        n_dev = n - n_train - 1
+    order = np.random.default_rng(np.random.SeedSequence([seed, 3_000_017])).permutation(n)
+    splits = [""] * n
+    for rank, i in enumerate(order):
+        splits[i] = "train" if rank < n_train else ("dev" if rank < n_train + n_dev else "test")
+    return splits
+
+
+def plan_jobs(config: SynthConfig) -> list[VideoJob]:
+    """Every video of the dataset in a fixed order; ``index`` seeds its generator."""
+    splits = split_subjects(config.n_subjects, config.seed)
+    jobs = []
+    for si in range(config.n_subjects):
+        subject = f"s{si:03d}"
+        for kind in ("live",) + tuple(config.attack_types):
+            for q in config.qualities:
+                jobs.append(
+                    VideoJob(len(jobs), f"{subject}_{kind}_{q}", si, subject, kind, q, splits[si])
+                )
+    return jobs
+
+
+def rel_paths(job: VideoJob, modalities: tuple) -> dict[str, str]:
+    """Relative paths of a video's files."""
+    return {
+        "path": f"videos/{job.split}/{job.subject}/{job.video_id}.avi",
+        "gt": f"gt/{job.video_id}.npz",
+        "depth_path": f"depth/{job.video_id}.npz" if "depth" in modalities else "",
+        "ir_path": f"nir/{job.video_id}.npz" if "nir" in modalities else "",
+    }
+
+
+def write_avi(path: Path, frames: np.ndarray, fps: int) -> None:
+    """Write RGB frames as an MJPG AVI with OpenCV's built-in encoder (deterministic bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames.shape[1:3]
+    vw = cv2.VideoWriter(
+        str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h)
+    )
+    if not vw.isOpened():
+        raise OSError(f"OpenCV could not open an MJPG writer for {path}")
+    vw.set(cv2.VIDEOWRITER_PROP_QUALITY, AVI_QUALITY)
+    for f in frames:
+        vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    vw.release()
+
+
+def _init_worker(sources: list, config: SynthConfig) -> None:
+    cv2.setNumThreads(1)
+    _STATE.clear()
+    _STATE.update(sources=sources, config=config)
+
+
+def _run_subject(subject_index: int, jobs: list[VideoJob], out_root: str) -> list[int]:
+    """Render and store every video of one subject (runs in a worker or inline)."""
+    from .camera import noise_bank
+    from .render import make_world
+    from .subjects import make_subjects
+
+    cfg: SynthConfig = _STATE["config"]
+    subject = make_subjects(cfg.n_subjects, cfg.seed, _STATE["sources"], indices=[subject_index])[0]
+    world = make_world(subject, cfg.width, cfg.height)
+    bank = noise_bank(cfg.seed, cfg.height, cfg.width)
+    root = Path(out_root)
+    n_frames = []
+    for job in jobs:
+        res = render_video(
+            job,
+            subject,
+            world,
+            cfg.width,
+            cfg.height,
+            cfg.frames_per_video,
+            cfg.seed,
+            bank,
+            tuple(cfg.modalities),
+        )
+        paths = rel_paths(job, cfg.modalities)
+        write_avi(root / paths["path"], res.frames, cfg.fps)
+        np.savez(root / paths["gt"], **res.gt)
+        if res.depth is not None:
+            np.savez_compressed(root / paths["depth_path"], depth=res.depth)
+        if res.nir is not None:
+            np.savez_compressed(root / paths["ir_path"], nir=res.nir)
+        n_frames.append(len(res.frames))
+    return n_frames
+
+
+def _is_complete(root: Path, config: SynthConfig) -> bool:
+    try:
+        man = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        bool(man.get("complete"))
+        and man.get("config_hash") == config_hash(config)
+        and (man.get("params") == config.to_dict())
+        and (root / "protocol.csv").is_file()
+    )
+
+
+def default_root(config: SynthConfig) -> Path:
+    """``data_dir()/synthspoof/<hash of parameters and generator version>``."""
+    return data_dir() / "synthspoof" / config_hash(config)
+
+
+def generate(
+    config: SynthConfig = SynthConfig(),  # noqa: B008 (frozen, immutable)
+    root: str | Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> SynthSpoof:
+    """Generate SynthSpoof (or return the cached copy when the parameters match).
+
+    Args:
+        config: generation parameters.
+        root: dataset folder; default :func:`default_root`.
+        workers: processes (default ``os.cpu_count()``); 1 renders in this process.
+        progress: show a tqdm progress bar.
+        force: regenerate even when a complete matching copy exists.
+
+    Returns:
+        The dataset.
+    """
+    root = Path(root).expanduser() if root is not None else default_root(config)
+    if not force and _is_complete(root, config):
+        return SynthSpoof(root)
+    from tqdm.auto import tqdm
+
+    from .sources import builtin_sources, user_sources
+
+    t0 = time.perf_counter()
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    users, skipped = user_sources(config.user_faces_dir)
+    sources = list(builtin_sources()) + users
+    jobs = plan_jobs(config)
+    by_subject: dict[int, list[VideoJob]] = {}
+    for j in jobs:
+        by_subject.setdefault(j.subject_index, []).append(j)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    for sub in ("videos", "gt") + tuple(config.modalities and ("depth", "nir")):
+        (tmp / sub).mkdir(exist_ok=True)
+    n_frames = 0
+    bar = tqdm(total=len(jobs), desc="SynthSpoof", unit="video", disable=not progress)
+    try:
+        done: set[int] = set()
+        if workers > 1:
+            try:
+                # "spawn", not "fork": forking a parent whose OpenCV / BLAS thread pools are
+                # running can deadlock the children on an inherited lock.
+                ctx = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=ctx,
+                    initializer=_init_worker,
+                    initargs=(sources, config),
+                ) as pool:
+                    futs = {
+                        pool.submit(_run_subject, si, js, str(tmp)): si
+                        for si, js in by_subject.items()
+                    }
+                    for fut in as_completed(futs):
+                        n_frames += sum(fut.result())
+                        done.add(futs[fut])
+                        bar.update(len(by_subject[futs[fut]]))
+            except BrokenProcessPool as exc:
+                warnings.warn(
+                    f"SynthSpoof's process pool failed ({exc}); generating the rest in this "
+                    "process. "
+                    "In a plain script, call generate() under `if __name__ == '__main__':`.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        if len(done) < len(by_subject):
+            old_threads = cv2.getNumThreads()
+            _init_worker(sources, config)
+            try:
+                for si, js in by_subject.items():
+                    if si not in done:
+                        n_frames += sum(_run_subject(si, js, str(tmp)))
+                        bar.update(len(js))
+            finally:
+                cv2.setNumThreads(old_threads)
+        bar.close()
+        rows = []
+        for j in jobs:
+            p = rel_paths(j, config.modalities)
+            rows.append(
+                {
+                    "path": p["path"],
+                    "subject": j.subject,
+                    "label": int(j.attack_type == "live"),
+                    "attack_type": j.attack_type,
+                    "quality": j.quality,
+                    "split": j.split,
+                    "video_id": j.video_id,
+                    "depth_path": p["depth_path"],
+                    "ir_path": p["ir_path"],
+                }
+            )
+        table = make_table(rows)
+        write_protocol(table, tmp / "protocol.csv")
+        wall = time.perf_counter() - t0
+        manifest = _manifest(config, table, jobs, n_frames, wall, workers, sources, users, skipped)
+        atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+        _publish(tmp, root, config)
+    except BaseException:
+        bar.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return SynthSpoof(root)
+
+
+def _publish(tmp: Path, root: Path, config: SynthConfig) -> None:
+    """Rename the finished temporary folder to ``root`` (replacing a stale copy)."""
+    if root.exists():
+        if _is_complete(root, config) and not tmp.exists():
+            return
+        old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(root, old)
+        except FileNotFoundError:
+            old = None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.rename(tmp, root)
+    except OSError:
+        # another process published the same parameters meanwhile: keep theirs
+        if not _is_complete(root, config):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _manifest(
+    config: SynthConfig,
+    table: pd.DataFrame,
+    jobs: list,
+    n_frames: int,
+    wall: float,
+    workers: int,
+    sources: list,
+    users: list,
+    skipped: list[dict],
+) -> dict:
+    counts = {
+        c: {str(k): int(v) for k, v in sorted(Counter(table[c]).items())}
+        for c in ("split", "label", "attack_type", "quality")
+    }
+    subjects = {
+        s: sorted(table.loc[table["split"] == s, "subject"].unique().tolist())
+        for s in ("train", "dev", "test")
+    }
+    return {
+        "name": "SynthSpoof",
+        "generator_version": GENERATOR_VERSION,
+        "config_hash": config_hash(config),
+        "params": config.to_dict(),
+        "complete": True,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_time_s": round(wall, 3),
+        "frames_per_s": round(n_frames / wall, 2) if wall > 0 else None,
+        "workers": workers,
+        "n_videos": len(jobs),
+        "n_frames": n_frames,
+        "frame_size": [config.width, config.height],
+        "counts": counts,
+        "subjects": subjects,
+        "sources": [s.name for s in sources],
+        "user_faces": {
+            "dir": config.user_faces_dir,
+            "used": [s.name for s in users],
+            "n_skipped": len(skipped),
+            "skipped": skipped,
+        },
+        "avi_quality": AVI_QUALITY,
+    }

@@ -1,0 +1,87 @@
+"""Read a generated SynthSpoof folder: protocol, manifest, frames, ground truth, modalities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from fas_lib.protocol import read_protocol
+
+
+class SynthSpoof:
+    """A generated SynthSpoof folder.
+
+    Attributes:
+        root: the dataset folder.
+        protocol: the protocol table (one row per video).
+        manifest: the parsed ``manifest.json``.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.manifest: dict = json.loads((self.root / "manifest.json").read_text(encoding="utf-8"))
+        self.protocol: pd.DataFrame = read_protocol(self.root / "protocol.csv")
+        self._rows = self.protocol.set_index("video_id")
+
+    def __len__(self) -> int:
+        return len(self.protocol)
+
+    def __repr__(self) -> str:
+        n = self.manifest.get("n_frames")
+        return f"SynthSpoof(root={str(self.root)!r}, videos={len(self)}, frames={n})"
+
+    @property
+    def video_ids(self) -> list[str]:
+        """All video ids in protocol order."""
+        return self.protocol["video_id"].tolist()
+
+    def _row(self, video_id: str) -> pd.Series:
+        if video_id not in self._rows.index:
+            raise KeyError(f"unknown video_id {video_id!r}; e.g. {self.video_ids[:3]}")
+        return self._rows.loc[video_id]
+
+    def load_gt(self, video_id: str) -> dict[str, np.ndarray]:
+        """Exact per-frame ground truth of one video.
+
+        Keys: ``face_box`` (T, 4) l, t, r, b of the square dlib-like box; ``landmarks68``
+        (T, 68, 2); ``landmarks5`` (T, 5, 2) in dlib's 5-point order; ``paper5`` (T, 5, 2) eye
+        centres, nose tip, mouth corners; ``medium_outer`` / ``medium_inner`` (T, 32, 2) polygons
+        of the paper or device edge and of the printed image / active screen (NaN for live);
+        ``iod`` (T,); and 0-d ``label``, ``attack_type``, ``quality``, ``subject``, ``split``,
+        ``video_id``.
+        """
+        self._row(video_id)
+        with np.load(self.root / "gt" / f"{video_id}.npz", allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    def read_frames(self, video_id: str) -> np.ndarray:
+        """Decoded frames ``(T, H, W, 3)`` uint8 RGB."""
+        path = self.root / self._row(video_id)["path"]
+        cap = cv2.VideoCapture(str(path))
+        frames = []
+        while True:
+            ok, f = cap.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+        cap.release()
+        if not frames:
+            raise OSError(f"could not decode any frame from {path}")
+        return np.stack(frames)
+
+    def read_modality(self, video_id: str, kind: str) -> np.ndarray:
+        """Depth (``"depth"``) or near-infrared (``"nir"``) frames ``(T, H, W)`` uint8."""
+        col = {"depth": "depth_path", "nir": "ir_path"}.get(kind)
+        if col is None:
+            raise ValueError(f"kind must be 'depth' or 'nir', got {kind!r}")
+        rel = self._row(video_id)[col]
+        if not rel:
+            raise FileNotFoundError(
+                f"this dataset was generated without {kind!r}; pass modalities=({kind!r},)"
+            )
+        with np.load(self.root / rel, allow_pickle=False) as z:
+            return z[kind]

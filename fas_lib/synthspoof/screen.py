@@ -1,0 +1,153 @@
+"""Screens for replay attacks: phone and monitor with bezel, RGB sub-pixels, backlight, glare.
+
+The screen's texture is in sub-pixel units (3 x 3 texture pixels per display pixel). The camera
+that recaptures it resamples these stripes; what survives the lens blur aliases into moire.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .fingers import draw_fingers, rounded_rect, skin_colour
+from .gt import rect_polygon
+from .media import Medium
+
+
+def make_display(
+    disp_w: int,
+    disp_h: int,
+    face_px: float,
+    rng: np.random.Generator,
+    kind: str,
+    pitch: float = 1.5,
+) -> Medium:
+    """A phone or monitor showing video: bezel, RGB stripe sub-pixels, backlight, glare.
+
+    Texture coordinates are sub-pixel units: every display pixel is 3 x 3 texture pixels
+    (R, G, B stripes; the third row is the dark matrix between pixel rows). Everything is stored
+    at ``1 / gain`` brightness (the stripes' mean transmission) and multiplied by ``gain`` after
+    the camera-side warp, which averages the stripes.
+
+    Args:
+        disp_w: active-area width in display pixels.
+        disp_h: active-area height in display pixels.
+        face_px: face-box side in display pixels (sets bezel and finger sizes).
+        rng: generator.
+        kind: ``"replay_phone"`` or ``"replay_screen"``.
+        pitch: camera pixels per display pixel (sets the lens blur in texture pixels).
+    """
+    aw, ah = 3 * disp_w, 3 * disp_h
+    fp = 3 * face_px
+    if kind == "replay_phone":
+        bez = fp * np.array(
+            [
+                rng.uniform(0.03, 0.07),
+                rng.uniform(0.12, 0.22),
+                rng.uniform(0.03, 0.07),
+                rng.uniform(0.12, 0.22),
+            ]
+        )
+        radius = fp * rng.uniform(0.1, 0.18)
+    else:
+        bez = fp * np.array(
+            [
+                rng.uniform(0.06, 0.14),
+                rng.uniform(0.06, 0.14),
+                rng.uniform(0.06, 0.14),
+                rng.uniform(0.08, 0.25),
+            ]
+        )
+        radius = fp * rng.uniform(0.02, 0.06)
+    stripe = np.full((3, 3, 3), rng.uniform(0.22, 0.38), np.float32)
+    for c in range(3):
+        stripe[:, c, c] = 1.0
+    stripe[2] *= rng.uniform(0.4, 0.65)
+    gain = float(1.0 / stripe.mean(axis=(0, 1)).mean())
+    pad = int(fp * 0.4)
+    ox, oy = pad + int(bez[0]), pad + int(bez[1])
+    cw, ch = ox + aw + int(bez[2]) + pad, oy + ah + int(bez[3]) + pad
+    tex = np.zeros((ch, cw, 4), np.uint8)
+    dx0, dy0, dx1, dy1 = pad, pad, ox + aw + int(bez[2]), oy + ah + int(bez[3])
+    body = np.clip(rng.uniform(12, 45) + rng.normal(0, 4, 3), 0, 255) / gain
+    outline = rounded_rect(dx0, dy0, dx1, dy1, radius)
+    cv2.fillPoly(tex, [outline], tuple(float(v) for v in body) + (255.0,), cv2.LINE_AA)
+    rim = tuple(float(v) for v in np.clip(body * 2.2 + 20 / gain, 0, 255)) + (255.0,)
+    cv2.polylines(tex, [outline], True, rim, max(2, int(fp * 0.008)), cv2.LINE_AA)  # glossy rim
+    if kind == "replay_phone":  # front camera and speaker
+        cx, cy = (dx0 + dx1) // 2, dy0 + int(bez[1] / 2)
+        cv2.circle(tex, (cx + int(0.1 * fp), cy), max(2, int(0.02 * fp)), (3, 3, 5, 255), -1)
+        cv2.rectangle(
+            tex, (cx - int(0.07 * fp), cy - 2), (cx + int(0.04 * fp), cy + 2), (8, 8, 8, 255), -1
+        )
+    if kind == "replay_phone" or rng.random() < 0.35:  # held in the hand
+        sides = (
+            ("left", "right")
+            if rng.random() < 0.5
+            else (("left",) if rng.random() < 0.5 else ("right",))
+        )
+        draw_fingers(
+            tex,
+            (dx0, dy0, dx1, dy1),
+            rng,
+            fp * rng.uniform(0.13, 0.18),
+            float(bez[[0, 2]].mean()) + fp * 0.04,
+            sides,
+            skin_colour(rng) / gain,
+        )
+    # backlight transfer (LUT), glare (additive, in texture units)
+    x = np.arange(256) / 255.0
+    blk, gam = rng.uniform(0.04, 0.12), rng.uniform(0.8, 1.25)
+    tint = np.array([rng.uniform(0.9, 1.0), rng.uniform(0.95, 1.0), 1.0])
+    lut = np.stack([(blk + (1 - blk) * x**gam) * tint[c] for c in range(3)], -1) * 255
+    yy, xx = np.mgrid[0:ah:4, 0:aw:4].astype(np.float32)  # smooth: coarse grid, then upsample
+    ang = rng.uniform(0, np.pi)
+    u = ((xx - rng.uniform(0, aw)) * np.cos(ang) + (yy - rng.uniform(0, ah)) * np.sin(ang)) / max(
+        aw, ah
+    )
+    glare = rng.uniform(25, 75) * np.exp(-((u / rng.uniform(0.06, 0.2)) ** 2)) / gain
+    glare = cv2.resize(
+        np.clip(glare, 0, 255).astype(np.uint8), (aw, ah), interpolation=cv2.INTER_LINEAR
+    )
+    # The lens low-passes the screen before the sensor samples it. Content is constant within a
+    # display pixel, so blurring the periodic sub-pixel mask once approximates blurring every
+    # frame; what survives the blur aliases into moire when the warp resamples it.
+    sigma = rng.uniform(0.3, 0.5) * 3.0 / pitch
+    # blurring a periodic pattern = tiling one blurred period; the period is taken from the
+    # middle of a 16-period tile, far beyond the kernel's reach from the tile's edges
+    period = cv2.GaussianBlur(np.tile(stripe, (16, 16, 1)), (0, 0), sigma)
+    period = np.clip(period[24:27, 24:27] * 255 + 0.5, 0, 255).astype(np.uint8)
+    mask = np.tile(period, (disp_h, disp_w, 1))
+    extra = {
+        "lut": np.clip(lut, 0, 255).astype(np.uint8).reshape(256, 1, 3),
+        "mask": mask,
+        "glare": cv2.cvtColor(glare, cv2.COLOR_GRAY2RGB),
+        "active": (ox, oy, aw, ah),
+        "display": (disp_w, disp_h),
+    }
+    return Medium(
+        "replay",
+        tex,
+        rect_polygon(dx0, dy0, dx1, dy1),
+        rect_polygon(ox, oy, ox + aw, oy + ah),
+        lambda p: np.asarray(p, np.float64) * 3 + 1 + (ox, oy),
+        gain=gain,
+        extra=extra,
+    )
+
+
+def display_texture(medium: Medium, content: np.ndarray) -> np.ndarray:
+    """Show one ``(disp_h, disp_w, 3)`` uint8 content frame on the screen; returns ``medium.rgba``.
+
+    The active area of ``medium.rgba`` is overwritten in place (every frame rewrites all of it),
+    so no per-frame copy of the texture is made.
+    """
+    e = medium.extra
+    ox, oy, aw, ah = e["active"]
+    shown = cv2.LUT(content, e["lut"])
+    big = cv2.resize(shown, (aw, ah), interpolation=cv2.INTER_NEAREST)
+    big = cv2.multiply(big, e["mask"], scale=1.0 / 255.0)
+    medium.rgba[oy : oy + ah, ox : ox + aw] = cv2.cvtColor(
+        cv2.add(big, e["glare"]), cv2.COLOR_RGB2RGBA
+    )
+    return medium.rgba

@@ -1,0 +1,369 @@
+"""Render one video (live, print or replay) with its exact per-frame ground truth.
+
+Live: the subject in its first scene, with head motion and blinks, seen by the simulated camera.
+Attacks: a photo / video of the subject in its first scene shown on a medium (print or screen)
+that sits in a SECOND scene, drifts rigidly (homography) and is recaptured by the camera.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fas_lib.align import dlib68_to_dlib5, dlib68_to_paper5
+
+from .camera import QUALITY_SETTINGS, bank_view, capture, sensor_noise_mono
+from .gt import POLY_SIDE_POINTS, face_box
+from .media import PRINT_IOD, Medium, make_print, sample_margins
+from .render import (
+    WORLD_IOD,
+    World,
+    apply,
+    blend_rgba,
+    eye_schedule,
+    head_motion,
+    render_view,
+    similarity,
+    warp_patch,
+    world_background,
+)
+from .scene import make_scene
+from .screen import display_texture, make_display
+from .subjects import Subject
+
+#: Face inter-ocular distance in the recorded frames, pixels at 640 x 480 (scaled with width).
+FRAME_IOD_RANGE: tuple[float, float] = (58.0, 80.0)
+_NPOLY = 4 * POLY_SIDE_POINTS
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """What to render: one row of the protocol."""
+
+    index: int
+    video_id: str
+    subject_index: int
+    subject: str
+    attack_type: str
+    quality: str
+    split: str
+
+
+@dataclass
+class VideoResult:
+    """Rendered frames and ground truth of one video (modalities ``None`` unless asked)."""
+
+    frames: np.ndarray
+    gt: dict
+    depth: np.ndarray | None = None
+    nir: np.ndarray | None = None
+
+
+def render_video(
+    job: VideoJob,
+    subject: Subject,
+    world: World,
+    width: int,
+    height: int,
+    n_frames: int,
+    seed: int,
+    bank: np.ndarray,
+    modalities: tuple = (),
+) -> VideoResult:
+    """Render the frames of one video; its RNG is ``SeedSequence([seed, job.index])``."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, job.index]))
+    want = bool(modalities)
+    r = _Renderer(subject, world, width, height, n_frames, rng, bank, want, job, seed)
+    if job.attack_type == "live":
+        r.live()
+    elif job.attack_type.startswith("print"):
+        r.printed()
+    else:
+        r.replay()
+    lm = np.stack(r.lms)
+    iod = np.linalg.norm(lm[:, 36:42].mean(1) - lm[:, 42:48].mean(1), axis=1)
+    gt = {
+        "face_box": face_box(lm),
+        "landmarks68": lm,
+        "landmarks5": np.stack([dlib68_to_dlib5(x) for x in lm]),
+        "paper5": np.stack([dlib68_to_paper5(x) for x in lm]),
+        "medium_outer": np.stack(r.outer),
+        "medium_inner": np.stack(r.inner),
+        "iod": iod,
+        "label": np.array(1 if job.attack_type == "live" else 0),
+        "attack_type": np.array(job.attack_type),
+        "quality": np.array(job.quality),
+        "subject": np.array(job.subject),
+        "split": np.array(job.split),
+        "video_id": np.array(job.video_id),
+    }
+    res = VideoResult(np.stack(r.frames), gt)
+    if "depth" in modalities:
+        res.depth = np.stack(r.depth)
+    if "nir" in modalities:
+        res.nir = np.stack(r.nir)
+    return res
+
+
+class _Renderer:
+    """Per-video state; methods append frames, landmarks, polygons and modalities."""
+
+    def __init__(
+        self,
+        subject: Subject,
+        world: World,
+        width: int,
+        height: int,
+        n: int,
+        rng: np.random.Generator,
+        bank: np.ndarray,
+        want_aux: bool,
+        job: VideoJob,
+        seed: int,
+    ) -> None:
+        self.s, self.w, self.size, self.n, self.rng, self.bank = (
+            subject,
+            world,
+            (width, height),
+            n,
+            rng,
+            bank,
+        )
+        self.want_aux, self.job, self.seed = want_aux, job, seed
+        self.q = QUALITY_SETTINGS[job.quality]
+        self.k_frame = width / 640.0
+        self.frames: list[np.ndarray] = []
+        self.lms: list[np.ndarray] = []
+        self.outer: list[np.ndarray] = []
+        self.inner: list[np.ndarray] = []
+        self.depth: list[np.ndarray] = []
+        self.nir: list[np.ndarray] = []
+
+    def _frame_iod(self) -> float:
+        return float(self.rng.uniform(*FRAME_IOD_RANGE)) * self.k_frame
+
+    def _face_pos(self) -> np.ndarray:
+        w, h = self.size
+        return np.array([w * self.rng.uniform(0.4, 0.6), h * self.rng.uniform(0.42, 0.54)])
+
+    # -- live -------------------------------------------------------------------------------
+    def live(self) -> None:
+        w, h = self.size
+        a = similarity(
+            self._frame_iod() / WORLD_IOD,
+            self.rng.uniform(-3, 3),
+            self.w.face_centre,
+            self._face_pos(),
+        )
+        bg = world_background(self.w, a, self.size)
+        poses = head_motion(self.rng, self.n, self.w.face_centre)
+        variants = eye_schedule(self.rng, self.n)
+        far = self.rng.uniform(25, 55)
+        near = self.rng.uniform(130, 160)
+        nan = np.full((_NPOLY, 2), np.nan)
+        for t in range(self.n):
+            aux = np.zeros((h, w, 3), np.uint8) if self.want_aux else None
+            img, lm = render_view(
+                self.w, self.s, a, self.size, poses[t], variants[t], bg=bg, aux=aux
+            )
+            self._emit(img, lm, nan, nan)
+            if aux is not None:
+                alpha = aux[..., 2].astype(np.float32) / 255
+                depth = far * (1 - alpha) + (near - 20 + aux[..., 0] * (100 / 255)) * alpha
+                gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+                skin = aux[..., 1].astype(np.float32) / 255
+                person = (0.45 * gray + 105) * skin + (0.7 * gray + 10) * (1 - skin)
+                nir = 0.35 * gray * (1 - alpha) + person * alpha
+                self._emit_aux(depth, nir)
+
+    # -- attacks ----------------------------------------------------------------------------
+    def _window(self, margins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World rectangle ``(x0, y0)``, ``(width, height)`` around the face box with margins."""
+        c, b = self.w.face_centre, self.w.face_size
+        x0 = c[0] - b * (0.5 + margins[0])
+        y0 = c[1] - b * (0.5 + margins[1])
+        return np.array([x0, y0]), np.array(
+            [b * (1 + margins[0] + margins[2]), b * (1 + margins[1] + margins[3])]
+        )
+
+    def _placement(self, face_plane: np.ndarray, k: float) -> np.ndarray:
+        """Initial plane -> frame homography: scale, roll, slight tilt, face at a random spot."""
+        s = similarity(k, self.rng.uniform(-7, 7), face_plane, np.zeros(2))
+        tilt = np.eye(3)
+        tilt[2, :2] = self.rng.uniform(-4e-4, 4e-4, 2) / self.k_frame
+        pos = self._face_pos()
+        t = np.array([[1.0, 0, pos[0]], [0, 1.0, pos[1]], [0, 0, 1.0]])
+        return t @ tilt @ s
+
+    def _drift(self, handheld: bool) -> list[np.ndarray]:
+        """Per-frame rigid motion of the medium: damped random walks of a small homography."""
+        amp = 1.0 if handheld else 0.35
+        step = np.array([0.35, 0.004, 1.5, 1.5, 1.5e-5, 1.5e-5]) * amp
+        state, vel, out = np.zeros(6), np.zeros(6), []
+        for _ in range(self.n):
+            a = np.radians(state[0])
+            m = np.eye(3)
+            m[:2, :2] = (1 + state[1]) * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+            m[:2, 2] = state[2:4] * self.k_frame
+            m[2, :2] = state[4:6] / self.k_frame
+            out.append(m)
+            vel = 0.6 * vel + self.rng.normal(0, 1, 6) * step
+            state = state + vel
+        return out
+
+    def _scene2(self) -> tuple[np.ndarray, float]:
+        w, h = self.size
+        return make_scene(self.rng, w, h), float(self.rng.uniform(25, 55))
+
+    def _attack_frame(
+        self,
+        bg2: np.ndarray,
+        hmat: np.ndarray,
+        medium: Medium,
+        lm_plane: np.ndarray,
+        far: float,
+        near: float,
+        nir_tex: np.ndarray | None,
+    ) -> None:
+        """Compose one attack frame: the medium warped by ``hmat`` over the second scene."""
+        img = bg2.copy()
+        res = warp_patch(medium.rgba, hmat, self.size)
+        if res is not None:
+            patch, x0, y0 = res
+            blend_rgba(img, patch, x0, y0, gain=medium.gain)
+        self._emit(img, apply(hmat, lm_plane), apply(hmat, medium.outer), apply(hmat, medium.inner))
+        if not self.want_aux:
+            return
+        w, h = self.size
+        gray = cv2.cvtColor(bg2, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        depth = np.full((h, w), far, np.float32)
+        nir = 0.35 * gray
+        if res is not None:
+            alpha = medium.rgba[..., 3]
+            z = medium.z if medium.z is not None else np.zeros_like(alpha)
+            aux = warp_patch(np.dstack([nir_tex, z, alpha, alpha]), hmat, self.size)
+            if aux is not None:
+                ap, ax, ay = aux
+                ph, pw = ap.shape[:2]
+                a = ap[..., 2].astype(np.float32) / 255
+                # perspective scale of the plane at each pixel: nearer parts look larger
+                inv = np.linalg.inv(hmat)
+                xs = np.arange(ax, ax + pw, dtype=np.float64)[None, :]
+                ys = np.arange(ay, ay + ph, dtype=np.float64)[:, None]
+                sw = inv[2, 0] * xs + inv[2, 1] * ys + inv[2, 2]
+                fc = apply(hmat, lm_plane[30:31])[0]
+                s0 = inv[2, 0] * fc[0] + inv[2, 1] * fc[1] + inv[2, 2]
+                plane = (near * (sw / s0)).astype(np.float32) - ap[..., 1].astype(np.float32) * 0.5
+                sl = (slice(ay, ay + ph), slice(ax, ax + pw))
+                depth[sl] = depth[sl] * (1 - a) + plane * a
+                nir[sl] = nir[sl] * (1 - a) + ap[..., 0].astype(np.float32) * a
+        self._emit_aux(depth, nir)
+
+    def printed(self) -> None:
+        kind = self.job.attack_type
+        m = sample_margins(self.rng, self.job.index, self.seed, "print_portrait")
+        origin, extent = self._window(m)
+        k_tex = PRINT_IOD / WORLD_IOD
+        size = (round(extent[0] * k_tex), round(extent[1] * k_tex))
+        m_c = similarity(k_tex, 0.0, origin, np.zeros(2))
+        eye = np.eye(3)
+        variant = "smile" if self.rng.random() < 0.3 else "open"
+        content, lm_c = render_view(self.w, self.s, m_c, size, eye, variant)
+        content = cv2.GaussianBlur(content, (0, 0), 0.9)  # the photo's own camera
+        light = self.rng.uniform(0.78, 1.0) * (1 + self.rng.normal(0, 0.03, 3))
+        medium = make_print(content, lm_c, self.w.face_size * k_tex, self.rng, kind, light)
+        behind = {}
+        eyes = slice(36, 48)
+        if kind == "print_cut":
+            shift = self.rng.normal(0, 1.5, 2)
+            m_b = similarity(1.0, 0.0, np.zeros(2), shift) @ m_c
+            bg_c = world_background(self.w, m_b, size)
+            for v in ("open", "half", "closed"):
+                img_b, lm_b = render_view(self.w, self.s, m_b, size, eye, v, bg=bg_c)
+                behind[v] = (img_b, lm_b)
+            schedule = eye_schedule(self.rng, self.n)
+            schedule = ["open" if v == "smile" else v for v in schedule]
+        face_c = medium.to_plane(np.array([self.w.face_centre]) @ m_c[:2, :2].T + m_c[:2, 2])[0]
+        h0 = self._placement(face_c, self._frame_iod() / PRINT_IOD)
+        drift = self._drift(handheld=True)
+        bg2, far = self._scene2()
+        near = self.rng.uniform(135, 165)
+        ox, oy = medium.extra["content_origin"]
+        if behind:
+            holes = medium.extra["holes"][oy : oy + size[1], ox : ox + size[0]] > 0
+        for t in range(self.n):
+            lm = lm_c
+            if behind:  # the holes are rewritten every frame, so the texture is edited in place
+                img_b, lm_b = behind[schedule[t]]
+                region = medium.rgba[oy : oy + size[1], ox : ox + size[0], :3]
+                region[holes] = (img_b[holes] * 0.8).astype(np.uint8)
+                lm = lm_c.copy()
+                lm[eyes] = lm_b[eyes]
+            nir_tex = None
+            if self.want_aux:  # paper and inks reflect NIR: a bright, low-contrast picture
+                g = cv2.cvtColor(medium.rgba, cv2.COLOR_RGBA2GRAY)
+                nir_tex = cv2.convertScaleAbs(g, alpha=0.5, beta=110)
+            hmat = drift[t] @ h0
+            self._attack_frame(bg2, hmat, medium, medium.to_plane(lm), far, near, nir_tex)
+
+    def replay(self) -> None:
+        kind = self.job.attack_type
+        m = sample_margins(self.rng, self.job.index, self.seed, kind)
+        origin, extent = self._window(m)
+        f_iod = self._frame_iod()
+        pitch = (
+            self.rng.uniform(1.15, 2.0) if kind == "replay_phone" else self.rng.uniform(1.0, 1.7)
+        )
+        k_disp = f_iod / (pitch * WORLD_IOD)
+        dsize = (round(extent[0] * k_disp), round(extent[1] * k_disp))
+        m_d = similarity(k_disp, 0.0, origin, np.zeros(2))
+        medium = make_display(dsize[0], dsize[1], self.w.face_size * k_disp, self.rng, kind, pitch)
+        bg_d = world_background(self.w, m_d, dsize)
+        poses = head_motion(self.rng, self.n, self.w.face_centre)
+        variants = eye_schedule(self.rng, self.n)
+        face_c = medium.to_plane(np.array([self.w.face_centre]) @ m_d[:2, :2].T + m_d[:2, 2])[0]
+        h0 = self._placement(face_c, pitch / 3.0)
+        drift = self._drift(handheld=kind == "replay_phone")
+        bg2, far = self._scene2()
+        near = self.rng.uniform(135, 165)
+        nir_tex = None
+        if self.want_aux:
+            tex0 = medium.rgba[..., :3].astype(np.float32) * medium.gain
+            skin = (tex0[..., 0] > 80) & (tex0[..., 0] > tex0[..., 2] + 15)
+            nir_tex = np.where(skin, 0.45 * tex0[..., 0] + 105, 22).astype(np.float32)
+            ox, oy, aw, ah = medium.extra["active"]
+            nir_tex[oy : oy + ah, ox : ox + aw] = (
+                16 + 0.4 * medium.extra["glare"][..., 0].astype(np.float32) * medium.gain
+            )
+            nir_tex = np.clip(nir_tex, 0, 255).astype(np.uint8)
+        for t in range(self.n):
+            content, lm = render_view(self.w, self.s, m_d, dsize, poses[t], variants[t], bg=bg_d)
+            content = cv2.GaussianBlur(content, (0, 0), 0.5)  # the replayed video's camera
+            display_texture(medium, content)
+            hmat = drift[t] @ h0
+            self._attack_frame(bg2, hmat, medium, medium.to_plane(lm), far, near, nir_tex)
+
+    # -- output -----------------------------------------------------------------------------
+    def _emit(self, img: np.ndarray, lm: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> None:
+        self.frames.append(capture(img, self.q, self.rng, self.bank))
+        self.lms.append(lm)
+        self.outer.append(outer)
+        self.inner.append(inner)
+
+    def _emit_aux(self, depth: np.ndarray, nir: np.ndarray) -> None:
+        w, h = self.size
+        d = np.clip(depth, 0, 255).astype(np.uint8)
+        d = cv2.resize(
+            cv2.resize(d, (w // 2, h // 2), interpolation=cv2.INTER_AREA),
+            (w, h),
+            interpolation=cv2.INTER_NEAREST,
+        )
+        edges = cv2.morphologyEx(d, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 25
+        holes = edges & (bank_view(self.bank, self.rng, h, w)[..., 1] > 19)  # ~38% of edge pixels
+        d = sensor_noise_mono(d, 1.5, self.rng, self.bank)
+        d[holes] = 0
+        n = cv2.GaussianBlur(np.clip(nir, 0, 255).astype(np.uint8), (0, 0), 0.8)
+        self.depth.append(d)
+        self.nir.append(sensor_noise_mono(n, 3.0, self.rng, self.bank))
