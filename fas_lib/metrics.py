@@ -1,0 +1,330 @@
+"""Presentation-attack-detection metrics: ISO/IEC 30107-3 (APCER, BPCER, ACER) and the older ones.
+
+Convention (the same everywhere in this module and in the project):
+
+* **labels**: ``1`` = bona fide (live), ``0`` = attack (see :data:`fas_lib.LIVE`).
+* **scores**: a *higher* score means *more likely bona fide*.
+* **decision**: a sample is **accepted as bona fide** when ``score >= threshold``,
+  and rejected as an attack otherwise.
+
+Hence, at a threshold ``t``:
+
+* FAR (false acceptance rate) = share of attacks with ``score >= t``.
+  Pooled over all attacks it is the "APCER pooled"; per attack type (PAI species) it is
+  ``APCER_type``, and the ISO APCER is the **maximum** over types.
+* FRR (false rejection rate) = BPCER = share of bona fide samples with ``score < t``.
+* HTER = (FAR + FRR) / 2; ACER = (APCER + BPCER) / 2.
+
+The ROC is computed with :func:`sklearn.metrics.roc_curve`, bona fide being the positive class,
+so ``FAR = fpr`` and ``FRR = 1 - tpr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+ArrayLike = Sequence[Any] | np.ndarray
+
+
+def _check(
+    labels: ArrayLike, scores: ArrayLike, both_classes: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and convert labels / scores to 1-D arrays (int labels, float scores).
+
+    Raises:
+        ValueError: on mismatched lengths, empty input, labels outside {0, 1},
+            NaN or infinite scores, or (``both_classes``) only one class present.
+    """
+    y = np.asarray(labels)
+    s = np.asarray(scores, dtype=float)
+    if y.ndim != 1 or s.ndim != 1:
+        raise ValueError(f"labels and scores must be 1-D, got shapes {y.shape} and {s.shape}")
+    if len(y) != len(s):
+        raise ValueError(f"labels and scores differ in length: {len(y)} != {len(s)}")
+    if len(y) == 0:
+        raise ValueError("labels and scores are empty")
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"scores contain {int(np.sum(~np.isfinite(s)))} NaN or infinite values")
+    try:
+        yf = y.astype(float)
+    except (TypeError, ValueError):
+        msg = f"labels must be 0 (attack) or 1 (bona fide), got {np.unique(y)[:5]}"
+        raise ValueError(msg) from None
+    if not np.all((yf == 0) | (yf == 1)):
+        raise ValueError(f"labels must be 0 (attack) or 1 (bona fide), got {np.unique(y)[:5]}")
+    y = yf.astype(int)
+    if both_classes and len(np.unique(y)) < 2:
+        only = "bona fide (1)" if y[0] == 1 else "attack (0)"
+        raise ValueError(f"only one class present ({only}); the metric needs attacks and bona fide")
+    return y, s
+
+
+def roc(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC as (FAR, FRR, thresholds), thresholds decreasing.
+
+    ``FAR[i]`` and ``FRR[i]`` are the rates when accepting ``score >= thresholds[i]``;
+    ``thresholds[0]`` is ``inf`` (nothing accepted: FAR 0, FRR 1). Every distinct score is kept.
+
+    Args:
+        labels: 1 = bona fide, 0 = attack.
+        scores: higher = more bona fide.
+    """
+    y, s = _check(labels, scores)
+    fpr, tpr, thr = skm.roc_curve(y, s, pos_label=1, drop_intermediate=False)
+    return fpr, 1.0 - tpr, thr
+
+
+def eer(labels: ArrayLike, scores: ArrayLike) -> tuple[float, float]:
+    """Equal error rate and its threshold, linearly interpolated where FAR and FRR cross.
+
+    With ``d = FAR - FRR`` along the ROC (``d`` rises strictly from -1 to +1), the first point
+    ``i`` with ``d[i] >= 0`` and its predecessor bracket the crossing; ``w = -d[i-1] / (d[i] -
+    d[i-1])`` gives ``EER = FAR[i-1] + w (FAR[i] - FAR[i-1])`` (= the interpolated FRR) and the
+    threshold ``thr[i-1] + w (thr[i] - thr[i-1])`` (the infinite first threshold is taken as the
+    top score). When a ROC point lies exactly on the crossing (``d[i] == 0``, e.g. perfect
+    separation) every threshold in ``(thr[i+1], thr[i]]`` realises it and the middle of that
+    interval is returned, so that a threshold fixed on dev sits between the classes.
+
+    Returns:
+        ``(eer, threshold)`` as plain floats.
+    """
+    far, frr, thr = roc(labels, scores)
+    thr = thr.copy()
+    thr[0] = thr[1]  # "accept nothing" sits just above the top score
+    d = far - frr
+    i = int(np.argmax(d >= 0))  # i >= 1 since d[0] = -1, and i < len - 1 when d[i] == 0
+    if d[i] == 0:
+        return float(far[i]), float((thr[i] + thr[i + 1]) / 2.0)
+    w = -d[i - 1] / (d[i] - d[i - 1])
+    rate = far[i - 1] + w * (far[i] - far[i - 1])
+    return float(rate), float(thr[i - 1] + w * (thr[i] - thr[i - 1]))
+
+
+def far_frr(labels: ArrayLike, scores: ArrayLike, threshold: float) -> tuple[float, float]:
+    """(FAR, FRR) at ``threshold``: attacks with ``score >= t``, bona fide with ``score < t``."""
+    y, s = _check(labels, scores)
+    accepted = s >= threshold
+    return float(np.mean(accepted[y == 0])), float(np.mean(~accepted[y == 1]))
+
+
+def hter(labels: ArrayLike, scores: ArrayLike, threshold: float) -> float:
+    """Half total error rate (FAR + FRR) / 2 at a fixed ``threshold``."""
+    far, frr = far_frr(labels, scores, threshold)
+    return (far + frr) / 2.0
+
+
+def hter_at_dev_eer(
+    dev_labels: ArrayLike, dev_scores: ArrayLike, test_labels: ArrayLike, test_scores: ArrayLike
+) -> dict[str, float]:
+    """Fix the threshold at the development set's EER, then measure the test set there.
+
+    Returns:
+        ``{"threshold", "dev_eer", "test_far", "test_frr", "test_hter"}`` as floats.
+    """
+    dev_eer, thr = eer(dev_labels, dev_scores)
+    far, frr = far_frr(test_labels, test_scores, thr)
+    return {"threshold": thr, "dev_eer": dev_eer, "test_far": far, "test_frr": frr,
+            "test_hter": (far + frr) / 2.0}
+
+
+def apcer_bpcer_acer(
+    labels: ArrayLike, scores: ArrayLike, attack_types: ArrayLike, threshold: float
+) -> dict[str, Any]:
+    """ISO/IEC 30107-3 errors at ``threshold``; APCER is the worst attack type, not the pool.
+
+    Args:
+        labels: 1 = bona fide, 0 = attack.
+        scores: higher = more bona fide.
+        attack_types: PAI species of each sample (the value of bona fide rows is ignored).
+        threshold: accept as bona fide when ``score >= threshold``.
+
+    Returns:
+        ``apcer_per_type`` ({type: share of that type's attacks accepted}), ``apcer`` (max over
+        types), ``worst_type`` (its argmax, first in sorted order on ties), ``apcer_pooled``
+        (all attacks together: NOT the ISO APCER), ``bpcer`` (share of bona fide rejected) and
+        ``acer`` = (apcer + bpcer) / 2.
+    """
+    y, s = _check(labels, scores)
+    types = np.asarray(attack_types, dtype=object)
+    if types.shape != y.shape:
+        raise ValueError(f"attack_types has length {len(types)}, labels {len(y)}")
+    accepted = s >= threshold
+    atk = y == 0
+    per_type = {
+        str(t): float(np.mean(accepted[atk & (types == t)]))
+        for t in sorted(set(types[atk].tolist()), key=str)
+    }
+    worst = max(per_type, key=lambda t: per_type[t])  # first maximal key in sorted order
+    apcer = per_type[worst]
+    bpcer = float(np.mean(~accepted[y == 1]))
+    return {
+        "apcer_per_type": per_type,
+        "apcer": apcer,
+        "worst_type": worst,
+        "apcer_pooled": float(np.mean(accepted[atk])),
+        "bpcer": bpcer,
+        "acer": (apcer + bpcer) / 2.0,
+    }
+
+
+def auc(labels: ArrayLike, scores: ArrayLike) -> float:
+    """Area under the ROC (probability that a bona fide sample outscores an attack)."""
+    y, s = _check(labels, scores)
+    return float(skm.roc_auc_score(y, s))
+
+
+def det_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DET curve as (APCER, BPCER, thresholds), thresholds increasing.
+
+    APCER here is pooled over all attacks given (pass one attack type's samples plus the bona
+    fide ones for a per-type curve). Uses :func:`sklearn.metrics.det_curve`.
+    """
+    y, s = _check(labels, scores)
+    fpr, fnr, thr = skm.det_curve(y, s, pos_label=1, drop_intermediate=False)
+    return fpr, fnr, thr
+
+
+def plot_roc(ax: Any, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
+             log_far: bool = False, **kwargs: Any) -> Any:
+    """Plot 1 - FRR (bona fide accepted) against FAR on ``ax``; returns the line.
+
+    Args:
+        ax: a matplotlib Axes.
+        label: legend entry; the AUC is appended.
+        log_far: logarithmic FAR axis (zero FAR points are then not drawn).
+        **kwargs: passed to ``ax.plot``.
+    """
+    far, frr, _ = roc(labels, scores)
+    text = f"AUC = {auc(labels, scores):.3f}"
+    (line,) = ax.plot(far, 1.0 - frr, label=f"{label} ({text})" if label else text, **kwargs)
+    if log_far:
+        ax.set_xscale("log")
+    ax.set_xlabel("FAR (attacks accepted)")
+    ax.set_ylabel("1 - FRR (bona fide accepted)")
+    ax.set_ylim(0.0, 1.01)
+    return line
+
+
+DET_TICKS: tuple[float, ...] = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)
+
+
+def plot_det(ax: Any, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
+             lo: float = 1e-3, hi: float = 0.8, **kwargs: Any) -> Any:
+    """Plot a DET curve (BPCER against APCER) on normal-deviate axes; returns the line.
+
+    Both rates are mapped through the inverse normal CDF (probit), clipped to ``[lo, hi]``,
+    and the ticks are labelled in percent, as in standard DET plots.
+    """
+    from scipy.stats import norm
+
+    apcer, bpcer, _ = det_curve(labels, scores)
+    probit = lambda p: norm.ppf(np.clip(p, lo, hi))  # noqa: E731
+    (line,) = ax.plot(probit(apcer), probit(bpcer), label=label, **kwargs)
+    ticks = [t for t in DET_TICKS if lo <= t <= hi]
+    labels_txt = [f"{100 * t:g}" for t in ticks]
+    ax.set_xticks(norm.ppf(ticks), labels_txt)
+    ax.set_yticks(norm.ppf(ticks), labels_txt)
+    ax.set_xlim(norm.ppf(lo), norm.ppf(hi))
+    ax.set_ylim(norm.ppf(lo), norm.ppf(hi))
+    ax.set_xlabel("APCER (%)")
+    ax.set_ylabel("BPCER (%)")
+    return line
+
+
+def video_scores(frame_scores: ArrayLike, video_ids: ArrayLike, labels: ArrayLike | None = None,
+                 attack_types: ArrayLike | None = None) -> pd.DataFrame:
+    """Video-level scores: the mean frame score of each video (videos in first-seen order).
+
+    Returns:
+        DataFrame with columns ``video_id``, ``score``, ``n_frames`` and, when given, ``label``
+        and ``attack_type``.
+
+    Raises:
+        ValueError: on length mismatch, NaN scores, or a video whose frames disagree on
+            label or attack type.
+    """
+    s = np.asarray(frame_scores, dtype=float)
+    df = pd.DataFrame({"video_id": np.asarray(video_ids, dtype=object), "score": s})
+    if len(df) != len(s) or s.ndim != 1:
+        raise ValueError("frame_scores and video_ids must be 1-D and of equal length")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("frame scores contain NaN or infinite values")
+    extra = {"label": labels, "attack_type": attack_types}
+    for col, val in extra.items():
+        if val is None:
+            continue
+        arr = np.asarray(val, dtype=object)
+        if len(arr) != len(s):
+            raise ValueError(f"{col} has length {len(arr)}, frame_scores {len(s)}")
+        df[col] = arr
+    grouped = df.groupby("video_id", sort=False)
+    out = grouped["score"].agg(score="mean", n_frames="size").reset_index()
+    for col, val in extra.items():
+        if val is None:
+            continue
+        n_distinct = grouped[col].nunique(dropna=False)
+        bad = n_distinct[n_distinct > 1]
+        if len(bad):
+            raise ValueError(f"frames of video(s) {list(bad.index[:5])} disagree on {col}")
+        out[col] = grouped[col].first().to_numpy()
+    if labels is not None:
+        _check(out["label"].to_numpy(), out["score"].to_numpy(), both_classes=False)
+        out["label"] = out["label"].astype(int)
+    return out
+
+
+def _level(dev_y: ArrayLike, dev_s: ArrayLike, test_y: ArrayLike, test_s: ArrayLike,
+           test_types: ArrayLike) -> dict[str, Any]:
+    """All metrics for one level (frame or video); see :func:`evaluate`."""
+    dev = hter_at_dev_eer(dev_y, dev_s, test_y, test_s)
+    iso = apcer_bpcer_acer(test_y, test_s, test_types, dev["threshold"])
+    test_eer, test_eer_thr = eer(test_y, test_s)
+    return {
+        "dev_eer": dev["dev_eer"],
+        "dev_threshold": dev["threshold"],
+        "dev_auc": auc(dev_y, dev_s),
+        "test_eer": test_eer,
+        "test_eer_threshold": test_eer_thr,
+        "test_auc": auc(test_y, test_s),
+        "test_far": dev["test_far"],
+        "test_frr": dev["test_frr"],
+        "test_hter": dev["test_hter"],
+        **{f"test_{k}": v for k, v in iso.items()},
+    }
+
+
+def evaluate(dev_labels: ArrayLike, dev_scores: ArrayLike, test_labels: ArrayLike,
+             test_scores: ArrayLike, test_attack_types: ArrayLike | None = None,
+             dev_video_ids: ArrayLike | None = None,
+             test_video_ids: ArrayLike | None = None) -> dict[str, Any]:
+    """Every headline number for a dev/test pair, at frame level and (given ids) video level.
+
+    The threshold is fixed on dev at its EER and applied to test (HTER, APCER, BPCER, ACER).
+    Without ``test_attack_types`` all attacks form one type ``"attack"`` (then APCER = pooled).
+
+    Returns:
+        ``{"frame": {...}, "video": {...}}`` (``"video"`` only when both video-id arrays are
+        given), each with ``dev_eer``, ``dev_threshold``, ``dev_auc``, ``test_eer``,
+        ``test_eer_threshold``, ``test_auc``, ``test_far``, ``test_frr``, ``test_hter``,
+        ``test_apcer``, ``test_apcer_per_type``, ``test_worst_type``, ``test_apcer_pooled``,
+        ``test_bpcer``, ``test_acer``: plain floats / str, JSON-serialisable.
+    """
+    test_y, test_s = _check(test_labels, test_scores)
+    types = (np.full(len(test_y), "attack", dtype=object) if test_attack_types is None
+             else np.asarray(test_attack_types, dtype=object))
+    out: dict[str, Any] = {"frame": _level(dev_labels, dev_scores, test_y, test_s, types)}
+    if (dev_video_ids is None) != (test_video_ids is None):
+        raise ValueError("give both dev_video_ids and test_video_ids, or neither")
+    if dev_video_ids is not None:
+        dev_y, dev_s = _check(dev_labels, dev_scores)
+        dv = video_scores(dev_s, dev_video_ids, labels=dev_y)
+        tv = video_scores(test_s, test_video_ids, labels=test_y, attack_types=types)
+        out["video"] = _level(dv["label"], dv["score"], tv["label"], tv["score"], tv["attack_type"])
+        out["video"]["n_dev_videos"] = int(len(dv))
+        out["video"]["n_test_videos"] = int(len(tv))
+    return out

@@ -1,0 +1,114 @@
+"""fas_lib.lbp: feature shapes, normalisation, a separable toy problem, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from fas_lib import lbp
+from fas_lib.metrics import eer
+
+
+def _crops(n: int, noise: float, seed: int, size: int = 64) -> np.ndarray:
+    """Smooth colour textures (blurred noise) plus pixel noise of std ``noise`` (grey levels)."""
+    rng = np.random.default_rng(seed)
+    base = gaussian_filter(rng.normal(0, 1, (n, size, size, 3)), sigma=(0, 3, 3, 0))
+    base = 128 + 40 * base / base.std()
+    return np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "space, R, dim",
+    [("gray", 1, 59), ("hsv", 1, 177), ("ycbcr", 1, 177), ("hsv+ycbcr", 1, 354),
+     ("gray", (1, 2, 3), 177), ("ycbcr", (1, 2), 354)],
+)
+def test_shapes_and_normalisation(space: str, R: int | tuple, dim: int) -> None:
+    crop = _crops(1, 5.0, 0)[0]
+    f = lbp.lbp_features(crop, space, R=R)
+    assert f.shape == (dim,) == (lbp.feature_dim(space, R=R),)
+    assert f.dtype == np.float32 and np.all(f >= 0)
+    np.testing.assert_allclose(f.reshape(-1, 59).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_other_methods_bins() -> None:
+    crop = _crops(1, 5.0, 0)[0]
+    assert lbp.lbp_features(crop, "gray", method="uniform").shape == (10,)
+    assert lbp.lbp_features(crop, "gray", method="default").shape == (256,)
+
+
+def test_constant_crop_is_one_pattern() -> None:
+    # A flat image has one LBP code everywhere; a one-hot histogram per channel also shows that
+    # the border (where scikit-image compares with zero padding) is left out.
+    crop = np.full((20, 20, 3), 100, dtype=np.uint8)
+    f = lbp.lbp_features(crop, "ycbcr", R=(1, 2)).reshape(-1, 59)
+    assert np.all(f.max(axis=1) == 1.0)
+
+
+def test_colour_spaces_differ() -> None:
+    crop = _crops(1, 5.0, 1)[0]
+    g = lbp.lbp_features(crop, "gray")
+    h = lbp.lbp_features(crop, "hsv")
+    y = lbp.lbp_features(crop, "ycbcr")
+    assert not np.allclose(h[:59], y[:59])
+    # the Y channel of YCbCr and the grey image are both luma: close, not identical
+    assert np.abs(g - y[:59]).sum() < 0.5
+
+
+def test_bad_inputs() -> None:
+    crop = _crops(1, 5.0, 0)[0]
+    with pytest.raises(ValueError, match="colour space"):
+        lbp.lbp_features(crop, "lab")
+    with pytest.raises(TypeError, match="uint8"):
+        lbp.lbp_features(crop.astype(np.float32), "gray")
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        lbp.lbp_features(crop[..., 0], "gray")
+    with pytest.raises(ValueError, match="too small"):
+        lbp.lbp_features(crop[:4, :4], "gray", R=2)
+    with pytest.raises(ValueError, match="method"):
+        lbp.lbp_features(crop, "gray", method="var")
+
+
+def test_extract_matches_single_and_workers() -> None:
+    crops = _crops(6, 5.0, 2, size=32)
+    one = np.stack([lbp.lbp_features(c, "hsv") for c in crops])
+    batch = lbp.extract_lbp(crops, "hsv", chunk_size=4, progress=False)
+    assert batch.shape == (6, 177) and batch.dtype == np.float32
+    np.testing.assert_array_equal(batch, one)
+    par = lbp.extract_lbp(crops, "hsv", chunk_size=2, workers=2, progress=False)
+    np.testing.assert_array_equal(par, one)
+    assert lbp.extract_lbp(crops[:0], "gray").shape == (0, 59)
+
+
+def _toy(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    # bona fide (1): smooth texture, faint noise; attack (0): the same kind of texture, strong noise
+    x = np.concatenate([_crops(24, 2.0, seed), _crops(24, 5.0, seed + 100)])
+    y = np.r_[np.ones(24, dtype=int), np.zeros(24, dtype=int)]
+    return x, y
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "chi2"])
+def test_svm_separates_toy_problem(kernel: str) -> None:
+    xtr, ytr = _toy(10)
+    xte, yte = _toy(20)
+    ftr, fte = lbp.extract_lbp(xtr, "ycbcr"), lbp.extract_lbp(xte, "ycbcr")
+    model = lbp.train_lbp_svm(ftr, ytr, seed=0, kernel=kernel)
+    s = model.score(fte)
+    assert eer(yte, s)[0] < 0.1
+    # direction: bona fide must score higher on average (negating would give EER near 1)
+    assert s[yte == 1].mean() > s[yte == 0].mean()
+    assert eer(yte, -s)[0] > 0.9
+
+
+def test_svm_deterministic_and_errors() -> None:
+    xtr, ytr = _toy(30)
+    f = lbp.extract_lbp(xtr, "gray")
+    s1 = lbp.train_lbp_svm(f, ytr, seed=3).score(f)
+    s2 = lbp.train_lbp_svm(f, ytr, seed=3).score(f)
+    np.testing.assert_array_equal(s1, s2)
+    with pytest.raises(ValueError, match="both"):
+        lbp.train_lbp_svm(f, np.ones(len(f), dtype=int))
+    with pytest.raises(RuntimeError, match="before fit"):
+        lbp.LBPSVM().score(f)
+    with pytest.raises(ValueError, match="kernel"):
+        lbp.LBPSVM(kernel="poly")

@@ -1,0 +1,207 @@
+"""Hand-computed checks of fas_lib.metrics (labels 1 = bona fide; accept when score >= t)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fas_lib import metrics as m
+
+
+def test_roc_far_frr_by_hand() -> None:
+    # attacks 0.1, 0.2; bona fide 0.8, 0.9. Thresholds inf, 0.9, 0.8, 0.2, 0.1:
+    # FAR = attacks >= t: 0, 0, 0, 1/2, 1 ; FRR = bona fide < t: 1, 1/2, 0, 0, 0
+    far, frr, thr = m.roc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])
+    np.testing.assert_allclose(thr[1:], [0.9, 0.8, 0.2, 0.1])
+    np.testing.assert_allclose(far, [0, 0, 0, 0.5, 1])
+    np.testing.assert_allclose(frr, [1, 0.5, 0, 0, 0])
+
+
+def test_perfect_separation_eer_zero() -> None:
+    # d = FAR - FRR is exactly 0 at t = 0.8; thresholds (0.2, 0.8] all give 0 errors -> midpoint 0.5
+    e, t = m.eer([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])
+    assert e == 0.0
+    assert t == pytest.approx(0.5)
+    assert m.hter([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], t) == 0.0
+
+
+def test_eer_interpolated_by_hand() -> None:
+    # bona fide 0.9, 0.5, 0.2 (3); attacks 0.5, 0.1 (2)
+    # t=0.9: FAR 0,   FRR 2/3 -> d = -2/3
+    # t=0.5: FAR 1/2, FRR 1/3 -> d = +1/6    (crossing between these two ROC points)
+    # w = (2/3) / (2/3 + 1/6) = 4/5
+    # EER = 0 + 4/5 * 1/2 = 2/5  (check on FRR: 2/3 + 4/5 * (1/3 - 2/3) = 2/5)
+    # threshold = 0.9 + 4/5 * (0.5 - 0.9) = 0.58
+    e, t = m.eer([1, 1, 1, 0, 0], [0.9, 0.5, 0.2, 0.5, 0.1])
+    assert e == pytest.approx(0.4)
+    assert t == pytest.approx(0.58)
+
+
+def test_eer_interpolated_second_example() -> None:
+    # bona fide 0.9, 0.5; attacks 0.8, 0.3, 0.2, 0.1
+    # t=0.8: FAR 1/4, FRR 1/2 -> d = -1/4 ; t=0.5: FAR 1/4, FRR 0 -> d = +1/4
+    # w = 1/2 -> EER = 1/4 (FRR: 1/2 - 1/2 * 1/2 = 1/4), threshold = 0.8 - 0.15 = 0.65
+    e, t = m.eer([1, 1, 0, 0, 0, 0], [0.9, 0.5, 0.8, 0.3, 0.2, 0.1])
+    assert e == pytest.approx(0.25)
+    assert t == pytest.approx(0.65)
+
+
+def test_score_direction_matters() -> None:
+    # Negated scores: bona fide now score LOWER than every attack -> everything is wrong.
+    # t=-0.2: FAR 1 (both attacks >= -0.2), FRR 1 -> EER = 1, AUC = 0
+    y, s = [0, 0, 1, 1], np.array([0.1, 0.2, 0.8, 0.9])
+    assert m.eer(y, -s)[0] == pytest.approx(1.0)
+    assert m.auc(y, s) == 1.0 and m.auc(y, -s) == 0.0
+    # interpolated example (EER 0.4) negated: bona fide -0.9, -0.5, -0.2; attacks -0.5, -0.1
+    # t=-0.2: FAR 1/2, FRR 2/3 -> d = -1/6 ; t=-0.5: FAR 1, FRR 1/3 -> d = +2/3
+    # w = (1/6) / (5/6) = 1/5 -> EER = 1/2 + 1/5 * 1/2 = 0.6 ; t = -0.2 + 1/5 * (-0.3) = -0.26
+    y2, s2 = [1, 1, 1, 0, 0], np.array([0.9, 0.5, 0.2, 0.5, 0.1])
+    assert m.eer(y2, -s2) == pytest.approx((0.6, -0.26))
+
+
+def test_auc_by_hand() -> None:
+    # bona fide 0.9, 0.5, 0.2 vs attacks 0.5, 0.1, pairs won (tie = 1/2):
+    # 0.9: 1 + 1 ; 0.5: 0.5 + 1 ; 0.2: 0 + 1 -> 4.5 of 6 = 0.75
+    assert m.auc([1, 1, 1, 0, 0], [0.9, 0.5, 0.2, 0.5, 0.1]) == pytest.approx(0.75)
+
+
+def test_hter_and_threshold_inclusive() -> None:
+    # t = 0.5: attacks 0.5 (accepted: >= is inclusive), 0.1 -> FAR 1/2
+    #         bona fide 0.9, 0.5 accepted, 0.2 rejected -> FRR 1/3
+    y, s = [1, 1, 1, 0, 0], [0.9, 0.5, 0.2, 0.5, 0.1]
+    assert m.far_frr(y, s, 0.5) == pytest.approx((0.5, 1 / 3))
+    assert m.hter(y, s, 0.5) == pytest.approx((0.5 + 1 / 3) / 2)
+
+
+def test_hter_at_dev_eer_by_hand() -> None:
+    # dev = interpolated example: EER 0.4 at threshold 0.58
+    # test: bona fide 0.6, 0.55, 0.9, 0.3 -> rejected 0.55, 0.3 -> FRR 2/4
+    #       attacks 0.7, 0.1, 0.2          -> accepted 0.7      -> FAR 1/3
+    # HTER = (1/3 + 1/2) / 2 = 5/12
+    out = m.hter_at_dev_eer([1, 1, 1, 0, 0], [0.9, 0.5, 0.2, 0.5, 0.1],
+                            [1, 1, 1, 1, 0, 0, 0], [0.6, 0.55, 0.9, 0.3, 0.7, 0.1, 0.2])
+    assert out["threshold"] == pytest.approx(0.58)
+    assert out["dev_eer"] == pytest.approx(0.4)
+    assert out["test_far"] == pytest.approx(1 / 3)
+    assert out["test_frr"] == pytest.approx(0.5)
+    assert out["test_hter"] == pytest.approx(5 / 12)
+
+
+def test_apcer_is_max_over_types_not_pooled() -> None:
+    # t = 0.5. print attacks 0.1, 0.2, 0.3 -> 0/3 accepted; replay attack 0.7 -> 1/1 accepted
+    # APCER = max(0, 1) = 1 ; pooled would be 1/4. Bona fide 0.9, 0.8 -> BPCER 0 -> ACER 1/2
+    y = [0, 0, 0, 0, 1, 1]
+    s = [0.1, 0.2, 0.3, 0.7, 0.9, 0.8]
+    types = ["print", "print", "print", "replay", "live", "live"]
+    out = m.apcer_bpcer_acer(y, s, types, 0.5)
+    assert out["apcer_per_type"] == {"print": 0.0, "replay": 1.0}
+    assert out["apcer"] == 1.0
+    assert out["worst_type"] == "replay"
+    assert out["apcer_pooled"] == pytest.approx(0.25)
+    assert out["bpcer"] == 0.0
+    assert out["acer"] == pytest.approx(0.5)
+
+
+def test_apcer_bpcer_not_swapped() -> None:
+    # t = 0.5. attacks 0.6 (accepted), 0.4 -> APCER 1/2
+    # bona fide 0.9, 0.8, 0.7, 0.3 (rejected) -> BPCER 1/4 ; ACER = 3/8
+    out = m.apcer_bpcer_acer([0, 0, 1, 1, 1, 1], [0.6, 0.4, 0.9, 0.8, 0.7, 0.3],
+                             ["print"] * 6, 0.5)
+    assert out["apcer"] == pytest.approx(0.5)
+    assert out["bpcer"] == pytest.approx(0.25)
+    assert out["acer"] == pytest.approx(0.375)
+
+
+def test_det_curve_matches_rates() -> None:
+    y, s = [1, 1, 1, 0, 0], [0.9, 0.5, 0.2, 0.5, 0.1]
+    apcer, bpcer, thr = m.det_curve(y, s)
+    assert np.all(np.diff(thr) > 0)
+    for a, b, t in zip(apcer, bpcer, thr):
+        assert (a, b) == pytest.approx(m.far_frr(y, s, t))
+
+
+def test_video_scores_mean_and_labels() -> None:
+    # video a: (0.2 + 0.4) / 2 = 0.3 ; video b: (0.9 + 0.7 + 0.8) / 3 = 0.8 ; video c: 0.1
+    vs = m.video_scores([0.2, 0.9, 0.4, 0.7, 0.8, 0.1], ["a", "b", "a", "b", "b", "c"],
+                        labels=[0, 1, 0, 1, 1, 0],
+                        attack_types=["print", "live", "print", "live", "live", "replay"])
+    assert list(vs["video_id"]) == ["a", "b", "c"]
+    np.testing.assert_allclose(vs["score"], [0.3, 0.8, 0.1])
+    assert list(vs["n_frames"]) == [2, 3, 1]
+    assert list(vs["label"]) == [0, 1, 0]
+    assert list(vs["attack_type"]) == ["print", "live", "replay"]
+
+
+def test_video_scores_label_disagreement() -> None:
+    with pytest.raises(ValueError, match="disagree on label"):
+        m.video_scores([0.1, 0.2], ["a", "a"], labels=[0, 1])
+
+
+def test_evaluate_frame_and_video_json() -> None:
+    dev_y = [0, 0, 0, 0, 1, 1, 1, 1]
+    dev_s = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9]  # perfect: threshold (0.4 + 0.6) / 2 = 0.5
+    dev_v = ["d1", "d1", "d2", "d2", "d3", "d3", "d4", "d4"]
+    test_y = [0, 0, 0, 0, 1, 1, 1, 1]
+    test_s = [0.1, 0.2, 0.55, 0.65, 0.9, 0.8, 0.45, 0.7]
+    test_t = ["print", "print", "replay", "replay", "live", "live", "live", "live"]
+    test_v = ["t1", "t1", "t2", "t2", "t3", "t3", "t4", "t4"]
+    out = m.evaluate(dev_y, dev_s, test_y, test_s, test_t, dev_v, test_v)
+    json.dumps(out)  # plain types only
+    f = out["frame"]
+    assert f["dev_threshold"] == pytest.approx(0.5)
+    # frames at 0.5: print 0/2, replay 2/2 accepted; bona fide 0.45 rejected -> BPCER 1/4
+    assert f["test_apcer_per_type"] == {"print": 0.0, "replay": 1.0}
+    assert f["test_apcer"] == 1.0 and f["test_apcer_pooled"] == 0.5
+    assert f["test_bpcer"] == pytest.approx(0.25)
+    assert f["test_hter"] == pytest.approx((0.5 + 0.25) / 2)
+    # videos: t1 0.15, t2 0.6 (replay), t3 0.85, t4 0.575
+    # dev videos 0.15, 0.35 (attacks), 0.65, 0.85 (bona fide) -> t = (0.35 + 0.65) / 2 = 0.5
+    v = out["video"]
+    assert v["dev_threshold"] == pytest.approx(0.5)
+    assert v["test_apcer"] == 1.0 and v["test_bpcer"] == 0.0
+    assert v["test_acer"] == pytest.approx(0.5)
+    assert v["n_test_videos"] == 4
+
+
+@pytest.mark.parametrize(
+    "labels, scores, match",
+    [
+        ([0, 1, 1], [0.1, 0.2], "length"),
+        ([1, 1, 1], [0.1, 0.2, 0.3], "one class"),
+        ([0, 1, 1], [0.1, np.nan, 0.3], "NaN"),
+        ([0, 1, 2], [0.1, 0.2, 0.3], "labels must be"),
+        ([-1, 1, 1], [0.1, 0.2, 0.3], "labels must be"),
+    ],
+)
+def test_errors(labels: list, scores: list, match: str) -> None:
+    for fn in (m.eer, m.auc, m.roc):
+        with pytest.raises(ValueError, match=match):
+            fn(labels, scores)
+    with pytest.raises(ValueError, match=match):
+        m.hter(labels, scores, 0.5)
+
+
+def test_attack_types_length_error() -> None:
+    with pytest.raises(ValueError, match="attack_types"):
+        m.apcer_bpcer_acer([0, 1], [0.1, 0.9], ["print"], 0.5)
+
+
+def test_plots_draw() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(50), np.ones(50)]
+    s = np.r_[rng.normal(0, 1, 50), rng.normal(2, 1, 50)]
+    fig, (a1, a2) = plt.subplots(1, 2)
+    line = m.plot_roc(a1, y, s, label="toy")
+    assert "AUC" in line.get_label()
+    line2 = m.plot_det(a2, y, s, label="toy")
+    x, yy = line2.get_data()
+    # probit axes: data are normal deviates, clipped to [ppf(1e-3), ppf(0.8)]
+    assert np.min(x) >= -3.1 and np.max(x) <= 0.85
+    plt.close(fig)
