@@ -1,0 +1,330 @@
+"""Miniature fake datasets in the exact layouts of the real ones (tests only; tiny on purpose).
+
+Every builder writes into a folder (``tmp_path`` in tests) the folder structure, file names and
+list files of one public dataset (see ``/work/shared/DATASETS.md`` and :mod:`fas_lib.datasets`),
+with a parameter for how many subjects. Videos are real, decodable 2-frame 32x24 MJPG clips
+(a few kB); images are 32x24 JPEGs. Bona fide media are greenish, attacks reddish, so a test
+can tell them apart after decoding. Builders return a :class:`FakeDataset` naming what was
+written, what was listed but left absent, and which files were written corrupt.
+
+Import from a test as ``from tests import fakes`` (the repository root must be on
+``sys.path``; ``tests/unit/test_datasets.py`` shows how).
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+FRAME_W, FRAME_H, N_FRAMES = 32, 24, 2
+CORRUPT_BYTES = b"this is not a video: truncated download\x00\x01"
+
+
+@dataclass
+class FakeDataset:
+    """What a builder wrote.
+
+    Attributes:
+        root: the dataset root.
+        files: relative paths of the media files written (corrupt ones included).
+        missing: relative paths listed in a list file but deliberately not written.
+        corrupt: relative paths written with bytes that are not a video.
+    """
+
+    root: Path
+    files: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    corrupt: list[str] = field(default_factory=list)
+
+
+def _frame(kind: str, index: int) -> np.ndarray:
+    """A 32x24 BGR frame: greenish for ``live``, reddish otherwise, brighter each frame."""
+    img = np.zeros((FRAME_H, FRAME_W, 3), np.uint8)
+    channel = 1 if kind == "live" else 2
+    img[..., channel] = 120 + 40 * index
+    img[6:18, 10:22] = 200  # a bright "face" block
+    return img
+
+
+@functools.lru_cache(maxsize=None)
+def video_bytes(suffix: str = ".avi", kind: str = "live") -> bytes:
+    """Bytes of a decodable 2-frame MJPG video (``.avi`` or ``.mov`` container)."""
+    fourcc = cv2.VideoWriter_fourcc(*("jpeg" if suffix == ".mov" else "MJPG"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"clip{suffix}"
+        writer = cv2.VideoWriter(str(path), fourcc, 5.0, (FRAME_W, FRAME_H))
+        if not writer.isOpened():
+            raise RuntimeError(f"OpenCV cannot write MJPG {suffix} videos here")
+        for i in range(N_FRAMES):
+            writer.write(_frame(kind, i))
+        writer.release()
+        return path.read_bytes()
+
+
+@functools.lru_cache(maxsize=None)
+def image_bytes(kind: str = "live") -> bytes:
+    """Bytes of a 32x24 JPEG image."""
+    ok, buf = cv2.imencode(".jpg", _frame(kind, 0))
+    assert ok
+    return buf.tobytes()
+
+
+def _write(fake: FakeDataset, rel: str, data: bytes) -> None:
+    path = fake.root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    fake.files.append(rel)
+
+
+def write_video(fake: FakeDataset, rel: str, kind: str = "live") -> None:
+    """Write a tiny decodable video at ``fake.root / rel`` (container from the suffix)."""
+    _write(fake, rel, video_bytes(Path(rel).suffix.lower(), "live" if kind == "live" else "attack"))
+
+
+def write_image(fake: FakeDataset, rel: str, kind: str = "live") -> None:
+    """Write a tiny JPEG at ``fake.root / rel``."""
+    _write(fake, rel, image_bytes("live" if kind == "live" else "attack"))
+
+
+def write_corrupt(fake: FakeDataset, rel: str) -> None:
+    """Overwrite (or create) ``rel`` with bytes no decoder accepts."""
+    (fake.root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (fake.root / rel).write_bytes(CORRUPT_BYTES)
+    if rel not in fake.files:
+        fake.files.append(rel)
+    fake.corrupt.append(rel)
+
+
+def write_lines(path: Path, lines: list[str], crlf: bool = False) -> None:
+    """Write a list file, with CRLF line endings when ``crlf``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    eol = "\r\n" if crlf else "\n"
+    path.write_bytes((eol.join(lines) + eol).encode("utf-8"))
+
+
+FACE_LINES = ["1 5 4 20 16", "2 0 0 0 0"]  # frame 1: a box; frame 2: no face
+
+
+# --------------------------------------------------------------------------- CASIA-FASD
+CASIA_FILES = {"live": ("1", "2", "HR_1"), "warped_photo": ("3", "4", "HR_2"),
+               "cut_photo": ("5", "6", "HR_3"), "video_replay": ("7", "8", "HR_4")}  # fmt: skip
+
+
+def casia_train_ids(n_train: int) -> list[int]:
+    """Training folder numbers used for ``n_train`` subjects: some below 16, some 16-20 (dev)."""
+    n_dev = min(5, n_train // 2)
+    if n_train - n_dev > 15:
+        raise ValueError("CASIA-FASD has 20 training subjects at most")
+    return list(range(1, n_train - n_dev + 1)) + list(range(16, 16 + n_dev))
+
+
+def build_casia_fasd(
+    root: Path, n_train: int = 2, n_test: int = 2, *, faces: bool = True, corrupt: bool = True
+) -> FakeDataset:
+    """CASIA-FASD: ``train_release/<id>/`` and ``test_release/<id>/`` with the 12 videos each.
+
+    Training folders are :func:`casia_train_ids` (2 -> folders 1 and 16); test folders 1..n_test.
+    ``faces`` writes ``face-locations/train_release/1/1.face``; ``corrupt`` makes
+    ``test_release/1/HR_4.avi`` unreadable.
+    """
+    fake = FakeDataset(Path(root))
+    folders = [("train_release", i) for i in casia_train_ids(n_train)]
+    folders += [("test_release", i) for i in range(1, n_test + 1)]
+    for release, number in folders:
+        for kind, stems in CASIA_FILES.items():
+            for stem in stems:
+                write_video(fake, f"{release}/{number}/{stem}.avi", kind)
+    if faces:
+        write_lines(fake.root / "face-locations/train_release/1/1.face", FACE_LINES)
+    if corrupt and n_test:
+        write_corrupt(fake, "test_release/1/HR_4.avi")
+    return fake
+
+
+# --------------------------------------------------------------------------- Replay-Attack
+def replay_names(client: int) -> dict[str, list[str]]:
+    """The 4 real and 20 attack file names of one client, by folder (real, fixed, hand)."""
+    c = f"client{client:03d}_session01"
+    lights = ("controlled", "adverse")
+    names: dict[str, list[str]] = {"real": [], "fixed": [], "hand": []}
+    names["real"] = [f"{c}_webcam_authenticate_{light}_{t}.mov" for light in lights for t in (1, 2)]
+    attacks = [("print", "highdef", "photo")]
+    attacks += [(dev, dev, st) for dev in ("mobile", "highdef") for st in ("photo", "video")]
+    for support in ("fixed", "hand"):
+        names[support] = [
+            f"attack_{dev}_client{client:03d}_session01_{sdev}_{stype}_{light}.mov"
+            for dev, sdev, stype in attacks
+            for light in lights
+        ]
+    return names
+
+
+def build_replay_attack(
+    root: Path, n_train: int = 1, n_devel: int = 1, n_test: int = 1, *, enroll: bool = True,
+    faces: bool = True,
+) -> FakeDataset:
+    """Replay-Attack: ``train/``, ``devel/``, ``test/`` with real/, attack/{fixed,hand}/, enroll/.
+
+    Clients are numbered 1.. across the groups in that order (``client001``...). ``faces``
+    writes the ``.face`` file of the first real training video.
+    """
+    fake = FakeDataset(Path(root))
+    client = 0
+    for group, n in (("train", n_train), ("devel", n_devel), ("test", n_test)):
+        for _ in range(n):
+            client += 1
+            for folder, files in replay_names(client).items():
+                sub = "real" if folder == "real" else f"attack/{folder}"
+                for name in files:
+                    kind = "live" if folder == "real" else "attack"
+                    write_video(fake, f"{group}/{sub}/{name}", kind)
+            if enroll:
+                for light in ("controlled", "adverse"):
+                    name = f"client{client:03d}_session01_enroll_{light}.mov"
+                    write_video(fake, f"{group}/enroll/{name}")
+    if faces and n_train:
+        first = replay_names(1)["real"][0].replace(".mov", ".face")
+        write_lines(fake.root / "face-locations/train/real" / first, FACE_LINES)
+    return fake
+
+
+# --------------------------------------------------------------------------- OULU-NPU
+def build_oulu_npu(
+    root: Path, n_train: int = 1, n_dev: int = 1, n_test: int = 1, *, crlf_protocol: int = 3
+) -> FakeDataset:
+    """OULU-NPU: ``<Split>_files/<P>_<S>_<U>_<F>.avi`` for 6 phones x 3 sessions x 5 files,
+    and ``Protocols/Protocol_1..4`` lists following the official protocol definitions.
+
+    Users: train 1..n_train, dev 21.., test 36.. Protocols 1 and 3 label attacks -1; 2 and 4
+    use -2 for replay (as some copies do). The lists of ``crlf_protocol`` use CRLF endings.
+    """
+    fake = FakeDataset(Path(root))
+    users = {"Train": range(1, n_train + 1), "Dev": range(21, 21 + n_dev),
+             "Test": range(36, 36 + n_test)}  # fmt: skip
+    videos = {split: [(p, s, u, f) for u in us for p in range(1, 7) for s in (1, 2, 3)
+                      for f in range(1, 6)] for split, us in users.items()}  # fmt: skip
+    for split, items in videos.items():
+        for p, s, u, f in items:
+            kind = "live" if f == 1 else "attack"
+            write_video(fake, f"{split}_files/{p}_{s}_{u:02d}_{f}.avi", kind)
+
+    def keep(proto: int, split: str, fold: int | None, v: tuple[int, int, int, int]) -> bool:
+        p, s, _, f = v
+        train_like = split in ("Train", "Dev")
+        if proto == 1:
+            return s in (1, 2) if train_like else s == 3
+        if proto == 2:
+            return f in (1, 2, 4) if train_like else f in (1, 3, 5)
+        if proto == 3:
+            return p != fold if train_like else p == fold
+        return (p != fold and s in (1, 2) and f in (1, 2, 4)) if train_like else (
+            p == fold and s == 3 and f in (1, 3, 5))
+
+    for proto in (1, 2, 3, 4):
+        for fold in ((None,) if proto in (1, 2) else range(1, 7)):
+            for split, items in videos.items():
+                lines = []
+                for v in items:
+                    if keep(proto, split, fold, v):
+                        p, s, u, f = v
+                        label = "+1" if f == 1 else ("-2" if proto in (2, 4) and f >= 4 else "-1")
+                        lines.append(f"{label},{p}_{s}_{u:02d}_{f}")
+                name = f"{split}.txt" if fold is None else f"{split}_{fold}.txt"
+                write_lines(fake.root / f"Protocols/Protocol_{proto}/{name}", lines,
+                            crlf=proto == crlf_protocol)
+    return fake
+
+
+# --------------------------------------------------------------------------- NUAA
+def build_nuaa(
+    root: Path, n_subjects: int = 3, images: int = 2, n_missing: int = 2, *, backslash: bool = True
+) -> FakeDataset:
+    """NUAA: ``ClientRaw/<ID>/`` and ``ImposterRaw/<ID>/`` JPEGs and the four CRLF lists.
+
+    Subjects 1..n_subjects each get ``images`` train images (session 1) and ``images`` test
+    images (session 3) in both folders. ``n_missing`` extra entries of a never-released subject
+    (0016) are listed in ``client_test_raw.txt`` without files. ``backslash`` writes the
+    imposter lists with Windows separators.
+    """
+    fake = FakeDataset(Path(root))
+    lists: dict[str, list[str]] = {k: [] for k in ("client_train_raw.txt", "imposter_train_raw.txt",
+                                                   "client_test_raw.txt", "imposter_test_raw.txt")}
+    for sid in range(1, n_subjects + 1):
+        for split, session in (("train", 1), ("test", 3)):
+            for pic in range(images):
+                entry = f"{sid:04d}/{sid:04d}_00_01_{session:02d}_{pic}.jpg"
+                for who, folder in (("client", "ClientRaw"), ("imposter", "ImposterRaw")):
+                    write_image(fake, f"{folder}/{entry}", "live" if who == "client" else "attack")
+                    windows = backslash and who == "imposter"
+                    listed = entry.replace("/", "\\") if windows else entry
+                    lists[f"{who}_{split}_raw.txt"].append(listed)
+    for pic in range(n_missing):
+        entry = f"0016/0016_00_01_03_{pic}.jpg"
+        lists["client_test_raw.txt"].append(entry)
+        fake.missing.append(f"ClientRaw/{entry}")
+    for name, lines in lists.items():
+        write_lines(fake.root / name, lines, crlf=True)
+    return fake
+
+
+# --------------------------------------------------------------------------- CASIA-SURF
+SURF_RECORDINGS = {"real_part": ("real",), "fake_part": ("04_en_b", "05_enm_s", "06_enm_b")}
+
+
+def build_casia_surf(
+    root: Path, n_subjects: int = 2, frames: int = 2, n_val: int = 4, *, label_format: str = "paths"
+) -> FakeDataset:
+    """CASIA-SURF: ``Training/`` recordings, ``Val/0000/`` samples and the three list files.
+
+    Each subject (``CLKJ_AS0001``...) has one real and three attack recordings of ``frames``
+    frames. Validation sample k is bona fide when k is even. ``label_format`` ``"paths"`` writes
+    ``val_label.txt`` as ``rgb depth ir label`` lines; ``"labels"`` one label per line.
+    """
+    fake = FakeDataset(Path(root))
+    train_lines = []
+    for sid in range(1, n_subjects + 1):
+        for part, recordings in SURF_RECORDINGS.items():
+            for rec in recordings:
+                kind = "live" if rec == "real" else "attack"
+                base = f"Training/{part}/CLKJ_AS{sid:04d}/{rec}.rssdk"
+                for n in range(1, frames + 1):
+                    triple = [f"{base}/{m}/{n}.jpg" for m in ("color", "depth", "ir")]
+                    for rel in triple:
+                        write_image(fake, rel, kind)
+                    train_lines.append(" ".join(triple) + f" {int(kind == 'live')}")
+    public, labels = [], []
+    for k in range(n_val):
+        triple = [f"Val/0000/{k:06d}-{m}.jpg" for m in ("color", "depth", "ir")]
+        label = int(k % 2 == 0)
+        for rel in triple:
+            write_image(fake, rel, "live" if label else "attack")
+        public.append(" ".join(triple))
+        labels.append(f"{' '.join(triple)} {label}" if label_format == "paths" else str(label))
+    write_lines(fake.root / "train_list.txt", train_lines)
+    write_lines(fake.root / "val_public_list.txt", public)
+    write_lines(fake.root / "val_label.txt", labels)
+    return fake
+
+
+# --------------------------------------------------------------------------- generic CSV
+def build_generic_csv(root: Path, n_per_class: int = 2) -> FakeDataset:
+    """A user dataset ``media/*.avi`` and ``protocol.csv`` (path,label,split,subject).
+
+    Each split gets ``n_per_class`` bona fide and ``n_per_class`` attack videos; subject ids
+    ``s<split>`` keep the splits subject-disjoint.
+    """
+    fake = FakeDataset(Path(root))
+    lines = ["path,label,split,subject"]
+    for split in ("train", "dev", "test"):
+        for label in (1, 0):
+            for i in range(n_per_class):
+                rel = f"media/{split}_{'live' if label else 'attack'}_{i}.avi"
+                write_video(fake, rel, "live" if label else "attack")
+                lines.append(f"{rel},{label},{split},s{split}")
+    write_lines(fake.root / "protocol.csv", lines)
+    return fake
