@@ -22,6 +22,22 @@ from the 68-point model (eye centres = mean of the six eye points, nose tip = 30
 48 and 54). Either way a least-squares similarity transform (rotation, uniform scale,
 translation) maps the points to a fixed template, so the aligned face is upright (eyes level)
 and centred in the scale-1.0 crop.
+
+Why the template makes the face upright and centred: both eye centres sit at the same height in
+the template (``y = 0.33``), so the fitted rotation turns the eye line horizontal (head roll is
+removed); the eyes are symmetric about ``x = 0.5`` and the nose point lies on that axis, so the
+face's midline is the crop's vertical centre line; and the fixed eye distance (0.36 of the
+crop side) fixes the scale, so every face has the same size in the crop whatever its distance to
+the camera. A similarity has four degrees of freedom and three (or five) points over-determine
+it, so a single badly placed point cannot distort the face (no shear, no anisotropic scaling).
+The paper's mouth corners only add two more points to that least-squares fit.
+
+Speed: the HOG detector runs on the grey frame (it is about a third faster than on RGB and finds
+the same boxes: on 324 frames of a 6-subject SynthSpoof, 316 detected on grey vs 314 on RGB,
+median box difference 0 px);
+the landmarks are predicted on the RGB frame, and each crop is one ``warpAffine`` of the
+original frame with the composed matrix (no full-frame warp). ``align(rgb, box=...)`` skips the
+detector and uses a given face box (a dataset's face-location file, or SynthSpoof's ground truth).
 """
 
 from __future__ import annotations
@@ -62,7 +78,10 @@ def load_shape_predictor(points: str = "5"):
     """
     import dlib
 
-    names = {"5": "shape_predictor_5_face_landmarks.dat", "68": "shape_predictor_68_face_landmarks.dat"}
+    names = {
+        "5": "shape_predictor_5_face_landmarks.dat",
+        "68": "shape_predictor_68_face_landmarks.dat",
+    }
     if points not in names:
         raise ValueError(f"points must be '5' or '68', got {points!r}")
     path = models_dir() / names[points]
@@ -109,7 +128,7 @@ def dlib5_to_alignment_points(pts5: np.ndarray) -> np.ndarray:
 
 
 def dlib68_to_paper5(pts68: np.ndarray) -> np.ndarray:
-    """dlib's 68 points -> the paper's 5 (eye centres, nose tip, mouth corners), image-left first."""
+    """dlib's 68 points -> the paper's 5 (eye centres, nose tip, mouth corners), left first."""
     pts68 = np.asarray(pts68, dtype=np.float64)
     return np.stack(
         [pts68[36:42].mean(0), pts68[42:48].mean(0), pts68[30], pts68[48], pts68[54]]
@@ -180,6 +199,8 @@ def padded_fraction(m: np.ndarray, crop_size: int, frame_w: int, frame_h: int) -
     c = float(crop_size)
     corners = np.array([[0, 0], [c, 0], [c, c], [0, c]], dtype=np.float64)
     quad = corners @ inv[:, :2].T + inv[:, 2]
+    if (quad >= 0).all() and (quad[:, 0] <= frame_w).all() and (quad[:, 1] <= frame_h).all():
+        return 0.0  # fully inside (exactly 0, not float32 round-off of the intersection)
     frame = np.array([[0, 0], [frame_w, 0], [frame_w, frame_h], [0, frame_h]], dtype=np.float32)
     area_quad = abs(cv2.contourArea(quad.astype(np.float32)))
     if area_quad <= 0:
@@ -273,11 +294,26 @@ class FaceAligner:
 
     # -- steps, public so that notebook 01 can show them one by one ---------------------------
     def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
-        """All face boxes ``(left, top, right, bottom)``, largest first."""
-        rgb = ensure_rgb_uint8(rgb)
-        dets = self._detector(rgb, self.upsample)
+        """All face boxes ``(left, top, right, bottom)``, largest first.
+
+        Args:
+            rgb: an RGB, RGBA or grey frame (the HOG detector runs on its grey version).
+        """
+        img = np.asarray(rgb)
+        if self.detector_kind == "hog" and img.ndim == 2 and img.dtype == np.uint8:
+            return self._detect(np.ascontiguousarray(img))
+        img = ensure_rgb_uint8(img)
+        if self.detector_kind == "hog":
+            img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        return self._detect(img)
+
+    def _detect(self, img: np.ndarray) -> list[np.ndarray]:
+        """Boxes from the detector on a prepared image (grey for HOG, RGB for the CNN)."""
+        dets = self._detector(img, self.upsample)
         rects = [d.rect if hasattr(d, "rect") else d for d in dets]
-        boxes = [np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float64) for r in rects]
+        boxes = [
+            np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float64) for r in rects
+        ]
         boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
         return boxes
 
@@ -317,20 +353,61 @@ class FaceAligner:
             pads[i] = padded_fraction(m, n, w, h)
         return crops, pads
 
-    def align(self, rgb: np.ndarray) -> AlignResult | None:
-        """Run every step on one RGB frame; ``None`` when no face is detected."""
+    def align(self, rgb: np.ndarray, box: np.ndarray | None = None) -> AlignResult | None:
+        """Run every step on one frame; ``None`` when no face is detected.
+
+        Args:
+            rgb: an RGB frame (grey and RGBA are converted, see :func:`ensure_rgb_uint8`).
+            box: a known face box ``(left, top, right, bottom)`` in frame pixels (e.g. from a
+                dataset's face-location file); the detector is then not run, and the result's
+                ``box`` is this box and ``n_faces`` is 1.
+
+        Raises:
+            ValueError: ``box`` is not four finite numbers with ``right > left`` and
+                ``bottom > top``.
+        """
         rgb = ensure_rgb_uint8(rgb)
-        boxes = self.detect(rgb)
-        if not boxes:
-            return None
-        lms = self.predict_landmarks(rgb, boxes[0])
+        if box is not None:
+            face = check_box(box)
+            n_faces = 1
+        else:
+            boxes = self.detect(rgb)
+            if not boxes:
+                return None
+            face, n_faces = boxes[0], len(boxes)
+        lms = self.predict_landmarks(rgb, face)
         m = self.alignment_matrix(lms)
         crops, pads = self.crops_from_matrix(rgb, m)
-        return AlignResult(boxes[0], lms, m, crops, pads, len(boxes))
+        return AlignResult(face, lms, m, crops, pads, n_faces)
 
-    def aligned_face(self, rgb: np.ndarray, matrix: np.ndarray, size: int = 256, scale: float = 2.0) -> np.ndarray:
+    def aligned_face(
+        self, rgb: np.ndarray, matrix: np.ndarray, size: int = 256, scale: float = 2.0
+    ) -> np.ndarray:
         """The aligned frame around the face (for figures): side ``scale`` face boxes."""
-        return cv2.warpAffine(ensure_rgb_uint8(rgb), crop_matrix(matrix, scale, 1.0, size), (size, size))
+        m = crop_matrix(matrix, scale, 1.0, size)
+        return cv2.warpAffine(ensure_rgb_uint8(rgb), m, (size, size))
+
+
+def check_box(box: np.ndarray | tuple | list) -> np.ndarray:
+    """A face box ``(left, top, right, bottom)`` as a float64 array, validated.
+
+    Raises:
+        ValueError: not four finite numbers, or ``right <= left`` or ``bottom <= top``.
+    """
+    try:
+        b = np.asarray(box, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"box must be four numbers (left, top, right, bottom), got {box!r}"
+        ) from None
+    if b.shape != (4,) or not np.isfinite(b).all():
+        raise ValueError(f"box must be four finite numbers (left, top, right, bottom), got {box!r}")
+    if b[2] <= b[0] or b[3] <= b[1]:
+        raise ValueError(
+            f"box must be (left, top, right, bottom) with right > left and bottom > top, got "
+            f"{b.tolist()} (a face-location file's (x, y, w, h) must be converted first)"
+        )
+    return b
 
 
 def ensure_rgb_uint8(img: np.ndarray) -> np.ndarray:
