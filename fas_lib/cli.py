@@ -1,0 +1,187 @@
+"""The ``fas`` command: prepare a dataset's crop cache, inspect it, train and evaluate.
+
+::
+
+    fas prepare --dataset casia_fasd --root /data/CASIA-FASD [--protocol standard] [--n-frames 4]
+    fas prepare --dataset synthspoof [--smoke]          # generates SynthSpoof first
+    fas info ~/.cache/fas_lib/caches/casia_fasd-standard-1a2b3c4d5e
+    fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
+    fas evaluate --run runs/msfans
+
+Every subcommand is a thin wrapper over a Python function (:func:`fas_lib.cache.build_cache`,
+:func:`fas_lib.cache.get_cache`, :func:`fas_lib.cache.open_cache`,
+:func:`fas_lib.train.run_experiment`, :func:`fas_lib.train.evaluate_run`). Errors a user can
+cause (a wrong root, an unknown protocol, a missing cache or config) print one message and exit
+with status 2, without a traceback. ``python -m fas_lib.cli`` works as well as ``fas``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fas", description="Face anti-spoofing course tools.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    pr = sub.add_parser("prepare", help="build (or resume) the crop cache of a dataset",
+                        description="Decode sampled frames, align faces and cache the "
+                        "multi-scale crops. Interrupt it any time: rerunning resumes.")
+    pr.add_argument("--dataset", required=True, help="casia_fasd, replay_attack, oulu_npu, nuaa, "
+                    "casia_surf, synthspoof or csv")
+    pr.add_argument("--root", help="dataset root folder (synthspoof: omit to generate it)")
+    pr.add_argument("--protocol", help="protocol name (default: the dataset's default)")
+    pr.add_argument("--fold", type=int, help="fold, for protocols with folds (OULU-NPU 3, 4)")
+    pr.add_argument("--out", help="cache folder (default: under $FAS_DATA_DIR/caches)")
+    frames = pr.add_mutually_exclusive_group()
+    frames.add_argument("--n-frames", type=int, help="frames per video, evenly spaced "
+                        "(default 4; smoke 2)")
+    frames.add_argument("--every", type=int, help="keep every k-th frame instead")
+    pr.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    pr.add_argument("--scales", type=float, nargs="+", help="crop scales (default 0.9 ... 1.5)")
+    pr.add_argument("--smoke", action="store_true", help="tiny data (generated SynthSpoof: "
+                    "3 subjects; a real dataset: 2 videos per split and attack type)")
+    pr.add_argument("--use-gt-boxes", action="store_true",
+                    help="SynthSpoof: the generator's face boxes instead of dlib's detector")
+    pr.add_argument("--force", action="store_true", help="rebuild from scratch")
+    pr.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    info = sub.add_parser("info", help="describe a crop cache")
+    info.add_argument("cache", help="the cache folder")
+
+    tr = sub.add_parser("train", help="train one experiment from a JSON/YAML config")
+    tr.add_argument("--config", required=True, help="ExperimentConfig as .json or .yaml")
+    tr.add_argument("--out", help="run folder (default: runs/<config file stem>)")
+    tr.add_argument("--resume", dest="resume", action="store_true", default=True,
+                    help="continue a run folder's checkpoint (default)")
+    tr.add_argument("--no-resume", dest="resume", action="store_false",
+                    help="start again even if the run folder has a checkpoint")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("evaluate", help="metrics of a finished run folder")
+    ev.add_argument("--run", required=True, help="the run folder written by `fas train`")
+    return p
+
+
+def human_bytes(n: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"  # pragma: no cover
+
+
+def describe(cache: object) -> str:
+    """The text ``fas info`` prints: dataset, protocol, frames per split x attack type, skips,
+    size on disk."""
+    from fas_lib.cache import skip_report
+
+    m = cache.manifest  # type: ignore[attr-defined]
+    p = m["params"]
+    sampling = f"1 frame in {p['every']}" if p.get("every") else (
+        f"{p['n_frames']} frames per video" if p.get("n_frames") else "all frames")
+    fold = f", fold {m['fold']}" if m.get("fold") is not None else ""
+    videos = m["counts"]["videos"]
+    lines = [
+        f"cache     {cache.path}",  # type: ignore[attr-defined]
+        (f"dataset   {m.get('title', m['dataset'])} ({m['dataset']}), protocol "
+         f"{m['protocol']}{fold}"),
+        f"root      {m['root']}",
+        (f"sampling  {sampling}; scales {', '.join(f'{s:g}' for s in p['scales'])}; "
+         f"{p['crop_size']} px crops"),
+        "videos    " + ", ".join(f"{s} {n}" for s, n in videos.items()),
+        f"size      {human_bytes(cache.size_bytes())} on disk",  # type: ignore[attr-defined]
+        (f"built     {m.get('created', '?')} in {m.get('build_seconds', '?')} s "
+         f"with {m.get('workers', '?')} worker(s); versions "
+         + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())),
+        "",
+        "frames per split and attack type:",
+        cache.summary().to_string(),  # type: ignore[attr-defined]
+        "",
+        "skips:",
+        skip_report(m),
+    ]
+    return "\n".join(lines)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from fas_lib import SCALES
+    from fas_lib.cache import get_cache
+
+    cache = get_cache(args.dataset, args.root, args.protocol, args.fold, smoke=args.smoke,
+                      workers=args.workers, progress=not args.no_progress,
+                      n_frames=args.n_frames, every=args.every,
+                      scales=tuple(args.scales) if args.scales else SCALES, out=args.out,
+                      use_gt_boxes=args.use_gt_boxes, force=args.force)
+    print()
+    print(describe(cache))
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from fas_lib.cache import open_cache
+
+    path = Path(args.cache)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no cache folder {path}; `fas prepare` prints where it wrote one")
+    print(describe(open_cache(path)))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from fas_lib import train
+
+    config = train.load_config(args.config)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    result = train.run_experiment(config, out, resume=args.resume, progress=not args.no_progress)
+    print(json.dumps(result.get("metrics", result), indent=2, default=str))
+    print(f"run folder: {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from fas_lib import train
+
+    run = Path(args.run)
+    if not run.is_dir():
+        raise FileNotFoundError(f"no run folder {run}; `fas train` writes one")
+    result = train.evaluate_run(run)
+    print(json.dumps(result.get("metrics", result), indent=2, default=str))
+    return 0
+
+
+COMMANDS = {"prepare": _prepare, "info": _info, "train": _train, "evaluate": _evaluate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fas`` command line; returns the exit status (0 ok, 2 user error).
+
+    Args:
+        argv: the arguments (``None``: ``sys.argv[1:]``).
+    """
+    from fas_lib.cache import CacheError
+    from fas_lib.datasets import DatasetLayoutError
+    from fas_lib.protocol import ProtocolError
+
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (DatasetLayoutError, ProtocolError, CacheError, FileNotFoundError, ValueError) as exc:
+        print(f"fas {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"fas {args.command}: interrupted; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Read a crop cache for training and scoring: random (train) or centre (test) crops, batched.
+
+>>> from fas_lib.cache import get_cache
+>>> from fas_lib.loader import CropDataset
+>>> cache = get_cache("synthspoof", smoke=True)                     # doctest: +SKIP
+>>> ds = CropDataset(cache, "train", scale_indices=[2, 3, 4], train=True)  # doctest: +SKIP
+>>> loader = torch.utils.data.DataLoader(ds, batch_size=32, shuffle=True)  # doctest: +SKIP
+>>> x, y, row = next(iter(loader))   # (32, 3, 3, 112, 112) float32 in [-1, 1], labels, rows
+
+Speed: a :class:`~torch.utils.data.DataLoader` asks for a whole batch at once
+(``__getitems__``); the batch's frames are read from the memory-mapped uint8 array in one
+indexing operation (only the chosen scales), cut in NumPy on uint8 and converted to float once
+per batch. The random offsets of an epoch are drawn up front from ``(seed, epoch)``, so a sample's
+crop does not depend on the batch it lands in or on the number of loader workers; all scales of
+one sample share the offset (the scales stay nested, as in the paper's centre-aligned crops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+def to_float(batch_u8: np.ndarray, channels_last: bool = True) -> torch.Tensor:
+    """uint8 crops -> float32 in ``[-1, 1]``, ``(B, S, 3, H, W)``.
+
+    Args:
+        batch_u8: ``(B, S, H, W, 3)`` (``channels_last``) or ``(B, S, 3, H, W)`` uint8.
+        channels_last: layout of ``batch_u8``.
+    """
+    t = torch.from_numpy(np.ascontiguousarray(batch_u8))
+    if channels_last:
+        t = t.permute(0, 1, 4, 2, 3)
+    out = torch.empty(t.shape, dtype=torch.float32)
+    out.copy_(t)
+    return out.mul_(1 / 127.5).sub_(1.0)
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Frames of one split of a crop cache as ``(x, label, row)`` samples.
+
+    Args:
+        cache: a :class:`~fas_lib.cache.CropCache` (anything with ``.crops(split)`` and
+            ``.frames(split)``).
+        split: ``"train"``, ``"dev"`` or ``"test"``.
+        scale_indices: positions in ``cache.scales`` of the scales to return, in order.
+        train: random ``size`` crops (same offset for all scales of a sample) when True,
+            centre crops when False.
+        size: side of the returned crops (paper: 112 out of 128).
+        seed: seed of the random crops; epoch ``e`` uses offsets drawn from ``(seed, e)``.
+
+    Item: ``x`` float32 ``(len(scale_indices), 3, size, size)`` in ``[-1, 1]``, ``label`` int64
+    (1 = bona fide), ``row`` int (position in ``cache.frames(split)``).
+    """
+
+    def __init__(self, cache: Any, split: str, scale_indices: Sequence[int], train: bool,
+                 size: int = 112, seed: int = 0) -> None:
+        self.crops = cache.crops(split)
+        frames = cache.frames(split)
+        if len(frames) != len(self.crops):
+            raise ValueError(f"cache split {split!r}: {len(frames)} table rows but "
+                             f"{len(self.crops)} crops")
+        self.labels = frames["label"].to_numpy(dtype=np.int64)
+        n_scales, side = self.crops.shape[1], self.crops.shape[2]
+        idx = [int(i) for i in scale_indices]
+        if not idx or any(i < 0 or i >= n_scales for i in idx):
+            raise ValueError(f"scale_indices must be in 0..{n_scales - 1}, got {list(scale_indices)}")
+        if not 1 <= size <= side:
+            raise ValueError(f"size must be between 1 and the cached crop side {side}, got {size}")
+        self.scale_indices = np.asarray(idx, dtype=np.int64)
+        self.split, self.train, self.size, self.seed = split, bool(train), int(size), int(seed)
+        self.epoch = 0
+        self._offsets: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new random crops for ``epoch`` (training only)."""
+        self.epoch = int(epoch)
+        self._offsets = None
+
+    def offsets(self) -> np.ndarray:
+        """``(N, 2)`` top-left (y, x) crop offsets of every sample for the current epoch."""
+        if self._offsets is None:
+            margin = self.crops.shape[2] - self.size
+            if self.train:
+                rng = np.random.default_rng([self.seed, self.epoch])
+                self._offsets = rng.integers(0, margin + 1, size=(len(self), 2))
+            else:
+                self._offsets = np.full((len(self), 2), margin // 2, dtype=np.int64)
+        return self._offsets
+
+    def batch(self, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Samples ``rows`` as batched tensors ``(x (B, S, 3, size, size), labels, rows)``."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(rows) and (rows.min() < -len(self) or rows.max() >= len(self)):
+            raise IndexError(f"row out of range for a split of {len(self)} frames")
+        rows = rows % max(len(self), 1)
+        order = np.argsort(rows, kind="stable")  # sorted reads are sequential on disk
+        block = self.crops[rows[order][:, None], self.scale_indices[None, :]]
+        out = np.empty((len(rows), len(self.scale_indices), 3, self.size, self.size), np.uint8)
+        offs, s = self.offsets(), self.size
+        for j, i in enumerate(order):  # crop and move channels first in one uint8 copy
+            y, x = offs[rows[i]]
+            out[i] = block[j, :, y:y + s, x:x + s].transpose(0, 3, 1, 2)
+        return (to_float(out, channels_last=False), torch.from_numpy(self.labels[rows]),
+                torch.from_numpy(rows))
+
+    def __getitems__(self, rows: list[int]) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+        """What a DataLoader calls for a batch: one read and one conversion for all rows."""
+        x, y, r = self.batch(rows)
+        return [(x[k], y[k], int(r[k])) for k in range(len(r))]
+
+    def __getitem__(self, row: int | Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """One sample ``(x, label, row)``; a list of rows gives a whole batch (see :meth:`loader`)."""
+        if isinstance(row, (list, tuple, np.ndarray, torch.Tensor)):
+            return self.batch(np.asarray(row))
+        x, y, r = self.batch([row])
+        return x[0], y[0], int(r[0])
+
+    def loader(self, batch_size: int, shuffle: bool = False,
+               generator: torch.Generator | None = None,
+               drop_last: bool = False) -> torch.utils.data.DataLoader:
+        """A DataLoader whose batches are read whole, with no per-sample collation copy.
+
+        Yields ``(x (B, S, 3, size, size), labels (B,), rows (B,))`` exactly like
+        ``DataLoader(self, batch_size, shuffle)``, about twice as fast on 2 cores.
+        """
+        sampler: torch.utils.data.Sampler = (
+            torch.utils.data.RandomSampler(self, generator=generator) if shuffle
+            else torch.utils.data.SequentialSampler(self))
+        batches = torch.utils.data.BatchSampler(sampler, batch_size, drop_last)
+        return torch.utils.data.DataLoader(self, sampler=batches, batch_size=None,
+                                           generator=generator)
+
+
+class SplitTensors(NamedTuple):
+    """A whole split in memory: ``x`` (N, S, 3, size, size) float32, ``y`` (N,) int64, frames."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    frames: pd.DataFrame
+
+
+def load_split_tensors(cache: Any, split: str, scale_indices: Sequence[int], size: int = 112,
+                       chunk: int = 256) -> SplitTensors:
+    """Centre crops of a whole split as tensors (for small caches and quick experiments).
+
+    Args:
+        cache: a crop cache.
+        split: ``"train"``, ``"dev"`` or ``"test"``.
+        scale_indices: positions in ``cache.scales``.
+        size: crop side (centre crop of the cached crops).
+        chunk: frames converted at a time.
+
+    Returns:
+        ``SplitTensors(x, y, frames)``; ``frames`` is ``cache.frames(split)``.
+    """
+    ds = CropDataset(cache, split, scale_indices, train=False, size=size)
+    n = len(ds)
+    x = torch.empty((n, len(ds.scale_indices), 3, size, size), dtype=torch.float32)
+    for start in range(0, n, chunk):
+        x[start:start + chunk] = ds.batch(np.arange(start, min(n, start + chunk)))[0]
+    return SplitTensors(x, torch.from_numpy(ds.labels.copy()), cache.frames(split))
