@@ -1,0 +1,300 @@
+"""Unit tests of fas_lib.train: determinism, resume, Eq. 6 schedule, metric wiring, bad configs.
+
+Fixture: a tiny in-memory crop cache (:class:`TinyCache`, 3 scales, 20 train / 12 dev / 12 test
+frames of random 128 x 128 crops, bona fide frames brighter) with the interface of
+:class:`fas_lib.cache.CropCache`; training runs 1-2 epochs of CNN_S on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fas_lib import metrics
+from fas_lib.train import (
+    CHECKPOINT,
+    ExperimentConfig,
+    evaluate_run,
+    extract_scale_features,
+    load_config,
+    load_run,
+    rescore,
+    run_experiment,
+    scale_indices,
+)
+
+SCALES3 = (1.1, 1.2, 1.3)
+
+
+class TinyCache:
+    """In-memory stand-in for a CropCache: ``.scales``, ``.table``, ``.crops``, ``.frames``."""
+
+    def __init__(self, n: dict[str, int] | None = None, scales=SCALES3, seed: int = 0,
+                 frames_per_video: int = 2) -> None:
+        n = n or {"train": 20, "dev": 12, "test": 12}
+        rng = np.random.default_rng(seed)
+        self.path = "<tiny in-memory cache>"
+        self.scales = tuple(scales)
+        self._crops, rows = {}, []
+        types = ("print_flat", "replay_phone")
+        for split, k in n.items():
+            labels = np.array([(i // frames_per_video) % 3 == 0 for i in range(k)], int)
+            c = rng.integers(0, 120, size=(k, len(scales), 128, 128, 3), dtype=np.uint8)
+            c[labels == 1] += 100  # bona fide brighter: learnable in a few steps
+            self._crops[split] = c
+            for i in range(k):
+                v = i // frames_per_video
+                rows.append(dict(path=f"{split}/v{v}.avi", subject=f"s{v % 4}", label=labels[i],
+                                 attack_type="live" if labels[i] else types[v % 2],
+                                 quality="high", split=split, video_id=f"{split}_v{v}",
+                                 depth_path="", ir_path="", frame_idx=i % frames_per_video,
+                                 index=i))
+        self.table = pd.DataFrame(rows)
+        self.manifest = {"scales": list(self.scales)}
+
+    def crops(self, split: str) -> np.ndarray:
+        return self._crops[split]
+
+    def landmarks(self, split: str) -> np.ndarray:
+        return np.zeros((len(self._crops[split]), 5, 2), np.float32)
+
+    def frames(self, split: str) -> pd.DataFrame:
+        t = self.table[self.table["split"] == split]
+        return t.sort_values("index").reset_index(drop=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def cache() -> TinyCache:
+    return TinyCache()
+
+
+def cfg(**kw) -> ExperimentConfig:
+    base = dict(backbone="cnn_s", fusion="msfans", scales=SCALES3, epochs=2, batch_size=8,
+                lr=0.01, milestones=(1,), seed=3, device="cpu")
+    base.update(kw)
+    return ExperimentConfig(**base)
+
+
+def scores_of(out_dir) -> pd.DataFrame:
+    return pd.read_csv(out_dir / "scores.csv")
+
+
+# ---------------------------------------------------------------- outputs and wiring
+
+
+def test_run_writes_results_scores_and_checkpoint(cache, tmp_path):
+    res = run_experiment(cfg(), tmp_path, cache=cache, progress=False)
+    assert res["complete"] and (tmp_path / "results.json").is_file()
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["metrics"] == json.loads(json.dumps(res["metrics"]))
+    s = scores_of(tmp_path)
+    assert list(s.columns[:6]) == ["split", "video_id", "frame_idx", "label", "attack_type",
+                                   "score"]
+    assert {"w_1.1", "w_1.2", "w_1.3", "aux_1.1"} <= set(s.columns)  # learned weights, aux
+    assert sorted(s["split"].unique()) == ["dev", "test"] and len(s) == 24
+    assert s["score"].between(0, 1).all()
+    ck = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert ck["epoch"] == 2 and {"model", "optimizer", "scheduler", "rng"} <= set(ck)
+    # history: two epochs, lr decayed x0.1 after milestone 1, samples/s measured
+    h = res["history"]
+    assert [r["epoch"] for r in h] == [1, 2]
+    assert h[0]["lr"] == pytest.approx(0.01) and h[1]["lr"] == pytest.approx(0.001)
+    assert res["timing"]["train_samples_per_s"] > 0
+
+
+def test_metrics_match_fas_lib_metrics_on_written_scores(cache, tmp_path):
+    res = run_experiment(cfg(epochs=1, milestones=()), tmp_path, cache=cache, progress=False)
+    s = scores_of(tmp_path)
+    dev, test = s[s.split == "dev"], s[s.split == "test"]
+    # frame level: the dev-EER threshold applied to test
+    e, thr = metrics.eer(dev.label, dev.score)
+    far, frr = metrics.far_frr(test.label, test.score, thr)
+    f = res["metrics"]["frame"]
+    assert f["dev_eer"] == pytest.approx(e) and f["test_hter"] == pytest.approx((far + frr) / 2)
+    assert f["test_eer"] == pytest.approx(metrics.eer(test.label, test.score)[0])
+    assert set(f["test_apcer_per_type"]) == {"print_flat", "replay_phone"}
+    assert f["test_apcer"] == max(f["test_apcer_per_type"].values())
+    # video level: mean of frame scores per video
+    tv = test.groupby("video_id", sort=False).agg(score=("score", "mean"), label=("label", "first"))
+    v = res["metrics"]["video"]
+    assert v["test_eer"] == pytest.approx(metrics.eer(tv.label, tv.score)[0])
+    assert v["n_test_videos"] == 6
+    # evaluate_run recomputes the same numbers from the files
+    again = evaluate_run(tmp_path)
+    assert again["metrics"]["frame"]["test_hter"] == pytest.approx(f["test_hter"])
+
+
+def test_learns_the_tiny_task(cache, tmp_path):
+    res = run_experiment(cfg(fusion="average", epochs=2), tmp_path, cache=cache, progress=False)
+    assert res["metrics"]["frame"]["test_auc"] > 0.9
+
+
+# ---------------------------------------------------------------- determinism and resume
+
+
+def test_same_seed_same_scores(cache, tmp_path):
+    run_experiment(cfg(), tmp_path / "a", cache=cache, progress=False)
+    run_experiment(cfg(), tmp_path / "b", cache=cache, progress=False)
+    pd.testing.assert_frame_equal(scores_of(tmp_path / "a"), scores_of(tmp_path / "b"))
+    run_experiment(cfg(seed=4), tmp_path / "c", cache=cache, progress=False)
+    assert not np.allclose(scores_of(tmp_path / "a").score, scores_of(tmp_path / "c").score)
+
+
+def test_resume_after_stop_equals_uninterrupted(cache, tmp_path):
+    full = run_experiment(cfg(), tmp_path / "full", cache=cache, progress=False)
+    part = run_experiment(cfg(), tmp_path / "res", cache=cache, progress=False,
+                          stop_after_epoch=1)
+    assert part["complete"] is False and part["epochs_done"] == 1
+    assert not (tmp_path / "res" / "results.json").exists()
+    resumed = run_experiment(cfg(), tmp_path / "res", cache=cache, progress=False)
+    pd.testing.assert_frame_equal(scores_of(tmp_path / "full"), scores_of(tmp_path / "res"))
+    assert resumed["metrics"] == full["metrics"]
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in full["history"]]
+
+
+def test_resume_after_crash_mid_training(cache, tmp_path):
+    full = run_experiment(cfg(epochs=3, milestones=(2,)), tmp_path / "full", cache=cache,
+                          progress=False)
+
+    def crash(epoch, _record):
+        if epoch == 2:
+            raise KeyboardInterrupt("simulated interruption")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg(epochs=3, milestones=(2,)), tmp_path / "res", cache=cache,
+                       progress=False, on_epoch_end=crash)
+    assert torch.load(tmp_path / "res" / CHECKPOINT, weights_only=True)["epoch"] == 2
+    # other global RNG activity between the crash and the resume must not matter
+    torch.rand(100), np.random.rand(10)
+    run_experiment(cfg(epochs=3, milestones=(2,)), tmp_path / "res", cache=cache, progress=False)
+    pd.testing.assert_frame_equal(scores_of(tmp_path / "full"), scores_of(tmp_path / "res"))
+    assert full["metrics"] == json.loads((tmp_path / "res" / "results.json").read_text())["metrics"]
+
+
+def test_resume_refuses_a_different_config(cache, tmp_path):
+    run_experiment(cfg(epochs=1), tmp_path, cache=cache, progress=False, stop_after_epoch=1)
+    with pytest.raises(ValueError, match="different config"):
+        run_experiment(cfg(epochs=1, lr=0.5), tmp_path, cache=cache, progress=False)
+    # resume=False starts afresh in the same folder
+    res = run_experiment(cfg(epochs=1, lr=0.5), tmp_path, cache=cache, progress=False,
+                         resume=False)
+    assert res["config"]["lr"] == 0.5
+
+
+# ---------------------------------------------------------------- Eq. 6 schedule
+
+
+def test_eq6_aux_weight_first_half_only(cache, tmp_path, monkeypatch):
+    import fas_lib.fusion as fusion
+
+    seen = []
+    real = fusion.msfans_loss
+
+    def spy(output, targets, iteration, max_iter, aux_weight=0.5, return_parts=False):
+        loss, parts = real(output, targets, iteration, max_iter, aux_weight, True)
+        seen.append((iteration, max_iter, aux_weight, parts["aux_active"]))
+        return (loss, parts) if return_parts else loss
+
+    monkeypatch.setattr(fusion, "msfans_loss", spy)
+    # 20 train frames, batch 8 -> 3 iterations per epoch, 2 epochs -> MAXITER = 6
+    run_experiment(cfg(epochs=2), tmp_path, cache=cache, progress=False)
+    assert [s[0] for s in seen] == list(range(6)) and {s[1] for s in seen} == {6}
+    assert {s[2] for s in seen} == {0.5}
+    assert [s[3] for s in seen] == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert [h["aux_active"] for h in res["history"]] == [1.0, 0.0]
+
+
+def test_aux_weight_defaults():
+    assert cfg().resolve().aux_weight == 0.5
+    assert cfg(fusion="single", scales=(1.2,)).resolve().aux_weight == 0.0
+    assert cfg(fusion="single", scales=(1.2,), aux_weight=0.5).resolve().aux_weight == 0.5
+
+
+# ---------------------------------------------------------------- presets and bad configs
+
+
+def test_presets_fill_open_values():
+    p = ExperimentConfig(preset="paper").resolve()
+    assert (p.lr, p.momentum, p.weight_decay, p.gamma) == (2e-4, 0.9, 5e-4, 0.1)
+    c = ExperimentConfig().resolve()
+    assert c.epochs >= 1 and c.batch_size >= 1 and c.lr > 0
+    assert ExperimentConfig(smoke=True).resolve().epochs == 1
+
+
+@pytest.mark.parametrize(("kw", "msg"), [
+    (dict(backbone="resnet50"), "unknown backbone"),
+    (dict(fusion="attention"), "unknown fusion"),
+    (dict(weight_norm="l2"), "unknown weight_norm"),
+    (dict(preset="gpu-farm"), "unknown preset"),
+    (dict(fusion="single", scales=(1.1, 1.2)), "exactly one scale"),
+    (dict(scales=()), "scales must be positive"),
+    (dict(scales=(1.1, 1.1, 1.2)), "distinct"),
+    (dict(epochs=0), "epochs must be"),
+    (dict(lr=-1.0), "lr must be"),
+])
+def test_bad_config_fails_fast(cache, tmp_path, kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        run_experiment(cfg(**kw), tmp_path, cache=cache, progress=False)
+    assert not (tmp_path / CHECKPOINT).exists()
+
+
+def test_scale_not_in_cache_is_a_clear_error(cache, tmp_path):
+    with pytest.raises(ValueError, match=r"scale 1.5 is not in the crop cache"):
+        run_experiment(cfg(scales=(1.1, 1.5, 1.3)), tmp_path, cache=cache, progress=False)
+    assert scale_indices(cache, (1.3, 1.1)) == [2, 0]
+
+
+def test_unknown_config_key_and_config_files(tmp_path):
+    with pytest.raises(ValueError, match="unknown config keys"):
+        ExperimentConfig.from_dict({"backbone": "cnn_s", "learning_rate": 1})
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({"fusion": "concat", "scales": [1.0, 1.1, 1.2], "epochs": 3}))
+    c = load_config(p)
+    assert c.fusion == "concat" and c.scales == (1.0, 1.1, 1.2) and c.epochs == 3
+    y = tmp_path / "c.yaml"
+    y.write_text("fusion: average\nscales: [1.2, 1.3, 1.4]\n")
+    assert load_config(y).scales == (1.2, 1.3, 1.4)
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.json")
+
+
+def test_corrupt_checkpoint_is_a_clear_error(cache, tmp_path):
+    (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read checkpoint"):
+        run_experiment(cfg(), tmp_path, cache=cache, progress=False)
+
+
+# ---------------------------------------------------------------- notebook 05 features
+
+
+def test_features_once_then_hand_set_weights(cache, tmp_path):
+    run_experiment(cfg(), tmp_path, cache=cache, progress=False)
+    model, c = load_run(tmp_path)
+    feats = extract_scale_features((model, c), "test", cache=cache, progress=False)
+    assert tuple(feats.features.shape[:2]) == (12, 3) and feats.scales == SCALES3
+    # the model's own weights reproduce the written scores exactly
+    s = scores_of(tmp_path)
+    np.testing.assert_allclose(rescore(model, feats), s[s.split == "test"].score, atol=1e-6)
+    np.testing.assert_allclose(feats.weights.numpy(),
+                               s[s.split == "test"][["w_1.1", "w_1.2", "w_1.3"]], atol=1e-6)
+    # hand-set weights change the scores; a one-hot weight uses one scale only
+    one_hot = rescore(model, feats, [0.0, 1.0, 0.0])
+    assert not np.allclose(one_hot, rescore(model, feats))
+    f2 = feats.features.clone()
+    f2[:, 0] = 0.0
+    f2[:, 2] = 0.0
+    np.testing.assert_allclose(one_hot, rescore(model, f2, [0.0, 1.0, 0.0]), atol=1e-6)
+    assert list(feats.labels) == list(s[s.split == "test"].label)
