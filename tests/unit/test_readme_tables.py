@@ -1,0 +1,152 @@
+"""Tests of tools/readme_tables.py: rendering, marker replacement, ``--check``, and README sync.
+
+Fixtures are tiny hand-made results dicts (three scales, two groups); nothing is trained.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "tools" / "readme_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(mod)
+    return mod
+
+
+rt = _load_tool()
+
+TABLE_II = {
+    "dataset": "synthspoof", "protocol": None, "smoke": False, "level": "frame", "n_test": 40,
+    "scales": [0.9, 1.0, 1.1],
+    "test_eer": {"0.9": 0.125, "1": 0.05, "1.1": 0.0834},  # "1" as f"{1.0:g}" writes it
+    "test_hter": {"0.9": 0.1, "1.0": 0.075, "1.1": 0.09},
+    "paper_table_ii_eer_percent": {"0.9": 5.93, "1.0": 6.09, "1.1": 5.26},
+}
+TABLE_III = {
+    "dataset": "synthspoof", "smoke": False, "level": "frame", "n_test": 40,
+    "groups": [[0.9, 1.0, 1.1], [1.0, 1.1, 1.2]],
+    "test_eer": {
+        "best_single": {"[0.9, 1.0, 1.1]": 0.05, "[1.0, 1.1, 1.2]": 0.05},
+        "average": {"[0.9, 1.0, 1.1]": 0.04, "[1.0, 1.1, 1.2]": 0.06},
+        "concat": {"[0.9, 1.0, 1.1]": 0.03, "[1.0, 1.1, 1.2]": 0.07},
+        "msfans": {"[0.9, 1.0, 1.1]": 0.035, "[1.0, 1.1, 1.2]": 0.02},
+    },
+    "best_single_scale": {"[0.9, 1.0, 1.1]": 1.0, "[1.0, 1.1, 1.2]": 1.0},
+    "paper_table_iii_eer_percent": {
+        "best_single": {"[0.9, 1.0, 1.1]": 5.26, "[1.0, 1.1, 1.2]": 4.67},
+        "msfans": {"[0.9, 1.0, 1.1]": 4.18, "[1.0, 1.1, 1.2]": 3.89},
+    },
+}
+LBP = {"dataset": "synthspoof", "smoke": True, "level": "frame", "color_space": "hsv+ycbcr",
+       "rows": [{"scale": "1.2", "test_eer": 0.2, "test_hter": 0.25},
+                {"scale": "[1.1,1.2,1.3]", "test_eer": 0.1, "test_hter": 0.125}]}
+
+README = "\n".join([
+    "# Title", "", "intro",
+    rt.start_marker("table_ii"), "old", rt.end_marker("table_ii"),
+    "between",
+    rt.start_marker("table_iii"), rt.end_marker("table_iii"),
+    rt.start_marker("lbp"), "x", rt.end_marker("lbp"),
+    "tail", "",
+])
+
+
+def test_render_table_ii_numbers_and_paper_column():
+    md = rt.render_table_ii(TABLE_II)
+    lines = md.splitlines()
+    assert "| | 0.9 | 1.0 | 1.1 |" in lines
+    assert "| EER (%), ours | 12.50 | 5.00 | 8.34 |" in lines
+    assert "| HTER (%), ours | 10.00 | 7.50 | 9.00 |" in lines
+    assert "| EER (%), paper (Table II, CASIA-FASD) | 5.93 | 6.09 | 5.26 |" in lines
+    assert "Best scale here: 1.0 (EER 5.00 %)" in md
+    assert "SMOKE" not in md
+    assert "`synthspoof`, 40 test frames" in md
+
+
+def test_render_table_iii_bold_winner_and_paper_block():
+    md = rt.render_table_iii(TABLE_III)
+    lines = md.splitlines()
+    assert "| Method | [0.9, 1.0, 1.1] | [1.0, 1.1, 1.2] |" in lines
+    assert "| Best single scale | 5.00 | 5.00 |" in lines
+    assert "| Concat | **3.00** | 7.00 |" in lines
+    assert "| MS-FANS | 3.50 | **2.00** |" in lines
+    # paper numbers only below the "Paper (Table III" heading
+    paper_at = md.index("Paper (Table III")
+    assert md.index("4.18") > paper_at and md.index("| MS-FANS | 4.18 | 3.89 |") > paper_at
+    assert "[0.9, 1.0, 1.1] → 1.0" in md
+
+
+def test_render_lbp_flags_smoke():
+    md = rt.render_lbp(LBP)
+    assert "| 1.2 | 20.00 | 25.00 |" in md
+    assert "| [1.1,1.2,1.3] | 10.00 | 12.50 |" in md
+    assert "`hsv+ycbcr`" in md
+    assert "SMOKE run" in md
+
+
+def test_replace_sections_is_idempotent_and_keeps_text():
+    sections = {"table_ii": rt.render_table_ii(TABLE_II), "lbp": rt.render_lbp(LBP)}
+    once = rt.replace_sections(README, sections)
+    assert rt.replace_sections(once, sections) == once
+    assert "old" not in once and "between" in once and "tail" in once
+    assert rt.start_marker("table_iii") + "\n" + rt.end_marker("table_iii") in once
+
+
+def test_replace_sections_missing_marker_is_an_error():
+    with pytest.raises(ValueError, match="exactly once"):
+        rt.replace_sections("# no markers\n", {"table_ii": "x"})
+
+
+def _write(tmp_path: Path) -> tuple[Path, Path]:
+    res = tmp_path / "results"
+    res.mkdir()
+    (res / "03_table_ii.json").write_text(json.dumps(TABLE_II))
+    (res / "06_table_iii.json").write_text(json.dumps(TABLE_III))
+    (res / "06_lbp_baseline.json").write_text(json.dumps(LBP))
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    return res, readme
+
+
+def test_check_detects_mismatch_and_write_fixes_it(tmp_path, capsys):
+    res, readme = _write(tmp_path)
+    args = ["--results-dir", str(res), "--readme", str(readme)]
+    assert rt.main([*args, "--check"]) == 1           # README still holds "old"
+    assert readme.read_text() == README              # --check writes nothing
+    assert rt.main(args) == 0
+    assert rt.main([*args, "--check"]) == 0
+    # a changed number in the results must be caught
+    changed = dict(TABLE_II, test_eer={**TABLE_II["test_eer"], "1.0": 0.06})
+    (res / "03_table_ii.json").write_text(json.dumps(changed))
+    assert rt.main([*args, "--check"]) == 1
+    # a hand edit of the README must be caught too
+    rt.main(args)
+    readme.write_text(readme.read_text().replace("| 6.00 |", "| 5.00 |"))
+    assert rt.main([*args, "--check"]) == 1
+
+
+def test_missing_results_dir_is_one_clear_error(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    assert rt.main(["--results-dir", str(tmp_path / "nope"), "--readme", str(readme)]) == 2
+    assert "run notebooks 03 and 06" in capsys.readouterr().err
+
+
+def test_repository_readme_matches_results():
+    """README.md's tables equal the rendering of the committed results/ files."""
+    results = ROOT / "results"
+    if not any((results / f"{stem}.json").exists() for stem in rt.SECTIONS.values()):
+        pytest.skip("results/03_table_ii.json and results/06_*.json not produced yet")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert rt.replace_sections(readme, rt.load_sections(results)) == readme, (
+        "README.md is out of date with results/: run `python tools/readme_tables.py`"
+    )

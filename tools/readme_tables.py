@@ -1,0 +1,283 @@
+"""Write the README's results tables (Tables II, III and the LBP baseline) from ``results/*.json``.
+
+The numbers come only from the files the notebooks write:
+
+* ``results/03_table_ii.json`` (notebook 03): EER / HTER of CNN_S at each scale;
+* ``results/06_table_iii.json`` (notebook 06): best single scale / Average / Concat / MS-FANS
+  for the five scale groups;
+* ``results/06_lbp_baseline.json`` (notebook 06): the colour-texture LBP + SVM baseline.
+
+Each table is written into README.md between a pair of markers::
+
+    <!-- results:table_ii:start -->
+    ...generated...
+    <!-- results:table_ii:end -->
+
+(``table_ii``, ``table_iii`` and ``lbp``). The paper's numbers appear only in columns or rows
+labelled as the paper's; they are read from the same results files (keys ``paper_*``), which the
+notebooks fill from the paper's tables.
+
+Usage::
+
+    python tools/readme_tables.py            # rewrite README.md in place
+    python tools/readme_tables.py --check    # exit 1 when README.md differs from results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: marker name -> results file stem that feeds it.
+SECTIONS: dict[str, str] = {
+    "table_ii": "03_table_ii",
+    "table_iii": "06_table_iii",
+    "lbp": "06_lbp_baseline",
+}
+
+#: Display names of the Table III methods, in the paper's row order.
+METHOD_NAMES: dict[str, str] = {
+    "best_single": "Best single scale",
+    "average": "Average",
+    "concat": "Concat",
+    "msfans": "MS-FANS",
+}
+
+
+def start_marker(name: str) -> str:
+    """``<!-- results:NAME:start -->``."""
+    return f"<!-- results:{name}:start -->"
+
+
+def end_marker(name: str) -> str:
+    """``<!-- results:NAME:end -->``."""
+    return f"<!-- results:{name}:end -->"
+
+
+def _pct(value: Any) -> str:
+    """A fraction in [0, 1] as a percentage with two decimals; ``None`` -> an em dash."""
+    if value is None:
+        return "—"
+    return f"{100.0 * float(value):.2f}"
+
+
+def _paper(value: Any) -> str:
+    """A paper number, already in percent, printed as the paper prints it."""
+    return "—" if value is None else f"{float(value):g}"
+
+
+def _scale_key(scale: Any) -> str:
+    return f"{float(scale):.1f}"
+
+
+def _by_scale(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Re-key ``{"1": x, "1.1": y}`` (any float spelling) as ``{"1.0": x, "1.1": y}``."""
+    return {_scale_key(k): v for k, v in values.items()}
+
+
+def _provenance(res: Mapping[str, Any], notebook: str) -> str:
+    dataset = res.get("dataset", "?")
+    protocol = res.get("protocol")
+    where = f"`{dataset}`" + (f" (protocol `{protocol}`)" if protocol else "")
+    level = res.get("level", "frame")
+    n_test = res.get("n_test")
+    n = f", {n_test} test {level}s" if n_test is not None else ""
+    smoke = " **SMOKE run (tiny data, few iterations): not a result.**" if res.get("smoke") else ""
+    return (f"Ours: measured on {where}{n}, {level}-level test EER, written by "
+            f"`notebooks/{notebook}` to `results/`.{smoke}")
+
+
+def render_table_ii(res: Mapping[str, Any]) -> str:
+    """Markdown for Table II: EER (and HTER) of CNN_S at each scale, beside the paper's EER.
+
+    Args:
+        res: the contents of ``results/03_table_ii.json`` with keys ``scales``, ``test_eer``
+            (scale string -> fraction), optional ``test_hter`` and ``paper_table_ii_eer_percent``.
+    """
+    scales = [_scale_key(s) for s in res["scales"]]
+    eer = _by_scale(res["test_eer"])
+    hter = _by_scale(res.get("test_hter") or {})
+    paper = _by_scale(res.get("paper_table_ii_eer_percent") or {})
+    head = "| | " + " | ".join(scales) + " |"
+    sep = "|---|" + "---:|" * len(scales)
+    rows = [
+        "| EER (%), ours | " + " | ".join(_pct(eer.get(s)) for s in scales) + " |",
+    ]
+    if hter:
+        rows.append("| HTER (%), ours | " + " | ".join(_pct(hter.get(s)) for s in scales) + " |")
+    if paper:
+        rows.append("| EER (%), paper (Table II, CASIA-FASD) | "
+                    + " | ".join(_paper(paper.get(s)) for s in scales) + " |")
+    best = min(scales, key=lambda s: float(eer[s]))
+    lines = [
+        "**Table II** — CNN_S trained on one scale at a time (scale = crop side / face size).",
+        "",
+        head,
+        sep,
+        *rows,
+        "",
+        _provenance(res, "03_shallow_cnn_scales.ipynb")
+        + f" Best scale here: {best} (EER {_pct(eer[best])} %).",
+    ]
+    return "\n".join(lines)
+
+
+def _group_key(group: Sequence[Any] | str) -> str:
+    if isinstance(group, str):
+        return group
+    return "[" + ", ".join(_scale_key(s) for s in group) + "]"
+
+
+def render_table_iii(res: Mapping[str, Any]) -> str:
+    """Markdown for Table III: fusion strategies x scale groups (test EER %), ours then paper's.
+
+    Args:
+        res: the contents of ``results/06_table_iii.json`` with keys ``groups`` (lists of
+            scales), ``test_eer`` (method -> group string -> fraction), optional
+            ``best_single_scale`` (group string -> scale) and ``paper_table_iii_eer_percent``.
+    """
+    groups = [_group_key(g) for g in res["groups"]]
+    eer = res["test_eer"]
+    paper = res.get("paper_table_iii_eer_percent") or {}
+    methods = [m for m in METHOD_NAMES if m in eer]
+    head = "| Method | " + " | ".join(groups) + " |"
+    sep = "|---|" + "---:|" * len(groups)
+
+    def best_in(col: str, table: Mapping[str, Mapping[str, Any]], scale: float) -> str | None:
+        vals = [(float(table[m][col]) * scale, m) for m in methods
+                if m in table and table[m].get(col) is not None]
+        return min(vals)[1] if vals else None
+
+    rows = []
+    winners = {g: best_in(g, eer, 1.0) for g in groups}
+    for m in methods:
+        cells = []
+        for g in groups:
+            txt = _pct(eer[m].get(g))
+            cells.append(f"**{txt}**" if winners[g] == m and m != "best_single" else txt)
+        rows.append(f"| {METHOD_NAMES[m]} | " + " | ".join(cells) + " |")
+    lines = [
+        "**Table III** — fusion of three adjacent scales with CNN_S, test EER (%); "
+        "bold: the best fusion of a group.",
+        "",
+        head,
+        sep,
+        *rows,
+    ]
+    best_scale = res.get("best_single_scale") or {}
+    if best_scale:
+        lines += ["", "Best single scale of each group (ours, from Table II): "
+                  + ", ".join(f"{g} → {_scale_key(best_scale[g])}" for g in groups
+                              if g in best_scale) + "."]
+    lines += ["", _provenance(res, "06_ablation.ipynb")]
+    if paper:
+        lines += [
+            "",
+            "Paper (Table III, CASIA-FASD, EER %), for comparison only:",
+            "",
+            head,
+            sep,
+            *(f"| {METHOD_NAMES[m]} | " + " | ".join(_paper(paper[m].get(g)) for g in groups)
+              + " |" for m in METHOD_NAMES if m in paper),
+        ]
+    return "\n".join(lines)
+
+
+def render_lbp(res: Mapping[str, Any]) -> str:
+    """Markdown for the LBP + SVM baseline: one row per scale (and the multi-scale one).
+
+    Args:
+        res: the contents of ``results/06_lbp_baseline.json`` with keys ``color_space`` and
+            ``rows`` (each with ``scale`` (a label such as ``"1.2"`` or ``"[1.1,1.2,1.3]"``),
+            ``test_eer`` and optional ``test_hter``).
+    """
+    lines = [
+        "**Baseline** — colour-texture LBP + SVM (after Boulkenafet et al.), colour space "
+        f"`{res.get('color_space', '?')}`.",
+        "",
+        "| Scale(s) | Test EER (%) | Test HTER (%) |",
+        "|---|---:|---:|",
+        *(f"| {r['scale']} | {_pct(r['test_eer'])} | {_pct(r.get('test_hter'))} |"
+          for r in res["rows"]),
+        "",
+        _provenance(res, "06_ablation.ipynb"),
+    ]
+    return "\n".join(lines)
+
+
+RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp}
+
+
+def load_sections(results_dir: Path) -> dict[str, str]:
+    """Render every section whose results file exists in ``results_dir``.
+
+    Raises:
+        FileNotFoundError: when none of the results files exists.
+    """
+    out: dict[str, str] = {}
+    for name, stem in SECTIONS.items():
+        path = results_dir / f"{stem}.json"
+        if path.exists():
+            out[name] = RENDERERS[name](json.loads(path.read_text(encoding="utf-8")))
+    if not out:
+        expected = ", ".join(f"{s}.json" for s in SECTIONS.values())
+        raise FileNotFoundError(
+            f"no results file in {results_dir} (expected {expected}); run notebooks 03 and 06 "
+            "first (make notebooks)"
+        )
+    return out
+
+
+def replace_sections(readme: str, sections: Mapping[str, str]) -> str:
+    """Put each rendered section between its markers in ``readme``.
+
+    Raises:
+        ValueError: when a section's markers are missing, duplicated or out of order.
+    """
+    for name, body in sections.items():
+        start, end = start_marker(name), end_marker(name)
+        if readme.count(start) != 1 or readme.count(end) != 1:
+            raise ValueError(f"README must contain {start} and {end} exactly once each")
+        i, j = readme.index(start), readme.index(end)
+        if j < i:
+            raise ValueError(f"{end} comes before {start} in the README")
+        readme = readme[: i + len(start)] + "\n" + body.strip() + "\n" + readme[j:]
+    return readme
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "results")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--check", action="store_true",
+                        help="do not write; exit 1 when the README differs from the results")
+    args = parser.parse_args(argv)
+    try:
+        sections = load_sections(args.results_dir)
+        readme = args.readme.read_text(encoding="utf-8")
+        new = replace_sections(readme, sections)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"readme_tables: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        if new != readme:
+            print(f"readme_tables: {args.readme} is out of date with {args.results_dir}; "
+                  "run `python tools/readme_tables.py`", file=sys.stderr)
+            return 1
+        print(f"readme_tables: {', '.join(sections)} up to date")
+        return 0
+    if new != readme:
+        args.readme.write_text(new, encoding="utf-8")
+    print(f"readme_tables: wrote {', '.join(sections)} into {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
