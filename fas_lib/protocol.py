@@ -48,7 +48,7 @@ def make_table(rows: list[dict]) -> pd.DataFrame:
     """Build a validated protocol table from a list of row dicts (missing optional paths -> "")."""
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     for col in ("depth_path", "ir_path"):
-        df[col] = df[col].fillna("")
+        df[col] = df[col].astype(object).fillna("")  # all-missing -> float64: cast first
     return validate(df)
 
 
@@ -64,7 +64,7 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
     df = df.loc[:, list(COLUMNS)].copy()
     for col in COLUMNS:
         if col != "label":
-            df[col] = df[col].fillna("").astype(str)
+            df[col] = df[col].astype(object).fillna("").astype(str)
     try:
         df["label"] = df["label"].astype(int)
     except (TypeError, ValueError) as exc:

@@ -1,0 +1,114 @@
+"""Shared pytest set-up: a non-interactive plotting backend, the notebook-test option and the
+README notebook-table parser (fixtures ``readme_text``, ``notebook_table``).
+
+``--smoke-run DIR``: let ``tests/notebooks`` check the outputs of an earlier smoke run
+(a ``build/notebook-smoke/run-*`` folder) instead of executing the notebooks again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Tests never open windows and notebook widgets draw their static fallback figure.
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("FAS_NONINTERACTIVE", "1")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--smoke-run``."""
+    parser.addoption(
+        "--smoke-run", default=None, metavar="DIR",
+        help="check this finished notebook smoke run (build/notebook-smoke/run-*) instead of "
+             "running the notebooks")
+
+
+# --- the README's notebook table, read by tests/test_repo.py and tests/notebooks -------------
+
+NOTEBOOK_ROW = re.compile(r"^\|\s*\[(?P<num>\d\d) · (?P<title>[^\]]+)\]\((?P<link>[^)]+)\)\s*\|")
+
+
+@dataclass
+class NotebookRow:
+    """One row of the README's "## Notebooks" table."""
+
+    number: str
+    title: str
+    link: str
+    cells: list[str]  # every cell of the row, first one included
+
+    @property
+    def runtime(self) -> str:
+        """The "CPU runtime" cell."""
+        return self.cells[2] if len(self.cells) > 2 else ""
+
+    @property
+    def figures(self) -> list[str]:
+        """The figure names (backticked, ``*`` allowed) of the "figures" cell."""
+        return re.findall(r"`([^`]+)`", self.cells[3]) if len(self.cells) > 3 else []
+
+
+def section(text: str, heading: str) -> str:
+    """The body of the markdown section ``heading`` (e.g. ``"## Notebooks"``) of ``text``.
+
+    Raises:
+        ValueError: when the heading is missing.
+    """
+    level = heading.split(" ")[0]
+    lines = text.splitlines()
+    try:
+        start = lines.index(heading)
+    except ValueError:
+        raise ValueError(f"the README has no {heading!r} section") from None
+    body = []
+    for line in lines[start + 1:]:
+        if re.match(r"#{1,%d} " % len(level), line):
+            break
+        body.append(line)
+    return "\n".join(body)
+
+
+def parse_notebook_table(text: str) -> list[NotebookRow]:
+    """The rows of the table in the README's "## Notebooks" section.
+
+    A row starts ``| [NN · Title](notebooks/NN_name.ipynb) | goals | runtime | figures |``.
+
+    Raises:
+        ValueError: when the section is missing or a table row does not have that form.
+    """
+    rows = []
+    for line in section(text, "## Notebooks").splitlines():
+        if not line.startswith("|") or re.match(r"^\|[\s|:-]+\|$", line) or \
+                line.lower().startswith("| notebook"):
+            continue
+        m = NOTEBOOK_ROW.match(line)
+        if not m:
+            raise ValueError(f"README notebook table row not of the form "
+                             f"'| [NN · Title](notebooks/NN_name.ipynb) | ...': {line[:80]}")
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows.append(NotebookRow(m["num"], m["title"].strip(), m["link"], cells))
+    return rows
+
+
+@pytest.fixture(scope="session")
+def readme_text() -> str:
+    """README.md of the repository."""
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def notebook_table(readme_text: str) -> list[NotebookRow]:
+    """The rows of the README's notebook table."""
+    return parse_notebook_table(readme_text)
+
+
+@pytest.fixture(scope="session")
+def table_parser():
+    """:func:`parse_notebook_table`, for tests that feed it their own text."""
+    return parse_notebook_table

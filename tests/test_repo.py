@@ -1,0 +1,318 @@
+"""Repository hygiene: notebooks, environment files, README and CI agree with each other.
+
+(a) every notebook is stripped, has exactly one ``parameters`` cell (the third), opens with
+``# NN · Title`` and ends with ``## Summary`` and ``## Exercises``;
+(b) ``environment.yml`` and ``pyproject.toml`` list the same packages with the same pins;
+(c) the README's notebook table lists exactly the notebooks, with their titles and runtimes;
+(d) ``.ci/run`` runs the README's test command;
+(e) the figures the README names exist (once ``figures/`` is populated).
+Plus small tests of ``tools/strip_notebooks.py`` and ``tools/run_notebooks.py``. Nothing here
+executes a notebook.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import os
+import re
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+HEADING = re.compile(r"^# (\d\d) · (.+)$")
+REQUIRED_PARAMETERS = ("SMOKE", "SEED", "DATASET", "DATA_ROOT", "FIG_DIR", "RESULTS_DIR")
+
+
+def _load_tool(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+strip_tool = _load_tool("strip_notebooks")
+runner = _load_tool("run_notebooks")
+
+
+def _heading(nb: nbformat.NotebookNode) -> tuple[str, str]:
+    first = nb.cells[0].source.splitlines()[0] if nb.cells and nb.cells[0].source else ""
+    m = HEADING.match(first)
+    assert nb.cells[0].cell_type == "markdown" and m, \
+        f"cell 1 must be markdown starting '# NN · Title', got {first[:60]!r}"
+    return m[1], m[2].strip()
+
+
+def _runtime_claim(nb: nbformat.NotebookNode) -> str:
+    """The first "about N min" of the notebook's "Runtime on a laptop CPU:" line."""
+    m = re.search(r"Runtime on a laptop CPU:\s*(about [\d.–-]+ min)", nb.cells[0].source)
+    assert m, "cell 1 must say 'Runtime on a laptop CPU: about N min'"
+    return m[1]
+
+
+# --- (a) notebooks ------------------------------------------------------------------------------
+
+def test_there_are_notebooks() -> None:
+    assert NOTEBOOKS, "no notebooks found in notebooks/ (expected notebooks/NN_name.ipynb)"
+    numbers = [p.name[:2] for p in NOTEBOOKS]
+    assert numbers == [f"{i:02d}" for i in range(len(numbers))], f"gaps or duplicates: {numbers}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_stripped(path: Path) -> None:
+    found = strip_tool.problems(nbformat.read(path, as_version=4))
+    assert not found, f"{path.name} is not stripped (run `make strip`): {found[:5]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_structure(path: Path) -> None:
+    assert re.fullmatch(r"\d\d_[a-z0-9]+(_[a-z0-9]+)*\.ipynb", path.name), \
+        f"{path.name}: expected NN_snake_case.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    number, _ = _heading(nb)
+    assert number == path.name[:2], f"{path.name}: heading says notebook {number}"
+    _runtime_claim(nb)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert tagged == [2], f"{path.name}: cells tagged 'parameters': {tagged}, expected [2] only"
+    params = nb.cells[2]
+    assert params.cell_type == "code"
+    declared = set(re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", params.source, re.M))
+    missing = [p for p in REQUIRED_PARAMETERS if p not in declared]
+    assert not missing, f"{path.name}: the parameters cell lacks {missing}"
+    assert nb.cells[-1].cell_type == "markdown" and "## Exercises" in nb.cells[-1].source, \
+        f"{path.name}: the last cell must hold '## Exercises'"
+    tail = [c.source for c in nb.cells[-3:] if c.cell_type == "markdown"]
+    summary = [i for i, s in enumerate(tail) if "## Summary" in s]
+    assert summary, f"{path.name}: '## Summary' must be in the last cells, before the exercises"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", \
+        f"{path.name}: kernelspec must be python3 (what tools/run_notebooks.py runs)"
+
+
+# --- (b) environment.yml == pyproject.toml -----------------------------------------------------
+
+REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(\[[^\]]*\])?\s*(.*?)\s*$")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _split_requirement(text: str) -> tuple[str, str]:
+    """``"torch==2.14.1"`` -> ``("torch", "==2.14.1")``; names normalised, spaces removed."""
+    m = REQUIREMENT.match(text)
+    assert m, f"cannot read the requirement {text!r}"
+    return _norm(m[1]), re.sub(r"\s+", "", m[3])
+
+
+def pyproject_requirements(text: str) -> dict[str, str]:
+    """``{normalised name: specifier}`` of pyproject.toml's ``[project] dependencies``."""
+    deps = tomllib.loads(text)["project"]["dependencies"]
+    return dict(_split_requirement(d) for d in deps)
+
+
+def environment_requirements(text: str) -> dict[str, str]:
+    """``{normalised name: specifier}`` of environment.yml (conda + pip), without python, pip
+    and the project itself (``-e .``).
+
+    Raises:
+        AssertionError: on a channel other than conda-forge, no python=3.11, a dependency line
+            without a comment, or a package listed twice.
+    """
+    env = yaml.safe_load(text)
+    assert env.get("channels") == ["conda-forge"], f"channels: {env.get('channels')}"
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = [d for d in env["dependencies"] if isinstance(d, dict)]
+    pip_list = pip[0]["pip"] if pip else []
+    assert "python=3.11" in conda, "environment.yml must pin python=3.11"
+    lines = text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("dependencies:")), len(lines))
+    for line in lines[start + 1:]:
+        if re.match(r"^\s*- (?!pip:)", line):
+            assert "#" in line, f"environment.yml: dependency without a comment: {line.strip()!r}"
+    found: dict[str, str] = {}
+    for item in conda + pip_list:
+        if item.startswith(("-e ", "python=")) or item == "pip":
+            continue
+        # conda's "pkg=1.2" means "==1.2"
+        name, spec = _split_requirement(re.sub(r"(?<![=<>!~])=(?!=)", "==", item))
+        assert name not in found, f"environment.yml lists {name} twice"
+        found[name] = spec
+    return found
+
+
+def compare_requirements(pyproject: dict[str, str], environment: dict[str, str]) -> list[str]:
+    """Differences between the two lists; empty when they agree."""
+    diffs = [f"{n}: only in pyproject.toml" for n in sorted(set(pyproject) - set(environment))]
+    diffs += [f"{n}: only in environment.yml" for n in sorted(set(environment) - set(pyproject))]
+    diffs += [f"{n}: pyproject.toml says {pyproject[n]!r}, environment.yml {environment[n]!r}"
+              for n in sorted(set(pyproject) & set(environment)) if pyproject[n] != environment[n]]
+    return diffs
+
+
+def test_environment_yml_matches_pyproject() -> None:
+    pyproject = pyproject_requirements((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    environment = environment_requirements((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    diffs = compare_requirements(pyproject, environment)
+    assert not diffs, "environment.yml and pyproject.toml disagree:\n  " + "\n  ".join(diffs)
+
+
+def test_pyproject_dependencies_have_comments() -> None:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    block = re.search(r"^dependencies = \[\n(.*?)^\]", text, re.S | re.M)
+    assert block, "pyproject.toml: no dependencies list"
+    for line in block[1].splitlines():
+        if line.strip().startswith('"'):
+            assert "#" in line, f"pyproject.toml: dependency without a comment: {line.strip()}"
+
+
+def test_requirement_comparison_catches_differences() -> None:
+    py = pyproject_requirements('[project]\ndependencies = ["torch==2.14.1", "Py_YAML>=6"]\n')
+    assert py == {"torch": "==2.14.1", "py-yaml": ">=6"}
+    env = environment_requirements(
+        "channels: [conda-forge]\ndependencies:\n  - python=3.11  # x\n  - py_yaml>=6  # x\n"
+        "  - pip:\n      - torch==2.13.0  # x\n      - extra=1.0  # x\n")
+    assert env == {"py-yaml": ">=6", "torch": "==2.13.0", "extra": "==1.0"}
+    diffs = compare_requirements(py, env)
+    assert any("torch" in d for d in diffs) and any("extra" in d for d in diffs)
+    with pytest.raises(AssertionError, match="without a comment"):
+        environment_requirements("channels: [conda-forge]\ndependencies:\n"
+                                 "  - python=3.11  # x\n  - numpy\n")
+
+
+# --- (c) README notebook table ------------------------------------------------------------------
+
+def test_readme_notebook_table_lists_the_notebooks(notebook_table) -> None:
+    expected = []
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        number, title = _heading(nb)
+        expected.append((number, title, f"notebooks/{path.name}", _runtime_claim(nb)))
+    got = [(r.number, r.title, r.link) for r in notebook_table]
+    assert got == [e[:3] for e in expected], \
+        f"README notebook table rows {got}\n  != notebooks/ {[e[:3] for e in expected]}"
+    for row, (number, _, _, claim) in zip(notebook_table, expected):
+        assert len(row.cells) == 4, f"row {number}: expected 4 columns, got {len(row.cells)}"
+        assert claim in row.runtime, \
+            f"row {number}: runtime {row.runtime!r} does not say the notebook's {claim!r}"
+        assert row.cells[1], f"row {number}: empty 'what it covers'"
+        assert row.figures, f"row {number}: no figures listed"
+        bad = [f for f in row.figures if not f.startswith(f"{number}_")]
+        assert not bad, f"row {number}: figure names must start with {number}_: {bad}"
+
+
+def test_readme_table_parser_rejects_malformed_rows(table_parser) -> None:
+    good = ("# T\n\n## Notebooks\n\n| notebook | what | runtime | figures |\n|---|---|---|---|\n"
+            "| [00 · Setup](notebooks/00_setup.ipynb) | x | about 1 min | `00_a` |\n\n## Next\n")
+    rows = table_parser(good)
+    assert [(r.number, r.title, r.runtime, r.figures) for r in rows] == \
+        [("00", "Setup", "about 1 min", ["00_a"])]
+    with pytest.raises(ValueError, match="not of the form"):
+        table_parser(good.replace("[00 · Setup]", "00 Setup"))
+    with pytest.raises(ValueError, match="no '## Notebooks' section"):
+        table_parser("# T\n")
+
+
+# --- (d) the quick start and CI -----------------------------------------------------------------
+
+def quick_start_commands(readme: str) -> list[str]:
+    """The command lines of the code block(s) of the README's "## Quick start" section."""
+    from conftest import section  # tests/conftest.py (pytest puts tests/ on sys.path)
+
+    body = section(readme, "## Quick start")
+    blocks = re.findall(r"```(?:bash|sh|console)?\n(.*?)```", body, re.S)
+    return [line.strip() for b in blocks for line in b.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def test_readme_quick_start_has_exactly_two_commands(readme_text: str) -> None:
+    commands = quick_start_commands(readme_text)
+    assert commands == ["make notebooks", "make test"], f"quick start commands: {commands}"
+
+
+def test_ci_runs_the_readme_test_command(readme_text: str) -> None:
+    ci = ROOT / ".ci" / "run"
+    assert ci.is_file(), ".ci/run is missing"
+    assert os.access(ci, os.X_OK), ".ci/run is not executable (chmod +x .ci/run)"
+    text = ci.read_text(encoding="utf-8")
+    assert text.startswith("#!/usr/bin/env bash") or text.startswith("#!/bin/bash")
+    assert "set -euo pipefail" in text
+    lines = [ln.strip() for ln in text.splitlines()
+             if ln.strip() and not ln.strip().startswith("#")]
+    test_commands = [c for c in quick_start_commands(readme_text) if "test" in c]
+    assert len(test_commands) == 1, f"the README's quick start has test commands {test_commands}"
+    assert lines[-1] == test_commands[0], \
+        f".ci/run ends with {lines[-1]!r}, the README's test command is {test_commands[0]!r}"
+    assert sum(test_commands[0] in ln for ln in lines) == 1
+
+
+# --- (e) README figures -------------------------------------------------------------------------
+
+def test_readme_figures_exist(readme_text: str, notebook_table) -> None:
+    have = {p.stem for p in (ROOT / "figures").glob("*.png")}
+    if not have:
+        pytest.skip("figures/ is empty: run `make notebooks`")
+    missing = [f"figures/{name}" for name in re.findall(r"\]\(figures/([^)]+)\)", readme_text)
+               if not (ROOT / "figures" / name).is_file()]
+    for row in notebook_table:
+        if not any(s.startswith(f"{row.number}_") for s in have):
+            continue  # this notebook has not been run yet
+        missing += [f"{n} (notebook {row.number})" for n in row.figures
+                    if not fnmatch.filter(have, n)]
+    assert not missing, f"the README names figures that are not in figures/: {missing}"
+
+
+# --- tools --------------------------------------------------------------------------------------
+
+def test_strip_tool_strips(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 00 · T"),
+        nbformat.v4.new_code_cell("1 + 1", execution_count=3, outputs=[
+            nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=3)]),
+    ])
+    nb.cells[1].metadata.update({"tags": ["parameters"], "execution": {"t": 1}})
+    nb.metadata.update({"papermill": {"duration": 1.0}, "kernelspec": {"name": "python3"}})
+    path = tmp_path / "00_t.ipynb"
+    nbformat.write(nb, path)
+    assert len(strip_tool.problems(nbformat.read(path, as_version=4))) == 4
+    assert strip_tool.strip_file(path) is True
+    clean = nbformat.read(path, as_version=4)
+    assert strip_tool.problems(clean) == []
+    assert clean.cells[1].metadata == {"tags": ["parameters"]} and clean.cells[1].source == "1 + 1"
+    assert strip_tool.strip_file(path) is False  # idempotent
+    assert strip_tool.main(["--check", str(path)]) == 0
+    with pytest.raises(FileNotFoundError):
+        strip_tool.strip_file(tmp_path / "missing.ipynb")
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not a valid Jupyter notebook"):
+        strip_tool.strip_file(bad)
+
+
+def test_runner_selects_notebooks_and_parses_values(tmp_path: Path) -> None:
+    for name in ("00_a.ipynb", "01_b.ipynb", "02_c.ipynb", "notes.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in runner.find_notebooks(tmp_path)] == ["00_a.ipynb", "01_b.ipynb",
+                                                                  "02_c.ipynb"]
+    assert [p.name for p in runner.find_notebooks(tmp_path, ["2", "00"])] == ["00_a.ipynb",
+                                                                              "02_c.ipynb"]
+    with pytest.raises(FileNotFoundError, match=r"\['07'\]"):
+        runner.find_notebooks(tmp_path, ["07"])
+    with pytest.raises(FileNotFoundError, match="no notebooks found"):
+        runner.find_notebooks(tmp_path / "empty")
+    assert runner.parse_value("3") == 3 and runner.parse_value("(1.1, 1.2)") == (1.1, 1.2)
+    assert runner.parse_value("None") is None and runner.parse_value("/data/x") == "/data/x"
+
+
+def test_runner_kernel_is_this_python() -> None:
+    """The ``python3`` Jupyter kernel the runner uses runs this environment's interpreter."""
+    exe = runner.check_kernel()
+    assert Path(exe).absolute().parent == Path(sys.executable).absolute().parent
