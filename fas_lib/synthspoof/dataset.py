@@ -6,7 +6,8 @@ Layout of a dataset folder::
     protocol.csv                       one row per video (fas_lib.protocol columns)
     videos/<split>/<subject>/<id>.avi  MJPG (quality 95), frames stored BGR as usual
     gt/<id>.npz                        exact per-frame ground truth (see SynthSpoof.load_gt)
-    depth/<id>.npz, nir/<id>.npz       (T, H, W) uint8, only when asked for
+    depth/<id>.png, nir/<id>.png       (T, H, W) uint8 frames stacked vertically into one
+                                       lossless PNG (fast level 1), only when asked for
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ def rel_paths(job: VideoJob, modalities: tuple) -> dict[str, str]:
     return {
         "path": f"videos/{job.split}/{job.subject}/{job.video_id}.avi",
         "gt": f"gt/{job.video_id}.npz",
-        "depth_path": f"depth/{job.video_id}.npz" if "depth" in modalities else "",
-        "ir_path": f"nir/{job.video_id}.npz" if "nir" in modalities else "",
+        "depth_path": f"depth/{job.video_id}.png" if "depth" in modalities else "",
+        "ir_path": f"nir/{job.video_id}.png" if "nir" in modalities else "",
     }
 
 
@@ -89,6 +90,19 @@ def write_avi(path: Path, frames: np.ndarray, fps: int) -> None:
     for f in frames:
         vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     vw.release()
+
+
+def write_stack_png(path: Path, frames: np.ndarray) -> None:
+    """Write ``(T, H, W)`` uint8 frames as one lossless PNG of ``T * H`` rows.
+
+    PNG at compression level 1 writes about 4x faster than ``np.savez_compressed`` at a similar
+    size, and any image tool can open it (as a real dataset's depth / IR images).
+    """
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(frames.reshape(-1, frames.shape[-1])),
+                           [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    path.write_bytes(buf.tobytes())
 
 
 def _init_worker(sources: list, config: SynthConfig) -> None:
@@ -125,9 +139,9 @@ def _run_subject(subject_index: int, jobs: list[VideoJob], out_root: str) -> lis
         write_avi(root / paths["path"], res.frames, cfg.fps)
         np.savez(root / paths["gt"], **res.gt)
         if res.depth is not None:
-            np.savez_compressed(root / paths["depth_path"], depth=res.depth)
+            write_stack_png(root / paths["depth_path"], res.depth)
         if res.nir is not None:
-            np.savez_compressed(root / paths["ir_path"], nir=res.nir)
+            write_stack_png(root / paths["ir_path"], res.nir)
         n_frames.append(len(res.frames))
     return n_frames
 

@@ -27,8 +27,8 @@ CELLS = [
 
     **Before this notebook**: nothing. Paper: Sec. I (Fig. 1) and Sec. IV-A.
 
-    Runtime on a laptop CPU: about 5 min the first time, 4 of them generating SynthSpoof with depth
-    and NIR on 2 cores (about 1 min without them); 30 s once the data is cached. SMOKE: under 40 s.
+    Runtime on a laptop CPU: about 2 min the first time (1 min of it generating SynthSpoof on 2
+    cores); 30 s once the data is cached. SMOKE: under 40 s.
     """),
     code(r"""
     import os
@@ -64,7 +64,8 @@ CELLS = [
     WORKERS = 2              # generator processes
     N_SUBJECTS = 40          # split 15/15/20 like Replay-Attack (paper: 50 subjects per dataset)
     FRAMES_PER_VIDEO = 8     # the paper datasets: full videos of 10-20 s; we sample a few frames
-    MODALITIES = ("depth", "nir")  # extra pixel-aligned views (CASIA-SURF style); () for RGB only
+    MODALITIES = ("depth", "nir")  # pixel-aligned views (CASIA-SURF style) of a small preview set
+    MODALITY_SUBJECTS = 3    # subjects in that preview set; MODALITIES = () skips it
     REGENERATE = False       # True: generate again even when a cached copy exists (to time it)
     FIG_DIR = "../figures"
     RESULTS_DIR = "../results"
@@ -133,18 +134,17 @@ CELLS = [
     monitor showing a video (sub-pixels, moire, bezel, gamut) — which is then held by a hand
     or placed in a *second* scene and recaptured by the camera at low, normal or high quality.
 
-    Depth and NIR cost time: on a 2-core laptop the default dataset takes about 1 minute in RGB
-    only and about 4 with both modalities (most of the extra time is compressing the depth and
-    NIR arrays). The later notebooks use the RGB-only dataset (`SynthConfig()`); its videos have
-    the same subjects, motion and geometry as the ones here — only the pixel noise differs.
+    This is the RGB dataset every later notebook uses (`SynthConfig()`, about a minute on a 2-core
+    laptop). Depth and NIR roughly triple the rendering cost, so section 6 renders them only for a
+    small preview set of `MODALITY_SUBJECTS` subjects.
     """),
     code(r"""
     if SMOKE:
         config = synthspoof.SynthConfig(n_subjects=3, frames_per_video=2, qualities=("low", "high"),
-                                        modalities=tuple(MODALITIES), seed=SEED)
+                                        seed=SEED)
     else:
         config = synthspoof.SynthConfig(n_subjects=N_SUBJECTS, frames_per_video=FRAMES_PER_VIDEO,
-                                        modalities=tuple(MODALITIES), seed=SEED)
+                                        seed=SEED)
     print(config)
     t = time.perf_counter()
     ds = synthspoof.generate(config, root=DATA_ROOT if DATASET == "synthspoof" else None,
@@ -264,16 +264,22 @@ CELLS = [
     RGB only; these views are for the exercises and for comparison with depth-based methods.
     """),
     code(r"""
-    if config.modalities:
+    if MODALITIES:
+        mm_config = synthspoof.SynthConfig(n_subjects=MODALITY_SUBJECTS, frames_per_video=2,
+                                           qualities=(q,), modalities=tuple(MODALITIES), seed=SEED)
+        t = time.perf_counter()
+        mm = synthspoof.generate(mm_config, workers=WORKERS, progress=False)
+        print(f"preview set with {MODALITIES}: {len(mm)} videos ({time.perf_counter() - t:.1f} s)")
+        first = mm.protocol.drop_duplicates("attack_type").set_index("attack_type")["video_id"]
         rows, labels = [], []
         for k in kinds:
-            vid = sub.loc[(k, q), "video_id"]
-            row = [ds.read_frames(vid)[0]]
-            for m in config.modalities:
-                row.append(ds.read_modality(vid, m)[0])
+            vid = first[k]
+            row = [mm.read_frames(vid)[0]]
+            for m in MODALITIES:
+                row.append(mm.read_modality(vid, m)[0])
             rows.append(row)
             labels.append(k)
-        fig = image_grid(rows, row_labels=labels, col_labels=["RGB"] + list(config.modalities),
+        fig = image_grid(rows, row_labels=labels, col_labels=["RGB"] + list(MODALITIES),
                          cell_inches=2.4, aspect=0.75, title="RGB, depth (bright = near) and NIR")
         save_fig(fig, "00_modalities", FIG_DIR, dpi=90)
         plt.show()
