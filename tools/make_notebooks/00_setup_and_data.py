@@ -65,7 +65,7 @@ CELLS = [
     N_SUBJECTS = 40          # split 15/15/20 like Replay-Attack (paper: 50 subjects per dataset)
     FRAMES_PER_VIDEO = 8     # the paper datasets: full videos of 10-20 s; we sample a few frames
     MODALITIES = ("depth", "nir")  # pixel-aligned views (CASIA-SURF style) of a small preview set
-    MODALITY_SUBJECTS = 3    # subjects in that preview set; MODALITIES = () skips it
+    MODALITY_SUBJECTS = 3    # subjects in that preview set (an empty MODALITIES skips it)
     REGENERATE = False       # True: generate again even when a cached copy exists (to time it)
     FIG_DIR = "../figures"
     RESULTS_DIR = "../results"
