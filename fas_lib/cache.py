@@ -356,20 +356,10 @@ def _load_shard(file: Path, job: _Job) -> dict[str, Any]:
 
 
 def _versions() -> dict[str, str]:
-    import platform
+    from fas_lib.utils import environment
 
-    import cv2
-
-    import fas_lib
-
-    try:
-        import dlib
-
-        dlib_version = dlib.__version__
-    except ImportError:  # pragma: no cover - dlib is a hard dependency
-        dlib_version = "missing"
-    return {"fas_lib": fas_lib.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-            "opencv": cv2.__version__, "dlib": dlib_version, "python": platform.python_version()}
+    env = environment()
+    return {k: env[k] for k in ("fas_lib", "numpy", "pandas", "opencv", "dlib", "python")}
 
 
 def _run_jobs(jobs: list[_Job], shard_dir: Path, workers: int, progress: bool,

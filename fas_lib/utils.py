@@ -42,6 +42,47 @@ def get_device(prefer: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+#: Packages whose versions :func:`environment` reports (import name -> display name).
+_PACKAGES: dict[str, str] = {
+    "torch": "torch", "cv2": "opencv", "dlib": "dlib", "numpy": "numpy", "pandas": "pandas",
+    "matplotlib": "matplotlib", "fas_lib": "fas_lib",
+}
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts a results file or a notebook head records.
+
+    Keys: ``python``, ``platform``, one per package of :data:`_PACKAGES` (``"missing"`` when it
+    cannot be imported), ``device`` (:func:`get_device`), ``cpu_cores`` and ``torch_threads``.
+    """
+    import importlib
+    import platform
+
+    env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
+    for module, name in _PACKAGES.items():
+        try:
+            env[name] = str(importlib.import_module(module).__version__)
+        except ImportError:
+            env[name] = "missing"
+    env["device"] = get_device()
+    env["cpu_cores"] = os.cpu_count()
+    try:
+        import torch
+
+        env["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        env["torch_threads"] = None
+    return env
+
+
+def environment_line(keys: tuple[str, ...] = ("python", "torch", "opencv", "dlib", "fas_lib",
+                                              "device", "cpu_cores", "torch_threads")) -> str:
+    """One line for a notebook's first cell, e.g. ``python 3.11.7 | torch 2.14.1 | ...``."""
+    env = environment()
+    names = {"cpu_cores": "cores", "torch_threads": "threads"}
+    return " | ".join(f"{names.get(k, k)} {env[k]}" for k in keys)
+
+
 def data_dir() -> Path:
     """The folder that holds generated data and preprocessing caches.
 

@@ -1,5 +1,10 @@
-"""Shared pytest set-up: a non-interactive plotting backend, the notebook-test option and the
-README notebook-table parser (fixtures ``readme_text``, ``notebook_table``).
+"""Shared pytest set-up: a non-interactive plotting backend, the notebook-test option, the
+README notebook-table parser (fixtures ``readme_text``, ``notebook_table``), and two fixtures
+unit-test modules opt into with ``pytestmark = pytest.mark.usefixtures(...)``:
+
+* ``private_data_dir``: ``FAS_DATA_DIR`` points at a fresh temporary folder for the module, so
+  generated data and the source-portrait cache never touch the user's ``~/.cache/fas_lib``;
+* ``one_thread``: PyTorch on one CPU thread for the module (the machine is shared).
 
 ``--smoke-run DIR``: let ``tests/notebooks`` check the outputs of an earlier smoke run
 (a ``build/notebook-smoke/run-*`` folder) instead of executing the notebooks again.
@@ -27,6 +32,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--smoke-run", default=None, metavar="DIR",
         help="check this finished notebook smoke run (build/notebook-smoke/run-*) instead of "
              "running the notebooks")
+
+
+@pytest.fixture(scope="module")
+def private_data_dir(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        folder = tmp_path_factory.mktemp("fas_data")
+        mp.setenv("FAS_DATA_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 # --- the README's notebook table, read by tests/test_repo.py and tests/notebooks -------------

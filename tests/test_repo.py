@@ -316,3 +316,18 @@ def test_runner_kernel_is_this_python() -> None:
     """The ``python3`` Jupyter kernel the runner uses runs this environment's interpreter."""
     exe = runner.check_kernel()
     assert Path(exe).absolute().parent == Path(sys.executable).absolute().parent
+
+
+def test_runner_suite_record_counts_reused_and_trained_runs(tmp_path: Path) -> None:
+    runs_dir = tmp_path / "runs"
+    assert runner.count_runs(runs_dir) == 0                      # missing folder: none
+    for name, finished in (("a", True), ("b", True), ("c", False)):
+        (runs_dir / name).mkdir(parents=True)
+        if finished:
+            (runs_dir / name / "results.json").write_text("{}")
+    assert runner.count_runs(runs_dir) == 2                      # an unfinished run is not one
+    runs = [runner.NotebookRun("00_a", True, 12.34, "x"), runner.NotebookRun("01_b", True, 5.0, "y")]
+    rec = runner.suite_record(runs, 17.9, None, runs_before=2, runs_after=5)
+    assert rec["notebooks"] == {"00_a": 12.3, "01_b": 5.0} and rec["total_s"] == 17.9
+    assert rec["runs_reused"] == 2 and rec["runs_trained"] == 3 and rec["all_ok"] is True
+    assert rec["mode"] == "full" and rec["machine"]["cpu_cores"] == os.cpu_count()

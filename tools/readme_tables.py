@@ -13,7 +13,8 @@ Each table is written into README.md between a pair of markers::
     ...generated...
     <!-- results:table_ii:end -->
 
-(``table_ii``, ``table_iii`` and ``lbp``). The paper's numbers appear only in columns or rows
+(``table_ii``, ``table_iii``, ``lbp``, and ``summary``: the best test EER of each family,
+written when all three files exist). The paper's numbers appear only in columns or rows
 labelled as the paper's; they are read from the same results files (keys ``paper_*``), which the
 notebooks fill from the paper's tables.
 
@@ -111,6 +112,9 @@ def render_table_ii(res: Mapping[str, Any]) -> str:
     ]
     if hter:
         rows.append("| HTER (%), ours | " + " | ".join(_pct(hter.get(s)) for s in scales) + " |")
+    dev = _by_scale(res.get("dev_eer") or {})
+    if dev:
+        rows.append("| dev EER (%), ours | " + " | ".join(_pct(dev.get(s)) for s in scales) + " |")
     if paper:
         rows.append("| EER (%), paper (Table II, CASIA-FASD) | "
                     + " | ".join(_paper(paper.get(s)) for s in scales) + " |")
@@ -175,7 +179,7 @@ def render_table_iii(res: Mapping[str, Any]) -> str:
         lines += ["", "Best single scale of each group (ours, from Table II): "
                   + ", ".join(f"{g} → {_scale_key(best_scale[g])}" for g in groups
                               if g in best_scale) + "."]
-    lines += ["", _provenance(res, "06_ablation.ipynb")]
+    lines += ["", win_line(eer, groups), "", _provenance(res, "06_ablation.ipynb")]
     if paper:
         lines += [
             "",
@@ -186,6 +190,54 @@ def render_table_iii(res: Mapping[str, Any]) -> str:
             *(f"| {METHOD_NAMES[m]} | " + " | ".join(_paper(paper[m].get(g)) for g in groups)
               + " |" for m in METHOD_NAMES if m in paper),
         ]
+    return "\n".join(lines)
+
+
+def wins(eer: Mapping[str, Mapping[str, Any]], method: str, against: str,
+         groups: Sequence[str]) -> list[str]:
+    """The groups where ``method`` has a strictly lower EER than ``against`` (both present)."""
+    a, b = eer.get(method, {}), eer.get(against, {})
+    return [g for g in groups
+            if a.get(g) is not None and b.get(g) is not None and float(a[g]) < float(b[g])]
+
+
+def win_line(eer: Mapping[str, Mapping[str, Any]], groups: Sequence[str]) -> str:
+    """One sentence counting the groups where MS-FANS beats each other row of Table III."""
+    parts = []
+    for against in ("best_single", "average", "concat"):
+        if against in eer and "msfans" in eer:
+            won = wins(eer, "msfans", against, groups)
+            which = f" ({', '.join(won)})" if won else ""
+            parts.append(f"than {METHOD_NAMES[against]} in {len(won)} of {len(groups)}{which}")
+    if not parts:
+        return ""
+    return "Groups where MS-FANS has a lower test EER: " + "; ".join(parts) + "."
+
+
+def render_summary(t2: Mapping[str, Any], t3: Mapping[str, Any], lbp: Mapping[str, Any]) -> str:
+    """The best test EER of each family (single-scale CNN, fusion, LBP + SVM) on the same data.
+
+    Args:
+        t2, t3, lbp: ``results/03_table_ii.json``, ``06_table_iii.json``, ``06_lbp_baseline.json``.
+    """
+    eer2 = _by_scale(t2["test_eer"])
+    s_best = min(eer2, key=lambda s: float(eer2[s]))
+    fused = [(float(v), m, g) for m, col in t3["test_eer"].items() if m != "best_single"
+             for g, v in col.items() if v is not None]
+    f_eer, f_method, f_group = min(fused)
+    l_row = min(lbp["rows"], key=lambda r: float(r["test_eer"]))
+    smoke = any(r.get("smoke") for r in (t2, t3, lbp))
+    lines = [
+        "| Best of each family (ours) | Test EER (%) | Where |",
+        "|---|---:|---|",
+        f"| CNN_S, one scale (Table II) | {_pct(eer2[s_best])} | scale {s_best} |",
+        f"| CNN_S, fused scales (Table III) | {_pct(f_eer)} | {METHOD_NAMES[f_method]}, "
+        f"{_group_key(f_group)} |",
+        f"| LBP + SVM, `{lbp.get('color_space', '?')}` | {_pct(l_row['test_eer'])} | "
+        f"scale(s) {l_row['scale']} |",
+    ]
+    if smoke:
+        lines += ["", "**SMOKE run (tiny data, few iterations): not a result.**"]
     return "\n".join(lines)
 
 
@@ -213,6 +265,11 @@ def render_lbp(res: Mapping[str, Any]) -> str:
 
 RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp}
 
+#: Sections rendered from several results files (written only when all of them exist).
+MULTI: dict[str, tuple[str, ...]] = {
+    "summary": ("03_table_ii", "06_table_iii", "06_lbp_baseline"),
+}
+
 
 def load_sections(results_dir: Path) -> dict[str, str]:
     """Render every section whose results file exists in ``results_dir``.
@@ -225,6 +282,10 @@ def load_sections(results_dir: Path) -> dict[str, str]:
         path = results_dir / f"{stem}.json"
         if path.exists():
             out[name] = RENDERERS[name](json.loads(path.read_text(encoding="utf-8")))
+    for name, stems in MULTI.items():
+        paths = [results_dir / f"{stem}.json" for stem in stems]
+        if all(p.exists() for p in paths):
+            out[name] = render_summary(*(json.loads(p.read_text(encoding="utf-8")) for p in paths))
     if not out:
         expected = ", ".join(f"{s}.json" for s in SECTIONS.values())
         raise FileNotFoundError(

@@ -31,11 +31,7 @@ MIN_DETECTION_RATE = 0.9
 MAX_MEAN_ERROR_IOD = 0.08
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _private_data_dir(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FAS_DATA_DIR", str(tmp_path_factory.mktemp("fas_data")))
-        yield
+pytestmark = pytest.mark.usefixtures("private_data_dir")
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,7 @@ SCALES = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)
 TINY = SynthConfig(n_subjects=3, frames_per_video=2, qualities=("normal",))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _private_data_dir(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FAS_DATA_DIR", str(tmp_path_factory.mktemp("fas_data")))
-        yield
+pytestmark = pytest.mark.usefixtures("private_data_dir")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 from test_train import TinyCache
 
 import fas_lib.experiments as ex
@@ -19,12 +18,7 @@ from fas_lib.train import ExperimentConfig
 FAST = dict(epochs=1, batch_size=8, lr=0.01, milestones=(), device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -28,13 +28,7 @@ from fas_lib.utils import set_seed
 S = 112  # Table I input side
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Keep the tests on one CPU thread (the machine is shared); restore afterwards."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def crops(b: int, n: int, seed: int = 0) -> torch.Tensor:

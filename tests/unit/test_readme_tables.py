@@ -56,6 +56,7 @@ README = "\n".join([
     "between",
     rt.start_marker("table_iii"), rt.end_marker("table_iii"),
     rt.start_marker("lbp"), "x", rt.end_marker("lbp"),
+    rt.start_marker("summary"), rt.end_marker("summary"),
     "tail", "",
 ])
 
@@ -67,6 +68,9 @@ def test_render_table_ii_numbers_and_paper_column():
     assert "| EER (%), ours | 12.50 | 5.00 | 8.34 |" in lines
     assert "| HTER (%), ours | 10.00 | 7.50 | 9.00 |" in lines
     assert "| EER (%), paper (Table II, CASIA-FASD) | 5.93 | 6.09 | 5.26 |" in lines
+    assert not any(line.startswith("| dev EER") for line in lines)  # no dev_eer in the file
+    with_dev = rt.render_table_ii(dict(TABLE_II, dev_eer={"0.9": 0.2, "1": 0.1, "1.1": 0.05}))
+    assert "| dev EER (%), ours | 20.00 | 10.00 | 5.00 |" in with_dev.splitlines()
     assert "Best scale here: 1.0 (EER 5.00 %)" in md
     assert "SMOKE" not in md
     assert "`synthspoof`, 40 test frames" in md
@@ -83,6 +87,23 @@ def test_render_table_iii_bold_winner_and_paper_block():
     paper_at = md.index("Paper (Table III")
     assert md.index("4.18") > paper_at and md.index("| MS-FANS | 4.18 | 3.89 |") > paper_at
     assert "[0.9, 1.0, 1.1] → 1.0" in md
+
+
+def test_win_line_counts_strict_wins_per_row():
+    line = rt.win_line(TABLE_III["test_eer"], ["[0.9, 1.0, 1.1]", "[1.0, 1.1, 1.2]"])
+    assert "than Best single scale in 2 of 2 ([0.9, 1.0, 1.1], [1.0, 1.1, 1.2])" in line
+    assert "than Concat in 1 of 2 ([1.0, 1.1, 1.2])" in line     # 3.5 % vs 3.0 % is a loss
+    assert line in rt.render_table_iii(TABLE_III)
+    tie = {"best_single": {"g": 0.05}, "msfans": {"g": 0.05}}
+    assert "than Best single scale in 0 of 1." in rt.win_line(tie, ["g"])  # a tie is no win
+
+
+def test_render_summary_picks_the_best_of_each_family():
+    md = rt.render_summary(TABLE_II, TABLE_III, LBP)
+    assert "| CNN_S, one scale (Table II) | 5.00 | scale 1.0 |" in md
+    assert "| CNN_S, fused scales (Table III) | 2.00 | MS-FANS, [1.0, 1.1, 1.2] |" in md
+    assert "| LBP + SVM, `hsv+ycbcr` | 10.00 | scale(s) [1.1,1.2,1.3] |" in md
+    assert "SMOKE run" in md                                       # LBP fixture is a smoke run
 
 
 def test_render_lbp_flags_smoke():

@@ -33,12 +33,7 @@ TINY = SynthConfig(n_subjects=3, frames_per_video=2, qualities=("low", "high"))
 SMALL = SynthConfig(n_subjects=4, frames_per_video=5, width=320, height=240, seed=5)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _private_data_dir(tmp_path_factory):
-    """Keep the source-portrait cache out of the user's data folder."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FAS_DATA_DIR", str(tmp_path_factory.mktemp("fas_data")))
-        yield
+pytestmark = pytest.mark.usefixtures("private_data_dir")
 
 
 @pytest.fixture(scope="module")

@@ -27,32 +27,22 @@ CELLS = [
 
     **Before this notebook**: nothing. Paper: Sec. I (Fig. 1) and Sec. IV-A.
 
-    Runtime on a laptop CPU: about 2 min the first time (1 min of it generating SynthSpoof on 2
-    cores); 30 s once the data is cached. SMOKE: under 40 s.
+    Runtime on a laptop CPU: about 1 min the first time (45 s of it generating SynthSpoof on 2
+    cores); 20 s once the data is cached. SMOKE: under 40 s.
     """),
     code(r"""
-    import os
-    import platform
     import time
-    from pathlib import Path
 
-    import cv2
-    import dlib
-    import matplotlib
     import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
-    import torch
 
-    import fas_lib
     from fas_lib import SCALES, align, synthspoof
     from fas_lib.plots import box_corners, draw_polygon, image_grid, plot_curves, save_fig
-    from fas_lib.utils import data_dir, get_device, save_results, set_seed
+    from fas_lib.utils import data_dir, environment, environment_line, save_results, set_seed
 
     T0 = time.perf_counter()
-    print(f"python {platform.python_version()} | torch {torch.__version__} | "
-          f"opencv {cv2.__version__} | dlib {dlib.__version__} | fas_lib {fas_lib.__version__} | "
-          f"device {get_device()} | cores {os.cpu_count()}")
+    print(environment_line(("python", "torch", "opencv", "dlib", "fas_lib", "device", "cpu_cores")))
     """),
     params(r"""
     SMOKE = False            # True: a tiny dataset (3 subjects x 2 frames x 2 qualities), for tests/CI
@@ -97,17 +87,7 @@ CELLS = [
 
     models = model_files()
     env = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "torch": torch.__version__,
-        "opencv": cv2.__version__,
-        "dlib": dlib.__version__,
-        "numpy": np.__version__,
-        "matplotlib": matplotlib.__version__,
-        "fas_lib": fas_lib.__version__,
-        "device": get_device(),
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        **environment(),  # versions, device, cores, threads
         "data_dir": str(data_dir()),
         "dlib_model_files": models["file"].tolist(),
     }

@@ -30,27 +30,20 @@ CELLS = [
     SynthSpoof that this and the later notebooks share. SMOKE: under 30 s.
     """),
     code(r"""
-    import platform
     import time
 
     import cv2
-    import dlib
     import matplotlib.cbook
     import matplotlib.pyplot as plt
     import numpy as np
-    import pandas as pd
     import skimage.data
-    import torch
 
-    import fas_lib
     from fas_lib import align
     from fas_lib.plots import alignment_steps, box_corners, draw_points, draw_polygon, save_fig
-    from fas_lib.utils import get_device, save_results, set_seed
+    from fas_lib.utils import environment_line, save_results, set_seed
 
     T0 = time.perf_counter()
-    print(f"python {platform.python_version()} | torch {torch.__version__} | "
-          f"opencv {cv2.__version__} | dlib {dlib.__version__} | fas_lib {fas_lib.__version__} | "
-          f"device {get_device()}")
+    print(environment_line(("python", "torch", "opencv", "dlib", "fas_lib", "device")))
     """),
     params(r"""
     SMOKE = False            # True: a few videos only, for tests/CI

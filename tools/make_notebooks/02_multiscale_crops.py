@@ -27,27 +27,24 @@ CELLS = [
     **Before this notebook**: 01 (face alignment). Paper: Sec. I (Fig. 1), Sec. IV-A (Fig. 3),
     Table II.
 
-    Runtime on a laptop CPU: about 3 min the first time (generating SynthSpoof, 1 min, and
-    building the crop cache the later notebooks share, 1.5 min); 20 s afterwards. SMOKE: under 30 s.
+    Runtime on a laptop CPU: about 1 min the first time (building the crop cache the later
+    notebooks share; 1 min more when SynthSpoof is not generated yet); 20 s afterwards. SMOKE:
+    under 30 s.
     """),
     code(r"""
-    import platform
     import time
 
     import cv2
     import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
-    import torch
 
-    import fas_lib
     from fas_lib import align, synthspoof
     from fas_lib.plots import plot_curves, save_fig, scale_explorer, scale_grid
-    from fas_lib.utils import get_device, save_results, set_seed
+    from fas_lib.utils import environment_line, save_results, set_seed
 
     T0 = time.perf_counter()
-    print(f"python {platform.python_version()} | torch {torch.__version__} | "
-          f"opencv {cv2.__version__} | fas_lib {fas_lib.__version__} | device {get_device()}")
+    print(environment_line(("python", "torch", "opencv", "fas_lib", "device")))
     """),
     params(r"""
     SMOKE = False            # True: the tiny smoke dataset, for tests/CI

@@ -24,25 +24,22 @@ CELLS = [
     **Before this notebook**: 01 (alignment and multi-scale crops), 02 (the crop cache and the
     metrics). Paper: Sec. IV-A/B, Table II.
 
-    Runtime on a laptop CPU: about 5 min (SMOKE: under 40 s).
+    Runtime on a laptop CPU: about 2 min (SMOKE: under 40 s).
     """),
     code(r"""
-    import platform
     import time
 
     import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
-    import torch
 
     import fas_lib
     from fas_lib import experiments
     from fas_lib.plots import image_grid, save_fig
-    from fas_lib.utils import get_device, save_results, set_seed
+    from fas_lib.utils import environment_line, save_results, set_seed
 
     T0 = time.perf_counter()
-    print(f"python {platform.python_version()} | torch {torch.__version__} | "
-          f"fas_lib {fas_lib.__version__} | device {get_device()} | threads {torch.get_num_threads()}")
+    print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
     """),
     params(r"""
     SMOKE = False            # True: tiny data and a few iterations (tests, CI)

@@ -24,27 +24,21 @@ CELLS = [
 
     **Before this notebook**: 03 (CNN_S on one scale). Paper: Sec. III-A and Table I, Table IV.
 
-    Runtime on a laptop CPU: about 2 min (SMOKE: under 30 s).
+    Runtime on a laptop CPU: about 4 min (SMOKE: under 30 s).
     """),
     code(r"""
-    import json
-    import platform
     import time
-    from pathlib import Path
 
     import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
-    import torch
 
-    import fas_lib
     from fas_lib import models
     from fas_lib.plots import save_fig
-    from fas_lib.utils import get_device, save_results, set_seed
+    from fas_lib.utils import environment_line, save_results, set_seed
 
     T0 = time.perf_counter()
-    print(f"python {platform.python_version()} | torch {torch.__version__} | "
-          f"fas_lib {fas_lib.__version__} | device {get_device()} | threads {torch.get_num_threads()}")
+    print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
     """),
     params(r"""
     SMOKE = False            # True: tiny data and a few iterations (tests, CI)

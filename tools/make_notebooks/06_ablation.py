@@ -23,27 +23,23 @@ CELLS = [
     **Before this notebook**: 03 (Table II runs, reused here), 04 (CNN_D, FLOPs), 05 (MS-FANS).
     Paper: Sec. IV-B/C, Tables III–V.
 
-    Runtime on a laptop CPU: about 12 min with fresh runs, under 1 min when 03–05 ran first
-    (SMOKE: under 40 s).
+    Runtime on a laptop CPU: about 18 min (14 fusion runs of about a minute each, the LBP
+    baseline and one CNN_D run; the runs of 03 and 05 are reused), 10 s when all its runs
+    already exist in `RUNS_DIR` (SMOKE: under 40 s).
     """),
     code(r"""
-    import platform
     import time
 
     import matplotlib.pyplot as plt
-    import numpy as np
     import pandas as pd
     import seaborn as sns
-    import torch
 
-    import fas_lib
     from fas_lib import experiments, models
     from fas_lib.plots import save_fig
-    from fas_lib.utils import get_device, save_results, set_seed
+    from fas_lib.utils import environment_line, save_results, set_seed
 
     T0 = time.perf_counter()
-    print(f"python {platform.python_version()} | torch {torch.__version__} | "
-          f"fas_lib {fas_lib.__version__} | device {get_device()} | threads {torch.get_num_threads()}")
+    print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
     """),
     params(r"""
     SMOKE = False            # True: tiny data and a few iterations (tests, CI)

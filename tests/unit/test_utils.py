@@ -1,0 +1,60 @@
+"""Unit tests of fas_lib.utils: the environment report, data folder, seeds and results files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+
+import numpy as np
+import pytest
+import torch
+
+import fas_lib
+from fas_lib import utils
+
+
+def test_environment_reports_installed_versions_and_machine():
+    env = utils.environment()
+    assert env["python"] == platform.python_version()
+    assert env["torch"] == torch.__version__ and env["numpy"] == np.__version__
+    assert env["fas_lib"] == fas_lib.__version__
+    assert env["cpu_cores"] == os.cpu_count() and env["torch_threads"] == torch.get_num_threads()
+    assert env["device"] in ("cpu", "cuda")
+    assert "missing" not in env.values()          # every dependency of the project imports
+
+
+def test_environment_marks_a_missing_package(monkeypatch):
+    monkeypatch.setitem(utils._PACKAGES, "no_such_module_xyz", "xyz")
+    assert utils.environment()["xyz"] == "missing"
+
+
+def test_environment_line_names_the_keys_in_order():
+    line = utils.environment_line(("python", "cpu_cores", "torch_threads"))
+    assert line == (f"python {platform.python_version()} | cores {os.cpu_count()} | "
+                    f"threads {torch.get_num_threads()}")
+
+
+def test_data_dir_follows_the_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("FAS_DATA_DIR", str(tmp_path))
+    assert utils.data_dir() == tmp_path
+    monkeypatch.delenv("FAS_DATA_DIR")
+    assert utils.data_dir() == utils.Path.home() / ".cache" / "fas_lib"
+
+
+def test_set_seed_makes_numpy_and_torch_repeat():
+    utils.set_seed(7)
+    a = (np.random.rand(3), torch.rand(3))
+    utils.set_seed(7)
+    b = (np.random.rand(3), torch.rand(3))
+    assert np.array_equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_save_and_load_results_round_trip(tmp_path):
+    path = utils.save_results({"eer": np.float32(0.25), "scales": (0.9, 1.0),
+                               "arr": np.arange(3)}, "07_x", tmp_path)
+    assert path == tmp_path / "07_x.json"
+    data = json.loads(path.read_text())
+    assert data["eer"] == pytest.approx(0.25) and data["scales"] == [0.9, 1.0]
+    assert data["arr"] == [0, 1, 2]
+    assert utils.load_results("07_x", tmp_path)["scales"] == [0.9, 1.0]
