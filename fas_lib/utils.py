@@ -93,6 +93,7 @@ def data_dir() -> Path:
 
 
 def _to_jsonable(obj: Any) -> Any:
+    """Plain JSON values; NaN and infinities (not JSON) become ``None``."""
     if isinstance(obj, dict):
         return {str(k): _to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -101,8 +102,8 @@ def _to_jsonable(obj: Any) -> Any:
         return _to_jsonable(obj.tolist())
     if isinstance(obj, np.integer):
         return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
     if isinstance(obj, Path):
         return str(obj)
     return obj
@@ -135,7 +136,8 @@ def save_results(obj: dict[str, Any], name: str, results_dir: str | Path = "resu
         The path written.
     """
     path = Path(results_dir) / f"{name}.json"
-    return atomic_write_text(path, json.dumps(_to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+    text = json.dumps(_to_jsonable(obj), indent=2, sort_keys=True, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
 
 
 def load_results(name: str, results_dir: str | Path = "results") -> dict[str, Any]:

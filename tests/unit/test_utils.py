@@ -58,3 +58,11 @@ def test_save_and_load_results_round_trip(tmp_path):
     assert data["eer"] == pytest.approx(0.25) and data["scales"] == [0.9, 1.0]
     assert data["arr"] == [0, 1, 2]
     assert utils.load_results("07_x", tmp_path)["scales"] == [0.9, 1.0]
+
+
+def test_save_results_writes_strict_json(tmp_path):
+    path = utils.save_results({"a": float("nan"), "b": [np.float64("inf"), 1.5],
+                               "c": np.float32("nan")}, "07_nan", tmp_path)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [None, 1.5], "c": None}
