@@ -54,9 +54,12 @@ __all__ = [
 #: batch size and milestones are not given in the paper; ours). ``"cpu"``: a short run that fits
 #: the course's CPU budget (notebooks 03-06 on 2 cores): a larger learning rate so that a few
 #: epochs over ~900 training frames converge (measured on SynthSpoof, see benchmarks/README.md).
+#: 3e-3 rather than 1e-2: at 1e-2 the fused path of MS-FANS (raw LSTM weights) failed to train
+#: on one of three seeds we tried (test EER above 20 %), at 3e-3 it trained on every seed tried,
+#: and the single-scale runs were as good or better.
 #: Milestones are epochs after which the learning rate is multiplied by 0.1.
 PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"epochs": 6, "batch_size": 32, "lr": 1e-2, "milestones": (4,)},
+    "cpu": {"epochs": 6, "batch_size": 32, "lr": 3e-3, "milestones": (4,)},
     "paper": {"epochs": 30, "batch_size": 64, "lr": 2e-4, "milestones": (20, 25)},
 }
 
