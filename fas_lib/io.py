@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -209,11 +209,26 @@ def _count_frames(path: Path) -> int:
     return n
 
 
+def _decode(
+    cap: cv2.VideoCapture, keep: Callable[[int], bool], last: int | None, grabbed: list[int]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Grab frames in order up to index ``last`` (to the end when ``None``) and yield
+    ``(index, RGB frame)`` for those ``keep`` accepts that decode; ``grabbed[0]`` counts the
+    frames grabbed."""
+    while (last is None or grabbed[0] <= last) and cap.grab():
+        i = grabbed[0]
+        grabbed[0] += 1
+        if keep(i):
+            ok, frame = cap.retrieve()
+            if ok and frame is not None and frame.size:
+                yield i, to_rgb_uint8(frame)
+
+
 def _iter_video(
     path: Path, every: int | None, n_frames: int | None
 ) -> Iterator[tuple[int, np.ndarray]]:
     cap = _open_video(path)
-    seen = 0  # frames the stream delivered
+    grabbed = [0]  # frames the stream delivered (updated by _decode)
     done: set[int] = set()
     try:
         wanted: set[int] | None = None
@@ -223,32 +238,23 @@ def _iter_video(
                 n = _count_frames(path)
             wanted = set(sample_indices(n, every, n_frames))
         last = max(wanted) if wanted else None
-        while (last is None or seen <= last) and cap.grab():
-            i = seen
-            seen += 1
-            keep = (i in wanted) if wanted is not None else (every is None or i % every == 0)
-            if not keep:
-                continue
-            ok, frame = cap.retrieve()
-            if ok and frame is not None and frame.size:
-                done.add(i)
-                yield i, to_rgb_uint8(frame)
+        keep = ((lambda i: i in wanted) if wanted is not None
+                else (lambda i: every is None or i % every == 0))
+        for i, rgb in _decode(cap, keep, last, grabbed):
+            done.add(i)
+            yield i, rgb
     finally:
         cap.release()
+    seen = grabbed[0]
     if wanted is not None and seen > 0 and any(i >= seen for i in wanted):
         # The header promised more frames than the stream holds: pick again from the true count.
         redo = [i for i in sample_indices(seen, every, n_frames) if i not in done]
         if redo:
             cap = _open_video(path)
             try:
-                for i in range(max(redo) + 1):
-                    if not cap.grab():
-                        break
-                    if i in redo:
-                        ok, frame = cap.retrieve()
-                        if ok and frame is not None and frame.size:
-                            done.add(i)
-                            yield i, to_rgb_uint8(frame)
+                for i, rgb in _decode(cap, set(redo).__contains__, max(redo), [0]):
+                    done.add(i)
+                    yield i, rgb
             finally:
                 cap.release()
     if not done:
