@@ -358,8 +358,9 @@ def _load_shard(file: Path, job: _Job) -> dict[str, Any]:
 def _versions() -> dict[str, str]:
     from fas_lib.utils import environment
 
-    env = environment()
-    return {k: env[k] for k in ("fas_lib", "numpy", "pandas", "opencv", "dlib", "python")}
+    keys = ("fas_lib", "numpy", "pandas", "opencv", "dlib", "python")
+    env = environment(packages=keys)
+    return {k: env[k] for k in keys}
 
 
 def _run_jobs(jobs: list[_Job], shard_dir: Path, workers: int, progress: bool,

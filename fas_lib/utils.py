@@ -49,21 +49,29 @@ _PACKAGES: dict[str, str] = {
 }
 
 
-def environment() -> dict[str, Any]:
+def environment(packages: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Versions and machine facts a results file or a notebook head records.
 
     Keys: ``python``, ``platform``, one per package of :data:`_PACKAGES` (``"missing"`` when it
     cannot be imported), ``device`` (:func:`get_device`), ``cpu_cores`` and ``torch_threads``.
+
+    Args:
+        packages: only these display names of :data:`_PACKAGES` and no device or thread facts
+            (which import PyTorch); ``None``: everything.
     """
     import importlib
     import platform
 
     env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
     for module, name in _PACKAGES.items():
+        if packages is not None and name not in packages:
+            continue
         try:
             env[name] = str(importlib.import_module(module).__version__)
         except ImportError:
             env[name] = "missing"
+    if packages is not None:
+        return env
     env["device"] = get_device()
     env["cpu_cores"] = os.cpu_count()
     try:

@@ -66,3 +66,9 @@ def test_save_results_writes_strict_json(tmp_path):
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"a": None, "b": [None, 1.5], "c": None}
+
+
+def test_environment_can_report_only_some_packages():
+    env = utils.environment(packages=("numpy", "opencv"))
+    assert env["numpy"] == np.__version__ and "opencv" in env
+    assert not {"torch", "device", "torch_threads"} & set(env)   # nothing that imports torch
