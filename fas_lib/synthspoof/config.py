@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: Bumped whenever the generator's output changes for the same parameters (invalidates caches).
-GENERATOR_VERSION: str = "1.1.0"  # 1.1: depth/NIR stored as stacked PNG
+GENERATOR_VERSION: str = "1.2.0"  # 1.1: depth/NIR as stacked PNG; 1.2: smaller margins
 
 ATTACK_TYPES: tuple[str, ...] = (
     "print_flat",

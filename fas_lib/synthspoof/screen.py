@@ -14,6 +14,23 @@ from .gt import rect_polygon
 from .media import Medium
 
 
+#: Share of devices with a light body (silver, white or a coloured case) rather than a black one.
+LIGHT_BODY_SHARE: dict[str, float] = {"replay_phone": 0.6, "replay_screen": 0.3}
+
+
+def _body_colour(rng: np.random.Generator, kind: str) -> np.ndarray:
+    """RGB colour of the device body: black, or (``LIGHT_BODY_SHARE``) silver, white or a case."""
+    if rng.random() >= LIGHT_BODY_SHARE[kind]:
+        return rng.uniform(12, 45) + rng.normal(0, 4, 3)  # black glass / plastic
+    pick = rng.random()
+    if pick < 0.4:  # silver / grey metal
+        return rng.uniform(140, 200) + rng.normal(0, 6, 3)
+    if pick < 0.7:  # white
+        return rng.uniform(205, 240) + rng.normal(0, 4, 3)
+    hsv = np.uint8([[[rng.integers(0, 180), rng.integers(90, 220), rng.integers(90, 220)]]])
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float64)  # coloured case
+
+
 def make_display(
     disp_w: int,
     disp_h: int,
@@ -42,9 +59,9 @@ def make_display(
     if kind == "replay_phone":
         bez = fp * np.array(
             [
-                rng.uniform(0.03, 0.07),
+                rng.uniform(0.04, 0.10),  # the sides: a thin bezel, or a case around it
                 rng.uniform(0.12, 0.22),
-                rng.uniform(0.03, 0.07),
+                rng.uniform(0.04, 0.10),
                 rng.uniform(0.12, 0.22),
             ]
         )
@@ -69,7 +86,7 @@ def make_display(
     cw, ch = ox + aw + int(bez[2]) + pad, oy + ah + int(bez[3]) + pad
     tex = np.zeros((ch, cw, 4), np.uint8)
     dx0, dy0, dx1, dy1 = pad, pad, ox + aw + int(bez[2]), oy + ah + int(bez[3])
-    body = np.clip(rng.uniform(12, 45) + rng.normal(0, 4, 3), 0, 255) / gain
+    body = np.clip(_body_colour(rng, kind), 0, 255) / gain
     outline = rounded_rect(dx0, dy0, dx1, dy1, radius)
     cv2.fillPoly(tex, [outline], tuple(float(v) for v in body) + (255.0,), cv2.LINE_AA)
     rim = tuple(float(v) for v in np.clip(body * 2.2 + 20 / gain, 0, 255)) + (255.0,)

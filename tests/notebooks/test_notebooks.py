@@ -197,7 +197,11 @@ def check_02(results: dict[str, dict], run: SmokeRun) -> None:
     assert r["n_frames"] > 0
     crops = r["border_share_crops"]
     assert crops["n_attack_frames"] > 0
-    _per_scale(crops["per_scale"], "02 border_share_crops.per_scale", monotone=True)
+    full = _per_scale(crops["per_scale"], "02 border_share_crops.per_scale", monotone=True)
+    view = _per_scale(crops["test_view_per_scale"], "02 border_share_crops.test_view_per_scale",
+                      monotone=True)
+    assert all(v <= f + 1e-12 for v, f in zip(view, full)), \
+        f"the centre view shows the border more often than the whole crop: {view} > {full}"
     _fraction(crops["agreement_detected_vs_true"], "agreement_detected_vs_true")
     for box in ("face", "aligned"):
         _per_scale(r["border_share_gt"][box], f"02 border_share_gt.{box}", monotone=True)
