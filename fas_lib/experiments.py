@@ -31,13 +31,14 @@ from fas_lib.train import (
     SCORES,
     ExperimentConfig,
     evaluate_scores,
+    open_experiment_cache,
     run_experiment,
     scale_indices,
 )
 from fas_lib.utils import atomic_write_text, save_results
 
 __all__ = [
-    "FUSIONS_III", "SCALE_GROUPS", "lbp_baseline", "msfans_wins", "pivot", "run_dir",
+    "FUSIONS_III", "SCALE_GROUPS", "data_key", "lbp_baseline", "msfans_wins", "pivot", "run_dir",
     "run_many", "summarise", "table_ii", "table_iii",
 ]
 
@@ -54,11 +55,30 @@ def _hash(obj: Any) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def run_dir(config: ExperimentConfig, out_root: str | Path) -> Path:
-    """``out_root/<run name>-<hash of the resolved config>`` (device left out of the hash)."""
+def data_key(cache: Any) -> str:
+    """A short fingerprint of the data in a crop cache, independent of where it is stored.
+
+    It covers the dataset, protocol and fold, the cache parameters (scales, crop size, frames
+    per video...), the dataset folder's *name* (for SynthSpoof: the hash of the generation
+    parameters and the generator version) and the frame counts per split. A run trained on
+    other data (a new generator version, a re-made cache, another fold) so gets another run
+    folder instead of being read back; moving ``$FAS_DATA_DIR`` does not.
+    """
+    m = cache.manifest
+    ident = {k: m.get(k) for k in ("dataset", "protocol", "fold", "params")}
+    ident["root_name"] = Path(str(m.get("root", ""))).name
+    ident["frames"] = (m.get("counts") or {}).get("frames")
+    return _hash(ident)
+
+
+def run_dir(config: ExperimentConfig, out_root: str | Path, cache: Any = None) -> Path:
+    """``out_root/<run name>-<hash>``: hash of the resolved config (device left out) and, when
+    ``cache`` is given, of the data it holds (:func:`data_key`)."""
     cfg = config.resolve()
     d = cfg.to_dict()
     d.pop("device", None)
+    if cache is not None:
+        d["data"] = data_key(cache)
     return Path(out_root) / f"{cfg.name}-{_hash(d)}"
 
 
@@ -86,14 +106,20 @@ def run_many(
     progress: bool = True,
     desc: str = "runs",
 ) -> list[dict[str, Any]]:
-    """Run (or read back) each config in its own :func:`run_dir`; a tqdm bar over the runs."""
+    """Run (or read back) each config in its own :func:`run_dir`; a tqdm bar over the runs.
+
+    The run folder is named after the config *and* the data (:func:`data_key` of ``cache``, or
+    of the cache each config names when ``cache`` is ``None``), so a finished run is read back
+    only for the data it was trained on.
+    """
     from tqdm.auto import tqdm
 
     resolved = [c.resolve() for c in configs]  # fail fast on any bad config before training
     out: list[dict[str, Any]] = []
     bar = tqdm(resolved, desc=desc, unit="run", disable=not progress)
     for cfg in bar:
-        d = run_dir(cfg, out_root)
+        run_cache = cache if cache is not None else open_experiment_cache(cfg, progress=progress)
+        d = run_dir(cfg, out_root, run_cache)
         bar.set_postfix_str(cfg.name)
         res_path = d / RESULTS
         if res_path.is_file():
@@ -102,7 +128,7 @@ def run_many(
                 res["run_dir"] = str(d)
                 out.append(res)
                 continue
-        res = run_experiment(cfg, d, resume=True, progress=progress, cache=cache)
+        res = run_experiment(cfg, d, resume=True, progress=progress, cache=run_cache)
         res["run_dir"] = str(d)
         out.append(res)
     return out
@@ -308,7 +334,7 @@ def lbp_baseline(
     if "train" not in splits or "test" not in splits:
         raise ValueError(f"the LBP baseline needs train and test splits; cache has {splits}")
     settings = dict(color_space=color_space, kernel=kernel, C=C, size=size, seed=seed,
-                    cache=str(getattr(cache, "path", "")))
+                    data=data_key(cache))
     jobs: list[tuple[str, list[int]]] = [(f"{s:g}", [i]) for s, i in zip(scales, idx,
                                                                           strict=True)]
     if multiscale and len(scales) > 1:

@@ -90,6 +90,32 @@ def test_run_dir_depends_on_config(tmp_path):
     assert a != b and a == c and a.parent == tmp_path
 
 
+def test_data_key_follows_the_data_not_its_folder():
+    a, b = TinyCache(seed=0), TinyCache(seed=1)
+    assert ex.data_key(a) != ex.data_key(b)                      # other data (root name)
+    moved = TinyCache(seed=0)
+    moved.manifest = {**moved.manifest, "root": "/elsewhere/tiny-0"}
+    assert ex.data_key(moved) == ex.data_key(a)                  # same data, moved
+    fewer = TinyCache(seed=0)
+    fewer.manifest = {**fewer.manifest, "counts": {"frames": {"train": 19}}}
+    assert ex.data_key(fewer) != ex.data_key(a)                  # a re-made cache
+
+
+def test_finished_runs_are_reused_only_for_their_data(cache, tmp_path, monkeypatch):
+    ex.table_ii(cache, scales=(1.1,), out_root=tmp_path, progress=False, **FAST)
+    other = TinyCache(seed=1)
+    assert ex.run_dir(ExperimentConfig(fusion="single", scales=(1.1,), **FAST), tmp_path, other) \
+        != ex.run_dir(ExperimentConfig(fusion="single", scales=(1.1,), **FAST), tmp_path, cache)
+    trained = []
+    real = ex.run_experiment
+    monkeypatch.setattr(ex, "run_experiment",
+                        lambda cfg, d, **kw: trained.append(d) or real(cfg, d, **kw))
+    ex.table_ii(cache, scales=(1.1,), out_root=tmp_path, progress=False, **FAST)
+    assert trained == []                                         # same data: read back
+    ex.table_ii(other, scales=(1.1,), out_root=tmp_path, progress=False, **FAST)
+    assert len(trained) == 1 and len(list(tmp_path.iterdir())) == 2  # new data: a new run
+
+
 def test_lbp_baseline_rows_and_files(cache, tmp_path):
     t = ex.lbp_baseline(cache, scales=(1.1, 1.3), color_space="gray", out_root=tmp_path,
                         progress=False)

@@ -54,7 +54,9 @@ class TinyCache:
                                  depth_path="", ir_path="", frame_idx=i % frames_per_video,
                                  index=i))
         self.table = pd.DataFrame(rows)
-        self.manifest = {"scales": list(self.scales)}
+        self.manifest = {"scales": list(self.scales), "dataset": "tiny", "protocol": "default",
+                         "root": f"/data/tiny-{seed}", "params": {"scales": list(self.scales)},
+                         "counts": {"frames": dict(n)}}
 
     def crops(self, split: str) -> np.ndarray:
         return self._crops[split]

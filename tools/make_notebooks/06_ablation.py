@@ -184,7 +184,7 @@ CELLS = [
         from fas_lib.train import ExperimentConfig
         cfg = ExperimentConfig(backbone=backbone, fusion="msfans", scales=tuple(group),
                                preset=PRESET, seed=SEED, **overrides)
-        if SMOKE and not (experiments.run_dir(cfg, RUNS_DIR) / "results.json").is_file():
+        if SMOKE and not (experiments.run_dir(cfg, RUNS_DIR, cache) / "results.json").is_file():
             return None  # smoke runs only reuse a finished run (notebook 04's), never train one
         (res,) = experiments.run_many([cfg], RUNS_DIR, cache=cache, desc=f"{backbone} {group}")
         return {**experiments.summarise(res), "run_dir": res["run_dir"]}
