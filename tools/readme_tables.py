@@ -13,8 +13,9 @@ Each table is written into README.md between a pair of markers::
     ...generated...
     <!-- results:table_ii:end -->
 
-(``table_ii``, ``table_iii``, ``lbp``, and ``summary``: the best test EER of each family,
-written when all three files exist). The paper's numbers appear only in columns or rows
+(``table_ii``, ``table_iii``, ``lbp``; ``summary``: the best test EER of each family,
+written when all three files exist; ``border``: the share of attack crops that show the
+medium's border per scale, from ``results/00_data.json`` and ``results/02_crops.json``). The paper's numbers appear only in columns or rows
 labelled as the paper's; they are read from the same results files (keys ``paper_*``), which the
 notebooks fill from the paper's tables.
 
@@ -263,11 +264,48 @@ def render_lbp(res: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_border(data: Mapping[str, Any], crops: Mapping[str, Any]) -> str:
+    """Markdown: share of attack crops showing the medium's border at each scale.
+
+    Args:
+        data: ``results/00_data.json`` (``border_share``: ground truth, detector face box).
+        crops: ``results/02_crops.json`` (``border_share_crops``: the cached crops, whole and
+            the centre view the CNN sees at test).
+    """
+    gt = _by_scale(data["border_share"]["per_scale"])
+    bc = crops["border_share_crops"]
+    whole, view = _by_scale(bc["per_scale"]), _by_scale(bc["test_view_per_scale"])
+    scales = list(gt)
+    side = round(128 * float(bc.get("test_view_fraction", 112 / 128)))
+
+    def row(label: str, values: Mapping[str, Any]) -> str:
+        cells = " | ".join(f"{100.0 * float(values[s]):.1f}" for s in scales)
+        return f"| {label} | {cells} |"
+
+    lines = [
+        "| crop scale | " + " | ".join(scales) + " |",
+        "|---|" + "---:|" * len(scales),
+        row("attack crops showing the medium's border, detector box (%)", gt),
+        row("… aligned crop as cut by the pipeline (%)", whole),
+        row(f"… its centre {side} × {side}, the CNN's input at test (%)", view),
+        "",
+        f"The first row is over all {data['border_share']['n_attack_frames']:,} attack frames "
+        "(ground-truth face box, `results/00_data.json`); the other two over the "
+        f"{bc['n_attack_frames']:,} cached attack frames of the {crops.get('split', 'test')} "
+        "split, with the crops the pipeline actually cut (detected landmarks, aligned box; "
+        "`results/02_crops.json`).",
+    ]
+    if data.get("smoke") or crops.get("smoke"):
+        lines += ["", "**SMOKE run (tiny data): not a result.**"]
+    return "\n".join(lines)
+
+
 RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp}
 
 #: Sections rendered from several results files (written only when all of them exist).
-MULTI: dict[str, tuple[str, ...]] = {
-    "summary": ("03_table_ii", "06_table_iii", "06_lbp_baseline"),
+MULTI: dict[str, tuple[tuple[str, ...], Any]] = {
+    "summary": (("03_table_ii", "06_table_iii", "06_lbp_baseline"), render_summary),
+    "border": (("00_data", "02_crops"), render_border),
 }
 
 
@@ -282,10 +320,10 @@ def load_sections(results_dir: Path) -> dict[str, str]:
         path = results_dir / f"{stem}.json"
         if path.exists():
             out[name] = RENDERERS[name](json.loads(path.read_text(encoding="utf-8")))
-    for name, stems in MULTI.items():
+    for name, (stems, render) in MULTI.items():
         paths = [results_dir / f"{stem}.json" for stem in stems]
         if all(p.exists() for p in paths):
-            out[name] = render_summary(*(json.loads(p.read_text(encoding="utf-8")) for p in paths))
+            out[name] = render(*(json.loads(p.read_text(encoding="utf-8")) for p in paths))
     if not out:
         expected = ", ".join(f"{s}.json" for s in SECTIONS.values())
         raise FileNotFoundError(

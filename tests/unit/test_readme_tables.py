@@ -106,6 +106,28 @@ def test_render_summary_picks_the_best_of_each_family():
     assert "SMOKE run" in md                                       # LBP fixture is a smoke run
 
 
+DATA_00 = {"dataset": "synthspoof", "smoke": False,
+           "border_share": {"n_attack_frames": 4800,
+                            "per_scale": {"0.9": 0.0, "1": 0.25, "1.5": 0.7}}}
+CROPS_02 = {"dataset": "synthspoof", "smoke": False, "split": "test",
+            "border_share_crops": {"n_attack_frames": 954, "test_view_fraction": 0.875,
+                                   "per_scale": {"0.9": 0.2, "1.0": 0.5, "1.5": 1.0},
+                                   "test_view_per_scale": {"0.9": 0.05, "1": 0.3, "1.5": 0.99}}}
+
+
+def test_render_border_three_rows_in_scale_order():
+    md = rt.render_border(DATA_00, CROPS_02)
+    lines = md.splitlines()
+    assert lines[0] == "| crop scale | 0.9 | 1.0 | 1.5 |"
+    assert "| attack crops showing the medium's border, detector box (%) | 0.0 | 25.0 | 70.0 |" \
+        in lines
+    assert "| … aligned crop as cut by the pipeline (%) | 20.0 | 50.0 | 100.0 |" in lines
+    assert "| … its centre 112 × 112, the CNN's input at test (%) | 5.0 | 30.0 | 99.0 |" in lines
+    assert "4,800 attack frames" in md and "954 cached attack frames of the test split" in md
+    assert "SMOKE" not in md
+    assert "SMOKE" in rt.render_border(dict(DATA_00, smoke=True), CROPS_02)
+
+
 def test_render_lbp_flags_smoke():
     md = rt.render_lbp(LBP)
     assert "| 1.2 | 20.00 | 25.00 |" in md
