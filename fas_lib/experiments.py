@@ -39,7 +39,7 @@ from fas_lib.utils import atomic_write_text, save_results
 
 __all__ = [
     "FUSIONS_III", "SCALE_GROUPS", "data_key", "lbp_baseline", "msfans_wins", "pivot", "run_dir",
-    "run_many", "summarise", "table_ii", "table_iii",
+    "run_many", "seed_spread", "summarise", "table_ii", "table_iii",
 ]
 
 #: Table III's scale groups: three adjacent scales of :data:`fas_lib.SCALES`.
@@ -265,6 +265,59 @@ def msfans_wins(table3: pd.DataFrame, metric: str = "test_eer",
     wins = [g for g in p.columns if p.loc["msfans", g] < p.loc[against, g]]
     return {"wins": len(wins), "groups": len(p.columns), "won_groups": wins, "metric": metric,
             "against": against}
+
+
+def seed_spread(
+    cache: Any,
+    group: Sequence[float] = (0.9, 1.0, 1.1),
+    seeds: Sequence[int] = (0, 1, 2),
+    backbone: str = "cnn_s",
+    preset: str = "cpu",
+    out_root: str | Path = "runs",
+    progress: bool = True,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Table III for one scale group, once per training seed: how much of a fusion's lead is noise.
+
+    Every seed retrains the group's three single-scale runs ("best single" is re-picked per
+    seed, on test, as in the paper) and the Average, Concat and MS-FANS runs; finished runs
+    are read back, so seed 0 reuses notebook 06's runs.
+
+    Args:
+        cache: opened crop cache.
+        group: the scale group.
+        seeds: training seeds (at least two).
+        backbone, preset, out_root, progress, **overrides: as in :func:`table_iii`.
+
+    Returns:
+        ``{"group", "seeds", "test_eer": {fusion: {seed: eer}}, "best_scale": {seed: scale},
+        "stats": {fusion: {"mean", "std", "min", "max"}}, "msfans_beats_best_single":
+        {seed: bool}}`` (rates in [0, 1]; ``std`` is the sample standard deviation).
+    """
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seed_spread needs at least two distinct seeds, got {seeds}")
+    group = tuple(float(s) for s in group)
+    eer: dict[str, dict[str, float]] = {f: {} for f in FUSIONS_III}
+    best_scale: dict[str, float] = {}
+    for seed in seeds:
+        t3 = table_iii(cache, groups=[group], backbone=backbone, preset=preset, seed=seed,
+                       out_root=out_root, progress=progress, **overrides)
+        for row in t3.itertuples():
+            eer[row.fusion][str(seed)] = float(row.test_eer)
+            if row.fusion == "best_single":
+                best_scale[str(seed)] = float(row.best_scale)
+    stats = {}
+    for f, by_seed in eer.items():
+        v = np.array(list(by_seed.values()), dtype=float)
+        stats[f] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)),
+                    "min": float(v.min()), "max": float(v.max())}
+    return {
+        "group": list(group), "seeds": seeds, "backbone": backbone, "preset": preset,
+        "test_eer": eer, "best_scale": best_scale, "stats": stats,
+        "msfans_beats_best_single": {s: eer["msfans"][s] < eer["best_single"][s]
+                                     for s in eer["msfans"]},
+    }
 
 
 # ----------------------------------------------------------------------------- LBP baseline

@@ -5,7 +5,9 @@ The numbers come only from the files the notebooks write:
 * ``results/03_table_ii.json`` (notebook 03): EER / HTER of CNN_S at each scale;
 * ``results/06_table_iii.json`` (notebook 06): best single scale / Average / Concat / MS-FANS
   for the five scale groups;
-* ``results/06_lbp_baseline.json`` (notebook 06): the colour-texture LBP + SVM baseline.
+* ``results/06_lbp_baseline.json`` (notebook 06): the colour-texture LBP + SVM baseline;
+* ``results/seed_spread.json`` (``tools/seed_spread.py``): one group of Table III under
+  several training seeds.
 
 Each table is written into README.md between a pair of markers::
 
@@ -13,7 +15,7 @@ Each table is written into README.md between a pair of markers::
     ...generated...
     <!-- results:table_ii:end -->
 
-(``table_ii``, ``table_iii``, ``lbp``; ``summary``: the best test EER of each family,
+(``table_ii``, ``table_iii``, ``lbp``, ``seeds``; ``summary``: the best test EER of each family,
 written when all three files exist; ``border``: the share of attack crops that show the
 medium's border per scale, from ``results/00_data.json`` and ``results/02_crops.json``). The paper's numbers appear only in columns or rows
 labelled as the paper's; they are read from the same results files (keys ``paper_*``), which the
@@ -41,6 +43,7 @@ SECTIONS: dict[str, str] = {
     "table_ii": "03_table_ii",
     "table_iii": "06_table_iii",
     "lbp": "06_lbp_baseline",
+    "seeds": "seed_spread",
 }
 
 #: Display names of the Table III methods, in the paper's row order.
@@ -83,7 +86,8 @@ def _by_scale(values: Mapping[str, Any]) -> dict[str, Any]:
     return {_scale_key(k): v for k, v in values.items()}
 
 
-def _provenance(res: Mapping[str, Any], notebook: str) -> str:
+def _provenance(res: Mapping[str, Any], notebook: str, source: str | None = None) -> str:
+    """The "Ours: measured on ..." line; ``source`` replaces ``notebooks/<notebook>``."""
     dataset = res.get("dataset", "?")
     protocol = res.get("protocol")
     where = f"`{dataset}`" + (f" (protocol `{protocol}`)" if protocol else "")
@@ -92,7 +96,7 @@ def _provenance(res: Mapping[str, Any], notebook: str) -> str:
     n = f", {n_test} test {level}s" if n_test is not None else ""
     smoke = " **SMOKE run (tiny data, few iterations): not a result.**" if res.get("smoke") else ""
     return (f"Ours: measured on {where}{n}, {level}-level test EER, written by "
-            f"`notebooks/{notebook}` to `results/`.{smoke}")
+            f"`{source or 'notebooks/' + notebook}` to `results/`.{smoke}")
 
 
 def render_table_ii(res: Mapping[str, Any]) -> str:
@@ -300,7 +304,37 @@ def render_border(data: Mapping[str, Any], crops: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp}
+def render_seed_spread(res: Mapping[str, Any]) -> str:
+    """Markdown: Table III for one group under several seeds (``results/seed_spread.json``)."""
+    seeds = [str(s) for s in res["seeds"]]
+    group = _group_key(res["group"])
+    lines = [
+        f"**Seed spread** — the group {group} of Table III retrained with seeds "
+        f"{', '.join(seeds)} (`python tools/seed_spread.py`), test EER (%).",
+        "",
+        "| Method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± sd |",
+        "|---|" + "---:|" * (len(seeds) + 1),
+    ]
+    for method, name in METHOD_NAMES.items():
+        by_seed, st = res["test_eer"][method], res["stats"][method]
+        cells = []
+        for s in seeds:
+            cell = _pct(by_seed[s])
+            if method == "best_single":
+                cell += f" ({float(res['best_scale'][s]):.1f})"
+            cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells)
+                     + f" | {_pct(st['mean'])} ± {_pct(st['std'])} |")
+    beats = res["msfans_beats_best_single"]
+    n_win = sum(bool(beats[s]) for s in seeds)
+    lines += ["", f"MS-FANS has a lower test EER than the best single scale (in brackets: the "
+                  f"scale picked on test for that seed) for {n_win} of {len(seeds)} seeds.",
+              "", _provenance(res, "", source="tools/seed_spread.py")]
+    return "\n".join(lines)
+
+
+RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp,
+             "seeds": render_seed_spread}
 
 #: Sections rendered from several results files (written only when all of them exist).
 MULTI: dict[str, tuple[tuple[str, ...], Any]] = {

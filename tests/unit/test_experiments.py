@@ -116,6 +116,32 @@ def test_finished_runs_are_reused_only_for_their_data(cache, tmp_path, monkeypat
     assert len(trained) == 1 and len(list(tmp_path.iterdir())) == 2  # new data: a new run
 
 
+def test_seed_spread_one_table_iii_per_seed(cache, tmp_path):
+    out = ex.seed_spread(cache, group=(1.1, 1.2, 1.3), seeds=(0, 1), out_root=tmp_path,
+                         progress=False, **FAST)
+    assert out["seeds"] == [0, 1] and out["group"] == [1.1, 1.2, 1.3]
+    assert set(out["test_eer"]) == set(ex.FUSIONS_III)
+    for f, by_seed in out["test_eer"].items():
+        v = [by_seed["0"], by_seed["1"]]
+        assert all(0 <= x <= 1 for x in v)
+        st = out["stats"][f]
+        assert st["mean"] == pytest.approx(sum(v) / 2)
+        assert st["std"] == pytest.approx(abs(v[0] - v[1]) / 2 ** 0.5)   # sample sd of two
+        assert st["min"] == min(v) and st["max"] == max(v)
+    for s in ("0", "1"):
+        assert out["best_scale"][s] in (1.1, 1.2, 1.3)
+        assert out["msfans_beats_best_single"][s] == \
+            (out["test_eer"]["msfans"][s] < out["test_eer"]["best_single"][s])
+    # 3 single-scale + 3 fused runs per seed, seed 0's read back by a second call
+    assert len(list(tmp_path.iterdir())) == 12
+    again = ex.seed_spread(cache, group=(1.1, 1.2, 1.3), seeds=(1, 0), out_root=tmp_path,
+                           progress=False, **FAST)
+    assert again["test_eer"]["msfans"]["0"] == out["test_eer"]["msfans"]["0"]
+    assert len(list(tmp_path.iterdir())) == 12
+    with pytest.raises(ValueError, match="at least two distinct seeds"):
+        ex.seed_spread(cache, seeds=(0,), out_root=tmp_path, progress=False)
+
+
 def test_lbp_baseline_rows_and_files(cache, tmp_path):
     t = ex.lbp_baseline(cache, scales=(1.1, 1.3), color_space="gray", out_root=tmp_path,
                         progress=False)

@@ -128,6 +128,26 @@ def test_render_border_three_rows_in_scale_order():
     assert "SMOKE" in rt.render_border(dict(DATA_00, smoke=True), CROPS_02)
 
 
+SEEDS = {"dataset": "synthspoof", "smoke": False, "level": "frame", "n_test": 40,
+         "group": [0.9, 1.0, 1.1], "seeds": [0, 1],
+         "test_eer": {"best_single": {"0": 0.05, "1": 0.04}, "average": {"0": 0.06, "1": 0.03},
+                      "concat": {"0": 0.07, "1": 0.05}, "msfans": {"0": 0.1, "1": 0.035}},
+         "best_scale": {"0": 1.0, "1": 0.9},
+         "stats": {"best_single": {"mean": 0.045, "std": 0.00707}, "average": {"mean": 0.045, "std": 0.0212},
+                   "concat": {"mean": 0.06, "std": 0.0141}, "msfans": {"mean": 0.0675, "std": 0.046}},
+         "msfans_beats_best_single": {"0": False, "1": True}}
+
+
+def test_render_seed_spread_rows_and_win_count():
+    md = rt.render_seed_spread(SEEDS)
+    lines = md.splitlines()
+    assert "| Method | seed 0 | seed 1 | mean ± sd |" in lines
+    assert "| Best single scale | 5.00 (1.0) | 4.00 (0.9) | 4.50 ± 0.71 |" in lines
+    assert "| MS-FANS | 10.00 | 3.50 | 6.75 ± 4.60 |" in lines
+    assert "for 1 of 2 seeds" in md
+    assert "written by `tools/seed_spread.py` to `results/`" in md
+
+
 def test_render_lbp_flags_smoke():
     md = rt.render_lbp(LBP)
     assert "| 1.2 | 20.00 | 25.00 |" in md
