@@ -8,6 +8,8 @@ batch 32, SGD step with the Eq. 6 loss):
 * ``memory_samples_per_s``: batches are slices of tensors already in memory
   (:func:`fas_lib.loader.load_split_tensors`, nothing done per batch but the slice);
 * ``ratio = cache / memory`` (target >= 0.9: reading the cache must not slow training down);
+* ``layout_speedup``: the in-memory loop with the convolutions on channels-last copies (the
+  default, ``TableICNN.channels_last``) over the same loop in the plain layout;
 * ``latency_ms_per_face``: eval-mode forward of one face (3 scales, batch 1) on CPU, median.
 
 The two loops alternate in rounds (cache, memory, cache, ...) so that a machine slowing down
@@ -102,6 +104,15 @@ def main() -> None:
         cache_sps.append(_time_loop(model, opt, from_cache, iters))
         mem_sps.append(_time_loop(model, opt, from_memory, iters))
     c, m = statistics.median(cache_sps), statistics.median(mem_sps)
+    # Memory layout of the convolutions: the same loop from memory with the channels-last copy
+    # switched off (TableICNN.channels_last), alternating with it switched on.
+    plain_sps, cl_sps = [], []
+    for _ in range(args.rounds):
+        model.backbone.channels_last = False
+        plain_sps.append(_time_loop(model, opt, from_memory, iters))
+        model.backbone.channels_last = True
+        cl_sps.append(_time_loop(model, opt, from_memory, iters))
+    plain, cl = statistics.median(plain_sps), statistics.median(cl_sps)
     lat = measure_latency(MultiScaleNet("cnn_s", "msfans", n_scales=3), n_scales=3,
                           batch_size=1, repeats=10 if args.smoke else 50)
     out = {
@@ -118,6 +129,9 @@ def main() -> None:
         "ratio": c / m,
         "target_ratio": 0.9,
         "ratio_ok": bool(c / m >= 0.9),
+        "layout_plain_samples_per_s": plain,
+        "layout_channels_last_samples_per_s": cl,
+        "layout_speedup": cl / plain,
         "latency_ms_per_face": lat["median_ms"],
         "latency_min_ms": lat["min_ms"],
         "smoke": args.smoke,
@@ -125,6 +139,8 @@ def main() -> None:
     }
     path = save_results(out, "bench_train", args.out)
     print(f"train samples/s: cache {c:.1f}, memory {m:.1f}, ratio {c / m:.3f} (target >= 0.9)")
+    print(f"channels-last convolutions: {cl:.1f} vs {plain:.1f} samples/s plain, "
+          f"{cl / plain:.2f}x")
     print(f"inference latency per face (3 scales, batch 1, {out['threads']} threads): "
           f"{lat['median_ms']:.2f} ms")
     print(f"wrote {path}")
