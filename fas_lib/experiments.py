@@ -39,7 +39,7 @@ from fas_lib.utils import atomic_write_text, save_results
 
 __all__ = [
     "FUSIONS_III", "SCALE_GROUPS", "data_key", "lbp_baseline", "msfans_wins", "pivot", "run_dir",
-    "run_many", "seed_spread", "summarise", "table_ii", "table_iii",
+    "run_many", "seed_spread", "significance", "summarise", "table_ii", "table_iii",
 ]
 
 #: Table III's scale groups: three adjacent scales of :data:`fas_lib.SCALES`.
@@ -265,6 +265,63 @@ def msfans_wins(table3: pd.DataFrame, metric: str = "test_eer",
     wins = [g for g in p.columns if p.loc["msfans", g] < p.loc[against, g]]
     return {"wins": len(wins), "groups": len(p.columns), "won_groups": wins, "metric": metric,
             "against": against}
+
+
+def _test_scores(run_dir: str | Path) -> pd.DataFrame:
+    s = pd.read_csv(Path(run_dir) / SCORES)
+    return s[s["split"] == "test"].set_index(["video_id", "frame_idx"])
+
+
+def significance(
+    table3: pd.DataFrame,
+    cache: Any,
+    a: str = "msfans",
+    b: str = "best_single",
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per group of Table III: is ``a``'s frame-level test EER lower than ``b``'s beyond luck?
+
+    A paired bootstrap over **test subjects** (:func:`fas_lib.metrics.paired_bootstrap_eer`):
+    both runs' scores of the same test frames, subjects resampled with replacement. With 16
+    test subjects a difference of one EER point is often within the interval.
+
+    Args:
+        table3: the result of :func:`table_iii` (its ``run_dir`` column is read).
+        cache: the crop cache the runs were scored on (for the subject of each frame).
+        a, b: two fusions of ``table3`` (``"best_single"`` is the run picked for the group).
+        n_boot, seed: bootstrap replicates and seed.
+
+    Returns:
+        One row per group: ``group``, ``a``, ``b``, ``unit`` (``"subject"``, or ``"video"``
+        when the test split has a single subject, as in SMOKE runs) and the bootstrap's fields
+        (``diff`` = EER(a) - EER(b), ``ci_low``, ``ci_high``, ``p_a_better``, ...; rates in
+        [0, 1]).
+
+    Raises:
+        ValueError: a fusion missing from ``table3``, or runs that scored different frames.
+    """
+    from fas_lib.metrics import paired_bootstrap_eer
+
+    for f in (a, b):
+        if f not in set(table3["fusion"]):
+            raise ValueError(f"table3 has no {f!r} rows (it has {sorted(set(table3.fusion))})")
+    fr = cache.frames("test")
+    unit = "subject" if fr["subject"].nunique() >= 2 else "video"
+    subject = dict(zip(fr["video_id"].astype(str), fr[unit if unit == "subject" else "video_id"]
+                       .astype(str), strict=False))
+    rows = []
+    for group in dict.fromkeys(table3["group"]):
+        sub = table3[table3["group"] == group].set_index("fusion")
+        sa, sb = _test_scores(sub.loc[a, "run_dir"]), _test_scores(sub.loc[b, "run_dir"])
+        if len(sa) != len(sb) or not sa.index.sort_values().equals(sb.index.sort_values()):
+            raise ValueError(f"{group}: the {a} and {b} runs scored different test frames")
+        sb = sb.loc[sa.index]
+        clusters = [subject[str(v)] for v in sa.index.get_level_values("video_id")]
+        res = paired_bootstrap_eer(sa["label"].to_numpy(), sa["score"].to_numpy(),
+                                   sb["score"].to_numpy(), clusters, n_boot=n_boot, seed=seed)
+        rows.append({"group": group, "a": a, "b": b, "unit": unit, **res})
+    return pd.DataFrame(rows)
 
 
 def seed_spread(

@@ -178,6 +178,84 @@ def auc(labels: ArrayLike, scores: ArrayLike) -> float:
     return float(skm.roc_auc_score(y, s))
 
 
+def paired_bootstrap_eer(
+    labels: ArrayLike,
+    scores_a: ArrayLike,
+    scores_b: ArrayLike,
+    clusters: ArrayLike,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Is system A's EER really lower than system B's? A paired bootstrap over clusters.
+
+    Frames of one subject (or one video) are not independent samples: a test set of 16
+    subjects behaves like 16 draws, not 1,000. So the resampling unit is the **cluster**
+    (pass the subject of every row): each replicate draws as many clusters as there are, with
+    replacement, keeps all their rows, and computes ``EER(A) - EER(B)`` on the *same* rows
+    (paired: both systems scored the same frames). Replicates that hold only one class are
+    redrawn up to ``10 * n_boot`` draws in all, and counted.
+
+    Args:
+        labels: 1 = bona fide, 0 = attack, one per row.
+        scores_a, scores_b: the two systems' scores of the same rows (higher = bona fide).
+        clusters: the resampling unit of each row (subject id).
+        n_boot: bootstrap replicates.
+        seed: seed of the resampling.
+        level: coverage of the percentile interval.
+
+    Returns:
+        ``diff`` (``EER(A) - EER(B)`` on the full set; negative: A is better), ``eer_a``,
+        ``eer_b``, ``ci_low`` / ``ci_high`` (percentile interval of the replicates' diffs),
+        ``p_a_better`` (share of replicates with ``EER(A) < EER(B)``), ``p_tie`` (share with
+        equal EERs), ``n_boot``, ``n_clusters``, ``n_redrawn`` (one-class replicates redrawn)
+        and ``level``.
+
+    Raises:
+        ValueError: lengths differ, fewer than two clusters, bad ``n_boot`` or ``level``, or
+            the scores / labels fail the checks of :func:`eer`.
+    """
+    y, sa = _check(labels, scores_a)
+    _, sb = _check(labels, scores_b)
+    g = np.asarray(clusters, dtype=object)
+    if g.shape != y.shape:
+        raise ValueError(f"clusters has length {len(g)}, labels {len(y)}")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    _, inverse = np.unique(g.astype(str), return_inverse=True)
+    n_clusters = int(inverse.max()) + 1
+    if n_clusters < 2:
+        raise ValueError("the bootstrap needs at least two clusters (subjects)")
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(n_clusters + 1))
+    members = [order[starts[c]:starts[c + 1]] for c in range(n_clusters)]
+    rng = np.random.default_rng(seed)
+    diffs, redrawn, draws = [], 0, 0
+    while len(diffs) < n_boot:
+        if draws >= 10 * n_boot:
+            raise ValueError(f"{redrawn} of {draws} bootstrap replicates held one class only; "
+                             "too few clusters with both attacks and bona fide")
+        draws += 1
+        rows = np.concatenate([members[c] for c in rng.integers(0, n_clusters, n_clusters)])
+        yb = y[rows]
+        if yb.min() == yb.max():
+            redrawn += 1
+            continue
+        diffs.append(eer(yb, sa[rows])[0] - eer(yb, sb[rows])[0])
+    d = np.asarray(diffs)
+    ea, eb = eer(y, sa)[0], eer(y, sb)[0]
+    alpha = (1.0 - level) / 2.0
+    return {
+        "diff": ea - eb, "eer_a": ea, "eer_b": eb,
+        "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1.0 - alpha)),
+        "p_a_better": float(np.mean(d < 0)), "p_tie": float(np.mean(d == 0)),
+        "n_boot": int(n_boot), "n_clusters": n_clusters, "n_redrawn": int(redrawn),
+        "level": float(level),
+    }
+
+
 def det_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DET curve as (APCER, BPCER, thresholds), thresholds increasing.
 

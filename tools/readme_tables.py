@@ -184,7 +184,11 @@ def render_table_iii(res: Mapping[str, Any]) -> str:
         lines += ["", "Best single scale of each group (ours, from Table II): "
                   + ", ".join(f"{g} → {_scale_key(best_scale[g])}" for g in groups
                               if g in best_scale) + "."]
-    lines += ["", win_line(eer, groups), "", _provenance(res, "06_ablation.ipynb")]
+    lines += ["", win_line(eer, groups)]
+    sig = res.get("significance")
+    if sig and sig.get("rows"):
+        lines += ["", *render_significance(sig, groups)]
+    lines += ["", _provenance(res, "06_ablation.ipynb")]
     if paper:
         lines += [
             "",
@@ -196,6 +200,43 @@ def render_table_iii(res: Mapping[str, Any]) -> str:
               + " |" for m in METHOD_NAMES if m in paper),
         ]
     return "\n".join(lines)
+
+
+def _signed(value: float) -> str:
+    return f"{100.0 * float(value):+.2f}".replace("-", "−")
+
+
+def render_significance(sig: Mapping[str, Any], groups: Sequence[str]) -> list[str]:
+    """Markdown lines: MS-FANS minus each other method, with the bootstrap interval per group."""
+    rows = {(r["b"], r["group"]): r for r in sig["rows"]}
+    level = round(100 * float(sig["rows"][0].get("level", 0.95)))
+    unit = sig.get("unit", "test subject")
+    lines = [
+        f"Is a difference more than luck? MS-FANS minus each method, in EER points, with the "
+        f"{level} % interval of a paired bootstrap over {unit}s ({sig.get('n_boot')} "
+        f"replicates, {sig.get('level', 'frame')} level; an interval that contains 0 cannot "
+        "tell the two apart on this test set):",
+        "",
+        "| MS-FANS minus | " + " | ".join(groups) + " |",
+        "|---|" + "---:|" * len(groups),
+    ]
+    n_sure = {}
+    for m in ("best_single", "average", "concat"):
+        cells = []
+        for g in groups:
+            r = rows.get((m, g))
+            if r is None:
+                cells.append("—")
+                continue
+            cells.append(f"{_signed(r['diff'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]")
+            if r["ci_high"] < 0:
+                n_sure.setdefault(m, []).append(g)
+        if any((m, g) in rows for g in groups):
+            lines.append(f"| {METHOD_NAMES[m]} | " + " | ".join(cells) + " |")
+    better = "; ".join(f"{METHOD_NAMES[m]} in {len(v)} ({', '.join(v)})"
+                       for m, v in n_sure.items()) or "none"
+    lines += ["", f"Groups where MS-FANS is better with the whole interval below 0: {better}."]
+    return lines
 
 
 def wins(eer: Mapping[str, Mapping[str, Any]], method: str, against: str,

@@ -255,6 +255,16 @@ def check_06(results: dict[str, dict], run: SmokeRun) -> None:
         assert set(per_group) == set(t3["groups"]), (method, per_group)
         for group, eer in per_group.items():
             _fraction(eer, f"06 Table III {method} {group}")
+    sig = t3["significance"]
+    # SMOKE data has one test subject, so its bootstrap resamples test videos instead
+    assert sig["unit"] == ("test video" if t3["smoke"] else "test subject") and sig["n_boot"] >= 1
+    assert {(r["group"], r["b"]) for r in sig["rows"]} == \
+        {(g, b) for g in t3["groups"] for b in ("best_single", "average", "concat")}
+    for r in sig["rows"]:
+        assert r["a"] == "msfans" and r["ci_low"] <= r["ci_high"], r
+        assert 0 <= r["p_a_better"] <= 1 and r["n_clusters"] >= 1, r
+        diff = t3["test_eer"]["msfans"][r["group"]] - t3["test_eer"][r["b"]][r["group"]]
+        assert math.isclose(r["diff"], diff, abs_tol=1e-9), (r, diff)
     lbp = results["06_lbp_baseline"]
     assert lbp["rows"]
     for row in lbp["rows"]:

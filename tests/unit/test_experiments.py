@@ -142,6 +142,23 @@ def test_seed_spread_one_table_iii_per_seed(cache, tmp_path):
         ex.seed_spread(cache, seeds=(0,), out_root=tmp_path, progress=False)
 
 
+def test_significance_pairs_the_runs_of_each_group(cache, tmp_path):
+    t3 = ex.table_iii(cache, groups=[(1.1, 1.2, 1.3)], fusions=("best_single", "msfans"),
+                      out_root=tmp_path, progress=False, **FAST)
+    sig = ex.significance(t3, cache, n_boot=50)
+    assert list(sig["group"]) == ["[1.1,1.2,1.3]"]
+    row = sig.iloc[0]
+    p = ex.pivot(t3, percent=False)
+    assert row["diff"] == pytest.approx(p.loc["msfans"].iloc[0] - p.loc["best_single"].iloc[0])
+    assert row["ci_low"] <= row["ci_high"] and 0 <= row["p_a_better"] <= 1
+    assert row["n_clusters"] == cache.frames("test")["subject"].nunique()
+    # a run against itself: no difference in any replicate
+    same = ex.significance(t3, cache, a="msfans", b="msfans", n_boot=20).iloc[0]
+    assert same["diff"] == 0 and same["p_tie"] == 1.0
+    with pytest.raises(ValueError, match="no 'concat' rows"):
+        ex.significance(t3, cache, a="concat")
+
+
 def test_lbp_baseline_rows_and_files(cache, tmp_path):
     t = ex.lbp_baseline(cache, scales=(1.1, 1.3), color_space="gray", out_root=tmp_path,
                         progress=False)

@@ -205,3 +205,58 @@ def test_plots_draw() -> None:
     # probit axes: data are normal deviates, clipped to [ppf(1e-3), ppf(0.8)]
     assert np.min(x) >= -3.1 and np.max(x) <= 0.85
     plt.close(fig)
+
+
+def _two_systems(n_subjects: int = 8, per: int = 6, seed: int = 0):
+    """Per subject: ``per`` bona fide and ``per`` attack rows; A separates perfectly, B does not."""
+    rng = np.random.default_rng(seed)
+    labels = np.tile(np.r_[np.ones(per), np.zeros(per)], n_subjects).astype(int)
+    subjects = np.repeat([f"s{i}" for i in range(n_subjects)], 2 * per)
+    a = labels + rng.uniform(0, 0.5, labels.size)          # classes never overlap
+    b = labels * 0.2 + rng.uniform(0, 1.0, labels.size)    # heavy overlap
+    return labels, a, b, subjects
+
+
+def test_paired_bootstrap_clear_winner() -> None:
+    y, a, b, g = _two_systems()
+    r = m.paired_bootstrap_eer(y, a, b, g, n_boot=300, seed=1)
+    assert r["eer_a"] == 0.0 and r["eer_b"] > 0.2
+    assert r["diff"] == pytest.approx(r["eer_a"] - r["eer_b"])
+    assert r["ci_high"] < 0 and r["p_a_better"] == 1.0           # A better in every replicate
+    assert r["n_clusters"] == 8 and r["n_boot"] == 300 and r["n_redrawn"] == 0
+    swapped = m.paired_bootstrap_eer(y, b, a, g, n_boot=300, seed=1)
+    assert swapped["ci_low"] == pytest.approx(-r["ci_high"]) and swapped["p_a_better"] == 0.0
+
+
+def test_paired_bootstrap_same_system_is_a_tie_and_seeded() -> None:
+    y, a, _, g = _two_systems()
+    r = m.paired_bootstrap_eer(y, a, a.copy(), g, n_boot=50)
+    assert r["diff"] == 0 and r["ci_low"] == 0 and r["ci_high"] == 0 and r["p_tie"] == 1.0
+    _, _, b, _ = _two_systems()
+    one = m.paired_bootstrap_eer(y, b, b[::-1].copy(), g, n_boot=100, seed=3)
+    two = m.paired_bootstrap_eer(y, b, b[::-1].copy(), g, n_boot=100, seed=3)
+    assert one == two
+
+
+def test_paired_bootstrap_resamples_clusters_not_rows() -> None:
+    # Two subjects, each with one class only: every replicate that draws one subject twice
+    # holds one class and is redrawn; a row-level bootstrap would never need to.
+    y = np.array([1, 1, 1, 0, 0, 0])
+    g = np.array(["s0", "s0", "s0", "s1", "s1", "s1"])
+    s = np.array([0.9, 0.8, 0.7, 0.1, 0.2, 0.3])
+    r = m.paired_bootstrap_eer(y, s, s[::-1].copy(), g, n_boot=40, seed=0)
+    assert r["n_clusters"] == 2 and r["n_redrawn"] > 0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(clusters=["s0"] * 24), "at least two clusters"),
+    (dict(clusters=["s0"] * 5), "clusters has length"),
+    (dict(n_boot=0), "n_boot"),
+    (dict(level=1.0), "level"),
+])
+def test_paired_bootstrap_errors(kwargs: dict, match: str) -> None:
+    y, a, b, g = _two_systems(n_subjects=2)
+    args = dict(labels=y, scores_a=a, scores_b=b, clusters=g, n_boot=10)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        m.paired_bootstrap_eer(**args)

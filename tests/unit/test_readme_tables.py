@@ -89,6 +89,29 @@ def test_render_table_iii_bold_winner_and_paper_block():
     assert "[0.9, 1.0, 1.1] → 1.0" in md
 
 
+SIG = {"level": "frame", "n_boot": 1000, "unit": "test subject", "rows": [
+    {"group": "[0.9, 1.0, 1.1]", "a": "msfans", "b": "best_single", "diff": -0.015,
+     "ci_low": -0.03, "ci_high": -0.001, "level": 0.95},
+    {"group": "[1.0, 1.1, 1.2]", "a": "msfans", "b": "best_single", "diff": -0.03,
+     "ci_low": -0.05, "ci_high": 0.004, "level": 0.95},
+    {"group": "[0.9, 1.0, 1.1]", "a": "msfans", "b": "concat", "diff": 0.005,
+     "ci_low": -0.01, "ci_high": 0.02, "level": 0.95},
+]}
+
+
+def test_render_table_iii_significance_rows():
+    md = rt.render_table_iii(dict(TABLE_III, significance=SIG))
+    lines = md.splitlines()
+    assert "| MS-FANS minus | [0.9, 1.0, 1.1] | [1.0, 1.1, 1.2] |" in lines
+    assert "| Best single scale | −1.50 [−3.00, −0.10] | −3.00 [−5.00, +0.40] |" in lines
+    assert "| Concat | +0.50 [−1.00, +2.00] | — |" in lines
+    assert not any(line.startswith("| Average | +") for line in lines)  # no rows for it
+    # only the first group's whole interval is below 0
+    assert "below 0: Best single scale in 1 ([0.9, 1.0, 1.1])." in md
+    assert "95 % interval of a paired bootstrap over test subjects (1000 replicates" in md
+    assert "MS-FANS minus" not in rt.render_table_iii(TABLE_III)  # older files: no block
+
+
 def test_win_line_counts_strict_wins_per_row():
     line = rt.win_line(TABLE_III["test_eer"], ["[0.9, 1.0, 1.1]", "[1.0, 1.1, 1.2]"])
     assert "than Best single scale in 2 of 2 ([0.9, 1.0, 1.1], [1.0, 1.1, 1.2])" in line

@@ -31,6 +31,7 @@ CELLS = [
     import time
 
     import matplotlib.pyplot as plt
+    import numpy as np
     import pandas as pd
     import seaborn as sns
 
@@ -55,6 +56,7 @@ CELLS = [
     EPOCHS = None            # None -> CPU preset of fas_lib.train; paper: not stated
     PRESET = "cpu"           # "paper": SGD lr 2e-4, momentum 0.9, weight decay 5e-4
     LEVEL = "frame"          # "frame" or "video"
+    N_BOOT = 1000            # bootstrap replicates of the significance check (SMOKE: 50)
     LBP_SCALES = (1.1, 1.2, 1.3)
     LBP_COLOR_SPACE = "hsv+ycbcr"  # Boulkenafet et al.'s best colour space
     TABLE_IV_GROUP = (1.1, 1.2, 1.3)  # paper: best group on CASIA-FASD
@@ -67,6 +69,8 @@ CELLS = [
     """),
     code(r"""
     set_seed(SEED)
+    if SMOKE:
+        N_BOOT = min(N_BOOT, 50)
     if GROUPS is None:  # smoke: the paper's best CASIA-FASD group only (reuses notebook 05's run)
         GROUPS = ((1.1, 1.2, 1.3),) if SMOKE else experiments.SCALE_GROUPS
     GROUPS = tuple(tuple(float(s) for s in g) for g in GROUPS)
@@ -148,6 +152,48 @@ CELLS = [
     EER step is one or two misclassified frames, and single-seed differences below a point are
     noise.
 
+    ### Is a win more than luck? A paired bootstrap over test subjects
+
+    The test frames are not independent: all frames of one subject share the face, the
+    background and the capture sessions, so a test set of 16 subjects carries about 16 draws'
+    worth of evidence, not 1,000. `experiments.significance` resamples the **test subjects**
+    with replacement (`N_BOOT` times), keeps every frame of each drawn subject, and recomputes
+    both runs' frame-level EER on the same frames (a *paired* comparison). The plot shows the
+    difference `EER(MS-FANS) − EER(other)` with its 95 % interval per group: an interval that
+    crosses zero means this test set cannot tell the two apart.
+    """),
+    code(r"""
+    t = time.perf_counter()
+    SIG = pd.concat([experiments.significance(T3, cache, a="msfans", b=other, n_boot=N_BOOT,
+                                              seed=SEED)
+                     for other in ("best_single", "average", "concat")], ignore_index=True)
+    print(f"bootstrap: {len(SIG)} comparisons x {N_BOOT} replicates over "
+          f"{int(SIG.n_clusters.iloc[0])} test {SIG.unit.iloc[0]}s in {time.perf_counter() - t:.0f} s "
+          "(frame level)")
+    view = SIG.assign(**{c: 100 * SIG[c] for c in ("diff", "ci_low", "ci_high")})
+    print(view.assign(b=view.b.map(NAMES))[["group", "b", "diff", "ci_low", "ci_high", "p_a_better"]]
+          .rename(columns={"b": "MS-FANS vs", "diff": "EER diff (points)", "ci_low": "95% low",
+                           "ci_high": "95% high", "p_a_better": "P(MS-FANS better)"})
+          .round(2).to_string(index=False))
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    gnames = list(dict.fromkeys(SIG.group))
+    for k, (other, sub) in enumerate(SIG.groupby("b", sort=False)):
+        x = np.arange(len(gnames)) + (k - 1) * 0.22
+        sub = sub.set_index("group").loc[gnames]
+        ax.errorbar(x, 100 * sub["diff"], yerr=[100 * (sub["diff"] - sub.ci_low),
+                                                100 * (sub.ci_high - sub["diff"])],
+                    fmt="o", capsize=3, label=f"MS-FANS − {NAMES[other]}")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(np.arange(len(gnames)), gnames)
+    ax.set_xlabel("scale group"); ax.set_ylabel("test EER difference (points)")
+    ax.set_title(f"{DATASET}: below 0, MS-FANS is better; bars: 95 % bootstrap over "
+                 f"test {SIG.unit.iloc[0]}s")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_fig(fig, "06_bootstrap", FIG_DIR)
+    plt.show()
+    """),
+    md(r"""
     ## 2. The hand-crafted baseline: colour-texture LBP + SVM
 
     `experiments.lbp_baseline` describes the same centre crops with uniform-LBP histograms in
@@ -287,6 +333,8 @@ CELLS = [
         test_eer={f: {g: OURS.loc[f, g] / 100 for g in groups} for f in OURS.index},
         best_single_scale={g: float(best_single[g]) for g in groups},
         msfans_wins=WINS,
+        significance=dict(level="frame", n_boot=N_BOOT, unit=f"test {SIG.unit.iloc[0]}",
+                          rows=records(SIG)),
         runs=records(T3.drop(columns=["learned_weights"], errors="ignore")),
         paper_table_iii_eer_percent={f: dict(zip([GROUP_KEY.get(g, label(g)) for g in PAPER_GROUPS], v))
                                      for f, v in PAPER_TABLE_III.items()},
