@@ -24,7 +24,7 @@ CELLS = [
 
     **Before this notebook**: 03 (CNN_S on one scale). Paper: Sec. III-A and Table I, Table IV.
 
-    Runtime on a laptop CPU: about 4–5 min (SMOKE: under 30 s).
+    Runtime on a laptop CPU: about 3–4 min (SMOKE: under 30 s).
     """),
     code(r"""
     import time
