@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from fas_lib.protocol import make_table, write_protocol
-from fas_lib.utils import atomic_write_text, data_dir
+from fas_lib.utils import atomic_write_text, data_dir, refuse_pool_in_spawned_import
 
 from .config import GENERATOR_VERSION, SynthConfig, config_hash
 from .reader import SynthSpoof
@@ -105,8 +105,18 @@ def write_stack_png(path: Path, frames: np.ndarray) -> None:
     path.write_bytes(buf.tobytes())
 
 
-def _init_worker(sources: list, config: SynthConfig) -> None:
+def _init_worker(config: SynthConfig, sources: list | None = None) -> None:
+    """Set up a process to render videos; ``sources=None`` (pool workers) loads the portraits.
+
+    Workers load them themselves (the built-in ones from the on-disk cache the parent has just
+    filled) instead of receiving them pickled: a spawned worker that dies while the parent
+    writes a payload larger than a pipe's buffer blocks the parent forever on Python 3.11.
+    """
     cv2.setNumThreads(1)
+    if sources is None:
+        from .sources import builtin_sources, user_sources
+
+        sources = list(builtin_sources()) + user_sources(config.user_faces_dir)[0]
     _STATE.clear()
     _STATE.update(sources=sources, config=config)
 
@@ -208,6 +218,7 @@ def generate(
     try:
         done: set[int] = set()
         if workers > 1:
+            refuse_pool_in_spawned_import("fas_lib.synthspoof.generate()")
             try:
                 # "spawn", not "fork": forking a parent whose OpenCV / BLAS thread pools are
                 # running can deadlock the children on an inherited lock.
@@ -216,7 +227,7 @@ def generate(
                     max_workers=workers,
                     mp_context=ctx,
                     initializer=_init_worker,
-                    initargs=(sources, config),
+                    initargs=(config,),
                 ) as pool:
                     futs = {
                         pool.submit(_run_subject, si, js, str(tmp)): si
@@ -236,7 +247,7 @@ def generate(
                 )
         if len(done) < len(by_subject):
             old_threads = cv2.getNumThreads()
-            _init_worker(sources, config)
+            _init_worker(config, sources)
             try:
                 for si, js in by_subject.items():
                     if si not in done:

@@ -295,3 +295,26 @@ def test_user_faces_dir_with_bad_files(tmp_path):
     # subject s002 is derived from the third source, the user's photo
     assert len(ds.read_frames("s002_live_high")) == 1
     assert Path(ds.root / "protocol.csv").is_file()
+
+
+def test_unguarded_script_with_workers_finishes_with_a_warning(tmp_path):
+    """A plain script calling generate(workers=2) at top level: its spawned workers re-run the
+    script; they must fail fast (not hang the parent), and the parent must finish in-process."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "plain_script.py"
+    script.write_text(
+        "from fas_lib.synthspoof import SynthConfig, generate\n"
+        "cfg = SynthConfig(n_subjects=3, frames_per_video=1, qualities=('normal',),\n"
+        "                  attack_types=('print_flat',), seed=11)\n"
+        f"ds = generate(cfg, root={str(tmp_path / 'data')!r}, workers=2, progress=False)\n"
+        "print('videos', len(ds.video_ids))\n"
+    )
+    env = {**__import__("os").environ, "FAS_DATA_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=90, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "videos 6" in proc.stdout                   # 3 subjects x (live + print_flat)
+    assert "process pool failed" in proc.stderr        # the parent said what happened
+    assert "if __name__ == '__main__':" in proc.stderr  # and how to avoid it
