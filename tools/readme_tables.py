@@ -185,6 +185,14 @@ def render_table_iii(res: Mapping[str, Any]) -> str:
                   + ", ".join(f"{g} → {_scale_key(best_scale[g])}" for g in groups
                               if g in best_scale) + "."]
     lines += ["", win_line(eer, groups)]
+    dev = res.get("best_single_dev")
+    if dev and "msfans" in eer:
+        picks = ", ".join(f"{g} → {_scale_key(dev['scale'][g])} ({_pct(dev['test_eer'][g])})"
+                          for g in groups if g in dev.get("scale", {}))
+        n = len(wins({"msfans": eer["msfans"], "dev": dev["test_eer"]}, "msfans", "dev", groups))
+        lines += ["", "The single scale picked on **dev** instead of on test (no look at the "
+                  f"test set; its test EER % in brackets): {picks}. MS-FANS has a lower test "
+                  f"EER than it in {n} of {len(groups)} groups."]
     sig = res.get("significance")
     if sig and sig.get("rows"):
         lines += ["", *render_significance(sig, groups)]

@@ -255,6 +255,11 @@ def check_06(results: dict[str, dict], run: SmokeRun) -> None:
         assert set(per_group) == set(t3["groups"]), (method, per_group)
         for group, eer in per_group.items():
             _fraction(eer, f"06 Table III {method} {group}")
+    dev = t3["best_single_dev"]  # SynthSpoof has a dev split: the dev-picked single scale
+    assert set(dev["scale"]) == set(t3["groups"]) and 0 <= dev["msfans_wins"] <= len(t3["groups"])
+    for g, scale in dev["scale"].items():
+        assert any(abs(scale - s) < 1e-6 for s in map(float, g.strip("[]").split(","))), (g, scale)
+        _fraction(dev["test_eer"][g], f"06 dev-picked single scale {g}")
     sig = t3["significance"]
     # SMOKE data has one test subject, so its bootstrap resamples test videos instead
     assert sig["unit"] == ("test video" if t3["smoke"] else "test subject") and sig["n_boot"] >= 1

@@ -112,6 +112,17 @@ def test_render_table_iii_significance_rows():
     assert "MS-FANS minus" not in rt.render_table_iii(TABLE_III)  # older files: no block
 
 
+def test_render_table_iii_dev_picked_single_scale():
+    dev = {"scale": {"[0.9, 1.0, 1.1]": 1.1, "[1.0, 1.1, 1.2]": 1.2},
+           "test_eer": {"[0.9, 1.0, 1.1]": 0.03, "[1.0, 1.1, 1.2]": 0.06}, "msfans_wins": 1}
+    md = rt.render_table_iii(dict(TABLE_III, best_single_dev=dev))
+    assert ("picked on **dev** instead of on test (no look at the test set; its test EER % in "
+            "brackets): [0.9, 1.0, 1.1] → 1.1 (3.00), [1.0, 1.1, 1.2] → 1.2 (6.00).") in md
+    # MS-FANS 3.5 % vs 3.0 % loses, 2.0 % vs 6.0 % wins
+    assert "MS-FANS has a lower test EER than it in 1 of 2 groups." in md
+    assert "picked on **dev**" not in rt.render_table_iii(TABLE_III)
+
+
 def test_win_line_counts_strict_wins_per_row():
     line = rt.win_line(TABLE_III["test_eer"], ["[0.9, 1.0, 1.1]", "[1.0, 1.1, 1.2]"])
     assert "than Best single scale in 2 of 2 ([0.9, 1.0, 1.1], [1.0, 1.1, 1.2])" in line
