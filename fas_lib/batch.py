@@ -40,7 +40,6 @@ import numpy as np
 from fas_lib import CROP_SIZE, SCALES
 from fas_lib.datasets.base import SkipLog
 from fas_lib.io import MEDIA_REASONS, MediaError, iter_frames
-from fas_lib.utils import refuse_pool_in_spawned_import
 
 #: Why a file or a frame produced no crops: the file-level reasons of
 #: :class:`~fas_lib.io.MediaError` and ``"no_face"`` for a decoded frame with no face found.
@@ -265,7 +264,6 @@ def aligner_pool(workers: int, kwargs: dict[str, Any]) -> Iterator[ProcessPoolEx
     Workers run single-threaded (see :func:`single_threaded_children`); jobs get the aligner
     with :func:`worker_aligner`.
     """
-    refuse_pool_in_spawned_import("a fas_lib alignment pool (align_batch, build_cache)")
     with single_threaded_children(), ProcessPoolExecutor(
         max_workers=int(workers),
         mp_context=multiprocessing.get_context("spawn"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import random
 import tempfile
@@ -11,27 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-
-def refuse_pool_in_spawned_import(what: str) -> None:
-    """Raise at once when a process pool is about to start inside a child's import of ``__main__``.
-
-    The process pools of this package use the ``spawn`` start method: every worker imports the
-    parent's main module. A plain script that calls, say, :func:`fas_lib.synthspoof.generate`
-    at top level (no ``if __name__ == "__main__":``) then runs that call again in each worker,
-    which starts a pool of its own; on Python 3.11 that worker does not exit and the parent
-    waits for it forever. Called before a pool starts, this turns the hang into an immediate
-    error in the worker: the parent's pool breaks, and its caller reports it and goes on in one
-    process.
-
-    Raises:
-        RuntimeError: in a spawned worker that is still importing the parent's main module.
-    """
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
-        raise RuntimeError(
-            f"{what} was called while a worker process imported the main script: put the "
-            "script's top-level code under `if __name__ == '__main__':`"
-        )
 
 
 def set_seed(seed: int) -> None:

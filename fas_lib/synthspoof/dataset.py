@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from fas_lib.protocol import make_table, write_protocol
-from fas_lib.utils import atomic_write_text, data_dir, refuse_pool_in_spawned_import
+from fas_lib.utils import atomic_write_text, data_dir
 
 from .config import GENERATOR_VERSION, SynthConfig, config_hash
 from .reader import SynthSpoof
@@ -218,7 +218,6 @@ def generate(
     try:
         done: set[int] = set()
         if workers > 1:
-            refuse_pool_in_spawned_import("fas_lib.synthspoof.generate()")
             try:
                 # "spawn", not "fork": forking a parent whose OpenCV / BLAS thread pools are
                 # running can deadlock the children on an inherited lock.

@@ -73,13 +73,3 @@ def test_environment_can_report_only_some_packages():
     assert env["numpy"] == np.__version__ and "opencv" in env
     assert not {"torch", "device", "torch_threads"} & set(env)   # nothing that imports torch
 
-
-def test_refuse_pool_in_spawned_import(monkeypatch):
-    import multiprocessing
-
-    from fas_lib.utils import refuse_pool_in_spawned_import
-
-    refuse_pool_in_spawned_import("x")  # the main process: nothing happens
-    monkeypatch.setattr(multiprocessing.current_process(), "_inheriting", True, raising=False)
-    with pytest.raises(RuntimeError, match=r"generate\(\) was called while a worker"):
-        refuse_pool_in_spawned_import("generate()")
