@@ -308,8 +308,8 @@ def significance(
             raise ValueError(f"table3 has no {f!r} rows (it has {sorted(set(table3.fusion))})")
     fr = cache.frames("test")
     unit = "subject" if fr["subject"].nunique() >= 2 else "video"
-    subject = dict(zip(fr["video_id"].astype(str), fr[unit if unit == "subject" else "video_id"]
-                       .astype(str), strict=False))
+    cluster_of = dict(zip(fr["video_id"].astype(str), fr["subject" if unit == "subject"
+                                                         else "video_id"].astype(str)))
     rows = []
     for group in dict.fromkeys(table3["group"]):
         sub = table3[table3["group"] == group].set_index("fusion")
@@ -317,7 +317,7 @@ def significance(
         if len(sa) != len(sb) or not sa.index.sort_values().equals(sb.index.sort_values()):
             raise ValueError(f"{group}: the {a} and {b} runs scored different test frames")
         sb = sb.loc[sa.index]
-        clusters = [subject[str(v)] for v in sa.index.get_level_values("video_id")]
+        clusters = [cluster_of[str(v)] for v in sa.index.get_level_values("video_id")]
         res = paired_bootstrap_eer(sa["label"].to_numpy(), sa["score"].to_numpy(),
                                    sb["score"].to_numpy(), clusters, n_boot=n_boot, seed=seed)
         rows.append({"group": group, "a": a, "b": b, "unit": unit, **res})

@@ -228,9 +228,7 @@ def paired_bootstrap_eer(
     n_clusters = int(inverse.max()) + 1
     if n_clusters < 2:
         raise ValueError("the bootstrap needs at least two clusters (subjects)")
-    order = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[order], np.arange(n_clusters + 1))
-    members = [order[starts[c]:starts[c + 1]] for c in range(n_clusters)]
+    members = [np.flatnonzero(inverse == c) for c in range(n_clusters)]
     rng = np.random.default_rng(seed)
     diffs, redrawn, draws = [], 0, 0
     while len(diffs) < n_boot:

@@ -169,13 +169,13 @@ CELLS = [
                                        **overrides).set_index("group")
         DEV_PICK = pd.DataFrame({
             "scale picked on test": T3[T3.fusion == "best_single"].set_index("group").best_scale,
-            "its test EER (%)": OURS.loc["best_single"],
+            "test EER (%), test pick": OURS.loc["best_single"],
             "scale picked on dev": T3_DEV.best_scale,
-            "its test EER (%) ": 100 * T3_DEV[METRIC],
+            "test EER (%), dev pick": 100 * T3_DEV[METRIC],
             "MS-FANS test EER (%)": OURS.loc["msfans"],
         }).loc[list(OURS.columns)]
         print(DEV_PICK.round(2).to_string())
-        WINS_DEV = int((DEV_PICK["MS-FANS test EER (%)"] < DEV_PICK["its test EER (%) "]).sum())
+        WINS_DEV = int((DEV_PICK["MS-FANS test EER (%)"] < DEV_PICK["test EER (%), dev pick"]).sum())
         print(f"MS-FANS beats the single scale picked on dev in {WINS_DEV} of {len(DEV_PICK)} "
               f"groups (and the one picked on test in {WINS['best_single']['wins']})")
     else:
@@ -366,7 +366,7 @@ CELLS = [
         msfans_wins=WINS,
         best_single_dev=None if DEV_PICK is None else dict(
             scale={g: float(DEV_PICK.loc[g, "scale picked on dev"]) for g in groups},
-            test_eer={g: float(DEV_PICK.loc[g, "its test EER (%) "]) / 100 for g in groups},
+            test_eer={g: float(DEV_PICK.loc[g, "test EER (%), dev pick"]) / 100 for g in groups},
             msfans_wins=WINS_DEV),
         significance=dict(level="frame", n_boot=N_BOOT, unit=f"test {SIG.unit.iloc[0]}",
                           rows=records(SIG)),
