@@ -11,7 +11,9 @@ resumes from its checkpoint. Each returns a tidy :class:`pandas.DataFrame` (one 
   :func:`pivot` lays it out as the paper does and :func:`msfans_wins` counts the groups where
   MS-FANS beats the best single scale;
 * :func:`lbp_baseline`: colour-texture LBP + SVM (:mod:`fas_lib.lbp`) per scale and on the
-  concatenated histograms of several scales, scored and evaluated the same way.
+  concatenated histograms of several scales, scored and evaluated the same way;
+* :func:`significance`, :func:`seed_spread` and :func:`scale_agreement`: how far Table III's
+  differences are luck, and whether a group's scales disagree at all (on training and test).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from fas_lib.utils import atomic_write_text, save_results
 
 __all__ = [
     "FUSIONS_III", "SCALE_GROUPS", "data_key", "lbp_baseline", "msfans_wins", "pivot", "run_dir",
-    "run_many", "seed_spread", "significance", "summarise", "table_ii", "table_iii",
+    "run_many", "scale_agreement", "seed_spread", "significance", "summarise", "table_ii",
+    "table_iii",
 ]
 
 #: Table III's scale groups: three adjacent scales of :data:`fas_lib.SCALES`.
@@ -375,6 +378,82 @@ def seed_spread(
         "msfans_beats_best_single": {s: eer["msfans"][s] < eer["best_single"][s]
                                      for s in eer["msfans"]},
     }
+
+
+def scale_agreement(
+    table2: pd.DataFrame,
+    cache: Any,
+    groups: Sequence[Sequence[float]] = SCALE_GROUPS,
+    splits: Sequence[str] = ("train", "test"),
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Do a group's single-scale networks make the same mistakes, on training and on test data?
+
+    A fusion can only help where the scales disagree: where one scale classifies a frame
+    correctly and another does not. Each single-scale run of ``table2`` is scored on every
+    split of ``splits`` (centre crops, eval mode; ``train`` is re-scored from the checkpoint,
+    the others are read from the run's scores), and a frame counts as a mistake of that scale
+    when it falls on the wrong side of the split's own EER threshold
+    (:func:`fas_lib.metrics.eer`, :func:`fas_lib.metrics.errors_at`). The training split shows
+    what an end-to-end fusion learns from: when every scale separates it already, the fusion
+    head sees no disagreement to learn which scale to trust.
+
+    Args:
+        table2: the result of :func:`table_ii` (its ``scale`` and ``run_dir`` columns).
+        cache: the crop cache the runs were trained on.
+        groups: scale groups, each of scales present in ``table2``.
+        splits: splits of ``cache`` to measure.
+        progress: tqdm bars while re-scoring.
+
+    Returns:
+        One row per (group, split): ``group``, ``split``, ``n_frames``, ``eer`` and ``errors``
+        (lists, one entry per scale of the group), ``any_wrong`` (frames some scale gets wrong),
+        ``all_wrong`` (frames every scale gets wrong) and ``disagree`` (= ``any_wrong -
+        all_wrong``: frames some scale gets right and another wrong).
+
+    Raises:
+        ValueError: a group scale missing from ``table2``, or an unknown split.
+    """
+    from fas_lib.metrics import eer, errors_at
+    from fas_lib.train import load_run, score_split
+
+    have = set(cache.table["split"].astype(str).unique())
+    bad = [s for s in splits if s not in have]
+    if bad:
+        raise ValueError(f"unknown split(s) {bad}; the cache has {sorted(have)}")
+    runs = {round(float(r.scale), 6): r.run_dir for r in table2.itertuples()}
+    groups = [tuple(float(s) for s in g) for g in groups]
+    missing = sorted({s for g in groups for s in g if round(s, 6) not in runs})
+    if missing:
+        raise ValueError(f"table2 has no single-scale run for scale(s) {missing}")
+    wrong: dict[tuple[float, str], np.ndarray] = {}
+    rates: dict[tuple[float, str], float] = {}
+    for scale in sorted({s for g in groups for s in g}):
+        run = runs[round(scale, 6)]
+        model = None
+        for split in splits:
+            if split == "train":
+                if model is None:
+                    model, cfg = load_run(run)
+                scores = score_split(model, cache, split, scale_indices(cache, cfg.scales),
+                                     cfg.scales, cfg.eval_batch_size, progress=progress)
+            else:
+                scores = pd.read_csv(Path(run) / SCORES)
+                scores = scores[scores["split"] == split]
+            y, sc = scores["label"].to_numpy(), scores["score"].to_numpy()
+            rate, threshold = eer(y, sc)
+            wrong[scale, split], rates[scale, split] = errors_at(y, sc, threshold), rate
+    rows = []
+    for g in groups:
+        for split in splits:
+            w = np.stack([wrong[s, split] for s in g])
+            rows.append({"group": _label(g), "split": split, "n_frames": int(w.shape[1]),
+                         "eer": [rates[s, split] for s in g],
+                         "errors": [int(n) for n in w.sum(axis=1)],
+                         "any_wrong": int(w.any(axis=0).sum()),
+                         "all_wrong": int(w.all(axis=0).sum()),
+                         "disagree": int(w.any(axis=0).sum() - w.all(axis=0).sum())})
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- LBP baseline

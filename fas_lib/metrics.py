@@ -105,11 +105,18 @@ def eer(labels: ArrayLike, scores: ArrayLike) -> tuple[float, float]:
     return float(rate), float(thr[i - 1] + w * (thr[i] - thr[i - 1]))
 
 
+def errors_at(labels: ArrayLike, scores: ArrayLike, threshold: float) -> np.ndarray:
+    """Per-sample mistakes at ``threshold``: attacks with ``score >= t``, bona fide with
+    ``score < t`` (boolean array)."""
+    y, s = _check(labels, scores)
+    return (s >= threshold) == (y == 0)
+
+
 def far_frr(labels: ArrayLike, scores: ArrayLike, threshold: float) -> tuple[float, float]:
     """(FAR, FRR) at ``threshold``: attacks with ``score >= t``, bona fide with ``score < t``."""
-    y, s = _check(labels, scores)
-    accepted = s >= threshold
-    return float(np.mean(accepted[y == 0])), float(np.mean(~accepted[y == 1]))
+    y, _ = _check(labels, scores)
+    wrong = errors_at(labels, scores, threshold)
+    return float(np.mean(wrong[y == 0])), float(np.mean(wrong[y == 1]))
 
 
 def hter(labels: ArrayLike, scores: ArrayLike, threshold: float) -> float:

@@ -196,6 +196,9 @@ def render_table_iii(res: Mapping[str, Any]) -> str:
     sig = res.get("significance")
     if sig and sig.get("rows"):
         lines += ["", *render_significance(sig, groups)]
+    agree = res.get("scale_agreement")
+    if agree and agree.get("rows"):
+        lines += ["", *render_agreement(agree["rows"], groups)]
     lines += ["", _provenance(res, "06_ablation.ipynb")]
     if paper:
         lines += [
@@ -244,6 +247,36 @@ def render_significance(sig: Mapping[str, Any], groups: Sequence[str]) -> list[s
     better = "; ".join(f"{METHOD_NAMES[m]} in {len(v)} ({', '.join(v)})"
                        for m, v in n_sure.items()) or "none"
     lines += ["", f"Groups where MS-FANS is better with the whole interval below 0: {better}."]
+    return lines
+
+
+def render_agreement(rows: Sequence[Mapping[str, Any]], groups: Sequence[str]) -> list[str]:
+    """Markdown lines: the single-scale networks' shared and disjoint mistakes per group.
+
+    Args:
+        rows: records of :func:`fas_lib.experiments.scale_agreement` (``group``, ``split``,
+            ``n_frames``, ``errors``, ``any_wrong``, ``all_wrong``).
+        groups: the column order.
+    """
+    by = {(r["group"], r["split"]): r for r in rows}
+    splits = list(dict.fromkeys(r["split"] for r in rows))
+    frames = ", ".join(f"{next(r['n_frames'] for r in rows if r['split'] == sp)} {sp}"
+                       for sp in splits)
+    lines = [
+        "Can a fusion win at all? Frames the group's single-scale networks get wrong, at each "
+        "split's own EER threshold (" + " / ".join(splits) + f"; {frames} frames): a fusion "
+        "can only gain where some scale is wrong and another right, and it learns from the "
+        "training frames.",
+        "",
+        "| Frames wrong (" + " / ".join(splits) + ") | " + " | ".join(groups) + " |",
+        "|---|" + "---:|" * len(groups),
+    ]
+    for label, pick in (("at the group's best scale", lambda r: min(r["errors"])),
+                        ("at some scale", lambda r: r["any_wrong"]),
+                        ("at every scale", lambda r: r["all_wrong"])):
+        cells = [" / ".join(str(pick(by[g, sp])) if (g, sp) in by else "—" for sp in splits)
+                 for g in groups]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_train import TinyCache
@@ -157,6 +158,59 @@ def test_significance_pairs_the_runs_of_each_group(cache, tmp_path):
     assert same["diff"] == 0 and same["p_tie"] == 1.0
     with pytest.raises(ValueError, match="no 'concat' rows"):
         ex.significance(t3, cache, a="concat")
+
+
+def _fake_single_run(folder, labels, scores):
+    folder.mkdir()
+    pd.DataFrame({"split": "test", "video_id": [f"v{i}" for i in range(len(labels))],
+                  "frame_idx": 0, "label": labels, "attack_type": "x",
+                  "score": scores}).to_csv(folder / "scores.csv", index=False)
+    return str(folder)
+
+
+def test_scale_agreement_counts_shared_and_disjoint_mistakes(cache, tmp_path):
+    # 10 bona fide (scores 0.8-0.9) and 10 attacks (0.1-0.2); a scale "flips" a bona fide frame
+    # to 0 and an attack frame to 1: FAR = FRR = 1/10 for every threshold between the clusters,
+    # so its EER is 0.1 and its mistakes are exactly the two flipped frames.
+    labels = [1] * 10 + [0] * 10
+    base = np.r_[np.linspace(0.8, 0.9, 10), np.linspace(0.1, 0.2, 10)]
+
+    def flipped(live, attack):
+        s = base.copy()
+        s[live], s[attack] = 0.0, 1.0
+        return s
+
+    t2 = pd.DataFrame({"scale": [1.1, 1.2, 1.3], "run_dir": [
+        _fake_single_run(tmp_path / "a", labels, flipped(0, 10)),
+        _fake_single_run(tmp_path / "b", labels, flipped(0, 11)),  # shares the bona fide one
+        _fake_single_run(tmp_path / "c", labels, flipped(0, 12)),
+    ]})
+    out = ex.scale_agreement(t2, cache, groups=[(1.1, 1.2, 1.3), (1.1, 1.2)], splits=("test",))
+    first, second = out.iloc[0], out.iloc[1]
+    assert first["group"] == "[1.1,1.2,1.3]" and first["split"] == "test"
+    assert first["n_frames"] == 20
+    assert first["eer"] == pytest.approx([0.1, 0.1, 0.1])
+    assert first["errors"] == [2, 2, 2]
+    assert (first["any_wrong"], first["all_wrong"], first["disagree"]) == (4, 1, 3)
+    assert (second["any_wrong"], second["all_wrong"], second["disagree"]) == (3, 1, 2)
+    with pytest.raises(ValueError, match=r"no single-scale run for scale\(s\) \[1.4\]"):
+        ex.scale_agreement(t2, cache, groups=[(1.2, 1.3, 1.4)], splits=("test",))
+    with pytest.raises(ValueError, match="unknown split"):
+        ex.scale_agreement(t2, cache, splits=("validation",))
+
+
+def test_scale_agreement_rescores_the_training_split(cache, tmp_path):
+    t2 = ex.table_ii(cache, scales=(1.1, 1.3), out_root=tmp_path, progress=False, **FAST)
+    out = ex.scale_agreement(t2, cache, groups=[(1.1, 1.3)], progress=False)
+    assert list(out["split"]) == ["train", "test"]
+    n_train = len(cache.frames("train"))
+    train, test = out.iloc[0], out.iloc[1]
+    assert train["n_frames"] == n_train and test["n_frames"] == len(cache.frames("test"))
+    for row in (train, test):
+        assert all(0 <= e <= 1 for e in row["eer"])
+        assert row["all_wrong"] <= min(row["errors"]) <= max(row["errors"]) <= row["any_wrong"]
+    # the test rows agree with the runs' own test EER
+    assert test["eer"] == pytest.approx(list(t2["test_eer"]))
 
 
 def test_lbp_baseline_rows_and_files(cache, tmp_path):

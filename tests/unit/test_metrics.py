@@ -73,6 +73,8 @@ def test_hter_and_threshold_inclusive() -> None:
     y, s = [1, 1, 1, 0, 0], [0.9, 0.5, 0.2, 0.5, 0.1]
     assert m.far_frr(y, s, 0.5) == pytest.approx((0.5, 1 / 3))
     assert m.hter(y, s, 0.5) == pytest.approx((0.5 + 1 / 3) / 2)
+    # the same mistakes, frame by frame: bona fide 0.2 rejected, attack 0.5 accepted
+    assert m.errors_at(y, s, 0.5).tolist() == [False, False, True, True, False]
 
 
 def test_hter_at_dev_eer_by_hand() -> None:

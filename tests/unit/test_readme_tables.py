@@ -112,6 +112,23 @@ def test_render_table_iii_significance_rows():
     assert "MS-FANS minus" not in rt.render_table_iii(TABLE_III)  # older files: no block
 
 
+def test_render_table_iii_scale_agreement_rows():
+    rows = [{"group": "[0.9, 1.0, 1.1]", "split": "train", "n_frames": 20, "errors": [0, 1, 0],
+             "any_wrong": 1, "all_wrong": 0},
+            {"group": "[0.9, 1.0, 1.1]", "split": "test", "n_frames": 30, "errors": [3, 5, 4],
+             "any_wrong": 7, "all_wrong": 2},
+            {"group": "[1.0, 1.1, 1.2]", "split": "test", "n_frames": 30, "errors": [6, 2, 9],
+             "any_wrong": 10, "all_wrong": 1}]
+    md = rt.render_table_iii(dict(TABLE_III, scale_agreement={"rows": rows}))
+    lines = md.splitlines()
+    assert "(train / test; 20 train, 30 test frames)" in md
+    assert "| Frames wrong (train / test) | [0.9, 1.0, 1.1] | [1.0, 1.1, 1.2] |" in lines
+    assert "| at the group's best scale | 0 / 3 | — / 2 |" in lines
+    assert "| at some scale | 1 / 7 | — / 10 |" in lines
+    assert "| at every scale | 0 / 2 | — / 1 |" in lines
+    assert "Frames wrong" not in rt.render_table_iii(TABLE_III)  # older files: no block
+
+
 def test_render_table_iii_dev_picked_single_scale():
     dev = {"scale": {"[0.9, 1.0, 1.1]": 1.1, "[1.0, 1.1, 1.2]": 1.2},
            "test_eer": {"[0.9, 1.0, 1.1]": 0.03, "[1.0, 1.1, 1.2]": 0.06}, "msfans_wins": 1}

@@ -225,6 +225,65 @@ CELLS = [
     plt.show()
     """),
     md(r"""
+    ### Can a fusion win at all here? Where the scales disagree
+
+    A fusion can only beat its best scale on frames where the scales **disagree**: one scale
+    right, another wrong. A frame that every scale of the group gets wrong cannot be rescued by
+    choosing a scale per sample, which is what MS-FANS's weights do. And the fusion heads
+    (Average, Concat, the LSTM of MS-FANS) learn from the **training** frames: if every
+    single-scale network already classifies each training frame correctly, training shows the
+    LSTM no case where trusting one scale over another pays off, whatever happens on test.
+
+    `experiments.scale_agreement` scores each single-scale run of Table II on the training split
+    (re-scored from its checkpoint, centre crops) and on test, and counts per group the frames on
+    the wrong side of that split's own EER threshold: at each scale, at *some* scale and at
+    *every* scale.
+    """),
+    code(r"""
+    AGREE = experiments.scale_agreement(T2, cache, groups=GROUPS, splits=("train", "test"),
+                                        progress=False)
+    pct = lambda n, row: 100 * n / row.n_frames  # noqa: E731  (display only)
+    AGREE_VIEW = pd.DataFrame([{
+        "group": r.group, "split": r.split, "frames": r.n_frames,
+        "EER per scale (%)": " / ".join(f"{100 * e:.2f}" for e in r.eer),
+        "wrong per scale": " / ".join(map(str, r.errors)),
+        "wrong at some scale": r.any_wrong, "wrong at every scale": r.all_wrong,
+        "scales disagree (%)": round(pct(r.disagree, r), 2),
+    } for r in AGREE.itertuples()])
+    print(AGREE_VIEW.to_string(index=False))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4), sharey=True)
+    for ax, (split, sub) in zip(axes, AGREE.groupby("split", sort=False)):
+        x = np.arange(len(sub))
+        best = [100 * min(r.errors) / r.n_frames for r in sub.itertuples()]
+        ax.bar(x - 0.27, best, 0.27, label="wrong at the best scale")
+        ax.bar(x, [pct(r.any_wrong, r) for r in sub.itertuples()], 0.27,
+               label="wrong at some scale")
+        ax.bar(x + 0.27, [pct(r.all_wrong, r) for r in sub.itertuples()], 0.27,
+               label="wrong at every scale")
+        ax.set_xticks(x, sub.group, fontsize=8)
+        ax.set_title(f"{split} split ({int(sub.n_frames.iloc[0])} frames)")
+        ax.set_xlabel("scale group")
+    axes[0].set_ylabel("frames (%), at each split's EER threshold")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{DATASET}: single-scale CNN_S mistakes shared within each group", y=1.02)
+    fig.tight_layout()
+    save_fig(fig, "06_scale_agreement", FIG_DIR)
+    plt.show()
+    for split, sub in AGREE.groupby("split", sort=False):
+        print(f"{split}: the scales of a group disagree on {sub.disagree.min()}-{sub.disagree.max()} "
+              f"of {int(sub.n_frames.iloc[0])} frames; every scale is wrong on "
+              f"{sub.all_wrong.min()}-{sub.all_wrong.max()}")
+    """),
+    md(r"""
+    Read the two panels together. When the training panel is (nearly) empty, each scale's
+    network separates its training frames perfectly, and the fusion heads are trained on
+    features that agree; on test the same networks disagree on a share of the frames, and only
+    that share is room a fusion could use. More training identities, augmentation, or fitting
+    the fusion on held-out frames (stacking, Exercise 5) are the levers this points to; MS-FANS
+    as published trains everything end to end on the training split.
+
+    """),
+    md(r"""
     ## 2. The hand-crafted baseline: colour-texture LBP + SVM
 
     `experiments.lbp_baseline` describes the same centre crops with uniform-LBP histograms in
@@ -370,6 +429,8 @@ CELLS = [
             msfans_wins=WINS_DEV),
         significance=dict(level="frame", n_boot=N_BOOT, unit=f"test {SIG.unit.iloc[0]}",
                           rows=records(SIG)),
+        scale_agreement=dict(level="frame", threshold="each split's own EER threshold",
+                             rows=records(AGREE)),
         runs=records(T3.drop(columns=["learned_weights"], errors="ignore")),
         paper_table_iii_eer_percent={f: dict(zip([GROUP_KEY.get(g, label(g)) for g in PAPER_GROUPS], v))
                                      for f, v in PAPER_TABLE_III.items()},
@@ -394,6 +455,9 @@ CELLS = [
       one function call, and the single-scale runs of notebook 03 are reused, not retrained.
     * The heatmap shows ours and the paper's side by side; the win counts say how often the
       adaptive fusion beats the best single scale, averaging and concatenation on *this* data.
+    * The paired bootstrap says which differences this test set can resolve, and the
+      scale-agreement counts say how much room for a fusion there is at all, on training frames
+      (what the fusion learns from) and on test.
     * The LBP + SVM baseline runs under the identical protocol and metrics.
     * Published numbers go in columns labelled "paper"; ours are measured on the data actually
       used.
@@ -407,6 +471,9 @@ CELLS = [
        baseline on this data? Why might it matter more for replay attacks?
     4. Table IV lists FLOPs only for CNN methods. Estimate the cost of the LBP baseline per
        crop (operations per pixel × pixels × channels) and add it to the comparison.
+    5. Run `experiments.scale_agreement(T2, cache, splits=("train", "dev", "test"))`. Do the
+       scales disagree more on dev than on the training frames? What would change if the
+       fusion head were fitted on dev-like, held-out frames (stacking) instead of end to end?
     """),
 ]
 
