@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from fas_lib.utils import atomic_write_text, get_device, save_results
+from fas_lib.utils import atomic_write_text, get_device, save_results, tune_malloc
 
 __all__ = [
     "PRESETS", "ExperimentConfig", "ScaleFeatures", "build_model", "evaluate_run",
@@ -473,6 +473,7 @@ def run_experiment(
     if isinstance(config, dict):
         config = ExperimentConfig.from_dict(config)
     cfg = config.resolve()
+    tune_malloc()
     out = Path(out_dir)
     if cache is None:
         cache = open_experiment_cache(cfg, progress=progress)

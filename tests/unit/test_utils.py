@@ -73,3 +73,41 @@ def test_environment_can_report_only_some_packages():
     assert env["numpy"] == np.__version__ and "opencv" in env
     assert not {"torch", "device", "torch_threads"} & set(env)   # nothing that imports torch
 
+
+
+_TUNE = ("from fas_lib.utils import tune_malloc; "
+         "first = tune_malloc(); print(first, tune_malloc() == first)")
+
+
+def _tune_in_child(flag: str | None) -> str:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "FAS_MALLOC_TUNING"}
+    if flag is not None:
+        env["FAS_MALLOC_TUNING"] = flag
+    out = subprocess.run([sys.executable, "-c", _TUNE], env=env, capture_output=True,
+                         text=True, check=True)
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_tune_malloc_applies_once_on_glibc_and_can_be_switched_off():
+    assert _tune_in_child(None) == "True True"  # every mallopt call accepted, idempotent
+    assert _tune_in_child("1") == "True True"
+    assert _tune_in_child("0") == "False True"
+
+
+def test_run_experiment_tunes_the_allocator(monkeypatch, tmp_path):
+    from fas_lib import train
+
+    calls = []
+    monkeypatch.setattr(train, "tune_malloc", lambda: calls.append(1) or True)
+    with pytest.raises(ValueError, match="unknown fusion"):  # fails after resolve, before data
+        train.run_experiment(dict(fusion="nope"), tmp_path)
+    assert calls == []  # a bad config is refused before anything else happens
+    monkeypatch.setattr(train, "open_experiment_cache",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("stop here")))
+    with pytest.raises(RuntimeError, match="stop here"):
+        train.run_experiment(dict(fusion="single", scales=(1.2,)), tmp_path)
+    assert calls == [1]
