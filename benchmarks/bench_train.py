@@ -12,6 +12,9 @@ batch 32, SGD step with the Eq. 6 loss):
   default, ``TableICNN.channels_last``) over the same loop in the plain layout;
 * ``latency_ms_per_face``: eval-mode forward of one face (3 scales, batch 1) on CPU, median.
 
+Like training (:func:`fas_lib.train.run_experiment`), it runs with the allocator tuning of
+:func:`fas_lib.utils.tune_malloc` (``malloc_tuned`` says whether it applied).
+
 The two loops alternate in rounds (cache, memory, cache, ...) so that a machine slowing down
 during the run affects both alike. Writes ``results/bench_train.json``.
 
@@ -32,7 +35,7 @@ import torch
 from fas_lib.fusion import msfans_loss
 from fas_lib.models import MultiScaleNet, measure_latency
 from fas_lib.train import scale_indices
-from fas_lib.utils import save_results, set_seed
+from fas_lib.utils import save_results, set_seed, tune_malloc
 
 SCALES3 = (1.1, 1.2, 1.3)
 
@@ -75,6 +78,7 @@ def main() -> None:
     from fas_lib.loader import CropDataset, load_split_tensors
 
     torch.set_num_threads(args.threads)
+    malloc_tuned = tune_malloc()  # as fas_lib.train.run_experiment does
     cache = open_cache(args.cache) if args.cache else get_cache(smoke=args.smoke)
     idx = scale_indices(cache, SCALES3)
     iters = 3 if args.smoke else args.iters
@@ -119,6 +123,7 @@ def main() -> None:
         "model": "MS-FANS CNN_S, 3 scales " + str(list(SCALES3)),
         "batch_size": bs,
         "threads": torch.get_num_threads(),
+        "malloc_tuned": malloc_tuned,
         "iters_per_round": iters,
         "rounds": args.rounds,
         "n_train_frames": int(len(ds)),
