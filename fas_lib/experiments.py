@@ -415,9 +415,9 @@ def scale_agreement(
         ValueError: a group scale missing from ``table2``, or an unknown split.
     """
     from fas_lib.metrics import eer, errors_at
-    from fas_lib.train import load_run, score_split
+    from fas_lib.train import _splits, load_run, score_split
 
-    have = set(cache.table["split"].astype(str).unique())
+    have = _splits(cache)
     bad = [s for s in splits if s not in have]
     if bad:
         raise ValueError(f"unknown split(s) {bad}; the cache has {sorted(have)}")
@@ -430,16 +430,15 @@ def scale_agreement(
     rates: dict[tuple[float, str], float] = {}
     for scale in sorted({s for g in groups for s in g}):
         run = runs[round(scale, 6)]
-        model = None
+        saved = (pd.read_csv(Path(run) / SCORES) if any(sp != "train" for sp in splits)
+                 else None)
         for split in splits:
             if split == "train":
-                if model is None:
-                    model, cfg = load_run(run)
+                model, cfg = load_run(run)
                 scores = score_split(model, cache, split, scale_indices(cache, cfg.scales),
                                      cfg.scales, cfg.eval_batch_size, progress=progress)
             else:
-                scores = pd.read_csv(Path(run) / SCORES)
-                scores = scores[scores["split"] == split]
+                scores = saved[saved["split"] == split]
             y, sc = scores["label"].to_numpy(), scores["score"].to_numpy()
             rate, threshold = eer(y, sc)
             wrong[scale, split], rates[scale, split] = errors_at(y, sc, threshold), rate
@@ -447,12 +446,12 @@ def scale_agreement(
     for g in groups:
         for split in splits:
             w = np.stack([wrong[s, split] for s in g])
+            any_wrong, all_wrong = int(w.any(axis=0).sum()), int(w.all(axis=0).sum())
             rows.append({"group": _label(g), "split": split, "n_frames": int(w.shape[1]),
                          "eer": [rates[s, split] for s in g],
                          "errors": [int(n) for n in w.sum(axis=1)],
-                         "any_wrong": int(w.any(axis=0).sum()),
-                         "all_wrong": int(w.all(axis=0).sum()),
-                         "disagree": int(w.any(axis=0).sum() - w.all(axis=0).sum())})
+                         "any_wrong": any_wrong, "all_wrong": all_wrong,
+                         "disagree": any_wrong - all_wrong})
     return pd.DataFrame(rows)
 
 

@@ -105,17 +105,21 @@ def eer(labels: ArrayLike, scores: ArrayLike) -> tuple[float, float]:
     return float(rate), float(thr[i - 1] + w * (thr[i] - thr[i - 1]))
 
 
+def _wrong(y: np.ndarray, s: np.ndarray, threshold: float) -> np.ndarray:
+    """Mistakes of checked labels / scores: accepted attacks and rejected bona fide."""
+    return (s >= threshold) == (y == 0)
+
+
 def errors_at(labels: ArrayLike, scores: ArrayLike, threshold: float) -> np.ndarray:
     """Per-sample mistakes at ``threshold``: attacks with ``score >= t``, bona fide with
     ``score < t`` (boolean array)."""
-    y, s = _check(labels, scores)
-    return (s >= threshold) == (y == 0)
+    return _wrong(*_check(labels, scores), threshold)
 
 
 def far_frr(labels: ArrayLike, scores: ArrayLike, threshold: float) -> tuple[float, float]:
     """(FAR, FRR) at ``threshold``: attacks with ``score >= t``, bona fide with ``score < t``."""
-    y, _ = _check(labels, scores)
-    wrong = errors_at(labels, scores, threshold)
+    y, s = _check(labels, scores)
+    wrong = _wrong(y, s, threshold)
     return float(np.mean(wrong[y == 0])), float(np.mean(wrong[y == 1]))
 
 

@@ -74,7 +74,6 @@ def test_environment_can_report_only_some_packages():
     assert not {"torch", "device", "torch_threads"} & set(env)   # nothing that imports torch
 
 
-
 _TUNE = ("from fas_lib.utils import tune_malloc; "
          "first = tune_malloc(); print(first, tune_malloc() == first)")
 
