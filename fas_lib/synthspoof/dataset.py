@@ -114,9 +114,9 @@ def _init_worker(config: SynthConfig, sources: list | None = None) -> None:
     """
     cv2.setNumThreads(1)
     if sources is None:
-        from .sources import builtin_sources, user_sources
+        from .sources import subject_sources, user_sources
 
-        sources = list(builtin_sources()) + user_sources(config.user_faces_dir)[0]
+        sources = subject_sources(user_sources(config.user_faces_dir)[0])
     _STATE.clear()
     _STATE.update(sources=sources, config=config)
 
@@ -198,12 +198,12 @@ def generate(
         return SynthSpoof(root)
     from tqdm.auto import tqdm
 
-    from .sources import builtin_sources, user_sources
+    from .sources import subject_sources, user_sources
 
     t0 = time.perf_counter()
     workers = max(1, int(workers or os.cpu_count() or 1))
     users, skipped = user_sources(config.user_faces_dir)
-    sources = list(builtin_sources()) + users
+    sources = subject_sources(users)
     jobs = plan_jobs(config)
     by_subject: dict[int, list[VideoJob]] = {}
     for j in jobs:

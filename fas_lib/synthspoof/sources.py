@@ -171,6 +171,12 @@ def user_sources(folder: str | Path | None) -> tuple[list[SourcePortrait], list[
     return sources, skipped
 
 
+def subject_sources(users: list[SourcePortrait]) -> list[SourcePortrait]:
+    """The portraits subjects are drawn from, in the order subject indices refer to: the
+    built-in ones, then ``users`` (from :func:`user_sources`)."""
+    return list(builtin_sources()) + list(users)
+
+
 def _head_prior(shape: tuple[int, int], cx: float, cy: float, b: float) -> np.ndarray:
     """Head-ellipse + neck + shoulders prior mask (uint8 0/1) around a face box centre."""
     h, w = shape
