@@ -1,10 +1,11 @@
-# The course's commands. Needs only Python 3.11, pip and make: every target creates or refreshes
+# The course's commands. Needs only Python 3.11, 3.12 or 3.13, pip and make: every target creates or refreshes
 # the virtual environment .venv from pyproject.toml first (reinstalled only when pyproject.toml
 # is newer than the stamp .venv/.installed).
 #
 #   make notebooks   run every notebook (full parameters) -> figures/, results/, build/notebooks/
 #                    (options of tools/run_notebooks.py in ARGS: make notebooks ARGS="--only 05")
 #   make test        unit and repository tests, then every notebook with SMOKE=True
+#   make lab         JupyterLab on notebooks/ with the project kernel (jupytext pairs .py/.ipynb)
 
 VENV    := .venv
 PY      := $(VENV)/bin/python
@@ -12,17 +13,19 @@ STAMP   := $(VENV)/.installed
 PYTEST  := $(PY) -m pytest
 
 .DEFAULT_GOAL := help
-.PHONY: help venv notebooks test test-unit test-notebooks strip bench clean clean-venv
+.PHONY: help venv notebooks test test-unit test-notebooks lab sync strip bench clean clean-venv
 
 help:  ## list the targets
 	@echo "make targets (all but help and clean* create or refresh .venv first):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 18
 
-# Python 3.11: python3.11 when found, else python3 when it is 3.11.
+# Python 3.11-3.13: the first of python3.11, python3.12, python3.13 found (3.11 first: its
+# PyTorch wheels are the ones CI has cached), else python3 when it is one of them.
 $(PY):
-	@if python3.11 -c '' 2>/dev/null; then base=python3.11; \
-	elif python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then base=python3; \
-	else echo "error: Python 3.11 is needed (python3.11, or a python3 that is 3.11)" >&2; exit 1; fi; \
+	@base=; for p in python3.11 python3.12 python3.13 python3; do \
+	  if $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; \
+	  then base=$$p; break; fi; done; \
+	if [ -z "$$base" ]; then echo "error: Python 3.11, 3.12 or 3.13 is needed (python3.11 ... python3.13, or python3)" >&2; exit 1; fi; \
 	echo "creating $(VENV) with $$base ($$($$base --version))"; \
 	$$base -m venv $(VENV)
 
@@ -46,6 +49,13 @@ test-unit: $(STAMP)  ## unit + repository tests only
 
 test-notebooks: $(STAMP)  ## every notebook with SMOKE=True (into build/notebook-smoke/)
 	$(PYTEST) tests/notebooks
+
+lab: $(STAMP)  ## JupyterLab on notebooks/ (edit the .py or the .ipynb: jupytext keeps them paired)
+	$(VENV)/bin/jupyter lab --notebook-dir notebooks
+
+sync: $(STAMP)  ## after editing notebooks outside JupyterLab: bring each .py/.ipynb pair in sync
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+	$(PY) tools/strip_notebooks.py
 
 strip: $(STAMP)  ## strip outputs and run metadata from notebooks/*.ipynb
 	$(PY) tools/strip_notebooks.py

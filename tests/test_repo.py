@@ -1,7 +1,8 @@
 """Repository hygiene: notebooks, environment files, README and CI agree with each other.
 
-(a) every notebook is stripped, has exactly one ``parameters`` cell (the third), opens with
-``# NN · Title`` and ends with ``## Summary`` and ``## Exercises``;
+(a) every notebook is a jupytext pair (``NN_name.py`` percent source, ``NN_name.ipynb``) whose
+two files hold the same cells, is stripped, has exactly one ``parameters`` cell (the third),
+opens with ``# NN · Title`` and ends with ``## Summary`` and ``## Exercises``;
 (b) ``environment.yml`` and ``pyproject.toml`` list the same packages with the same pins;
 (c) the README's notebook table lists exactly the notebooks, with their titles and runtimes;
 (d) ``.ci/run`` runs the README's test command;
@@ -21,6 +22,7 @@ import tomllib
 from pathlib import Path
 from types import ModuleType
 
+import jupytext
 import nbformat
 import pytest
 import yaml
@@ -65,6 +67,53 @@ def test_there_are_notebooks() -> None:
     assert NOTEBOOKS, "no notebooks found in notebooks/ (expected notebooks/NN_name.ipynb)"
     numbers = [p.name[:2] for p in NOTEBOOKS]
     assert numbers == [f"{i:02d}" for i in range(len(numbers))], f"gaps or duplicates: {numbers}"
+
+
+def cell_list(nb: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+    """What a pair must agree on: each cell's type, source and tags, in order."""
+    return [(c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in nb.cells]
+
+
+def pair_differences(py: nbformat.NotebookNode, ipynb: nbformat.NotebookNode) -> list[str]:
+    """Where the percent source and the notebook of a pair disagree; empty when in sync."""
+    a, b = cell_list(py), cell_list(ipynb)
+    diffs = [f"cell {i}: .py has {x[0]} {x[1][:50]!r} {x[2]}, .ipynb has {y[0]} {y[1][:50]!r} {y[2]}"
+             for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    if len(a) != len(b):
+        diffs.append(f".py has {len(a)} cells, .ipynb {len(b)}")
+    if py.metadata.get("kernelspec") != ipynb.metadata.get("kernelspec"):
+        diffs.append("kernelspecs differ")
+    return diffs
+
+
+def test_every_notebook_has_its_percent_source() -> None:
+    sources = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    assert [p.stem for p in sources] == [p.stem for p in NOTEBOOKS], \
+        "every notebooks/NN_name.ipynb needs its notebooks/NN_name.py and the other way round"
+    for path in sources:
+        head = path.read_text(encoding="utf-8").split("\n# %%", 1)[0]
+        assert "kernelspec:" in head, f"{path.name}: not a jupytext percent file with its header"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_pair_is_in_sync(path: Path) -> None:
+    source = path.with_suffix(".py")
+    diffs = pair_differences(jupytext.read(source, fmt="py:percent"),
+                             nbformat.read(path, as_version=4))
+    assert not diffs, (f"{source.name} and {path.name} differ (edit one, then `make sync`): "
+                       + "; ".join(diffs[:3]))
+
+
+def test_pair_check_catches_a_drift() -> None:
+    nb = jupytext.reads("# %% [markdown]\n# # 00 · T\n\n# %% tags=[\"parameters\"]\nSMOKE = 1\n",
+                        fmt="py:percent")
+    assert pair_differences(nb, nb) == []
+    edited = jupytext.reads(jupytext.writes(nb, fmt="py:percent").replace("SMOKE = 1", "SMOKE = 2"),
+                            fmt="py:percent")
+    assert any("cell 1" in d for d in pair_differences(edited, nb))
+    untagged = jupytext.reads("# %% [markdown]\n# # 00 · T\n\n# %%\nSMOKE = 1\n",
+                              fmt="py:percent")
+    assert any("['parameters']" in d for d in pair_differences(nb, untagged))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -124,7 +173,7 @@ def environment_requirements(text: str) -> dict[str, str]:
     and the project itself (``-e .``).
 
     Raises:
-        AssertionError: on a channel other than conda-forge, no python=3.11, a dependency line
+        AssertionError: on a channel other than conda-forge, no python>=3.11,<3.14, a dependency line
             without a comment, or a package listed twice.
     """
     env = yaml.safe_load(text)
@@ -132,7 +181,9 @@ def environment_requirements(text: str) -> dict[str, str]:
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip = [d for d in env["dependencies"] if isinstance(d, dict)]
     pip_list = pip[0]["pip"] if pip else []
-    assert "python=3.11" in conda, "environment.yml must pin python=3.11"
+    pythons = [d for d in conda if d.startswith("python")]
+    assert pythons == ["python>=3.11,<3.14"], \
+        f"environment.yml must ask for python>=3.11,<3.14 (pyproject's range), got {pythons}"
     lines = text.splitlines()
     start = next((i for i, ln in enumerate(lines) if ln.startswith("dependencies:")), len(lines))
     for line in lines[start + 1:]:
@@ -140,7 +191,7 @@ def environment_requirements(text: str) -> dict[str, str]:
             assert "#" in line, f"environment.yml: dependency without a comment: {line.strip()!r}"
     found: dict[str, str] = {}
     for item in conda + pip_list:
-        if item.startswith(("-e ", "python=")) or item == "pip":
+        if item.startswith(("-e ", "python=", "python>")) or item == "pip":
             continue
         # conda's "pkg=1.2" means "==1.2"
         name, spec = _split_requirement(re.sub(r"(?<![=<>!~])=(?!=)", "==", item))
@@ -178,14 +229,14 @@ def test_requirement_comparison_catches_differences() -> None:
     py = pyproject_requirements('[project]\ndependencies = ["torch==2.14.1", "Py_YAML>=6"]\n')
     assert py == {"torch": "==2.14.1", "py-yaml": ">=6"}
     env = environment_requirements(
-        "channels: [conda-forge]\ndependencies:\n  - python=3.11  # x\n  - py_yaml>=6  # x\n"
+        "channels: [conda-forge]\ndependencies:\n  - python>=3.11,<3.14  # x\n  - py_yaml>=6  # x\n"
         "  - pip:\n      - torch==2.13.0  # x\n      - extra=1.0  # x\n")
     assert env == {"py-yaml": ">=6", "torch": "==2.13.0", "extra": "==1.0"}
     diffs = compare_requirements(py, env)
     assert any("torch" in d for d in diffs) and any("extra" in d for d in diffs)
     with pytest.raises(AssertionError, match="without a comment"):
         environment_requirements("channels: [conda-forge]\ndependencies:\n"
-                                 "  - python=3.11  # x\n  - numpy\n")
+                                 "  - python>=3.11,<3.14  # x\n  - numpy\n")
 
 
 # --- (c) README notebook table ------------------------------------------------------------------
