@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import random
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,19 +165,41 @@ def _to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Write a file atomically: yield a temporary path in ``path``'s folder, rename it on success.
+
+    The one write-to-temp-then-rename of the package: checkpoints, cache arrays and shards,
+    results and manifests all go through it, so a reader never sees half a file and an
+    interrupted writer leaves the previous file (or none) in place::
+
+        with atomic_path(out / "crops.npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, crops)   # a file object: np.save appends ".npy" to a bare path
+
+    Args:
+        path: the final file; its folder is created if missing.
+
+    Yields:
+        A temporary path (``.<name>.<random>.tmp`` beside ``path``) that does not exist yet.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def save_results(obj: dict[str, Any], name: str, results_dir: str | Path = "results") -> Path:

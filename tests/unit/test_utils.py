@@ -110,3 +110,17 @@ def test_run_experiment_tunes_the_allocator(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="stop here"):
         train.run_experiment(dict(fusion="single", scales=(1.2,)), tmp_path)
     assert calls == [1]
+
+
+def test_atomic_path_renames_on_success_and_keeps_the_old_file_on_failure(tmp_path):
+    target = tmp_path / "sub" / "a.txt"
+    with utils.atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and not tmp.exists()
+        tmp.write_text("one")
+    assert target.read_text() == "one"
+    with pytest.raises(RuntimeError, match="boom"):
+        with utils.atomic_path(target) as tmp:
+            tmp.write_text("two")
+            raise RuntimeError("boom")
+    assert target.read_text() == "one"
+    assert [p.name for p in target.parent.iterdir()] == ["a.txt"]  # no temporary left behind
