@@ -305,6 +305,15 @@ def test_ci_runs_the_readme_test_command(readme_text: str) -> None:
     assert sum(test_commands[0] in ln for ln in lines) == 1
 
 
+def test_readme_credits_the_papers_authors(readme_text: str) -> None:
+    """MS-FANS is by Luo, Kan, Shan and Chen (ICPR 2018); no unprovable "first public" claim."""
+    intro = readme_text.split("\n## ", 1)[0]
+    for author in ("Luo", "Kan", "Shan", "Chen"):
+        assert author in intro, f"the README's first paragraph does not name {author}"
+    assert not re.search(r"Luo, Pan|Deng|Zhang\)", intro), "wrong MS-FANS author list"
+    assert "first public" not in readme_text
+
+
 # --- (e) README figures -------------------------------------------------------------------------
 
 def test_readme_figures_exist(readme_text: str, notebook_table) -> None:
