@@ -216,6 +216,14 @@ def test_environment_yml_matches_pyproject() -> None:
     assert not diffs, "environment.yml and pyproject.toml disagree:\n  " + "\n  ".join(diffs)
 
 
+def test_scikit_learn_pin_allows_det_curve_drop_intermediate() -> None:
+    """``fas_lib.metrics`` calls ``det_curve(drop_intermediate=...)``, new in scikit-learn 1.7."""
+    pyproject = pyproject_requirements((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    m = re.fullmatch(r">=(\d+)\.(\d+)(?:\.\d+)?(?:,.*)?", pyproject["scikit-learn"])
+    assert m, f"scikit-learn pin {pyproject['scikit-learn']!r} has no lower bound"
+    assert (int(m[1]), int(m[2])) >= (1, 7), f"scikit-learn{pyproject['scikit-learn']} < 1.7"
+
+
 def test_pyproject_dependencies_have_comments() -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     block = re.search(r"^dependencies = \[\n(.*?)^\]", text, re.S | re.M)
