@@ -85,18 +85,26 @@ def eer(labels: ArrayLike, scores: ArrayLike) -> tuple[float, float]:
     With ``d = FAR - FRR`` along the ROC (``d`` rises strictly from -1 to +1), the first point
     ``i`` with ``d[i] >= 0`` and its predecessor bracket the crossing; ``w = -d[i-1] / (d[i] -
     d[i-1])`` gives ``EER = FAR[i-1] + w (FAR[i] - FAR[i-1])`` (= the interpolated FRR) and the
-    threshold ``thr[i-1] + w (thr[i] - thr[i-1])`` (the infinite first threshold is taken as the
-    top score). When a ROC point lies exactly on the crossing (``d[i] == 0``, e.g. perfect
-    separation) every threshold in ``(thr[i+1], thr[i]]`` realises it and the middle of that
-    interval is returned, so that a threshold fixed on dev sits between the classes.
+    threshold ``thr[i-1] + w (thr[i] - thr[i-1])`` (the infinite first threshold, "accept
+    nothing", is taken as the next float above the top score, ``np.nextafter(top, inf)``, the
+    smallest threshold that rejects every sample). When a ROC point lies exactly on the crossing
+    (``d[i] == 0``, e.g. perfect separation) every threshold in ``(thr[i+1], thr[i]]`` realises
+    it and the middle of that interval is returned, so that a threshold fixed on dev sits between
+    the classes. "Exactly" is decided on the error *counts* (``FA * n_bona_fide == FR *
+    n_attack``), not on the float difference, which rounding leaves at about 1e-16 (e.g. FAR =
+    1/3 against FRR = 1 - 2/3).
 
     Returns:
         ``(eer, threshold)`` as plain floats.
     """
     far, frr, thr = roc(labels, scores)
     thr = thr.copy()
-    thr[0] = thr[1]  # "accept nothing" sits just above the top score
-    d = far - frr
+    thr[0] = np.nextafter(thr[1], np.inf)  # "accept nothing": just above the top score
+    y = np.asarray(labels, dtype=float)
+    n_bona, n_attack = int(np.sum(y == 1)), int(np.sum(y == 0))
+    # sign of FAR - FRR from the integer counts: FA / n_attack - FR / n_bona
+    cross = np.rint(far * n_attack) * n_bona - np.rint(frr * n_bona) * n_attack
+    d = np.where(cross == 0, 0.0, far - frr)
     i = int(np.argmax(d >= 0))  # i >= 1 since d[0] = -1, and i < len - 1 when d[i] == 0
     if d[i] == 0:
         return float(far[i]), float((thr[i] + thr[i + 1]) / 2.0)

@@ -48,6 +48,31 @@ def test_eer_interpolated_second_example() -> None:
     assert t == pytest.approx(0.65)
 
 
+def test_eer_exact_crossing_survives_float_rounding() -> None:
+    # attacks 0.1, 0.4, 0.6; bona fide 0.5, 0.7, 0.9
+    # t=0.7: FAR 0,   FRR 1/3 ; t=0.6: FAR 1/3, FRR 1/3 -> the ROC point lies ON the crossing
+    # (1 - tpr = 1 - 2/3 is not exactly 1/3 in floats, FAR - FRR ~ -5e-17), so the midpoint
+    # rule applies: every t in (0.5, 0.6] gives FAR = FRR = 1/3 -> threshold 0.55
+    y, s = [0, 0, 0, 1, 1, 1], [0.1, 0.4, 0.6, 0.5, 0.7, 0.9]
+    e, t = m.eer(y, s)
+    assert e == pytest.approx(1 / 3)
+    assert t == pytest.approx(0.55)
+    assert m.far_frr(y, s, t) == pytest.approx((1 / 3, 1 / 3))
+
+
+def test_eer_accept_nothing_point_lies_above_the_top_score() -> None:
+    # attack 0.5 and bona fide 0.5 tie at the top: the crossing lies between "accept nothing"
+    # (FAR 0, FRR 1) and t = 0.5 (FAR 1, FRR 0). The threshold returned lies in
+    # [0.5, nextafter(0.5)], and just above the top score everything is rejected.
+    y, s = [0, 1], [0.5, 0.5]
+    e, t = m.eer(y, s)
+    assert e == pytest.approx(0.5)
+    assert 0.5 <= t <= np.nextafter(0.5, np.inf)
+    above = np.nextafter(0.5, np.inf)
+    assert m.far_frr(y, s, above) == (0.0, 1.0)
+    assert m.hter(y, s, above) == 0.5
+
+
 def test_score_direction_matters() -> None:
     # Negated scores: bona fide now score LOWER than every attack -> everything is wrong.
     # t=-0.2: FAR 1 (both attacks >= -0.2), FRR 1 -> EER = 1, AUC = 0
