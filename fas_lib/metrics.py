@@ -11,7 +11,9 @@ Hence, at a threshold ``t``:
 
 * FAR (false acceptance rate) = share of attacks with ``score >= t``.
   Pooled over all attacks it is the "APCER pooled"; per attack type (PAI species) it is
-  ``APCER_type``, and the ISO APCER is the **maximum** over types.
+  ``APCER_type``, and the ISO APCER is the **maximum** over types. Attack types that are
+  instruments of one species are pooled first (:data:`PAI_SPECIES`: OULU-NPU's ``print1`` /
+  ``print2`` are the species ``print``, ``replay1`` / ``replay2`` the species ``replay``).
 * FRR (false rejection rate) = BPCER = share of bona fide samples with ``score < t``.
 * HTER = (FAR + FRR) / 2; ACER = (APCER + BPCER) / 2.
 
@@ -29,6 +31,18 @@ import pandas as pd
 from sklearn import metrics as skm
 
 ArrayLike = Sequence[Any] | np.ndarray
+
+#: Attack type (presentation attack *instrument*) -> PAI species, for :func:`apcer_bpcer_acer`.
+#: OULU-NPU's evaluation takes APCER as the maximum over its two attack kinds, print and
+#: display (video replay), each kind pooling its two instruments (two printers, two displays):
+#: Boulkenafet et al., "OULU-NPU: A mobile face presentation attack database with real-world
+#: variations", FG 2017, Sec. on evaluation; Boulkenafet et al., "A competition on generalized
+#: software-based face presentation attack detection in mobile scenarios", IJCB 2017. The names
+#: are those of :data:`fas_lib.datasets.oulu_npu.ATTACK_TYPES`; a type not listed here is a
+#: species of its own.
+PAI_SPECIES: dict[str, str] = {
+    "print1": "print", "print2": "print", "replay1": "replay", "replay2": "replay",
+}
 
 
 def _check(
@@ -156,16 +170,24 @@ def apcer_bpcer_acer(
 ) -> dict[str, Any]:
     """ISO/IEC 30107-3 errors at ``threshold``; APCER is the worst attack type, not the pool.
 
+    The attack types are first mapped to their PAI species with :data:`PAI_SPECIES` (OULU-NPU's
+    ``print1``, ``print2`` -> ``print``; ``replay1``, ``replay2`` -> ``replay``; other types are
+    their own species), and APCER is the maximum over species, each species pooling its
+    instruments, as in OULU-NPU's published evaluation (Boulkenafet et al., FG 2017; IJCB 2017
+    competition report).
+
     Args:
         labels: 1 = bona fide, 0 = attack.
         scores: higher = more bona fide.
-        attack_types: PAI species of each sample (the value of bona fide rows is ignored).
+        attack_types: attack type of each sample (the value of bona fide rows is ignored).
         threshold: accept as bona fide when ``score >= threshold``.
 
     Returns:
-        ``apcer_per_type`` ({type: share of that type's attacks accepted}), ``apcer`` (max over
-        types), ``worst_type`` (its argmax, first in sorted order on ties), ``apcer_pooled``
-        (all attacks together: NOT the ISO APCER), ``bpcer`` (share of bona fide rejected) and
+        ``apcer_per_type`` ({species: share of that species' attacks accepted}), ``apcer`` (max
+        over species), ``worst_type`` (its argmax, first in sorted order on ties),
+        ``apcer_per_instrument`` ({attack type as given: share accepted}; equal to
+        ``apcer_per_type`` unless :data:`PAI_SPECIES` merged types), ``apcer_pooled`` (all
+        attacks together: NOT the ISO APCER), ``bpcer`` (share of bona fide rejected) and
         ``acer`` = (apcer + bpcer) / 2.
     """
     y, s = _check(labels, scores)
@@ -174,9 +196,14 @@ def apcer_bpcer_acer(
         raise ValueError(f"attack_types has length {len(types)}, labels {len(y)}")
     accepted = s >= threshold
     atk = y == 0
-    per_type = {
+    per_instrument = {
         str(t): float(np.mean(accepted[atk & (types == t)]))
         for t in sorted(set(types[atk].tolist()), key=str)
+    }
+    species = np.array([PAI_SPECIES.get(str(t), str(t)) for t in types.tolist()], dtype=object)
+    per_type = {
+        str(t): float(np.mean(accepted[atk & (species == t)]))
+        for t in sorted(set(species[atk].tolist()), key=str)
     }
     worst = max(per_type, key=lambda t: per_type[t])  # first maximal key in sorted order
     apcer = per_type[worst]
@@ -185,6 +212,7 @@ def apcer_bpcer_acer(
         "apcer_per_type": per_type,
         "apcer": apcer,
         "worst_type": worst,
+        "apcer_per_instrument": per_instrument,
         "apcer_pooled": float(np.mean(accepted[atk])),
         "bpcer": bpcer,
         "acer": (apcer + bpcer) / 2.0,
@@ -406,7 +434,8 @@ def evaluate(dev_labels: ArrayLike, dev_scores: ArrayLike, test_labels: ArrayLik
         ``{"frame": {...}, "video": {...}}`` (``"video"`` only when both video-id arrays are
         given), each with ``dev_eer``, ``dev_threshold``, ``dev_auc``, ``test_eer``,
         ``test_eer_threshold``, ``test_auc``, ``test_far``, ``test_frr``, ``test_hter``,
-        ``test_apcer``, ``test_apcer_per_type``, ``test_worst_type``, ``test_apcer_pooled``,
+        ``test_apcer``, ``test_apcer_per_type``, ``test_worst_type``,
+        ``test_apcer_per_instrument``, ``test_apcer_pooled``,
         ``test_bpcer``, ``test_acer``: plain floats / str, JSON-serialisable.
     """
     test_y, test_s = _check(test_labels, test_scores)

@@ -14,7 +14,10 @@ Each list line is ``label,video`` such as ``+1,1_1_01_1``; the video is
 ``<Split>_files/<video>.avi`` with the split of the list file. ``+1`` is bona fide and any
 negative label an attack (most copies use ``-1``; some use ``-2`` for replay). The attack type
 comes from the File number of the name, not from the label: 2 ``print1``, 3 ``print2``,
-4 ``replay1``, 5 ``replay2``. A line whose label sign contradicts its File number is skipped
+4 ``replay1``, 5 ``replay2``: these are attack *instruments*; the dataset's evaluation
+(Boulkenafet et al., FG 2017; IJCB 2017 competition) takes APCER as the maximum over the two
+attack *kinds* (PAI species) print and replay, each pooling its two instruments, which
+:func:`fas_lib.metrics.apcer_bpcer_acer` does through :data:`fas_lib.metrics.PAI_SPECIES`. A line whose label sign contradicts its File number is skipped
 (``label_conflict``). ``quality`` is ``phone<P>_session<S>``.
 
 The adapter reads the official lists and adds no rule of its own; their semantics are:

@@ -131,6 +131,43 @@ def test_apcer_is_max_over_types_not_pooled() -> None:
     assert out["acer"] == pytest.approx(0.5)
 
 
+def test_oulu_apcer_is_max_over_attack_kinds_not_instruments() -> None:
+    # OULU-NPU (Boulkenafet et al., FG 2017; IJCB 2017 competition): APCER is the max over the
+    # two PAI species print and replay (display), each pooling its two instruments.
+    # t = 0.5. print1 0.6, 0.1 -> 1/2 ; print2 0.2, 0.3 -> 0/2   => print  1/4
+    #          replay1 0.7, 0.8, 0.9 -> 3/3 ; replay2 0.1 -> 0/1 => replay 3/4
+    # per instrument the max would be 1 (replay1); per kind it is 3/4. BPCER: 0.4 of 4 -> 1/4.
+    y = [0] * 8 + [1] * 4
+    s = [0.6, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 0.1, 0.9, 0.8, 0.7, 0.4]
+    types = ["print1", "print1", "print2", "print2", "replay1", "replay1", "replay1", "replay2"]
+    types += ["live"] * 4
+    out = m.apcer_bpcer_acer(y, s, types, 0.5)
+    assert out["apcer_per_type"] == {"print": 0.25, "replay": 0.75}
+    assert out["apcer"] == pytest.approx(0.75)
+    assert out["worst_type"] == "replay"
+    assert out["apcer_per_instrument"] == {"print1": 0.5, "print2": 0.0, "replay1": 1.0,
+                                           "replay2": 0.0}
+    assert out["apcer_pooled"] == pytest.approx(4 / 8)
+    assert out["bpcer"] == pytest.approx(0.25)
+    assert out["acer"] == pytest.approx((0.75 + 0.25) / 2)
+    # a second split where the two rules also disagree on the worst kind:
+    # print1 1/1 accepted, print2 0/3 -> print 1/4 ; replay1 1/2, replay2 1/2 -> replay 2/4
+    y2 = [0] * 8 + [1, 1]
+    s2 = [0.9, 0.1, 0.1, 0.1, 0.9, 0.1, 0.9, 0.1, 0.9, 0.9]
+    t2 = ["print1", "print2", "print2", "print2", "replay1", "replay1", "replay2", "replay2",
+          "live", "live"]
+    out2 = m.apcer_bpcer_acer(y2, s2, t2, 0.5)
+    assert out2["apcer"] == pytest.approx(0.5) and out2["worst_type"] == "replay"
+    assert out2["apcer_per_instrument"]["print1"] == 1.0  # the instrument rule would say 1
+
+
+def test_oulu_adapter_attack_types_map_to_two_kinds() -> None:
+    from fas_lib.datasets import oulu_npu
+
+    attacks = [t for t in oulu_npu.ATTACK_TYPES.values() if t != "live"]
+    assert {m.PAI_SPECIES[t] for t in attacks} == {"print", "replay"}
+
+
 def test_apcer_bpcer_not_swapped() -> None:
     # t = 0.5. attacks 0.6 (accepted), 0.4 -> APCER 1/2
     # bona fide 0.9, 0.8, 0.7, 0.3 (rejected) -> BPCER 1/4 ; ACER = 3/8
