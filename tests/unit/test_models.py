@@ -253,6 +253,23 @@ def test_flops_and_macs():
     assert 0.5 < cmp["flops_over_paper"] < 2.0
 
 
+def test_paper_convention_reproduces_table_iv_within_two_percent():
+    # Table IV: 3 scales, 112 x 112, padding 0. Convolutions at 2 FLOPs per multiply-add, FC at 1:
+    # CNN_S 3 * (2 * (55*55*48*27 + 13*13*96*432) + 3456*1024) = 0.0762 G (paper 0.075 G)
+    from fas_lib import models
+
+    hand_s = 3 * (2 * (55 * 55 * 48 * 27 + 13 * 13 * 96 * 432) + 3456 * 1024)
+    assert models.paper_convention_flops("cnn_s", 3) == hand_s
+    for backbone, paper in PAPER_TABLE_IV_FLOPS.items():
+        ours = models.paper_convention_flops(backbone, n_scales=3)
+        assert abs(ours / paper - 1) < 0.02, (backbone, ours, paper)
+    assert models.paper_convention_flops("cnn_d", 3) == pytest.approx(0.7706e9, rel=1e-3)
+    assert models.paper_convention_flops("cnn_s", 1) * 3 == hand_s
+    cmp = compare_with_paper("cnn_d")
+    assert cmp["paper_convention_flops"] == models.paper_convention_flops("cnn_d", 3)
+    assert abs(cmp["paper_convention_over_paper"] - 1) < 0.02
+
+
 def test_deterministic_for_a_seed():
     outs = []
     for _ in range(2):
