@@ -7,6 +7,7 @@ SynthSpoof (36 frames at 640 x 480) generated once for this module.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -74,6 +75,26 @@ def test_scale_one_crop_contains_the_face_box(aligner, astronaut, synth_frame, w
     # and it fills a good part of it (the crop is the face, not the whole frame)
     side = corners[:, 0].max() - corners[:, 0].min()
     assert 0.6 * 128 < side <= 128.5
+
+
+def _portraits():
+    import matplotlib
+
+    grace = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    return {"astronaut": data.astronaut(), "grace_hopper": cv2.cvtColor(grace, cv2.COLOR_BGR2RGB)}
+
+
+def test_5_and_68_point_modes_give_the_same_face_size(aligner):
+    # a crop "scale" must mean the same face size whichever landmarks align it: the pixel ->
+    # face-box scale of the two similarity fits agrees within 2 % on the course's portraits
+    # (with the first 68-point template the face came out 3.5 % and 5.6 % smaller).
+    aligner68 = FaceAligner(SCALES, landmarks="68")
+    for name, img in _portraits().items():
+        box = aligner.detect(img)[0]
+        m5 = aligner.alignment_matrix(aligner.predict_landmarks(img, box))
+        m68 = aligner68.alignment_matrix(aligner68.predict_landmarks(img, box))
+        ratio = np.sqrt(abs(np.linalg.det(m68[:, :2])) / abs(np.linalg.det(m5[:, :2])))
+        assert abs(ratio - 1) < 0.02, f"{name}: 68-point face size / 5-point = {ratio:.3f}"
 
 
 def test_crops_zoom_out_with_scale(aligner, astronaut):
