@@ -4,7 +4,7 @@
 
     fas prepare --dataset casia_fasd --root /data/CASIA-FASD [--protocol standard] [--n-frames 4]
     fas prepare --dataset synthspoof [--smoke]          # generates SynthSpoof first
-    fas info ~/.cache/fas_lib/caches/casia_fasd-standard-1a2b3c4d5e
+    fas info ~/.cache/fas_lib/caches/casia_fasd-standard_nodev-1a2b3c4d5e
     fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
     fas evaluate --run runs/msfans
 

@@ -86,7 +86,11 @@ def run_dir(config: ExperimentConfig, out_root: str | Path, cache: Any = None) -
 
 
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers of one run's results as a flat row (rates in [0, 1])."""
+    """The headline numbers of one run's results as a flat row (rates in [0, 1]).
+
+    A metric that is missing (``None`` in a results file, e.g. ``dev_eer`` of a protocol
+    without a dev split) is NaN in the row.
+    """
     m = results["metrics"]
     row: dict[str, Any] = {}
     for level in ("frame", "video"):
@@ -95,7 +99,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         lv = m[level]
         for k in ("dev_eer", "test_eer", "test_hter", "test_auc", "test_apcer", "test_bpcer",
                   "test_acer"):
-            row[f"{k}" if level == "frame" else f"video_{k}"] = lv[k]
+            row[f"{k}" if level == "frame" else f"video_{k}"] = (
+                float("nan") if lv[k] is None else lv[k])
     timing = results.get("timing", {})
     row["train_seconds"] = timing.get("train_seconds")
     row["train_samples_per_s"] = timing.get("train_samples_per_s")

@@ -385,8 +385,11 @@ def evaluate_scores(scores: pd.DataFrame, score_col: str = "score") -> dict[str,
     """Frame- and video-level metrics of a scores table (:func:`fas_lib.metrics.evaluate`).
 
     The threshold is fixed on ``dev`` at its EER; a table without ``dev`` rows (train/test
-    protocols such as CASIA-FASD) fixes it on ``test`` instead, which the result records in
-    ``threshold_split``.
+    protocols such as CASIA-FASD's default ``standard_nodev``, the paper's, which reports only
+    the test EER there) fixes it at the EER of ``test`` instead, which the result records in
+    ``threshold_split``: ``test_hter`` / ``test_apcer`` / ... are then measured at a threshold
+    chosen on test (optimistic, not an HTER in the usual sense), and ``dev_eer``,
+    ``dev_threshold`` and ``dev_auc`` are NaN (there is no dev set to report).
     """
     from fas_lib.metrics import evaluate
 
@@ -402,6 +405,11 @@ def evaluate_scores(scores: pd.DataFrame, score_col: str = "score") -> dict[str,
                    test_attack_types=test["attack_type"].to_numpy(),
                    dev_video_ids=dev["video_id"].to_numpy(),
                    test_video_ids=test["video_id"].to_numpy())
+    if thr_split == "test":
+        for level in ("frame", "video"):
+            if level in out:
+                out[level].update(dev_eer=float("nan"), dev_threshold=float("nan"),
+                                  dev_auc=float("nan"))
     out["threshold_split"] = thr_split
     out["n_frames"] = {"dev": int(len(dev)) if thr_split == "dev" else 0, "test": int(len(test))}
     return out

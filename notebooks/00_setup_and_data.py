@@ -53,7 +53,7 @@ SEED = 0                 # master seed of SynthSpoof (every video has its own ch
 DATASET = "synthspoof"   # another dataset name (casia_fasd, replay_attack, ...) + DATA_ROOT
                          # adds a summary of its protocol table; the figures stay SynthSpoof
 DATA_ROOT = None         # None -> generate into fas_lib.utils.data_dir()/synthspoof/<hash>
-PROTOCOL = None          # protocol of DATASET (None -> its default)
+PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 WORKERS = 2              # generator processes
 N_SUBJECTS = 40          # split 15/15/20 like Replay-Attack (paper: 50 subjects per dataset)
 FRAMES_PER_VIDEO = 8     # the paper datasets: full videos of 10-20 s; we sample a few frames

@@ -48,7 +48,7 @@ SMOKE = False            # True: tiny data and a few iterations (tests, CI)
 SEED = 0
 DATASET = "synthspoof"   # any adapter: casia_fasd, replay_attack, oulu_npu, ...
 DATA_ROOT = None         # None -> SynthSpoof is generated; else the dataset's folder
-PROTOCOL = None
+PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 FOLD = None
 WORKERS = 2
 BACKBONE = "cnn_s"       # paper Table III: CNN_S; Tables IV/V: CNN_D
@@ -94,7 +94,8 @@ print(f"run {RUN_DIR} ({time.perf_counter() - t:.0f} s; threshold from "
 M = RUN["metrics"]
 print(pd.DataFrame({lvl: {k: M[lvl][k] for k in ("dev_eer", "test_eer", "test_hter",
                                                   "test_apcer", "test_bpcer", "test_acer")}
-                    for lvl in ("frame", "video") if lvl in M}).T.map(lambda v: f"{100 * v:.2f} %"))
+                    for lvl in ("frame", "video") if lvl in M}).T.map(
+    lambda v: "—" if v is None or v != v else f"{100 * v:.2f} %"))  # no dev split: dev_eer NaN
 
 # %%
 hist = pd.DataFrame(RUN["history"])

@@ -14,7 +14,7 @@ raises :class:`~fas_lib.protocol.ProtocolError`.
 =============  ========================================================  =================
 dataset        protocols (default first)                                 module
 =============  ========================================================  =================
-casia_fasd     standard, grandtest, standard_nodev                       :mod:`.casia_fasd`
+casia_fasd     standard_nodev, standard, grandtest                       :mod:`.casia_fasd`
 replay_attack  grandtest, print, mobile, highdef, photo, video,          :mod:`.replay_attack`
                digitalphoto
 oulu_npu       1, 2, 3 (fold 1-6), 4 (fold 1-6)                          :mod:`.oulu_npu`

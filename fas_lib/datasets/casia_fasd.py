@@ -12,13 +12,17 @@ File names: ``1, 2, HR_1`` real; ``3, 4, HR_2`` warped photo; ``5, 6, HR_3`` cut
 
 Protocols:
 
-* ``standard`` (default): the dataset's own split, train = ``train_release``, test =
-  ``test_release`` (as in MS-FANS), with a development set carved out of the training subjects
+* ``standard_nodev`` (default): the dataset's own split as MS-FANS uses it (Sec. IV-A, "divided
+  into train set and test sets, consisting of 20 and 30 subjects"): train = all 20 subjects of
+  ``train_release``, test = ``test_release``, and an empty dev split. The paper reports EER on
+  test only for CASIA-FASD; with no dev rows :func:`fas_lib.train.evaluate_scores` fixes the
+  HTER / APCER / BPCER threshold at the test EER (``threshold_split == "test"``) and reports
+  the ``dev_*`` metrics as NaN. Use it to reproduce Tables II-IV.
+* ``standard``: the same test set, with a development set carved out of the training subjects
   for threshold selection: subjects 1-15 train, 16-20 dev. The carve-out is the rule of Bob's
-  ``grandtest`` protocol (``bob.pad.face.database.casiafasd``).
-* ``grandtest``: the same rows under Bob's name, for comparisons with Bob-based papers.
-* ``standard_nodev``: all 20 training subjects in train and an empty dev split (the exact
-  MS-FANS training set; thresholds must then come from elsewhere).
+  ``grandtest`` protocol (``bob.pad.face.database.casiafasd``). Trains on 15 subjects, not the
+  paper's 20, but gives an HTER at a threshold fixed without looking at test.
+* ``grandtest``: the rows of ``standard`` under Bob's name, for comparisons with Bob-based papers.
 """
 
 from __future__ import annotations
@@ -55,8 +59,8 @@ class CasiaFasd(DatasetAdapter):
 
     name = "casia_fasd"
     title = "CASIA-FASD"
-    protocols = ("standard", "grandtest", "standard_nodev")
-    default_protocol = "standard"
+    protocols = ("standard_nodev", "standard", "grandtest")
+    default_protocol = "standard_nodev"  # the paper's: all 20 training subjects train
     required = ("train_release", "test_release")
     layout = "train_release/<1..20>/ and test_release/<1..30>/ holding 1.avi ... HR_4.avi"
     face_dir = "face-locations"

@@ -78,7 +78,7 @@ def test_prepare_and_info_on_a_miniature(capsys, tmp_path):
     assert manifest["params"]["every"] == 1 and manifest["params"]["n_frames"] is None
     code, out, _ = run(capsys, "info", str(out_dir))
     assert code == 0
-    for text in ("CASIA-FASD (casia_fasd), protocol standard", "1 frame in 1", "on disk",
+    for text in ("CASIA-FASD (casia_fasd), protocol standard_nodev", "1 frame in 1", "on disk",
                  "frames per split and attack type", "live", "unreadable or corrupt"):
         assert text in out, text
 

@@ -53,8 +53,16 @@ def casia(tmp_path_factory):
     return fakes.build_casia_fasd(tmp_path_factory.mktemp("casia") / "CASIA", n_train=2, n_test=2)
 
 
-def test_casia_standard_counts(casia):
+def test_casia_default_is_the_papers_protocol(casia):
+    # MS-FANS trains on all 20 training subjects (no dev carve-out): standard_nodev is default
     res = load_protocol("casia_fasd", casia.root)
+    assert res.protocol == "standard_nodev"
+    assert counts(res) == {"train": 24, "test": 24}
+    assert sorted(res.table[res.table.split == "train"]["subject"].unique()) == ["1", "16"]
+
+
+def test_casia_standard_counts(casia):
+    res = load_protocol("casia_fasd", casia.root, "standard")
     assert res.protocol == "standard" and len(res.table) == 48
     assert counts(res) == {"train": 12, "dev": 12, "test": 24}
     # 3 videos per type per subject; 1 subject in train, 1 in dev, 2 in test
@@ -68,7 +76,7 @@ def test_casia_standard_counts(casia):
 
 
 def test_casia_subjects_quality_and_ids(casia):
-    t = load_protocol("casia_fasd", casia.root).table.set_index("path")
+    t = load_protocol("casia_fasd", casia.root, "standard").table.set_index("path")
     assert t.loc["train_release/1/1.avi", ["attack_type", "quality"]].tolist() == ["live", "normal"]
     assert t.loc["train_release/1/2.avi", "quality"] == "low"
     assert t.loc["train_release/1/HR_1.avi", "quality"] == "high"
@@ -81,7 +89,7 @@ def test_casia_subjects_quality_and_ids(casia):
 
 
 def test_casia_protocol_variants(casia):
-    standard = load_protocol("casia_fasd", casia.root).table
+    standard = load_protocol("casia_fasd", casia.root, "standard").table
     grandtest = load_protocol("casia_fasd", casia.root, "grandtest").table
     pd.testing.assert_frame_equal(standard, grandtest)
     nodev = load_protocol("casia_fasd", casia.root, "standard_nodev")
@@ -472,7 +480,7 @@ def test_every_adapter_gives_relative_existing_paths_and_decodable_media(tmp_pat
 
 
 def test_summary_and_absolute(casia):
-    res = load_protocol("casia_fasd", casia.root)
+    res = load_protocol("casia_fasd", casia.root, "standard")
     s = res.summary()
     assert list(s.index) == ["train", "dev", "test"] and s.loc["test", "total"] == 24
     assert res.absolute("test_release/1/1.avi").is_file()

@@ -111,6 +111,38 @@ def test_run_writes_results_scores_and_checkpoint(cache, tmp_path):
     assert res["timing"]["train_samples_per_s"] > 0
 
 
+def test_no_dev_split_fixes_the_threshold_on_test_and_reports_no_dev_metrics(tmp_path):
+    # CASIA-FASD's default protocol (standard_nodev, the paper's) has no dev split. The paper
+    # reports EER on test only; HTER / APCER / BPCER then use the test-EER threshold (recorded
+    # as threshold_split "test") and the dev_* metrics are NaN, not the test set's under a dev
+    # name (which made notebook 06 "pick the best scale on dev" on test).
+    import math
+
+    from fas_lib.datasets import load_protocol
+    from fas_lib.experiments import summarise
+    from fas_lib.train import evaluate_scores
+    from tests import fakes
+
+    fake = fakes.build_casia_fasd(tmp_path / "CASIA", n_train=2, n_test=2, faces=False)
+    table = load_protocol("casia_fasd", fake.root).table
+    assert set(table.split) == {"train", "test"}
+    test = table[table.split == "test"].reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    scores = test[["split", "video_id", "label", "attack_type"]].assign(
+        score=np.clip(0.5 * test.label + rng.uniform(0, 0.6, len(test)), 0, 1))
+    out = evaluate_scores(scores)
+    assert out["threshold_split"] == "test" and out["n_frames"] == {"dev": 0, "test": 24}
+    f = out["frame"]
+    e, thr = metrics.eer(scores.label, scores.score)
+    assert f["test_eer"] == pytest.approx(e)
+    assert f["test_hter"] == pytest.approx(metrics.hter(scores.label, scores.score, thr))
+    for key in ("dev_eer", "dev_threshold", "dev_auc"):
+        assert math.isnan(f[key]), key
+    assert math.isnan(summarise({"metrics": out})["dev_eer"])
+    # read back from a results file, where NaN was written as null
+    assert math.isnan(summarise({"metrics": {"frame": dict(f, dev_eer=None)}})["dev_eer"])
+
+
 def test_metrics_match_fas_lib_metrics_on_written_scores(cache, tmp_path):
     res = run_experiment(cfg(epochs=1, milestones=()), tmp_path, cache=cache, progress=False)
     s = scores_of(tmp_path)
