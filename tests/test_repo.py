@@ -322,6 +322,23 @@ def test_readme_credits_the_papers_authors(readme_text: str) -> None:
     assert "first public" not in readme_text
 
 
+def test_cited_datasets_md_exists() -> None:
+    """Every ``DATASETS.md`` the README, the package, the notebooks and the tests cite is a file
+    of this repository (no absolute paths to a machine's copy)."""
+    files = [ROOT / "README.md", *sorted((ROOT / "fas_lib").rglob("*.py")),
+             *sorted((ROOT / "notebooks").glob("*.py")), *sorted((ROOT / "tests").rglob("*.py"))]
+    cited = []
+    for path in files:
+        if path == Path(__file__).resolve():
+            continue
+        for m in re.finditer(r"([\w./-]*)DATASETS\.md", path.read_text(encoding="utf-8")):
+            cited.append((path.relative_to(ROOT), m[1]))
+    assert cited, "nothing cites DATASETS.md"
+    bad = [f"{where}: {prefix}DATASETS.md" for where, prefix in cited
+           if prefix.startswith("/") or not (ROOT / prefix / "DATASETS.md").is_file()]
+    assert not bad, f"cited but not in the repository: {bad}"
+
+
 # --- (e) README figures -------------------------------------------------------------------------
 
 def test_readme_figures_exist(readme_text: str, notebook_table) -> None:
