@@ -32,8 +32,7 @@ from pathlib import Path
 
 import torch
 
-from fas_lib.fusion import msfans_loss
-from fas_lib.models import MultiScaleNet, measure_latency
+from fas_lib.models import MultiScaleNet, measure_latency, msfans_loss
 from fas_lib.train import scale_indices
 from fas_lib.utils import save_results, set_seed, tune_malloc
 

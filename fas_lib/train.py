@@ -14,7 +14,7 @@ training, the centre crop at test), scores ``dev`` and ``test`` and computes eve
 * ``results.json``: the resolved config, the metrics, per-epoch history, timing and samples/s.
 
 Optimisation follows Sec. IV of the paper: SGD, momentum 0.9, weight decay 5e-4, learning rate
-multiplied by 0.1 at each milestone, and the loss of Eq. 6 (:func:`fas_lib.fusion.msfans_loss`):
+multiplied by 0.1 at each milestone, and the loss of Eq. 6 (:func:`fas_lib.models.msfans_loss`):
 auxiliary per-scale losses weighted 0.5 during the first half of the iterations, none after.
 Two presets fill the values the paper leaves open (:data:`PRESETS`).
 
@@ -150,7 +150,7 @@ class ExperimentConfig:
 
     def resolve(self) -> ExperimentConfig:
         """Validate; fill ``None`` fields from the preset. Raises ``ValueError`` on bad values."""
-        from fas_lib.fusion import FUSIONS, WEIGHT_NORMS
+        from fas_lib.models import FUSIONS, WEIGHT_NORMS
         from fas_lib.models import BACKBONES
 
         if self.preset not in PRESETS:
@@ -346,7 +346,7 @@ def score_split(
     """
     from tqdm.auto import tqdm
 
-    from fas_lib.fusion import scores_from_logits
+    from fas_lib.models import scores_from_logits
     from fas_lib.loader import CropDataset
 
     ds = CropDataset(cache, split, list(idx), train=False, size=112, seed=0)
@@ -468,7 +468,7 @@ def run_experiment(
     """
     from tqdm.auto import tqdm
 
-    from fas_lib.fusion import msfans_loss
+    from fas_lib.models import msfans_loss
 
     if isinstance(config, dict):
         config = ExperimentConfig.from_dict(config)
@@ -752,7 +752,7 @@ def rescore(model: Any, feats: ScaleFeatures | Tensor,
         feats: :class:`ScaleFeatures` or a ``(N, n, D)`` tensor.
         weights: ``None`` (the model's own), ``(n,)`` or ``(N, n)`` hand-set weights.
     """
-    from fas_lib.fusion import scores_from_logits
+    from fas_lib.models import scores_from_logits
 
     f = feats.features if isinstance(feats, ScaleFeatures) else feats
     dev = next(model.parameters()).device

@@ -194,7 +194,7 @@ def test_resume_refuses_a_different_config(cache, tmp_path):
 
 
 def test_eq6_aux_weight_first_half_only(cache, tmp_path, monkeypatch):
-    import fas_lib.fusion as fusion
+    import fas_lib.models as fusion
 
     seen = []
     real = fusion.msfans_loss

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from fas_lib.fusion import (
+from fas_lib.models.fusion import (
     FUSIONS,
     WEIGHT_NORMS,
     AuxClassifiers,
