@@ -37,8 +37,9 @@ import pandas as pd
 import seaborn as sns
 
 from fas_lib import metrics
-from fas_lib.plots import ScaleWeightExplorer, save_fig
+from fas_lib.plots import save_fig
 from fas_lib.utils import environment_line, save_results, set_seed
+from fas_lib.widgets import ScaleWeightExplorer
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
