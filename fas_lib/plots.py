@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 from scipy.stats import norm
 
 from fas_lib.metrics import ArrayLike, auc, det_curve, roc
@@ -368,8 +370,8 @@ def plot_curves(
 # ---------------------------------------------------------------- ROC and DET curves
 
 
-def plot_roc(ax: Any, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
-             log_far: bool = False, **kwargs: Any) -> Any:
+def plot_roc(ax: Axes, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
+             log_far: bool = False, **kwargs: Any) -> Line2D:
     """Plot 1 - FRR (bona fide accepted) against FAR on ``ax``; returns the line.
 
     Args:
@@ -392,8 +394,8 @@ def plot_roc(ax: Any, labels: ArrayLike, scores: ArrayLike, label: str | None = 
 DET_TICKS: tuple[float, ...] = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)
 
 
-def plot_det(ax: Any, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
-             lo: float = 1e-3, hi: float = 0.8, **kwargs: Any) -> Any:
+def plot_det(ax: Axes, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
+             lo: float = 1e-3, hi: float = 0.8, **kwargs: Any) -> Line2D:
     """Plot a DET curve (BPCER against APCER) on normal-deviate axes; returns the line.
 
     Both rates are mapped through the inverse normal CDF (probit), clipped to ``[lo, hi]``,

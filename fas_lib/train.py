@@ -130,7 +130,7 @@ def train_one_epoch(
     max_iter: int,
     aux_weight: float,
     device: str = "cpu",
-    bar: Any = None,
+    bar: tqdm | None = None,
 ) -> dict[str, float]:
     """One pass over ``loader`` in training mode, a :func:`train_step` per batch.
 

@@ -323,7 +323,7 @@ def msfans_run(backbone: str, group) -> dict | None:
     from fas_lib.config import ExperimentConfig
     cfg = ExperimentConfig(backbone=backbone, fusion="msfans", scales=tuple(group),
                            preset=PRESET, seed=SEED, **overrides)
-    if SMOKE and not (runs.run_dir(cfg, RUNS_DIR, cache) / "results.json").is_file():
+    if SMOKE and not (runs.run_dir(cfg, RUNS_DIR, cache) / runs.RESULTS).is_file():
         return None  # smoke runs only reuse a finished run (notebook 04's), never train one
     (res,) = experiments.run_many([cfg], RUNS_DIR, cache=cache, desc=f"{backbone} {group}")
     return {**experiments.summarise(res), "run_dir": res["run_dir"]}
