@@ -115,7 +115,7 @@ def read_rate(ds, plain: bool, seed: int) -> float:
 
 
 def train_rate(model, opt, batches: list, iters: int, it0: int) -> float:
-    from fas_lib.fusion import msfans_loss
+    from fas_lib.models import msfans_loss
 
     model.train()
     t0 = time.perf_counter()

@@ -33,8 +33,7 @@ from fas_lib.utils import MALLOC_TUNING, environment, save_results
 CHILD = r"""
 import json, os, sys, time
 import torch
-from fas_lib.fusion import msfans_loss
-from fas_lib.models import MultiScaleNet
+from fas_lib.models import MultiScaleNet, msfans_loss
 from fas_lib.utils import tune_malloc
 
 backbone, iters, warmup, threads, batch = sys.argv[1], *map(int, sys.argv[2:6])

@@ -32,9 +32,8 @@ from pathlib import Path
 
 import torch
 
-from fas_lib.fusion import msfans_loss
-from fas_lib.models import MultiScaleNet, measure_latency
-from fas_lib.train import scale_indices
+from fas_lib.config import scale_indices
+from fas_lib.models import MultiScaleNet, measure_latency, msfans_loss
 from fas_lib.utils import save_results, set_seed, tune_malloc
 
 SCALES3 = (1.1, 1.2, 1.3)

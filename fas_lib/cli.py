@@ -10,7 +10,8 @@
 
 Every subcommand is a thin wrapper over a Python function (:func:`fas_lib.cache.build_cache`,
 :func:`fas_lib.cache.get_cache`, :func:`fas_lib.cache.open_cache`,
-:func:`fas_lib.train.run_experiment`, :func:`fas_lib.train.evaluate_run`). Errors a user can
+:func:`fas_lib.config.load_config`, :func:`fas_lib.train.run_experiment`,
+:func:`fas_lib.runs.evaluate_run`). Errors a user can
 cause (a wrong root, an unknown protocol, a missing cache or config) print one message and exit
 with status 2, without a traceback. ``python -m fas_lib.cli`` works as well as ``fas``.
 """
@@ -137,9 +138,10 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from fas_lib import config as config_mod
     from fas_lib import train
 
-    config = train.load_config(args.config)
+    config = config_mod.load_config(args.config)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     result = train.run_experiment(config, out, resume=args.resume, progress=not args.no_progress)
     print(json.dumps(result.get("metrics", result), indent=2, default=str))
@@ -148,12 +150,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from fas_lib import train
+    from fas_lib import runs
 
     run = Path(args.run)
     if not run.is_dir():
         raise FileNotFoundError(f"no run folder {run}; `fas train` writes one")
-    result = train.evaluate_run(run)
+    result = runs.evaluate_run(run)
     print(json.dumps(result.get("metrics", result), indent=2, default=str))
     return 0
 

@@ -312,53 +312,6 @@ def det_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndar
     return fpr, fnr, thr
 
 
-def plot_roc(ax: Any, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
-             log_far: bool = False, **kwargs: Any) -> Any:
-    """Plot 1 - FRR (bona fide accepted) against FAR on ``ax``; returns the line.
-
-    Args:
-        ax: a matplotlib Axes.
-        label: legend entry; the AUC is appended.
-        log_far: logarithmic FAR axis (zero FAR points are then not drawn).
-        **kwargs: passed to ``ax.plot``.
-    """
-    far, frr, _ = roc(labels, scores)
-    text = f"AUC = {auc(labels, scores):.3f}"
-    (line,) = ax.plot(far, 1.0 - frr, label=f"{label} ({text})" if label else text, **kwargs)
-    if log_far:
-        ax.set_xscale("log")
-    ax.set_xlabel("FAR (attacks accepted)")
-    ax.set_ylabel("1 - FRR (bona fide accepted)")
-    ax.set_ylim(0.0, 1.01)
-    return line
-
-
-DET_TICKS: tuple[float, ...] = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)
-
-
-def plot_det(ax: Any, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
-             lo: float = 1e-3, hi: float = 0.8, **kwargs: Any) -> Any:
-    """Plot a DET curve (BPCER against APCER) on normal-deviate axes; returns the line.
-
-    Both rates are mapped through the inverse normal CDF (probit), clipped to ``[lo, hi]``,
-    and the ticks are labelled in percent, as in standard DET plots.
-    """
-    from scipy.stats import norm
-
-    apcer, bpcer, _ = det_curve(labels, scores)
-    probit = lambda p: norm.ppf(np.clip(p, lo, hi))  # noqa: E731
-    (line,) = ax.plot(probit(apcer), probit(bpcer), label=label, **kwargs)
-    ticks = [t for t in DET_TICKS if lo <= t <= hi]
-    labels_txt = [f"{100 * t:g}" for t in ticks]
-    ax.set_xticks(norm.ppf(ticks), labels_txt)
-    ax.set_yticks(norm.ppf(ticks), labels_txt)
-    ax.set_xlim(norm.ppf(lo), norm.ppf(hi))
-    ax.set_ylim(norm.ppf(lo), norm.ppf(hi))
-    ax.set_xlabel("APCER (%)")
-    ax.set_ylabel("BPCER (%)")
-    return line
-
-
 def video_scores(frame_scores: ArrayLike, video_ids: ArrayLike, labels: ArrayLike | None = None,
                  attack_types: ArrayLike | None = None) -> pd.DataFrame:
     """Video-level scores: the mean frame score of each video (videos in first-seen order).

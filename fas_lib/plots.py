@@ -1,12 +1,24 @@
-"""Plot helpers: every figure of the course goes through :func:`save_fig`."""
+"""Plot helpers: every figure of the course goes through :func:`save_fig`.
+
+Image grids and crop drawings (:func:`image_grid`, :func:`scale_grid`, :func:`alignment_steps`
+...), curves against the crop scale (:func:`plot_curves`) and the ROC / DET curves of
+:mod:`fas_lib.metrics` (:func:`plot_roc`, :func:`plot_det`). The interactive explorers of
+notebooks 02 and 05 live in :mod:`fas_lib.widgets`.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+from scipy.stats import norm
+
+from fas_lib.metrics import ArrayLike, auc, det_curve, roc
 
 #: Batch runners that execute notebooks without a frontend (their kernels cannot show widgets).
 _BATCH_RUNNERS: tuple[str, ...] = ("papermill", "nbconvert", "nbclient", "pytest", "nbmake")
@@ -170,7 +182,8 @@ def draw_unit_box(ax, n: int, scale: float, color: str = "cyan", lw: float = 0.8
     ax.set_ylim(n - 0.5, -0.5)
 
 
-def _clean(ax) -> None:
+def clean_axes(ax) -> None:
+    """Hide an Axes' ticks (image panels)."""
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -212,13 +225,35 @@ def alignment_steps(rgb: np.ndarray, aligner, aligner68=None, title: str | None 
     n_panels = 5 if aligner68 is not None else 4
     fig, axes = plt.subplots(1, n_panels, figsize=(2.9 * n_panels, 3.1))
     for ax in axes:
-        _clean(ax)
+        clean_axes(ax)
     x0, y0, x1, y1 = box
     pad = 0.6 * (x1 - x0)
     view = (max(0, x0 - pad), min(rgb.shape[1], x1 + pad), min(rgb.shape[0], y1 + pad),
             max(0, y0 - pad))
 
-    ax = axes[0]
+    _detection_panel(axes[0], rgb, box, lm, view)
+    i = 1
+    if aligner68 is not None:
+        lm68 = aligner68.predict_landmarks(rgb, box)
+        _paper5_panel(axes[i], rgb, lm68, al.dlib68_to_paper5(lm68), view)
+        i += 1
+    _template_panel(axes[i], src @ matrix[:, :2].T + matrix[:, 2], template, names, i + 1)
+    for k, scale in enumerate((1.0, 1.5)):
+        ax = axes[i + 1 + k]
+        size = 128
+        crop = cv2_warp(rgb, al.crop_matrix(matrix, scale, 1.0, size), size)
+        ax.imshow(crop)
+        draw_unit_box(ax, size, scale, lw=1.2)
+        ax.set_title(f"{i + 2 + k} · aligned crop, scale {scale}", fontsize=9)
+    if title:
+        axes[0].set_ylabel(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _detection_panel(ax, rgb: np.ndarray, box: Sequence[float], lm: np.ndarray,
+                     view: tuple[float, float, float, float]) -> None:
+    """Panel 1 of :func:`alignment_steps`: the HOG box and dlib's points."""
     ax.imshow(rgb)
     draw_polygon(ax, box_corners(box), color="lime")
     if len(lm) == 5:
@@ -228,20 +263,23 @@ def alignment_steps(rgb: np.ndarray, aligner, aligner68=None, title: str | None 
     ax.set_xlim(view[0], view[1])
     ax.set_ylim(view[2], view[3])
     ax.set_title(f"1 · HOG box + dlib {len(lm)} points", fontsize=9)
-    i = 1
-    if aligner68 is not None:
-        ax = axes[i]
-        i += 1
-        lm68 = aligner68.predict_landmarks(rgb, box)
-        ax.imshow(rgb)
-        draw_points(ax, lm68, color="white", size=3)
-        draw_points(ax, al.dlib68_to_paper5(lm68), ["Le", "Re", "N", "Lm", "Rm"],
-                    color="red", size=24, fontsize=7, text_color="white")
-        ax.set_xlim(view[0], view[1])
-        ax.set_ylim(view[2], view[3])
-        ax.set_title("2 · 68 points → paper's five", fontsize=9)
-    ax = axes[i]
-    mapped = src @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _paper5_panel(ax, rgb: np.ndarray, lm68: np.ndarray, paper5: np.ndarray,
+                  view: tuple[float, float, float, float]) -> None:
+    """Panel 2 of :func:`alignment_steps`: the 68 points and the paper's five taken from them."""
+    ax.imshow(rgb)
+    draw_points(ax, lm68, color="white", size=3)
+    draw_points(ax, paper5, ["Le", "Re", "N", "Lm", "Rm"],
+                color="red", size=24, fontsize=7, text_color="white")
+    ax.set_xlim(view[0], view[1])
+    ax.set_ylim(view[2], view[3])
+    ax.set_title("2 · 68 points → paper's five", fontsize=9)
+
+
+def _template_panel(ax, mapped: np.ndarray, template: np.ndarray, names: Sequence[str],
+                    number: int) -> None:
+    """The template panel of :func:`alignment_steps`: mapped points next to the template."""
     draw_polygon(ax, box_corners((0, 0, 1, 1)), color="0.5", ls="--")
     ax.scatter(template[:, 0], template[:, 1], s=90, facecolors="none", edgecolors="tab:blue",
                linewidths=1.5, label="template")
@@ -254,18 +292,7 @@ def alignment_steps(rgb: np.ndarray, aligner, aligner68=None, title: str | None 
     ax.set_aspect("equal")
     ax.legend(fontsize=6, loc="lower center")
     rms = float(np.sqrt(((mapped - template) ** 2).sum(1).mean()))
-    ax.set_title(f"{i + 1} · similarity → template (rms {rms:.3f})", fontsize=9)
-    for k, scale in enumerate((1.0, 1.5)):
-        ax = axes[i + 1 + k]
-        size = 128
-        crop = cv2_warp(rgb, al.crop_matrix(matrix, scale, 1.0, size), size)
-        ax.imshow(crop)
-        draw_unit_box(ax, size, scale, lw=1.2)
-        ax.set_title(f"{i + 2 + k} · aligned crop, scale {scale}", fontsize=9)
-    if title:
-        axes[0].set_ylabel(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    ax.set_title(f"{number} · similarity → template (rms {rms:.3f})", fontsize=9)
 
 
 def cv2_warp(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
@@ -340,271 +367,49 @@ def plot_curves(
     ax.legend(fontsize=7)
 
 
-def scale_explorer(
-    crops: dict[str, np.ndarray],
-    scales: Sequence[float],
-    reference: str | None = "live",
-    static_scales: Sequence[float] = (0.9, 1.2, 1.5),
-    fig_name: str | None = None,
-    fig_dir: str | Path = "figures",
-):
-    """A scale slider and a sample dropdown over multi-scale crops, or its static fallback.
+# ---------------------------------------------------------------- ROC and DET curves
 
-    In a live Jupyter frontend (:func:`in_interactive_kernel`) this shows an ipywidgets
-    slider over ``scales`` and a dropdown over the samples in ``crops``; the chosen sample's
-    crop is drawn large beside the ``reference`` sample's crop at the same scale. Anywhere else
-    (papermill, a script) it draws the static fallback: every sample at ``static_scales``.
+
+def plot_roc(ax: Axes, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
+             log_far: bool = False, **kwargs: Any) -> Line2D:
+    """Plot 1 - FRR (bona fide accepted) against FAR on ``ax``; returns the line.
 
     Args:
-        crops: ``{name: (S, H, W, 3) crops at scales}``, e.g. one frame per attack type.
-        scales: the crop scales, one per crop.
-        reference: name drawn beside the chosen sample (``None``: the sample alone).
-        static_scales: the columns of the fallback figure (each must be in ``scales``).
-        fig_name: save the fallback figure under this name (always, also when interactive).
-        fig_dir: folder for ``fig_name``.
-
-    Returns:
-        The widget, or the fallback figure.
+        ax: a matplotlib Axes.
+        label: legend entry; the AUC is appended.
+        log_far: logarithmic FAR axis (zero FAR points are then not drawn).
+        **kwargs: passed to ``ax.plot``.
     """
-    import matplotlib.pyplot as plt
-
-    scales = [float(s) for s in scales]
-    names = list(crops)
-    if not names:
-        raise ValueError("crops is empty: nothing to explore")
-    idx = [_scale_index(scales, s) for s in static_scales]
-    fig = image_grid([[crops[n][i] for i in idx] for n in names], row_labels=names,
-                     col_labels=[f"scale {scales[i]:.1f}" for i in idx], cell_inches=1.7)
-    if fig_name:
-        save_fig(fig, fig_name, fig_dir)
-    if not in_interactive_kernel():
-        return fig
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    plt.close(fig)
-    ref = reference if reference in crops else None
-    sample = widgets.Dropdown(options=[n for n in names if n != ref] or names, description="sample")
-    scale = widgets.SelectionSlider(options=[(f"{s:.1f}", i) for i, s in enumerate(scales)],
-                                    value=min(range(len(scales)), key=lambda i: abs(scales[i] - 1)),
-                                    description="scale", continuous_update=True)
-    out = widgets.Output()
-
-    def redraw(*_args) -> None:
-        shown = [ref, sample.value] if ref is not None else [sample.value]
-        with out:
-            out.clear_output(wait=True)
-            f, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.8), squeeze=False)
-            for ax, name in zip(axes[0], shown):
-                crop = crops[name][scale.value]
-                ax.imshow(crop)
-                draw_unit_box(ax, crop.shape[0], scales[scale.value])
-                ax.set_title(f"{name}, scale {scales[scale.value]:.1f}", fontsize=10)
-                _clean(ax)
-            f.tight_layout()
-            display(f)
-            plt.close(f)
-
-    sample.observe(redraw, names="value")
-    scale.observe(redraw, names="value")
-    redraw()
-    box = widgets.VBox([widgets.HBox([sample, scale]), out])
-    display(box)
-    return box
+    far, frr, _ = roc(labels, scores)
+    text = f"AUC = {auc(labels, scores):.3f}"
+    (line,) = ax.plot(far, 1.0 - frr, label=f"{label} ({text})" if label else text, **kwargs)
+    if log_far:
+        ax.set_xscale("log")
+    ax.set_xlabel("FAR (attacks accepted)")
+    ax.set_ylabel("1 - FRR (bona fide accepted)")
+    ax.set_ylim(0.0, 1.01)
+    return line
 
 
-def _scale_index(scales: Sequence[float], scale: float) -> int:
-    """Index of ``scale`` in ``scales`` (to 1e-6), with a clear error when it is absent."""
-    for i, s in enumerate(scales):
-        if abs(float(s) - float(scale)) < 1e-6:
-            return i
-    raise ValueError(f"scale {scale} is not one of the crop scales {list(scales)}")
+DET_TICKS: tuple[float, ...] = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)
 
 
-# ---------------------------------------------------------------- scale-weight explorer (notebook 05)
+def plot_det(ax: Axes, labels: ArrayLike, scores: ArrayLike, label: str | None = None,
+             lo: float = 1e-3, hi: float = 0.8, **kwargs: Any) -> Line2D:
+    """Plot a DET curve (BPCER against APCER) on normal-deviate axes; returns the line.
 
-
-def plot_score_panels(
-    axes, labels, scores, title: str | None = None, threshold: float | None = None
-) -> float:
-    """Draw a score histogram per class on ``axes[0]`` and the ROC on ``axes[1]``.
-
-    Args:
-        axes: two Matplotlib Axes.
-        labels: 1 = bona fide, 0 = attack.
-        scores: higher = more bona fide.
-        title: prefix of the histogram title.
-        threshold: drawn as a vertical line; ``None`` -> the EER threshold of these scores.
-
-    Returns:
-        The EER of ``scores`` (a fraction).
+    Both rates are mapped through the inverse normal CDF (probit), clipped to ``[lo, hi]``,
+    and the ticks are labelled in percent, as in standard DET plots.
     """
-    from fas_lib import metrics
-
-    y = np.asarray(labels).astype(int)
-    s = np.asarray(scores, dtype=float)
-    rate, thr = metrics.eer(y, s)
-    thr = thr if threshold is None else threshold
-    ax_h, ax_r = axes
-    bins = np.linspace(min(0.0, s.min()), max(1.0, s.max()), 31)
-    ax_h.hist(s[y == 1], bins=bins, alpha=0.6, color="tab:green", label="bona fide")
-    ax_h.hist(s[y == 0], bins=bins, alpha=0.6, color="tab:red", label="attack")
-    ax_h.axvline(thr, color="k", ls="--", lw=1)
-    ax_h.set_xlabel("score (higher = more bona fide)")
-    ax_h.set_ylabel("samples")
-    ax_h.set_title(f"{title + ': ' if title else ''}EER {100 * rate:.2f} %", fontsize=10)
-    ax_h.legend(fontsize=8)
-    metrics.plot_roc(ax_r, y, s, label="test")
-    ax_r.plot([0, 1], [0, 1], color="0.7", lw=0.8)
-    ax_r.plot([rate], [1 - rate], "ko", ms=4)
-    ax_r.legend(fontsize=8, loc="lower right")
-    return rate
-
-
-class ScaleWeightExplorer:
-    """Re-score a test set with hand-set scale weights, instantly (features computed once).
-
-    The expensive part (the CNN on every crop) is done before: ``score_fn(weights)`` only fuses
-    precomputed features with the given weights and applies the trained classifier, e.g.
-    ``lambda w: scores_from_logits(model.classify_features(feats, w)).numpy()`` with ``feats``
-    from :meth:`fas_lib.models.MultiScaleNet.extract_features`.
-
-    Args:
-        score_fn: ``weights -> scores``; ``weights`` is ``None`` (the model's own, learned
-            weights, one row per sample) or an ``(n,)`` array shared by every sample.
-        labels: test labels (1 = bona fide).
-        scale_names: one label per scale, e.g. ``["1.1", "1.2", "1.3"]``.
-        learned_weights: the model's own weights ``(N, n)`` on the test set (the sliders start
-            at their mean).
-        weight_range: slider range; ``None`` -> ``(-1, 1)`` when a learned weight is negative,
-            else ``(0, 1)``.
-    """
-
-    def __init__(self, score_fn, labels, scale_names: Sequence[str], learned_weights,
-                 weight_range: tuple[float, float] | None = None) -> None:
-        self.score_fn = score_fn
-        self.labels = np.asarray(labels).astype(int)
-        self.scale_names = [str(s) for s in scale_names]
-        self.learned = np.asarray(learned_weights, dtype=float)
-        if self.learned.ndim != 2 or self.learned.shape != (len(self.labels),
-                                                               len(self.scale_names)):
-            raise ValueError(
-                f"learned_weights must have shape ({len(self.labels)}, {len(self.scale_names)}); "
-                f"got {self.learned.shape}"
-            )
-        if weight_range is None:
-            weight_range = (-1.0, 1.0) if (self.learned < 0).any() else (0.0, 1.0)
-        self.weight_range = weight_range
-
-    @property
-    def mean_learned(self) -> np.ndarray:
-        """Mean learned weight of each scale over the test samples."""
-        return self.learned.mean(axis=0)
-
-    def scores(self, weights=None) -> np.ndarray:
-        """Test scores with ``weights`` (``None`` = learned, per sample)."""
-        if weights is not None:
-            weights = np.asarray(weights, dtype=float)
-            if weights.shape != (len(self.scale_names),):
-                raise ValueError(f"expected {len(self.scale_names)} weights, got {weights.shape}")
-        return np.asarray(self.score_fn(weights), dtype=float)
-
-    def _title(self, weights) -> str:
-        if weights is None:
-            return "learned weights (per sample)"
-        return "w = [" + ", ".join(f"{w:.2f}" for w in weights) + "]"
-
-    def static_figure(self, settings: Sequence[tuple[str, object]] | None = None):
-        """One row (histogram, ROC) per ``(name, weights)`` setting; the non-interactive fallback.
-
-        Args:
-            settings: ``None`` -> learned weights, their mean shared by all samples, and
-                uniform weights ``1/n``.
-
-        Returns:
-            The figure; ``figure.eers`` maps each setting's name to its EER.
-        """
-        import matplotlib.pyplot as plt
-
-        n = len(self.scale_names)
-        if settings is None:
-            settings = [("learned", None), ("mean learned", self.mean_learned),
-                        ("uniform", np.full(n, 1.0 / n))]
-        fig, axes = plt.subplots(len(settings), 2, figsize=(9, 3.2 * len(settings)),
-                                 squeeze=False)
-        eers = {}
-        for row, (name, w) in zip(axes, settings):
-            title = self._title(w) if w is None else f"{name}, {self._title(w)}"
-            eers[name] = plot_score_panels(row, self.labels, self.scores(w), title=title)
-        fig.tight_layout()
-        fig.eers = eers
-        return fig
-
-    def widget(self):
-        """Sliders (one per scale), a 'restore learned weights' button and a live figure.
-
-        Moving a slider re-scores with the slider weights shared by all samples; the button sets
-        the sliders back to the mean learned weights and scores with the learned per-sample
-        weights. Needs ``ipywidgets`` and a live Jupyter frontend.
-        """
-        import ipywidgets as widgets
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        lo, hi = self.weight_range
-        sliders = [widgets.FloatSlider(value=float(np.clip(w, lo, hi)), min=lo, max=hi,
-                                       step=0.01, description=f"scale {name}",
-                                       continuous_update=True, readout_format=".2f")
-                   for name, w in zip(self.scale_names, self.mean_learned)]
-        restore = widgets.Button(description="Restore learned weights", icon="undo")
-        out = widgets.Output()
-        state = {"learned": True, "mute": False}
-
-        def redraw(*_args) -> None:
-            if state["mute"]:
-                return
-            w = None if state["learned"] else np.array([s.value for s in sliders])
-            with out:
-                out.clear_output(wait=True)
-                fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-                plot_score_panels(axes, self.labels, self.scores(w), title=self._title(w))
-                fig.tight_layout()
-                display(fig)
-                plt.close(fig)
-
-        def on_slide(_change) -> None:
-            if not state["mute"]:
-                state["learned"] = False
-                redraw()
-
-        def on_restore(_button) -> None:
-            state["mute"] = True
-            for s, w in zip(sliders, self.mean_learned):
-                s.value = float(np.clip(w, lo, hi))
-            state["mute"], state["learned"] = False, True
-            redraw()
-
-        for s in sliders:
-            s.observe(on_slide, names="value")
-        restore.on_click(on_restore)
-        redraw()
-        return widgets.VBox([widgets.HBox([widgets.VBox(sliders), restore]), out])
-
-    def show(self, fig_name: str | None = None, fig_dir: str | Path = "figures"):
-        """The widget in a live kernel, else :meth:`static_figure` (always saved when ``fig_name``).
-
-        Returns:
-            The widget, or the static figure.
-        """
-        fig = self.static_figure()
-        if fig_name:
-            save_fig(fig, fig_name, fig_dir)
-        if in_interactive_kernel():
-            import matplotlib.pyplot as plt
-            from IPython.display import display
-
-            plt.close(fig)
-            w = self.widget()
-            display(w)
-            return w
-        return fig
+    apcer, bpcer, _ = det_curve(labels, scores)
+    probit = lambda p: norm.ppf(np.clip(p, lo, hi))  # noqa: E731
+    (line,) = ax.plot(probit(apcer), probit(bpcer), label=label, **kwargs)
+    ticks = [t for t in DET_TICKS if lo <= t <= hi]
+    labels_txt = [f"{100 * t:g}" for t in ticks]
+    ax.set_xticks(norm.ppf(ticks), labels_txt)
+    ax.set_yticks(norm.ppf(ticks), labels_txt)
+    ax.set_xlim(norm.ppf(lo), norm.ppf(hi))
+    ax.set_ylim(norm.ppf(lo), norm.ppf(hi))
+    ax.set_xlabel("APCER (%)")
+    ax.set_ylabel("BPCER (%)")
+    return line

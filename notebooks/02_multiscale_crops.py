@@ -43,8 +43,9 @@ import numpy as np
 import pandas as pd
 
 from fas_lib import align, synthspoof
-from fas_lib.plots import plot_curves, save_fig, scale_explorer, scale_grid
+from fas_lib.plots import plot_curves, save_fig, scale_grid
 from fas_lib.utils import environment_line, save_results, set_seed
+from fas_lib.widgets import scale_explorer
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "opencv", "fas_lib", "device")))

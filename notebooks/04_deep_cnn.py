@@ -215,7 +215,7 @@ plt.show()
 # %%
 from fas_lib.cache import get_cache
 from fas_lib.experiments import run_many
-from fas_lib.train import ExperimentConfig
+from fas_lib.config import ExperimentConfig
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 print(cache.path, "|", cache.table.split.value_counts().to_dict())

@@ -37,8 +37,9 @@ import pandas as pd
 import seaborn as sns
 
 from fas_lib import metrics
-from fas_lib.plots import ScaleWeightExplorer, save_fig
+from fas_lib.plots import save_fig
 from fas_lib.utils import environment_line, save_results, set_seed
+from fas_lib.widgets import ScaleWeightExplorer
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -76,7 +77,9 @@ SCALE_NAMES = [f"{s:g}" for s in SCALES]
 # %%
 from fas_lib.cache import get_cache
 from fas_lib.experiments import run_many
-from fas_lib.train import ExperimentConfig, extract_scale_features, load_run, rescore
+from fas_lib.config import ExperimentConfig
+from fas_lib.runs import load_run
+from fas_lib.scoring import extract_scale_features, rescore
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 print(cache.path, "|", cache.table.split.value_counts().to_dict())
@@ -159,7 +162,7 @@ plt.show()
 # ## 3. Set the weights yourself
 #
 # Because the features are stored, scoring the test set with other weights is a matrix
-# product (`fas_lib.train.rescore`): milliseconds. In a live Jupyter session the sliders below
+# product (`fas_lib.scoring.rescore`): milliseconds. In a live Jupyter session the sliders below
 # set one weight per scale (shared by all samples) and the score histogram, the ROC and the EER
 # follow at once; **Restore learned weights** goes back to the LSTM's per-sample weights.
 # Executed non-interactively (papermill, `FAS_NONINTERACTIVE=1`) the cell draws the static

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fas_lib import experiments, models
+from fas_lib import analysis, experiments, models, runs
 from fas_lib.plots import save_fig
 from fas_lib.utils import environment_line, save_results, set_seed
 
@@ -190,7 +190,7 @@ else:
 #
 # The test frames are not independent: all frames of one subject share the face, the
 # background and the capture sessions, so a test set of 16 subjects carries about 16 draws'
-# worth of evidence, not 1,000. `experiments.significance` resamples the **test subjects**
+# worth of evidence, not 1,000. `analysis.significance` resamples the **test subjects**
 # with replacement (`N_BOOT` times), keeps every frame of each drawn subject, and recomputes
 # both runs' frame-level EER on the same frames (a *paired* comparison). The plot shows the
 # difference `EER(MS-FANS) − EER(other)` with its 95 % interval per group: an interval that
@@ -198,7 +198,7 @@ else:
 
 # %%
 t = time.perf_counter()
-SIG = pd.concat([experiments.significance(T3, cache, a="msfans", b=other, n_boot=N_BOOT,
+SIG = pd.concat([analysis.significance(T3, cache, a="msfans", b=other, n_boot=N_BOOT,
                                           seed=SEED)
                  for other in ("best_single", "average", "concat")], ignore_index=True)
 print(f"bootstrap: {len(SIG)} comparisons x {N_BOOT} replicates over "
@@ -237,13 +237,13 @@ plt.show()
 # single-scale network already classifies each training frame correctly, training shows the
 # LSTM no case where trusting one scale over another pays off, whatever happens on test.
 #
-# `experiments.scale_agreement` scores each single-scale run of Table II on the training split
+# `analysis.scale_agreement` scores each single-scale run of Table II on the training split
 # (re-scored from its checkpoint, centre crops) and on test, and counts per group the frames on
 # the wrong side of that split's own EER threshold: at each scale, at *some* scale and at
 # *every* scale.
 
 # %%
-AGREE = experiments.scale_agreement(T2, cache, groups=GROUPS, splits=("train", "test"),
+AGREE = analysis.scale_agreement(T2, cache, groups=GROUPS, splits=("train", "test"),
                                     progress=False)
 pct = lambda n, row: 100 * n / row.n_frames  # noqa: E731  (display only)
 AGREE_VIEW = pd.DataFrame([{
@@ -320,10 +320,10 @@ def msfans_run(backbone: str, group) -> dict | None:
         return None if hit.empty else hit.iloc[0].to_dict()
     if not CNN_D_FOR_TABLES:
         return None
-    from fas_lib.train import ExperimentConfig
+    from fas_lib.config import ExperimentConfig
     cfg = ExperimentConfig(backbone=backbone, fusion="msfans", scales=tuple(group),
                            preset=PRESET, seed=SEED, **overrides)
-    if SMOKE and not (experiments.run_dir(cfg, RUNS_DIR, cache) / "results.json").is_file():
+    if SMOKE and not (runs.run_dir(cfg, RUNS_DIR, cache) / runs.RESULTS).is_file():
         return None  # smoke runs only reuse a finished run (notebook 04's), never train one
     (res,) = experiments.run_many([cfg], RUNS_DIR, cache=cache, desc=f"{backbone} {group}")
     return {**experiments.summarise(res), "run_dir": res["run_dir"]}
@@ -476,6 +476,6 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #    baseline on this data? Why might it matter more for replay attacks?
 # 4. Table IV lists FLOPs only for CNN methods. Estimate the cost of the LBP baseline per
 #    crop (operations per pixel × pixels × channels) and add it to the comparison.
-# 5. Run `experiments.scale_agreement(T2, cache, splits=("train", "dev", "test"))`. Do the
+# 5. Run `analysis.scale_agreement(T2, cache, splits=("train", "dev", "test"))`. Do the
 #    scales disagree more on dev than on the training frames? What would change if the
 #    fusion head were fitted on dev-like, held-out frames (stacking) instead of end to end?

@@ -254,7 +254,7 @@ def render_agreement(rows: Sequence[Mapping[str, Any]], groups: Sequence[str]) -
     """Markdown lines: the single-scale networks' shared and disjoint mistakes per group.
 
     Args:
-        rows: records of :func:`fas_lib.experiments.scale_agreement` (``group``, ``split``,
+        rows: records of :func:`fas_lib.analysis.scale_agreement` (``group``, ``split``,
             ``n_frames``, ``errors``, ``any_wrong``, ``all_wrong``).
         groups: the column order.
     """

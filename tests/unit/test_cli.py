@@ -102,7 +102,8 @@ def test_prepare_synthspoof_generates_and_caches(capsys, tmp_path, monkeypatch):
 
 
 def test_train_and_evaluate_call_fas_lib_train(capsys, tmp_path, monkeypatch):
-    from fas_lib import train
+    from fas_lib import runs, train
+    from fas_lib.config import ExperimentConfig
 
     calls = {}
 
@@ -115,7 +116,7 @@ def test_train_and_evaluate_call_fas_lib_train(capsys, tmp_path, monkeypatch):
         return {"metrics": {"test": {"hter": 0.5}}}
 
     monkeypatch.setattr(train, "run_experiment", fake_run)
-    monkeypatch.setattr(train, "evaluate_run", fake_eval)
+    monkeypatch.setattr(runs, "evaluate_run", fake_eval)
     config = tmp_path / "exp.json"
     config.write_text(json.dumps({"backbone": "cnn_s", "fusion": "average", "epochs": 1,
                                   "scales": [1.0, 1.2]}))
@@ -123,7 +124,7 @@ def test_train_and_evaluate_call_fas_lib_train(capsys, tmp_path, monkeypatch):
                        "--no-resume", "--no-progress")
     assert code == 0 and '"eer": 0.25' in out
     cfg, out_dir, resume, progress = calls["run"]
-    assert isinstance(cfg, train.ExperimentConfig) and cfg.fusion == "average"
+    assert isinstance(cfg, ExperimentConfig) and cfg.fusion == "average"
     assert cfg.scales == (1.0, 1.2) and out_dir == tmp_path / "run" and not resume
     assert progress is False
     (tmp_path / "run").mkdir()

@@ -252,25 +252,6 @@ def test_attack_types_length_error() -> None:
         m.apcer_bpcer_acer([0, 1], [0.1, 0.9], ["print"], 0.5)
 
 
-def test_plots_draw() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rng = np.random.default_rng(0)
-    y = np.r_[np.zeros(50), np.ones(50)]
-    s = np.r_[rng.normal(0, 1, 50), rng.normal(2, 1, 50)]
-    fig, (a1, a2) = plt.subplots(1, 2)
-    line = m.plot_roc(a1, y, s, label="toy")
-    assert "AUC" in line.get_label()
-    line2 = m.plot_det(a2, y, s, label="toy")
-    x, yy = line2.get_data()
-    # probit axes: data are normal deviates, clipped to [ppf(1e-3), ppf(0.8)]
-    assert np.min(x) >= -3.1 and np.max(x) <= 0.85
-    plt.close(fig)
-
-
 def _two_systems(n_subjects: int = 8, per: int = 6, seed: int = 0):
     """Per subject: ``per`` bona fide and ``per`` attack rows; A separates perfectly, B does not."""
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.models and fas_lib.fusion (Table I CNNs, fusions, Eq. 6, FLOPs).
+"""Unit tests of fas_lib.models (Table I CNNs, fusions, Eq. 6, FLOPs, latency).
 
 Fixtures are tiny: random tensors, batches of 2-8 crops of 112 x 112; the whole file runs in a
 few seconds on one CPU thread.

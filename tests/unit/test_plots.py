@@ -64,22 +64,6 @@ def test_plot_curves_percent_and_order():
     plt.close(fig)
 
 
-def test_scale_explorer_static_fallback(tmp_path, monkeypatch):
-    monkeypatch.setenv("FAS_NONINTERACTIVE", "1")
-    fig = plots.scale_explorer({"live": _crops(10), "print": _crops(200)}, SCALES,
-                               static_scales=(0.9, 1.5), fig_name="99_explorer", fig_dir=tmp_path)
-    assert (tmp_path / "99_explorer.png").is_file()
-    assert len(fig.axes) == 4
-    plt.close(fig)
-
-
-def test_scale_explorer_rejects_unknown_scale():
-    with pytest.raises(ValueError, match="not one of the crop scales"):
-        plots.scale_explorer({"live": _crops(0)}, SCALES, static_scales=(1.2,))
-    with pytest.raises(ValueError, match="empty"):
-        plots.scale_explorer({}, SCALES)
-
-
 def test_alignment_steps_no_face_returns_none():
     class NoFace:
         landmarks_kind = "5"
@@ -97,4 +81,18 @@ def test_draw_polygon_skips_nan_and_closes():
     plots.draw_polygon(ax, plots.box_corners((0, 0, 2, 1)))
     xs = ax.lines[0].get_xdata()
     assert len(xs) == 5 and xs[0] == xs[-1]
+    plt.close(fig)
+
+
+def test_roc_and_det_draw() -> None:
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(50), np.ones(50)]
+    s = np.r_[rng.normal(0, 1, 50), rng.normal(2, 1, 50)]
+    fig, (a1, a2) = plt.subplots(1, 2)
+    line = plots.plot_roc(a1, y, s, label="toy")
+    assert "AUC" in line.get_label()
+    line2 = plots.plot_det(a2, y, s, label="toy")
+    x, yy = line2.get_data()
+    # probit axes: data are normal deviates, clipped to [ppf(1e-3), ppf(0.8)]
+    assert np.min(x) >= -3.1 and np.max(x) <= 0.85
     plt.close(fig)

@@ -18,8 +18,8 @@ msfans     LSTM outputs ``alpha_i`` (Eq. 2)  ``sum_i alpha_i f_i`` (Eq. 3)      
 
 Also here: the auxiliary per-scale classifiers (Eq. 5, :class:`AuxClassifiers`), the output record
 :class:`MultiScaleOutput`, the loss of Eq. 6 (:func:`msfans_loss`) and :func:`scores_from_logits`.
-The whole model, :class:`fas_lib.models.MultiScaleNet`, and the CNNs live in :mod:`fas_lib.models`,
-which re-exports these names.
+The whole model, :class:`fas_lib.models.multiscale.MultiScaleNet`, and the CNNs
+(:mod:`fas_lib.models.cnn`) live beside it; :mod:`fas_lib.models` re-exports these names.
 
 Class index 1 of the logits is *bona fide* (:data:`fas_lib.LIVE`), index 0 is *attack*.
 """

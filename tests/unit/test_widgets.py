@@ -1,6 +1,7 @@
-"""Tests of fas_lib.plots.ScaleWeightExplorer (notebook 05's scale-weight sliders).
+"""Tests of fas_lib.widgets: notebook 02's scale explorer, notebook 05's scale-weight sliders.
 
-Fixture: 60 random 16-dim "features" over 3 scales and a hand-made linear scorer; no CNN runs.
+Fixtures: tiny flat crops; 60 random 16-dim "features" over 3 scales and a hand-made linear
+scorer (no CNN runs).
 """
 
 from __future__ import annotations
@@ -9,10 +10,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np
-import pytest
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
-from fas_lib.plots import ScaleWeightExplorer
+from fas_lib import widgets  # noqa: E402
+from fas_lib.widgets import ScaleWeightExplorer  # noqa: E402
+
+SCALES = (0.9, 1.0, 1.5)
+
+
+def _crops(value: int) -> np.ndarray:
+    return np.full((len(SCALES), 16, 16, 3), value, dtype=np.uint8)
 
 
 def make_explorer():
@@ -66,3 +75,19 @@ def test_widget_builds_and_restores():
     sliders[0].value = 0.9
     restore.click()
     assert round(sliders[0].value, 2) == 0.1
+
+
+def test_scale_explorer_static_fallback(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAS_NONINTERACTIVE", "1")
+    fig = widgets.scale_explorer({"live": _crops(10), "print": _crops(200)}, SCALES,
+                               static_scales=(0.9, 1.5), fig_name="99_explorer", fig_dir=tmp_path)
+    assert (tmp_path / "99_explorer.png").is_file()
+    assert len(fig.axes) == 4
+    plt.close(fig)
+
+
+def test_scale_explorer_rejects_unknown_scale():
+    with pytest.raises(ValueError, match="not one of the crop scales"):
+        widgets.scale_explorer({"live": _crops(0)}, SCALES, static_scales=(1.2,))
+    with pytest.raises(ValueError, match="empty"):
+        widgets.scale_explorer({}, SCALES)

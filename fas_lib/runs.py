@@ -1,0 +1,225 @@
+"""Run folders: where a training run lives, what it holds, and how it is read back.
+
+A run folder (:func:`run_dir`: ``out_root/<run name>-<hash of the config and the data>``) holds:
+
+* ``checkpoint.pt`` (:data:`CHECKPOINT`): model, optimiser, scheduler, RNG states, epoch,
+  history; written atomically after every epoch (:func:`save_checkpoint`) and read with
+  ``torch.load(..., weights_only=True)`` (:func:`load_checkpoint`);
+* ``scores.csv`` (:data:`SCORES`): the scores table of :mod:`fas_lib.scoring`;
+* ``results.json`` (:data:`RESULTS`): the resolved config, the metrics, per-epoch history,
+  timing and samples/s.
+
+:func:`write_run` is the one writer of ``scores.csv`` and ``results.json`` (CNN runs through
+:func:`score_and_write`, the LBP baseline directly); :func:`read_results` reads a finished
+run back. :func:`load_run` rebuilds a run's trained model, :func:`evaluate_run` recomputes its
+metrics (``fas evaluate``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from fas_lib.cache import CropCache
+from fas_lib.config import (
+    ExperimentConfig,
+    build_model,
+    cache_splits,
+    open_experiment_cache,
+    scale_indices,
+    train_dataset,
+)
+from fas_lib.models import MultiScaleNet
+from fas_lib.scoring import evaluate_scores, mean_weights, read_scores, score_split, write_scores
+from fas_lib.utils import atomic_path, save_results
+
+__all__ = [
+    "CHECKPOINT", "RESULTS", "SCORES", "config_hash", "data_key", "evaluate_run",
+    "load_checkpoint", "load_run", "read_results", "run_dir", "save_checkpoint",
+    "score_and_write", "write_run",
+]
+
+CHECKPOINT = "checkpoint.pt"
+RESULTS = "results.json"
+SCORES = "scores.csv"
+
+
+# ----------------------------------------------------------------------------- folder names
+
+
+def config_hash(obj: Any) -> str:
+    """8 hex digits of the SHA-1 of ``obj`` as sorted JSON (run folder names)."""
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def data_key(cache: CropCache) -> str:
+    """A short fingerprint of the data in a crop cache, independent of where it is stored.
+
+    It covers the dataset, protocol and fold, the cache parameters (scales, crop size, frames
+    per video...), the dataset folder's *name* (for SynthSpoof: the hash of the generation
+    parameters and the generator version) and the frame counts per split. A run trained on
+    other data (a new generator version, a re-made cache, another fold) so gets another run
+    folder instead of being read back; moving ``$FAS_DATA_DIR`` does not.
+    """
+    m = cache.manifest
+    ident = {k: m.get(k) for k in ("dataset", "protocol", "fold", "params")}
+    ident["root_name"] = Path(str(m.get("root", ""))).name
+    ident["frames"] = (m.get("counts") or {}).get("frames")
+    return config_hash(ident)
+
+
+def run_dir(config: ExperimentConfig, out_root: str | Path, cache: CropCache | None = None) -> Path:
+    """``out_root/<run name>-<hash>``: hash of the resolved config (device left out) and, when
+    ``cache`` is given, of the data it holds (:func:`data_key`)."""
+    cfg = config.resolve()
+    d = cfg.to_dict()
+    d.pop("device", None)
+    if cache is not None:
+        d["data"] = data_key(cache)
+    return Path(out_root) / f"{cfg.name}-{config_hash(d)}"
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (:func:`fas_lib.utils.atomic_path`)."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; ``ValueError`` when it is unreadable."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt / truncated file
+        raise ValueError(
+            f"cannot read checkpoint {path} ({exc}); delete it or run with resume=False"
+        ) from exc
+
+
+def load_run(out_dir: str | Path, device: str = "cpu") -> tuple[MultiScaleNet, ExperimentConfig]:
+    """The trained model (eval mode) and resolved config of a run folder."""
+    ck_path = Path(out_dir) / CHECKPOINT
+    if not ck_path.is_file():
+        raise FileNotFoundError(f"no checkpoint in {out_dir}: train it with run_experiment")
+    ck = load_checkpoint(ck_path)
+    cfg = ExperimentConfig.from_dict(json.loads(ck["config"]))
+    model = build_model(cfg)
+    model.load_state_dict(ck["model"])
+    return model.to(device).eval(), cfg
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def write_run(out: Path, results: dict[str, Any], scores: pd.DataFrame | None = None) -> None:
+    """Write a run folder's ``scores.csv`` (when ``scores`` is given) and ``results.json``."""
+    if scores is not None:
+        write_scores(scores, out / SCORES)
+    save_results(results, Path(RESULTS).stem, out)
+
+
+def read_results(out: str | Path) -> dict[str, Any] | None:
+    """A run folder's ``results.json`` (``None`` when there is none)."""
+    res_path = Path(out) / RESULTS
+    if not res_path.is_file():
+        return None
+    return json.loads(res_path.read_text(encoding="utf-8"))
+
+
+def _timing(history: list[dict[str, Any]], train_seconds: float, eval_seconds: float,
+            n_scored: int, device: str) -> dict[str, Any]:
+    trained = sum(h["samples_per_s"] * h["seconds"] for h in history)
+    return {
+        "train_seconds": train_seconds,
+        "train_samples_per_s": trained / train_seconds if train_seconds > 0 else None,
+        "eval_seconds": eval_seconds,
+        "eval_samples_per_s": n_scored / eval_seconds if eval_seconds > 0 else None,
+        "device": device,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def score_and_write(model: MultiScaleNet, cfg: ExperimentConfig, cache: CropCache,
+                    idx: list[int], out: Path, device: str, progress: bool,
+                    history: list[dict[str, Any]], train_seconds: float, n_train: int,
+                    max_iter: int) -> dict[str, Any]:
+    """Score ``dev`` / ``test`` with a trained model, compute the metrics, write the run folder.
+
+    Returns:
+        ``results.json``'s content.
+    """
+    t0 = time.perf_counter()
+    splits = [s for s in ("dev", "test") if s in cache_splits(cache)]
+    tables = [score_split(model, cache, s, idx, cfg.scales, cfg.eval_batch_size, device,
+                          progress, with_aux=cfg.aux_weight > 0) for s in splits]
+    eval_seconds = time.perf_counter() - t0
+    scores = pd.concat(tables, ignore_index=True)
+    results = {
+        "complete": True,
+        "name": cfg.name,
+        "config": cfg.to_dict(),
+        "metrics": evaluate_scores(scores),
+        "history": history,
+        "timing": _timing(history, train_seconds, eval_seconds, len(scores), device),
+        "data": {"n_train_frames": n_train, "iterations": max_iter,
+                 "cache": str(getattr(cache, "path", "")), "cache_scales": list(cache.scales)},
+        "learned_weights": mean_weights(scores, cfg.scales),
+        "scores_csv": SCORES,
+    }
+    write_run(out, results, scores)
+    return results
+
+
+def _rescore_run(out: Path, cache: CropCache | None, progress: bool) -> dict[str, Any]:
+    model, cfg = load_run(out)
+    ck = load_checkpoint(out / CHECKPOINT)
+    if int(ck["epoch"]) < int(cfg.epochs or 0):
+        raise ValueError(f"{out}: training stopped at epoch {ck['epoch']} of {cfg.epochs}; "
+                         "resume it with run_experiment first")
+    if cache is None:
+        cache = open_experiment_cache(cfg, progress=progress)
+    idx = scale_indices(cache, cfg.scales)
+    history = json.loads(ck["history"])
+    n_train = len(train_dataset(cache, idx, cfg, 0))
+    return score_and_write(model, cfg, cache, idx, out, "cpu", progress, history,
+                           float(ck["train_seconds"]), n_train,
+                           cfg.epochs * math.ceil(n_train / cfg.batch_size))
+
+
+def evaluate_run(out_dir: str | Path, rescore: bool = False, cache: CropCache | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Metrics of a finished run (``fas evaluate``), recomputed from its files.
+
+    Args:
+        out_dir: a folder written by :func:`fas_lib.train.run_experiment`.
+        rescore: score ``dev`` / ``test`` again with the checkpoint's model (needs the cache)
+            instead of reading ``scores.csv``.
+        cache: opened crop cache for ``rescore`` (``None``: the one the config names).
+        progress: tqdm bars while rescoring.
+
+    Returns:
+        The updated ``results.json`` content.
+
+    Raises:
+        FileNotFoundError: when ``out_dir`` holds no run.
+        ValueError: when the run is unfinished.
+    """
+    out = Path(out_dir)
+    res_path, ck_path = out / RESULTS, out / CHECKPOINT
+    if not res_path.is_file() and not ck_path.is_file():
+        raise FileNotFoundError(f"{out} holds no run (no {RESULTS} or {CHECKPOINT})")
+    if rescore or not (out / SCORES).is_file():
+        return _rescore_run(out, cache, progress)
+    results = read_results(out) or {}
+    results["metrics"] = evaluate_scores(read_scores(out / SCORES))
+    write_run(out, results)
+    return results

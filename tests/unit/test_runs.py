@@ -1,0 +1,49 @@
+"""Unit tests of fas_lib.runs: run folder names, checkpoints, reading a run back."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_train import TinyCache
+
+from fas_lib.config import ExperimentConfig
+from fas_lib.runs import (
+    CHECKPOINT,
+    data_key,
+    load_checkpoint,
+    load_run,
+    read_results,
+    run_dir,
+    save_checkpoint,
+)
+
+
+def test_run_dir_depends_on_config(tmp_path):
+    a = run_dir(ExperimentConfig(epochs=2), tmp_path)
+    b = run_dir(ExperimentConfig(epochs=3), tmp_path)
+    c = run_dir(ExperimentConfig(epochs=2, device="cuda"), tmp_path)
+    assert a != b and a == c and a.parent == tmp_path
+
+
+def test_data_key_follows_the_data_not_its_folder():
+    a, b = TinyCache(seed=0), TinyCache(seed=1)
+    assert data_key(a) != data_key(b)                      # other data (root name)
+    moved = TinyCache(seed=0)
+    moved.manifest = {**moved.manifest, "root": "/elsewhere/tiny-0"}
+    assert data_key(moved) == data_key(a)                  # same data, moved
+    fewer = TinyCache(seed=0)
+    fewer.manifest = {**fewer.manifest, "counts": {"frames": {"train": 19}}}
+    assert data_key(fewer) != data_key(a)                  # a re-made cache
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path):
+    save_checkpoint(tmp_path / CHECKPOINT, {"epoch": 3, "w": torch.arange(4)})
+    ck = load_checkpoint(tmp_path / CHECKPOINT)
+    assert ck["epoch"] == 3 and torch.equal(ck["w"], torch.arange(4))
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT]   # no temporary file left
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "bad.pt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_run(tmp_path / "empty")
+    assert read_results(tmp_path) is None
