@@ -79,14 +79,14 @@ if SMOKE:
 # Table I of the paper, shallow column, with its caption ("all the convolution layers followed
 # by a batch normalization layer. ReLU is used as the non-linear activation function"):
 #
-# | row | Table I | line below | output on 112 x 112 (padding 0) |
+# | row | Table I | line below | output (padding 0) |
 # |---|---|---|---|
 # | Input | 112 x 112 x 3 | | 3 x 112 x 112 |
-# | Conv-1 | conv(3, 2, 48): 48 filters of 3 x 3, stride 2 | `nn.Conv2d(3, 48, 3, stride=2)` + BN + ReLU | 48 x 55 x 55 |
-# | Pooling-1 | pool(3, 2): 3 x 3 max-pooling, stride 2 | `nn.MaxPool2d(3, stride=2)` | 48 x 27 x 27 |
-# | Conv-2 | conv(3, 2, 96) | `nn.Conv2d(48, 96, 3, stride=2)` + BN + ReLU | 96 x 13 x 13 |
-# | Pooling-2 | pool(3, 2) | `nn.MaxPool2d(3, stride=2)` | 96 x 6 x 6 |
-# | FC-1 | fc(1024) | `nn.Linear(96 * 6 * 6, 1024)` + ReLU + dropout | 1024 |
+# | Conv-1 | conv(3,2,48): 48 filters 3 x 3, stride 2 | `Conv2d(3, 48, 3, stride=2)`, BN, ReLU | 48 x 55 x 55 |
+# | Pooling-1 | pool(3,2): max over 3 x 3, stride 2 | `MaxPool2d(3, stride=2)` | 48 x 27 x 27 |
+# | Conv-2 | conv(3,2,96) | `Conv2d(48, 96, 3, stride=2)`, BN, ReLU | 96 x 13 x 13 |
+# | Pooling-2 | pool(3,2) | `MaxPool2d(3, stride=2)` | 96 x 6 x 6 |
+# | FC-1 | fc(1024) | `Linear(96 * 6 * 6, 1024)`, ReLU, dropout | 1024 |
 #
 # What Table I does not say, and what we chose (the `TableICNN` docstring argues each):
 # `padding=0` ("valid" convolutions, so a side shrinks as `(side - 3) // 2 + 1`); `bias=False`

@@ -86,8 +86,9 @@ SCALE_NAMES = [f"{s:g}" for s in SCALES]
 #   cross-entropy). **Eq. 5**: one more linear layer per scale on `f_i` alone (auxiliary).
 # * **Eq. 6**: `L = L_f + 0.5 Σ_i L_fi` while `iter < MAXITER / 2`, then `L = L_f`.
 # * The optimiser of Sec. IV: SGD with momentum 0.9 and weight decay 5e-4, written out:
-#   `d = grad + wd · p`, `buf = momentum · buf + d` (`buf = d` at the first step), `p -= lr · buf`;
-#   a parameter without a gradient (an auxiliary head once Eq. 6 drops it) is left alone.
+#   `d = grad + wd · p`, `buf = momentum · buf + d` (`buf = d` at the first step),
+#   `p -= lr · buf`; a parameter without a gradient (an auxiliary head once Eq. 6 drops it)
+#   is left alone.
 
 # %%
 import torch
@@ -344,6 +345,8 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #
 # * MS-FANS = one CNN shared by all scales + an LSTM with one hidden unit that outputs a weight
 #   per scale and per sample + a linear classifier on the weighted sum of features.
+# * Eq. 2-6 and the SGD step fit in about 40 lines of plain tensors (section 1); checking them
+#   against `fas_lib` for weights, logits, loss and updates keeps the library honest to them.
 # * Eq. 6's auxiliary losses train each scale's feature on its own for the first half of
 #   training, then only the fused loss remains.
 # * The paper's weights are raw LSTM outputs: signed, unnormalised; read them relative to each
