@@ -94,8 +94,7 @@ SCALE_NAMES = [f"{s:g}" for s in SCALES]
 import torch
 import torch.nn.functional as F
 
-from fas_lib.fusion import msfans_loss  # after the models/ split: from fas_lib.models import ...
-from fas_lib.models import MultiScaleNet
+from fas_lib.models import MultiScaleNet, msfans_loss
 from fas_lib.train import PRESETS, ExperimentConfig
 
 LR = PRESETS[PRESET]["lr"]

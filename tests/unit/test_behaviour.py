@@ -15,7 +15,7 @@ Reading chosen for "scores lower at 1.5 than at 0.9": **one** single-scale model
 1.5 mixed, so that the only thing that changes between the two scores is the input crop. (Two
 models, one per scale as in Table II, would confound the crop with the model.) The comparison
 uses the log-odds ``logit[bona fide] - logit[attack]``, an increasing function of the score
-``softmax(logits)[:, 1]`` (:func:`fas_lib.fusion.scores_from_logits`) that does not saturate:
+``softmax(logits)[:, 1]`` (:func:`fas_lib.models.scores_from_logits`) that does not saturate:
 two probabilities that both round to 0.0 in float32 still have an order in log-odds.
 
 **Fixture: SynthSpoof live frames and "perfect forgeries".** SynthSpoof's own attacks can be
@@ -66,8 +66,7 @@ import pytest
 import torch
 
 from fas_lib.align import TEMPLATE_PAPER5, crop_matrix, dlib68_to_paper5, similarity_transform
-from fas_lib.fusion import scores_from_logits
-from fas_lib.models import MultiScaleNet
+from fas_lib.models import MultiScaleNet, scores_from_logits
 from fas_lib.synthspoof import SynthConfig, crop_shows_border, generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread", "private_data_dir")]
