@@ -11,18 +11,21 @@
 #
 # MS-FANS comes with two backbones (Table I of Luo et al., ICPR 2018): the shallow **CNN_S**
 # used for every ablation, and the deep **CNN_D** used for the final comparisons (Tables IV
-# and V). This notebook builds both from `fas_lib.models`, prints Table I *from the built
+# and V). This notebook writes CNN_S out by hand from Table I and checks it against
+# `fas_lib.models`, builds both networks from the library, prints Table I *from the built
 # models*, measures their cost, and trains CNN_D briefly.
 #
 # **Learning goals**
 #
-# 1. Read Table I as code: which choices (padding, pooling rounding, FC activations) the
+# 1. Write CNN_S from Table I in about 20 lines of plain `torch.nn`, and check that it computes
+#    exactly what `fas_lib.models.CNN_S` computes.
+# 2. Read Table I as code: which choices (padding, pooling rounding, FC activations) the
 #    paper leaves open, and how they change the feature-map sizes.
-# 2. Count parameters and FLOPs with `torch.utils.flop_counter`, and decide whether the paper's
+# 3. Count parameters and FLOPs with `torch.utils.flop_counter`, and decide whether the paper's
 #    "number of multiply and add" counts a multiply-add once or twice.
-# 3. See where the parameters of a small CNN live (the first FC layer) and where the FLOPs live
+# 4. See where the parameters of a small CNN live (the first FC layer) and where the FLOPs live
 #    (the convolutions).
-# 4. Train the multi-scale model with the deep backbone through the same `fas_lib.train`
+# 5. Train the multi-scale model with the deep backbone through the same `fas_lib.train`
 #    entry point as every other experiment.
 #
 # **Before this notebook**: 03 (CNN_S on one scale). Paper: Sec. III-A and Table I, Table IV.
@@ -71,7 +74,100 @@ if SMOKE:
 
 
 # %% [markdown]
-# ## 1. Table I, rebuilt from the models
+# ## 1. CNN_S by hand, from Table I
+#
+# Table I of the paper, shallow column, with its caption ("all the convolution layers followed
+# by a batch normalization layer. ReLU is used as the non-linear activation function"):
+#
+# | row | Table I | line below | output (padding 0) |
+# |---|---|---|---|
+# | Input | 112 x 112 x 3 | | 3 x 112 x 112 |
+# | Conv-1 | conv(3,2,48): 48 filters 3 x 3, stride 2 | `Conv2d(3, 48, 3, stride=2)`, BN, ReLU | 48 x 55 x 55 |
+# | Pooling-1 | pool(3,2): max over 3 x 3, stride 2 | `MaxPool2d(3, stride=2)` | 48 x 27 x 27 |
+# | Conv-2 | conv(3,2,96) | `Conv2d(48, 96, 3, stride=2)`, BN, ReLU | 96 x 13 x 13 |
+# | Pooling-2 | pool(3,2) | `MaxPool2d(3, stride=2)` | 96 x 6 x 6 |
+# | FC-1 | fc(1024) | `Linear(96 * 6 * 6, 1024)`, ReLU, dropout | 1024 |
+#
+# What Table I does not say, and what we chose (the `TableICNN` docstring argues each):
+# `padding=0` ("valid" convolutions, so a side shrinks as `(side - 3) // 2 + 1`); `bias=False`
+# in the convolutions, because the BatchNorm right after them adds its own learned shift; floor
+# rounding in the pooling; ReLU and dropout 0.5 after FC-1 too, whose output is the feature
+# `f_si` of Eq. 1 (`D = 1024`). The 2-way softmax classifier is not part of the CNN: it sits in
+# the fusion head (notebook 05).
+
+# %%
+import torch
+from torch import nn
+
+
+def conv_bn_relu(c_in: int, c_out: int, k: int, s: int) -> list[nn.Module]:
+    """conv(k, s, c_out) of Table I, then BatchNorm (caption) and ReLU."""
+    return [nn.Conv2d(c_in, c_out, k, stride=s, padding=0, bias=False),
+            nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+class HandCNN_S(nn.Module):  # noqa: N801 - the paper's name
+    def __init__(self, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            *conv_bn_relu(3, 48, 3, 2),    # Conv-1     conv(3,2,48)   112 -> 55
+            nn.MaxPool2d(3, stride=2),     # Pooling-1  pool(3,2)       55 -> 27
+            *conv_bn_relu(48, 96, 3, 2),   # Conv-2     conv(3,2,96)    27 -> 13
+            nn.MaxPool2d(3, stride=2),     # Pooling-2  pool(3,2)       13 -> 6
+        )
+        self.head = nn.Sequential(         # FC-1       fc(1024) on the 96 x 6 x 6 maps
+            nn.Flatten(), nn.Linear(96 * 6 * 6, 1024), nn.ReLU(), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 3, 112, 112) -> (N, 1024)
+        return self.head(self.features(x))
+
+
+# %% [markdown]
+# Now the check. Both networks are built right after `torch.manual_seed(SEED)`: they create
+# their layers in the same order (Conv-1, BN-1, Conv-2, BN-2, FC-1) with PyTorch's default
+# initialisation, so they start with the same numbers. The library names its layers
+# (`features.conv1`, `features.bn1`, ..., `head.fc1`) where ours are numbered, so the two state
+# dicts are compared in order, tensor by tensor. One training-mode forward pass on the same
+# batch then updates both BatchNorms' running statistics, and in eval mode (running statistics,
+# no dropout) the 1024-wide features must agree. `fas_lib` runs its convolutions in the
+# channels-last memory layout, so "equal" means equal up to float rounding
+# (`torch.testing.assert_close`'s default tolerance). If someone changes a padding, a stride,
+# the bias or the order of the layers on either side, this cell fails.
+
+# %%
+def same_state(a: nn.Module, b: nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert len(sa) == len(sb), (len(sa), len(sb))
+    for (ka, ta), (kb, tb) in zip(sa.items(), sb.items()):
+        torch.testing.assert_close(ta, tb, msg=lambda m, ka=ka, kb=kb: f"{ka} vs {kb}: {m}")
+
+
+t = time.perf_counter()
+torch.manual_seed(SEED)
+hand = HandCNN_S()
+torch.manual_seed(SEED)
+lib = models.CNN_S()
+same_state(hand, lib)                                   # same initial weights
+
+batch = torch.randn(4, 3, 112, 112, generator=torch.Generator().manual_seed(SEED))
+hand.train()
+lib.train()
+with torch.no_grad():
+    hand(batch)                                         # BatchNorm running statistics move
+    lib(batch)
+same_state(hand, lib)
+hand.eval()
+lib.eval()
+with torch.no_grad():
+    f_hand, f_lib = hand(batch), lib(batch)
+torch.testing.assert_close(f_hand, f_lib)
+print(f"hand-written CNN_S == fas_lib CNN_S: features {tuple(f_hand.shape)}, "
+      f"max |difference| {(f_hand - f_lib).abs().max():.1e}, "
+      f"{sum(p.numel() for p in hand.parameters()):,} parameters each "
+      f"({time.perf_counter() - t:.2f} s)")
+
+# %% [markdown]
+# ## 2. Table I, rebuilt from the models
 #
 # `fas_lib.models.describe` runs one zero image through a backbone and records, for every row
 # of Table I, the output shape, the parameters and the multiply-accumulates (MACs). The
@@ -116,7 +212,7 @@ save_fig(fig, "04_layer_shares", FIG_DIR)
 plt.show()
 
 # %% [markdown]
-# ## 2. FLOPs and parameters of every model, beside Table IV
+# ## 3. FLOPs and parameters of every model, beside Table IV
 #
 # `fas_lib.models.count_flops` wraps `torch.utils.flop_counter.FlopCounterMode`. That counter
 # reports **2 FLOPs per multiply-accumulate** (one multiply + one add) for convolutions and
@@ -203,7 +299,7 @@ save_fig(fig, "04_flops", FIG_DIR)
 plt.show()
 
 # %% [markdown]
-# ## 3. A short CNN_D training run
+# ## 4. A short CNN_D training run
 #
 # The deep backbone goes through exactly the same entry point as every other experiment,
 # `fas_lib.train.run_experiment`, on the crop cache of the chosen dataset (built once by
@@ -255,8 +351,9 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 # %% [markdown]
 # ## Summary
 #
-# * Table I translates into two small `nn.Sequential` stacks; the printed table above is
-#   measured from them, not copied.
+# * Table I translates into two small `nn.Sequential` stacks: CNN_S is written out by hand in
+#   section 1 and checked, weight for weight and output for output, against `fas_lib`'s; the
+#   printed table is measured from the built models, not copied.
 # * CNN_S has about 3.6 M parameters, CNN_D about 10.9 M; both are dominated by their first FC
 #   layer, while the compute is in the convolutions.
 # * `torch.utils.flop_counter` counts a multiply-add as 2 FLOPs; with that convention our
@@ -277,3 +374,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #    batch_size=32)`). What limits a batch-1 forward pass on a CPU?
 # 4. Train CNN_D and CNN_S (notebook 05) for the same number of iterations on the same data.
 #    Which one over-fits first? Relate to the paper's remark on REPLAY-ATTACK (Sec. IV-C).
+# 5. In `HandCNN_S`, switch both convolutions to `padding=1`. Which other line must change, and
+#    to what (work the side lengths out by hand first)? Does the check against `fas_lib` still
+#    pass with `models.CNN_S(conv_padding=1)` on the library side? Then write `HandCNN_D` from
+#    the deep column of Table I the same way and check it against `models.CNN_D()`.

@@ -18,11 +18,13 @@
 #
 # **Learning goals**
 #
-# 1. Train MS-FANS end to end with `fas_lib.train.run_experiment` and read its learning curves.
-# 2. Inspect the learned weights `α` across test samples: per class and per attack type.
-# 3. Compute CNN features **once**, then re-score instantly with hand-set weights — and see
+# 1. Write the fusion of Eq. 2-4 (an LSTM with one hidden unit, written gate by gate) and one
+#    training step with the loss of Eq. 6 in plain tensors, and check them against `fas_lib`.
+# 2. Train MS-FANS end to end with `fas_lib.train.run_experiment` and read its learning curves.
+# 3. Inspect the learned weights `α` across test samples: per class and per attack type.
+# 4. Compute CNN features **once**, then re-score instantly with hand-set weights — and see
 #    what the learned, the averaged and the one-hot (single-scale) weights are worth.
-# 4. Understand what "weight" means for raw LSTM outputs (signed, not summing to 1).
+# 5. Understand what "weight" means for raw LSTM outputs (signed, not summing to 1).
 #
 # **Before this notebook**: 03 (single-scale CNN_S), 04 (Table I). Paper: Sec. III-B/C, Eq. 2-6.
 #
@@ -67,7 +69,132 @@ SCALES = tuple(float(s) for s in SCALES)
 SCALE_NAMES = [f"{s:g}" for s in SCALES]
 
 # %% [markdown]
-# ## 1. Train MS-FANS
+# ## 1. The fusion and one training step, by hand
+#
+# Before training with the library, the lines that *are* the paper, written out. The CNN gives
+# one feature `f_i` (length `D = 1024`) per scale (Eq. 1); here random features stand in for
+# it. Then:
+#
+# * **Eq. 2**, `[α_i, h_i] = LSTM(f_i, h_{i-1})`: an LSTM with **one** hidden unit reads the
+#   scales in order. With `H = 1` each of its four gates is one number per sample: the input
+#   gate `i`, the forget gate `f`, the candidate `g` and the output gate `o` are
+#   `σ`, `σ`, `tanh`, `σ` of `W_ih f_i + b_ih + W_hh h_{i-1} + b_hh` (rows 0, 1, 2, 3 of the
+#   `(4, D)` and `(4, 1)` weights, PyTorch's gate order); then `c_i = f c_{i-1} + i g` and
+#   `h_i = o tanh(c_i)`. The weight of scale `i` is the hidden output itself, `α_i = h_i`
+#   (the paper's reading; `fas_lib`'s `weight_norm="none"`), so it lies in (-1, 1).
+# * **Eq. 3**, `f = Σ_i α_i f_i`: a weighted sum of the scale features, still of length `D`.
+# * **Eq. 4**, softmax of a linear layer `D -> 2` on `f` (the softmax lives in the
+#   cross-entropy). **Eq. 5**: one more linear layer per scale on `f_i` alone (auxiliary).
+# * **Eq. 6**: `L = L_f + 0.5 Σ_i L_fi` while `iter < MAXITER / 2`, then `L = L_f`.
+# * The optimiser of Sec. IV: SGD with momentum 0.9 and weight decay 5e-4, written out:
+#   `d = grad + wd · p`, `buf = momentum · buf + d` (`buf = d` at the first step),
+#   `p -= lr · buf`; a parameter without a gradient (an auxiliary head once Eq. 6 drops it)
+#   is left alone.
+
+# %%
+import torch
+import torch.nn.functional as F
+
+from fas_lib.models import MultiScaleNet, msfans_loss
+from fas_lib.train import PRESETS, ExperimentConfig
+
+LR = PRESETS[PRESET]["lr"]
+MOMENTUM, WD = ExperimentConfig().momentum, ExperimentConfig().weight_decay
+AUX, MAX_ITER = 0.5, 10                                # Eq. 6; MAXITER of a toy run
+
+
+def lstm_weights(f, W_ih, W_hh, b_ih, b_hh):          # Eq. 2: (B, n, D) -> alpha (B, n)
+    h = c = f.new_zeros(f.shape[0], 1)                  # h_0 = c_0 = 0
+    alphas = []
+    for i in range(f.shape[1]):                         # the scales, in input order
+        z = f[:, i] @ W_ih.T + b_ih + h @ W_hh.T + b_hh   # (B, 4) gate pre-activations
+        z_i, z_f, z_g, z_o = z.split(1, dim=1)
+        c = torch.sigmoid(z_f) * c + torch.sigmoid(z_i) * torch.tanh(z_g)
+        h = torch.sigmoid(z_o) * torch.tanh(c)
+        alphas.append(h)                                # alpha_i = h_i
+    return torch.cat(alphas, dim=1)
+
+
+def forward(P, f):
+    alpha = lstm_weights(f, P["W_ih"], P["W_hh"], P["b_ih"], P["b_hh"])    # Eq. 2
+    fused = (alpha.unsqueeze(-1) * f).sum(dim=1)                            # Eq. 3
+    logits = fused @ P["W"].T + P["b"]                                      # Eq. 4
+    aux = torch.stack([f[:, i] @ P[f"W{i}"].T + P[f"b{i}"]                  # Eq. 5
+                       for i in range(f.shape[1])], dim=1)
+    return alpha, logits, aux
+
+
+def loss_eq6(logits, aux, y, iteration):
+    loss = F.cross_entropy(logits, y)                                       # L_f
+    if iteration < MAX_ITER / 2:                                            # + 0.5 sum_i L_fi
+        loss = loss + AUX * sum(F.cross_entropy(aux[:, i], y) for i in range(aux.shape[1]))
+    return loss
+
+
+def sgd_step(P, buf):
+    with torch.no_grad():
+        for k, p in P.items():
+            if p.grad is None:                          # not in this loss (aux, 2nd half)
+                continue
+            d = p.grad + WD * p
+            buf[k] = d.clone() if k not in buf else MOMENTUM * buf[k] + d
+            p -= LR * buf[k]
+            p.grad = None
+
+
+# %% [markdown]
+# The check: `fas_lib`'s model is built on the same seed, the hand-written parameters are
+# copies of its fusion head and auxiliary classifiers (the dictionary `NAMES` says which is
+# which), and both see the same batch of `B = 4` samples with `n = 3` scale features. For two
+# iterations — one in the first half of training (auxiliary losses on) and one in the second
+# (off) — the scale weights `α`, the logits, the auxiliary logits and the loss must agree, and
+# after each step of the hand-written SGD and of `torch.optim.SGD` (what `fas_lib.train` uses,
+# same learning rate, momentum and weight decay) so must every parameter and every update.
+
+# %%
+t = time.perf_counter()
+B, N, D = 4, 3, 1024
+torch.manual_seed(SEED)
+lib = MultiScaleNet(BACKBONE, "msfans", n_scales=N, weight_norm="none").train()
+NAMES = {"W_ih": "fusion.lstm.weight_ih_l0", "W_hh": "fusion.lstm.weight_hh_l0",
+         "b_ih": "fusion.lstm.bias_ih_l0", "b_hh": "fusion.lstm.bias_hh_l0",
+         "W": "fusion.classifier.weight", "b": "fusion.classifier.bias",
+         **{f"{w}{i}": f"aux.heads.{i}.{p}" for i in range(N)
+            for w, p in (("W", "weight"), ("b", "bias"))}}
+lib_p = dict(lib.named_parameters())
+P = {k: lib_p[v].detach().clone().requires_grad_() for k, v in NAMES.items()}
+gen = torch.Generator().manual_seed(SEED)
+feats = torch.randn(B, N, D, generator=gen).relu()     # stand-in for CNN features (Eq. 1)
+y = torch.tensor([1, 0, 1, 0])
+
+opt = torch.optim.SGD(lib.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD)
+buf = {}
+for it in (0, MAX_ITER // 2):
+    alpha, logits, aux = forward(P, feats)
+    loss = loss_eq6(logits, aux, y, it)
+    out = lib.fuse(feats)
+    lib_loss = msfans_loss(out, y, it, MAX_ITER, aux_weight=AUX)
+    torch.testing.assert_close(alpha, out.weights)
+    torch.testing.assert_close(logits, out.logits)
+    torch.testing.assert_close(aux, out.per_scale_logits)
+    torch.testing.assert_close(loss, lib_loss)
+    before = {k: p.detach().clone() for k, p in P.items()}
+    loss.backward()
+    sgd_step(P, buf)
+    opt.zero_grad()
+    lib_loss.backward()
+    opt.step()
+    for k, v in NAMES.items():
+        torch.testing.assert_close(P[k], lib_p[v])
+        torch.testing.assert_close(P[k] - before[k], lib_p[v].detach() - before[k],
+                                   rtol=1e-4, atol=1e-8)
+    print(f"iteration {it}: loss {loss.item():.4f} (aux {'on' if it < MAX_ITER / 2 else 'off'}),"
+          f" alpha of sample 0 = {alpha[0].detach().numpy().round(3)}, largest update "
+          f"{max((P[k] - before[k]).abs().max().item() for k in P):.1e}")
+print(f"hand-written fusion, Eq. 6 and SGD == fas_lib ({time.perf_counter() - t:.2f} s)")
+
+# %% [markdown]
+# ## 2. Train MS-FANS
 #
 # One call trains, checkpoints after every epoch, scores `dev` and `test` and computes every
 # metric. The run folder under `RUNS_DIR` is named after the configuration, so an interrupted
@@ -119,7 +246,7 @@ plt.show()
 # The auxiliary loss drops to zero at half of the iterations: from then on (Eq. 6) only the
 # fused feature is trained, so the network can re-balance the scales freely.
 #
-# ## 2. The learned weights
+# ## 3. The learned weights
 #
 # The CNN runs once over the test split; we keep the per-scale features `(N, n, 1024)` and the
 # weights `α` the LSTM gives each sample. With `WEIGHT_NORM = "none"` (the paper), `α_i` is
@@ -159,7 +286,7 @@ plt.show()
 # about the class. If all boxes coincide, MS-FANS behaves like a fixed weighted average — which
 # the next section tests directly.
 #
-# ## 3. Set the weights yourself
+# ## 4. Set the weights yourself
 #
 # Because the features are stored, scoring the test set with other weights is a matrix
 # product (`fas_lib.scoring.rescore`): milliseconds. In a live Jupyter session the sliders below
@@ -221,6 +348,8 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #
 # * MS-FANS = one CNN shared by all scales + an LSTM with one hidden unit that outputs a weight
 #   per scale and per sample + a linear classifier on the weighted sum of features.
+# * Eq. 2-6 and the SGD step fit in about 40 lines of plain tensors (section 1); checking them
+#   against `fas_lib` for weights, logits, loss and updates keeps the library honest to them.
 # * Eq. 6's auxiliary losses train each scale's feature on its own for the first half of
 #   training, then only the fused loss remains.
 # * The paper's weights are raw LSTM outputs: signed, unnormalised; read them relative to each
@@ -239,3 +368,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #    do the learned weights follow the scales or the positions?
 # 4. Set `aux_weight=0` in the `ExperimentConfig` (no auxiliary losses). What happens to the
 #    training curves and to the weights? Relate it to the caution in `MSFANSFusion`'s docstring.
+# 5. In section 1, feed the hand-written `lstm_weights` the features of one sample with the
+#    scales in reverse order. Are the weights reversed too? Then replace `alpha_i = h_i` by a
+#    softmax over the scales and check your change against
+#    `MultiScaleNet(..., weight_norm="softmax")`. Which line of `forward` had to change?
