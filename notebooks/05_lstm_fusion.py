@@ -96,7 +96,7 @@ import torch
 import torch.nn.functional as F
 
 from fas_lib.models import MultiScaleNet, msfans_loss
-from fas_lib.train import PRESETS, ExperimentConfig
+from fas_lib.config import PRESETS, ExperimentConfig
 
 LR = PRESETS[PRESET]["lr"]
 MOMENTUM, WD = ExperimentConfig().momentum, ExperimentConfig().weight_decay
