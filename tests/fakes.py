@@ -1,7 +1,7 @@
 """Miniature fake datasets in the exact layouts of the real ones (tests only; tiny on purpose).
 
 Every builder writes into a folder (``tmp_path`` in tests) the folder structure, file names and
-list files of one public dataset (see ``/work/shared/DATASETS.md`` and :mod:`fas_lib.datasets`),
+list files of one public dataset (see :mod:`fas_lib.datasets`),
 with a parameter for how many subjects. Videos are real, decodable 2-frame 32x24 MJPG clips
 (a few kB); images are 32x24 JPEGs. Bona fide media are greenish, attacks reddish, so a test
 can tell them apart after decoding. Builders return a :class:`FakeDataset` naming what was
