@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fas_lib.datasets.base import SkipLog
+from fas_lib.protocol import SkipLog
 
 #: Minimum IoU between the detected and the GT face box for a detection to count.
 MIN_IOU: float = 0.3

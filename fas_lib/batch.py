@@ -4,7 +4,7 @@
 and never raises for bad media: a missing, unreadable or empty file and every frame without a
 face is *counted* under one of :data:`SKIP_REASONS`. :func:`align_batch` does that for a list of
 files on a process pool (one aligner per worker, created once in the pool's initializer) and
-returns the results in the order of the paths, with a :class:`~fas_lib.datasets.base.SkipLog`
+returns the results in the order of the paths, with a :class:`~fas_lib.protocol.SkipLog`
 and a one-line report::
 
     >>> result = align_batch(paths, n_frames=4, workers=2)
@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from fas_lib import CROP_SIZE, SCALES
-from fas_lib.datasets.base import SkipLog
 from fas_lib.io import MEDIA_REASONS, MediaError, iter_frames
+from fas_lib.protocol import SkipLog
 
 #: Why a file or a frame produced no crops: the file-level reasons of
 #: :class:`~fas_lib.io.MediaError` and ``"no_face"`` for a decoded frame with no face found.
