@@ -1,6 +1,6 @@
 """How well do dlib's detector and landmarks work? Score them against SynthSpoof's ground truth.
 
-SynthSpoof stores every frame's exact landmarks (:meth:`~fas_lib.synthspoof.SynthSpoof.load_gt`):
+SynthSpoof stores every frame's exact landmarks (:meth:`~fas_lib.synthspoof.SynthSpoofReader.load_gt`):
 ``landmarks5`` are the true 68-point positions picked in **dlib's 5-point order** (outer and inner
 corner of the image-right eye, outer and inner corner of the image-left eye, nose base; see
 :func:`fas_lib.align.dlib68_to_dlib5`), ``face_box`` is the dlib-like box derived from them and
@@ -83,7 +83,7 @@ def score_frame(aligner: Any, rgb: np.ndarray, gt: dict, t: int) -> dict[str, An
     Args:
         aligner: a :class:`~fas_lib.align.FaceAligner`.
         rgb: the frame.
-        gt: the video's ground truth (:meth:`~fas_lib.synthspoof.SynthSpoof.load_gt`).
+        gt: the video's ground truth (:meth:`~fas_lib.synthspoof.SynthSpoofReader.load_gt`).
         t: frame index into the ground truth.
 
     Returns:
@@ -274,7 +274,7 @@ def evaluate_alignment(
     """Detection rate and landmark error of ``aligner`` on SynthSpoof frames.
 
     Args:
-        ds: a :class:`~fas_lib.synthspoof.SynthSpoof` dataset.
+        ds: a :class:`~fas_lib.synthspoof.SynthSpoofReader` dataset.
         aligner: a :class:`~fas_lib.align.FaceAligner`; default ``FaceAligner()`` (HOG, 5 points).
         max_videos: evaluate at most this many videos (spread over attack types and qualities,
             see :func:`select_videos`); ``None``: all.

@@ -99,7 +99,7 @@ print(skip_report(cache.manifest))
 display(pd.crosstab(frames["attack_type"], frames["quality"]).rename_axis("frames"))
 ds = None                    # the generated dataset, for its ground truth
 if DATASET == "synthspoof":
-    ds = synthspoof.SynthSpoof(cache.manifest["root"])   # the dataset the cache was cut from
+    ds = synthspoof.SynthSpoofReader(cache.manifest["root"])   # the dataset the cache was cut from
 else:
     print(f"{DATASET} has no ground-truth medium outlines: sections 3 and 4 are skipped.")
 

@@ -5,7 +5,7 @@ Layout of a dataset folder::
     manifest.json                      parameters, version, counts, timing, skipped photos
     protocol.csv                       one row per video (fas_lib.protocol columns)
     videos/<split>/<subject>/<id>.avi  MJPG (quality 95), frames stored BGR as usual
-    gt/<id>.npz                        exact per-frame ground truth (see SynthSpoof.load_gt)
+    gt/<id>.npz                        exact per-frame ground truth (see SynthSpoofReader.load_gt)
     depth/<id>.png, nir/<id>.png       (T, H, W) uint8 frames stacked vertically into one
                                        lossless PNG (fast level 1), only when asked for
 """
@@ -32,7 +32,7 @@ from fas_lib.protocol import make_table, write_protocol
 from fas_lib.utils import atomic_write_text, data_dir
 
 from .config import GENERATOR_VERSION, SynthConfig, config_hash
-from .reader import SynthSpoof
+from .reader import SynthSpoofReader
 from .video import VideoJob, render_video
 
 #: MJPG quality of the stored videos.
@@ -180,7 +180,7 @@ def generate(
     workers: int | None = None,
     progress: bool = True,
     force: bool = False,
-) -> SynthSpoof:
+) -> SynthSpoofReader:
     """Generate SynthSpoof (or return the cached copy when the parameters match).
 
     Args:
@@ -195,7 +195,7 @@ def generate(
     """
     root = Path(root).expanduser() if root is not None else default_root(config)
     if not force and _is_complete(root, config):
-        return SynthSpoof(root)
+        return SynthSpoofReader(root)
     from tqdm.auto import tqdm
 
     from .sources import subject_sources, user_sources
@@ -281,7 +281,7 @@ def generate(
         bar.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return SynthSpoof(root)
+    return SynthSpoofReader(root)
 
 
 def _publish(tmp: Path, root: Path, config: SynthConfig) -> None:
