@@ -92,7 +92,7 @@ def full_step_processes(
     """
     import multiprocessing
 
-    from fas_lib.batch import single_threaded_children
+    from fas_lib.parallel import single_threaded_children
 
     ctx = multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(n_proc), ctx.Queue()

@@ -255,7 +255,7 @@ def scale_indices(cache: Any, scales: Sequence[float]) -> list[int]:
 
 def open_experiment_cache(config: ExperimentConfig, progress: bool = True) -> Any:
     """The crop cache a config names (:func:`fas_lib.cache.get_cache`)."""
-    from fas_lib.cache import get_cache
+    from fas_lib.prepare import get_cache
 
     kwargs: dict[str, Any] = dict(
         dataset=config.dataset, root=config.root, protocol=config.protocol, fold=config.fold,

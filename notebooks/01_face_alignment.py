@@ -215,7 +215,7 @@ from fas_lib import synthspoof
 
 ds = None
 if DATASET == "synthspoof":
-    from fas_lib.cache import smoke_synth_config
+    from fas_lib.prepare import smoke_synth_config
 
     if DATA_ROOT is not None:       # a SynthSpoof folder generated before
         ds = synthspoof.SynthSpoofReader(DATA_ROOT)

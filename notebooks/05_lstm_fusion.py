@@ -74,7 +74,7 @@ SCALE_NAMES = [f"{s:g}" for s in SCALES]
 # when a protocol has no `dev` split, as CASIA-FASD; the result says which).
 
 # %%
-from fas_lib.cache import get_cache
+from fas_lib.prepare import get_cache
 from fas_lib.experiments import run_many
 from fas_lib.train import ExperimentConfig, extract_scale_features, load_run, rescore
 

@@ -7,6 +7,7 @@ head-and-shoulders prior) into person, skin, hair and clothes masks used to deri
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .gt import face_box
+from fas_lib.align import load_detector, load_shape_predictor
+from fas_lib.utils import atomic_path, data_dir
+
+from .config import GENERATOR_VERSION
+from .gt import BOX_RULE, face_box
 
 #: Inter-ocular distance (eye centres) of every sprite, in sprite pixels.
 SPRITE_IOD: float = 80.0
@@ -46,9 +51,7 @@ class SourcePortrait:
 
 def annotate(rgb: np.ndarray) -> np.ndarray | None:
     """The 68 landmarks of the most confident face (dlib, upsample 1), or ``None``."""
-    import dlib
-
-    from fas_lib.align import load_detector, load_shape_predictor
+    import dlib  # optional and slow to import: only when a portrait is annotated
 
     dets, scores, _ = load_detector().run(np.ascontiguousarray(rgb), 1, 0)
     if len(dets) == 0:
@@ -92,13 +95,6 @@ def builtin_sources() -> tuple[SourcePortrait, ...]:
 
 
 def _source_cache_path(name: str, rgb: np.ndarray) -> Path:
-    import hashlib
-
-    from fas_lib.utils import data_dir
-
-    from .config import GENERATOR_VERSION
-    from .gt import BOX_RULE
-
     h = hashlib.sha1(np.ascontiguousarray(rgb).tobytes())
     h.update(
         repr(
@@ -122,16 +118,10 @@ def _load_cached_source(name: str, rgb: np.ndarray) -> SourcePortrait | None:
 
 
 def _save_cached_source(src: SourcePortrait, rgb: np.ndarray) -> None:
-    import os
-    import tempfile
-
     path = _source_cache_path(src.name, rgb)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **{k: getattr(src, k) for k in _SOURCE_FIELDS})
-        os.replace(tmp, path)
     except OSError:  # a read-only cache folder only costs time
         pass
 
