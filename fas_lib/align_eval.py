@@ -326,7 +326,7 @@ def evaluate_alignment(
 
 def _gather(
     video_id: str, video_rows: list[dict], reason: str | None, meta: pd.DataFrame,
-    rows: list[dict], skips: SkipLog, root: Any, videos: pd.DataFrame,
+    rows: list[dict], skips: SkipLog, root: Path, videos: pd.DataFrame,
 ) -> None:
     if reason is not None:
         path = videos.loc[videos["video_id"] == video_id, "path"].iloc[0]
