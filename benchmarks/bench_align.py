@@ -66,11 +66,11 @@ def _timed_worker(
     import cv2
 
     from fas_lib.align import FaceAligner
-    from fas_lib.synthspoof import SynthSpoof
+    from fas_lib.synthspoof import SynthSpoofReader
 
     cv2.setNumThreads(1)
     aligner = FaceAligner(**kwargs)
-    frames = _frames(SynthSpoof(root), n_total)[picks]
+    frames = _frames(SynthSpoofReader(root), n_total)[picks]
     aligner.align(frames[0])
     for r in range(rounds):
         barrier.wait()
@@ -92,7 +92,7 @@ def full_step_processes(
     """
     import multiprocessing
 
-    from fas_lib.batch import single_threaded_children
+    from fas_lib.parallel import single_threaded_children
 
     ctx = multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(n_proc), ctx.Queue()
@@ -131,13 +131,13 @@ def main() -> None:
 
     from fas_lib.align import FaceAligner, load_detector
     from fas_lib.batch import align_batch, aligner_kwargs
-    from fas_lib.synthspoof import SynthConfig, SynthSpoof, generate
+    from fas_lib.synthspoof import SynthConfig, SynthSpoofReader, generate
     from fas_lib.utils import save_results
 
     cv2.setNumThreads(1)
     load_before = os.getloadavg()
     if args.root:
-        ds = SynthSpoof(args.root)
+        ds = SynthSpoofReader(args.root)
     else:
         ds = generate(SynthConfig(**BENCH_CONFIG), workers=args.workers, progress=True)
     frames = _frames(ds, args.frames)

@@ -5,7 +5,7 @@ Measured in one run, on this machine:
 * ``bare_decode_frames_per_s``: decoding the sampled frames only (:func:`fas_lib.io.iter_frames`);
 * ``bare_align_frames_per_s``: decode + dlib detection, landmarks and the 7 crops, one process,
   nothing written (the floor of what a build can do per core);
-* ``build_frames_per_s_w1`` / ``_w2``: :func:`fas_lib.cache.build_cache` end to end (protocol,
+* ``build_frames_per_s_w1`` / ``_w2``: :func:`fas_lib.cache_build.build_cache` end to end (protocol,
   pool start, shards, consolidation, manifest) with 1 and 2 workers; frames = sampled frames
   processed (cached + no face);
 * ``read_samples_per_s``: training reads, a batch of 32 with 3 scales and a random 112 x 112
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fas_lib.cache import build_cache
+from fas_lib.cache_build import build_cache
 from fas_lib.datasets import load_protocol
 from fas_lib.synthspoof import SynthConfig, generate
 from fas_lib.utils import save_results, set_seed

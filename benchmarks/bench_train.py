@@ -73,8 +73,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "results"))
     args = ap.parse_args()
 
-    from fas_lib.cache import get_cache, open_cache
+    from fas_lib.cache import open_cache
     from fas_lib.loader import CropDataset, load_split_tensors
+    from fas_lib.prepare import get_cache
 
     torch.set_num_threads(args.threads)
     malloc_tuned = tune_malloc()  # as fas_lib.train.run_experiment does

@@ -389,13 +389,6 @@ class FaceAligner:
         crops, pads = self.crops_from_matrix(rgb, m)
         return AlignResult(face, lms, m, crops, pads, n_faces)
 
-    def aligned_face(
-        self, rgb: np.ndarray, matrix: np.ndarray, size: int = 256, scale: float = 2.0
-    ) -> np.ndarray:
-        """The aligned frame around the face (for figures): side ``scale`` face boxes."""
-        m = crop_matrix(matrix, scale, 1.0, size)
-        return cv2.warpAffine(ensure_rgb_uint8(rgb), m, (size, size))
-
 
 def check_box(box: np.ndarray | tuple | list) -> np.ndarray:
     """A face box ``(left, top, right, bottom)`` as a float64 array, validated.

@@ -1,6 +1,6 @@
 """How well do dlib's detector and landmarks work? Score them against SynthSpoof's ground truth.
 
-SynthSpoof stores every frame's exact landmarks (:meth:`~fas_lib.synthspoof.SynthSpoof.load_gt`):
+SynthSpoof stores every frame's exact landmarks (:meth:`~fas_lib.synthspoof.SynthSpoofReader.load_gt`):
 ``landmarks5`` are the true 68-point positions picked in **dlib's 5-point order** (outer and inner
 corner of the image-right eye, outer and inner corner of the image-left eye, nose base; see
 :func:`fas_lib.align.dlib68_to_dlib5`), ``face_box`` is the dlib-like box derived from them and
@@ -30,17 +30,25 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
-from fas_lib.datasets.base import SkipLog
+from fas_lib.align import FaceAligner, dlib68_to_dlib5
+from fas_lib.batch import aligner_kwargs, init_worker, worker_aligner
+from fas_lib.io import MediaError, iter_frames
+from fas_lib.parallel import pool_map
+from fas_lib.protocol import SkipLog
+from fas_lib.synthspoof import SynthSpoofReader
 
 #: Minimum IoU between the detected and the GT face box for a detection to count.
 MIN_IOU: float = 0.3
@@ -77,21 +85,19 @@ def landmark_error(pred5: np.ndarray, gt5: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(pred5, float) - np.asarray(gt5, float), axis=1).mean())
 
 
-def score_frame(aligner: Any, rgb: np.ndarray, gt: dict, t: int) -> dict[str, Any]:
+def score_frame(aligner: FaceAligner, rgb: np.ndarray, gt: dict, t: int) -> dict[str, Any]:
     """Detect, predict landmarks and score one frame against its ground truth.
 
     Args:
         aligner: a :class:`~fas_lib.align.FaceAligner`.
         rgb: the frame.
-        gt: the video's ground truth (:meth:`~fas_lib.synthspoof.SynthSpoof.load_gt`).
+        gt: the video's ground truth (:meth:`~fas_lib.synthspoof.SynthSpoofReader.load_gt`).
         t: frame index into the ground truth.
 
     Returns:
         ``n_faces``, ``detected``, ``wrong_face``, ``iou``, ``err_px``, ``err_iod``, ``iod``
         (NaN errors when not detected).
     """
-    from fas_lib.align import dlib68_to_dlib5
-
     gt5, gt_box, iod = gt["landmarks5"][t], gt["face_box"][t], float(gt["iod"][t])
     boxes = aligner.detect(rgb)
     row: dict[str, Any] = {
@@ -113,11 +119,8 @@ def score_frame(aligner: Any, rgb: np.ndarray, gt: dict, t: int) -> dict[str, An
     return row
 
 
-def _score_video(job: tuple[str, str, str, int | None], aligner: Any = None) -> tuple:
+def _score_video(job: tuple[str, str, str, int | None], aligner: FaceAligner | None = None) -> tuple:
     """Score the chosen frames of one video; returns (video_id, rows, media error reason)."""
-    from fas_lib.batch import worker_aligner
-    from fas_lib.io import MediaError, iter_frames
-
     root, video_id, rel, n_frames = job
     aligner = aligner if aligner is not None else worker_aligner()
     with np.load(Path(root) / "gt" / f"{video_id}.npz", allow_pickle=False) as z:
@@ -263,8 +266,8 @@ def select_videos(
 
 
 def evaluate_alignment(
-    ds: Any,
-    aligner: Any = None,
+    ds: SynthSpoofReader,
+    aligner: FaceAligner | None = None,
     max_videos: int | None = None,
     frames_per_video: int | None = None,
     workers: int = 1,
@@ -274,7 +277,7 @@ def evaluate_alignment(
     """Detection rate and landmark error of ``aligner`` on SynthSpoof frames.
 
     Args:
-        ds: a :class:`~fas_lib.synthspoof.SynthSpoof` dataset.
+        ds: a :class:`~fas_lib.synthspoof.SynthSpoofReader` dataset.
         aligner: a :class:`~fas_lib.align.FaceAligner`; default ``FaceAligner()`` (HOG, 5 points).
         max_videos: evaluate at most this many videos (spread over attack types and qualities,
             see :func:`select_videos`); ``None``: all.
@@ -286,11 +289,6 @@ def evaluate_alignment(
     Returns:
         An :class:`AlignmentReport`.
     """
-    from tqdm.auto import tqdm
-
-    from fas_lib.align import FaceAligner
-    from fas_lib.batch import aligner_kwargs, aligner_pool
-
     if int(workers) < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if frames_per_video is not None and int(frames_per_video) < 1:
@@ -307,19 +305,20 @@ def evaluate_alignment(
     skips = SkipLog()
     rows: list[dict[str, Any]] = []
     bar = tqdm(total=len(jobs), desc="alignment eval", unit="video", disable=not progress)
+    results: list[tuple] = [()] * len(jobs)
     try:
-        if int(workers) > 1 and len(jobs) > 1:
-            with aligner_pool(min(int(workers), len(jobs)), kwargs) as pool:
-                results = pool.map(_score_video, jobs)
-                for video_id, video_rows, reason in results:
-                    _gather(video_id, video_rows, reason, meta, rows, skips, ds.root, videos)
-                    bar.update(1)
-        else:
-            for job in jobs:
-                _gather(*_score_video(job, aligner), meta, rows, skips, ds.root, videos)
+        with contextlib.closing(pool_map(
+            _score_video, jobs, int(workers), initializer=init_worker, initargs=(kwargs,),
+            in_process=lambda: contextlib.nullcontext(partial(_score_video, aligner=aligner)),
+            what="alignment evaluation", entry="evaluate_alignment",
+        )) as finished:
+            for i, res in finished:
+                results[i] = res
                 bar.update(1)
     finally:
         bar.close()
+    for video_id, video_rows, reason in results:
+        _gather(video_id, video_rows, reason, meta, rows, skips, ds.root, videos)
     frames = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
     frames = frames.astype({"detected": bool, "wrong_face": bool})
     return AlignmentReport(frames, skips, kwargs, len(jobs), time.perf_counter() - t0)
@@ -327,7 +326,7 @@ def evaluate_alignment(
 
 def _gather(
     video_id: str, video_rows: list[dict], reason: str | None, meta: pd.DataFrame,
-    rows: list[dict], skips: SkipLog, root: Any, videos: pd.DataFrame,
+    rows: list[dict], skips: SkipLog, root: Path, videos: pd.DataFrame,
 ) -> None:
     if reason is not None:
         path = videos.loc[videos["video_id"] == video_id, "path"].iloc[0]

@@ -4,7 +4,7 @@
 and never raises for bad media: a missing, unreadable or empty file and every frame without a
 face is *counted* under one of :data:`SKIP_REASONS`. :func:`align_batch` does that for a list of
 files on a process pool (one aligner per worker, created once in the pool's initializer) and
-returns the results in the order of the paths, with a :class:`~fas_lib.datasets.base.SkipLog`
+returns the results in the order of the paths, with a :class:`~fas_lib.protocol.SkipLog`
 and a one-line report::
 
     >>> result = align_batch(paths, n_frames=4, workers=2)
@@ -15,44 +15,37 @@ and a one-line report::
 Nothing is dropped silently: ``len(items) + skips.counts["no_face"] == n_frames_seen`` and every
 path is either read (at least one frame decoded) or counted once under a file-level reason.
 
-Workers use the ``spawn`` start method (safe with OpenCV's and dlib's threads); a script that
-calls :func:`align_batch` with ``workers > 1`` needs the usual ``if __name__ == "__main__":``
-guard (without it the pool breaks and the remaining files are processed in this process, with a
-warning). Each worker runs OpenCV single-threaded and starts with ``OMP_NUM_THREADS=1`` (and the
-BLAS equivalents), so ``workers`` processes use ``workers`` cores.
+The pool is :func:`fas_lib.parallel.pool_map`'s (``spawn`` workers, safe with OpenCV's and
+dlib's threads); a script that calls :func:`align_batch` with ``workers > 1`` needs the usual
+``if __name__ == "__main__":`` guard (without it the pool breaks and the remaining files are
+processed in this process, with a warning). Each worker holds one aligner (created by
+:func:`init_worker`, fetched by jobs with :func:`worker_aligner`), runs OpenCV single-threaded
+and starts with ``OMP_NUM_THREADS=1`` (and the BLAS equivalents), so ``workers`` processes use
+``workers`` cores.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import multiprocessing
 import os
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from fas_lib import CROP_SIZE, SCALES
-from fas_lib.datasets.base import SkipLog
-from fas_lib.io import MEDIA_REASONS, MediaError, iter_frames
+from fas_lib.align import AlignResult, FaceAligner, dlib68_to_dlib5
+from fas_lib.io import MEDIA_REASONS, MediaError, iter_frames, sample_indices
+from fas_lib.parallel import pool_map
+from fas_lib.protocol import SkipLog
 
 #: Why a file or a frame produced no crops: the file-level reasons of
 #: :class:`~fas_lib.io.MediaError` and ``"no_face"`` for a decoded frame with no face found.
 SKIP_REASONS: tuple[str, ...] = (*MEDIA_REASONS, "no_face")
-
-#: Environment variables set to 1 in worker processes (no nested thread pools).
-THREAD_ENV_VARS: tuple[str, ...] = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
 
 Box = Sequence[float]
 
@@ -127,11 +120,9 @@ class BatchResult:
             )
 
 
-def _item(path: str, idx: int, res: Any) -> FrameItem:
+def _item(path: str, idx: int, res: AlignResult) -> FrameItem:
     lms = np.asarray(res.landmarks, dtype=np.float64)
     if len(lms) == 68:
-        from fas_lib.align import dlib68_to_dlib5
-
         lms = dlib68_to_dlib5(lms)
     return FrameItem(
         path=path,
@@ -145,7 +136,7 @@ def _item(path: str, idx: int, res: Any) -> FrameItem:
 
 def _process(
     path: str | os.PathLike,
-    aligner: Any,
+    aligner: FaceAligner,
     every: int | None,
     n_frames: int | None,
     boxes: Mapping[int, Box | None] | None,
@@ -177,7 +168,7 @@ def _process(
 
 def process_media(
     path: str | os.PathLike,
-    aligner: Any,
+    aligner: FaceAligner,
     every: int | None = None,
     n_frames: int | None = None,
     boxes: Mapping[int, Box | None] | None = None,
@@ -207,10 +198,10 @@ def process_media(
 
 # ---------------------------------------------------------------------------------- workers
 
-_WORKER: dict[str, Any] = {}
+_WORKER: dict[str, FaceAligner] = {}
 
 
-def aligner_kwargs(aligner: Any) -> dict[str, Any]:
+def aligner_kwargs(aligner: FaceAligner) -> dict[str, Any]:
     """Constructor arguments of a :class:`~fas_lib.align.FaceAligner`, to rebuild it in a worker."""
     return {
         "scales": tuple(aligner.scales),
@@ -222,18 +213,15 @@ def aligner_kwargs(aligner: Any) -> dict[str, Any]:
     }
 
 
-def _init_worker(kwargs: dict[str, Any]) -> None:
-    """Pool initializer: single-threaded OpenCV and one aligner for this process."""
-    import cv2
-
-    from fas_lib.align import FaceAligner
-
+def init_worker(kwargs: dict[str, Any]) -> None:
+    """Pool initializer: single-threaded OpenCV and one aligner (``FaceAligner(**kwargs)``) for
+    this process; jobs get it with :func:`worker_aligner`."""
     cv2.setNumThreads(1)
     _WORKER["aligner"] = FaceAligner(**kwargs)
 
 
-def worker_aligner() -> Any:
-    """The aligner :func:`aligner_pool`'s initializer created in this worker process."""
+def worker_aligner() -> FaceAligner:
+    """The aligner :func:`init_worker` created in this worker process (``KeyError`` outside)."""
     return _WORKER["aligner"]
 
 
@@ -243,34 +231,13 @@ def _run(job: tuple[str, int | None, int | None, Mapping[int, Box | None] | None
 
 
 @contextlib.contextmanager
-def single_threaded_children() -> Iterator[None]:
-    """Set :data:`THREAD_ENV_VARS` to 1 while processes are spawned; restore them afterwards."""
-    old = {k: os.environ.get(k) for k in THREAD_ENV_VARS}
-    os.environ.update({k: "1" for k in THREAD_ENV_VARS})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
-def aligner_pool(workers: int, kwargs: dict[str, Any]) -> Iterator[ProcessPoolExecutor]:
-    """A ``spawn`` process pool whose workers each hold one aligner built from ``kwargs``.
-
-    Workers run single-threaded (see :func:`single_threaded_children`); jobs get the aligner
-    with :func:`worker_aligner`.
-    """
-    with single_threaded_children(), ProcessPoolExecutor(
-        max_workers=int(workers),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(dict(kwargs),),
-    ) as pool:
-        yield pool
+def in_process_aligner(
+    kwargs: dict[str, Any], run: Callable[[Any, FaceAligner], Any],
+) -> Iterator[Callable[[Any], Any]]:
+    """For :func:`fas_lib.parallel.pool_map`'s ``in_process``: ``run(job, aligner)`` with one
+    aligner built here from ``kwargs`` (this process's OpenCV threads left as they are)."""
+    aligner = FaceAligner(**kwargs)
+    yield lambda job: run(job, aligner)
 
 
 def align_batch(
@@ -304,10 +271,6 @@ def align_batch(
         ValueError: wrong ``workers``, ``every``, ``n_frames`` or a ``boxes`` list of another
             length than ``paths``. Bad media never raise; they are counted.
     """
-    from tqdm.auto import tqdm
-
-    from fas_lib.io import sample_indices
-
     paths = [str(p) for p in paths]
     workers = int(workers)
     if workers < 1:
@@ -315,39 +278,30 @@ def align_batch(
     sample_indices(0, every, n_frames)  # validate before starting anything
     if boxes is not None and len(boxes) != len(paths):
         raise ValueError(f"boxes has {len(boxes)} entries for {len(paths)} paths")
-    scales = tuple(float(s) for s in scales)
     jobs = [
         (p, every, n_frames, boxes[i] if boxes is not None else None) for i, p in enumerate(paths)
     ]
+    kwargs = {"scales": tuple(float(s) for s in scales), "crop_size": int(crop_size),
+              "landmarks": landmarks}
     results: list[tuple | None] = [None] * len(jobs)
     bar = tqdm(total=len(jobs), desc="align", unit="file", disable=not progress)
     try:
-        if workers > 1 and len(jobs) > 1:
-            try:
-                kwargs = {"scales": scales, "crop_size": int(crop_size), "landmarks": landmarks}
-                with aligner_pool(min(workers, len(jobs)), kwargs) as pool:
-                    for i, res in enumerate(pool.map(_run, jobs)):
-                        results[i] = res
-                        bar.update(1)
-            except BrokenProcessPool as exc:
-                warnings.warn(
-                    f"the alignment process pool failed ({exc}); aligning the remaining files in "
-                    "this process. In a plain script, call align_batch() under "
-                    "`if __name__ == '__main__':`.",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-        if any(r is None for r in results):
-            from fas_lib.align import FaceAligner
-
-            aligner = FaceAligner(scales, crop_size=int(crop_size), landmarks=landmarks)
-            for i, job in enumerate(jobs):
-                if results[i] is None:
-                    results[i] = _process(job[0], aligner, *job[1:])
-                    bar.update(1)
+        with contextlib.closing(pool_map(
+            _run, jobs, workers, initializer=init_worker, initargs=(kwargs,),
+            in_process=lambda: in_process_aligner(kwargs, _run_with),
+            what="alignment", entry="align_batch",
+        )) as finished:
+            for i, res in finished:
+                results[i] = res
+                bar.update(1)
     finally:
         bar.close()
     return _collect(paths, results)
+
+
+def _run_with(job: tuple, aligner: FaceAligner) -> tuple:
+    """:func:`_run` with a given aligner (in this process)."""
+    return _process(job[0], aligner, *job[1:])
 
 
 def _collect(paths: list[str], results: list[tuple | None]) -> BatchResult:

@@ -8,10 +8,10 @@
     fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
     fas evaluate --run runs/msfans
 
-Every subcommand is a thin wrapper over a Python function (:func:`fas_lib.cache.build_cache`,
-:func:`fas_lib.cache.get_cache`, :func:`fas_lib.cache.open_cache`,
-:func:`fas_lib.config.load_config`, :func:`fas_lib.train.run_experiment`,
-:func:`fas_lib.runs.evaluate_run`). Errors a user can
+Every subcommand is a thin wrapper over a Python function
+(:func:`fas_lib.cache_build.build_cache`, :func:`fas_lib.prepare.get_cache`,
+:func:`fas_lib.cache.open_cache`, :func:`fas_lib.config.load_experiment`,
+:func:`fas_lib.train.run_experiment`, :func:`fas_lib.runs.evaluate_run`). Errors a user can
 cause (a wrong root, an unknown protocol, a missing cache or config) print one message and exit
 with status 2, without a traceback. ``python -m fas_lib.cli`` works as well as ``fas``.
 """
@@ -23,6 +23,8 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from fas_lib.cache import CacheError, CropCache, open_cache
 
 EXIT_USAGE = 2
 
@@ -80,32 +82,32 @@ def human_bytes(n: int) -> str:
     return f"{size:.1f} TiB"  # pragma: no cover
 
 
-def describe(cache: object) -> str:
+def describe(cache: CropCache) -> str:
     """The text ``fas info`` prints: dataset, protocol, frames per split x attack type, skips,
     size on disk."""
-    from fas_lib.cache import skip_report
+    from fas_lib.cache_build import skip_report  # with OpenCV and dlib's loaders: when used
 
-    m = cache.manifest  # type: ignore[attr-defined]
+    m = cache.manifest
     p = m["params"]
     sampling = f"1 frame in {p['every']}" if p.get("every") else (
         f"{p['n_frames']} frames per video" if p.get("n_frames") else "all frames")
     fold = f", fold {m['fold']}" if m.get("fold") is not None else ""
     videos = m["counts"]["videos"]
     lines = [
-        f"cache     {cache.path}",  # type: ignore[attr-defined]
+        f"cache     {cache.path}",
         (f"dataset   {m.get('title', m['dataset'])} ({m['dataset']}), protocol "
          f"{m['protocol']}{fold}"),
         f"root      {m['root']}",
         (f"sampling  {sampling}; scales {', '.join(f'{s:g}' for s in p['scales'])}; "
          f"{p['crop_size']} px crops"),
         "videos    " + ", ".join(f"{s} {n}" for s, n in videos.items()),
-        f"size      {human_bytes(cache.size_bytes())} on disk",  # type: ignore[attr-defined]
+        f"size      {human_bytes(cache.size_bytes())} on disk",
         (f"built     {m.get('created', '?')} in {m.get('build_seconds', '?')} s "
          f"with {m.get('workers', '?')} worker(s); versions "
          + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())),
         "",
         "frames per split and attack type:",
-        cache.summary().to_string(),  # type: ignore[attr-defined]
+        cache.summary().to_string(),
         "",
         "skips:",
         skip_report(m),
@@ -115,7 +117,7 @@ def describe(cache: object) -> str:
 
 def _prepare(args: argparse.Namespace) -> int:
     from fas_lib import SCALES
-    from fas_lib.cache import get_cache
+    from fas_lib.prepare import get_cache
 
     cache = get_cache(args.dataset, args.root, args.protocol, args.fold, smoke=args.smoke,
                       workers=args.workers, progress=not args.no_progress,
@@ -128,8 +130,6 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from fas_lib.cache import open_cache
-
     path = Path(args.cache)
     if not path.is_dir():
         raise FileNotFoundError(f"no cache folder {path}; `fas prepare` prints where it wrote one")
@@ -169,7 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: the arguments (``None``: ``sys.argv[1:]``).
     """
-    from fas_lib.cache import CacheError
     from fas_lib.datasets import DatasetLayoutError
     from fas_lib.protocol import ProtocolError
 

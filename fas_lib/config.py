@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from fas_lib.cache import CropCache, get_cache
+from fas_lib.cache import CropCache
+from fas_lib.prepare import get_cache
 from fas_lib.loader import CropDataset
 from fas_lib.models import BACKBONES, FUSIONS, WEIGHT_NORMS, MultiScaleNet
 
@@ -54,7 +55,7 @@ class ExperimentConfig:
     ``None`` values are filled from :data:`PRESETS` by :meth:`resolve`.
 
     Attributes:
-        dataset: dataset name for :func:`fas_lib.cache.get_cache` (``"synthspoof"``, ...).
+        dataset: dataset name for :func:`fas_lib.prepare.get_cache` (``"synthspoof"``, ...).
         root: dataset root (``None``: SynthSpoof is generated).
         protocol: protocol name of the dataset, if it has several.
         fold: protocol fold, if any.
@@ -224,7 +225,7 @@ def scale_indices(cache: CropCache, scales: Sequence[float]) -> list[int]:
 
 
 def open_experiment_cache(config: ExperimentConfig, progress: bool = True) -> CropCache:
-    """The crop cache a config names (:func:`fas_lib.cache.get_cache`)."""
+    """The crop cache a config names (:func:`fas_lib.prepare.get_cache`)."""
     kwargs: dict[str, Any] = dict(
         dataset=config.dataset, root=config.root, protocol=config.protocol, fold=config.fold,
         smoke=config.smoke, progress=progress,

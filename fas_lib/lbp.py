@@ -13,13 +13,15 @@ scikit-image would compare them with a zero padding.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import Any
 
 import numpy as np
+
+from fas_lib.parallel import pool_map
 
 COLOR_SPACES: tuple[str, ...] = ("gray", "hsv", "ycbcr")
 METHODS: tuple[str, ...] = ("nri_uniform", "uniform", "default", "ror")
@@ -155,17 +157,13 @@ def extract_lbp(crops: np.ndarray, color_space: str = "gray", P: int = 8, R: Rad
     chunks = [crops[i:i + chunk_size] for i in range(0, len(crops), chunk_size)]
     show = len(crops) >= 1000 if progress is None else progress
     bar = tqdm(total=len(crops), desc=f"LBP {color_space}", unit="crop", disable=not show)
-    parts: list[np.ndarray] = []
+    parts: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * len(chunks)
     try:
-        if workers <= 1:
-            for c in chunks:
-                parts.append(fn(c))
-                bar.update(len(c))
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for c, feats in zip(chunks, pool.map(fn, chunks)):  # map keeps the order
-                    parts.append(feats)
-                    bar.update(len(c))
+        with contextlib.closing(pool_map(fn, chunks, max(1, int(workers)),
+                                         what="LBP features", entry="extract_lbp")) as finished:
+            for i, feats in finished:
+                parts[i] = feats  # back in chunk order
+                bar.update(len(chunks[i]))
     finally:
         bar.close()
     return np.concatenate(parts).astype(np.float32, copy=False)

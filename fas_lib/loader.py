@@ -1,6 +1,6 @@
 """Read a crop cache for training and scoring: random (train) or centre (test) crops, batched.
 
->>> from fas_lib.cache import get_cache
+>>> from fas_lib.prepare import get_cache
 >>> from fas_lib.loader import CropDataset
 >>> cache = get_cache("synthspoof", smoke=True)                     # doctest: +SKIP
 >>> ds = CropDataset(cache, "train", scale_indices=[2, 3, 4], train=True)  # doctest: +SKIP

@@ -17,11 +17,13 @@ depth_path     pixel-aligned depth file, or ``""`` when the dataset has none
 ir_path        pixel-aligned near-infrared file, or ``""`` when the dataset has none
 =============  =================================================================
 
-Protocols are data, not code: a table can be written to and read from CSV unchanged.
+Protocols are data, not code: a table can be written to and read from CSV unchanged. What an
+adapter or the media reader leaves out of a table is recorded in a :class:`SkipLog`.
 """
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +44,24 @@ SPLITS: tuple[str, ...] = ("train", "dev", "test")
 
 class ProtocolError(ValueError):
     """A protocol table or protocol file does not have the expected form."""
+
+
+class SkipLog:
+    """Files left out of a protocol table, with the reason for each.
+
+    Attributes:
+        counts: reason -> number of files skipped for it.
+        items: ``(path, reason)`` pairs in the order they were met.
+    """
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, path: str | Path, reason: str) -> None:
+        """Record that ``path`` was left out because of ``reason``."""
+        self.counts[reason] += 1
+        self.items.append((str(path), reason))
 
 
 def make_table(rows: list[dict]) -> pd.DataFrame:

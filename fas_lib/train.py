@@ -271,7 +271,7 @@ def run_experiment(
             different config raises ``ValueError``); ``False`` starts afresh.
         progress: tqdm bars for training and scoring.
         cache: an opened crop cache (:func:`fas_lib.cache.open_cache`); ``None`` opens the one
-            the config names via :func:`fas_lib.cache.get_cache`.
+            the config names via :func:`fas_lib.prepare.get_cache`.
         stop_after_epoch: stop (checkpoint kept) once this many epochs are done, without
             scoring; returns ``{"complete": False, ...}``. For time-sliced training.
         on_epoch_end: called as ``on_epoch_end(epoch, record)`` after each checkpoint.

@@ -215,10 +215,10 @@ from fas_lib import synthspoof
 
 ds = None
 if DATASET == "synthspoof":
-    from fas_lib.cache import smoke_synth_config
+    from fas_lib.prepare import smoke_synth_config
 
     if DATA_ROOT is not None:       # a SynthSpoof folder generated before
-        ds = synthspoof.SynthSpoof(DATA_ROOT)
+        ds = synthspoof.SynthSpoofReader(DATA_ROOT)
     else:                           # the same dataset the later notebooks train on
         config = smoke_synth_config() if SMOKE else synthspoof.SynthConfig()
         ds = synthspoof.generate(config, workers=WORKERS)

@@ -73,7 +73,7 @@ RESULTS = {"smoke": bool(SMOKE), "dataset": DATASET, "split": SPLIT, "scales": l
 # ## 1. The crops, computed once
 #
 # Cutting crops is the expensive step of every experiment (a face detection per frame), so it
-# is done once and cached: `fas_lib.cache.get_cache` samples frames of every video, runs the
+# is done once and cached: `fas_lib.prepare.get_cache` samples frames of every video, runs the
 # aligner of notebook 01 (HOG detection → dlib's 5 points → similarity transform to the
 # template) and stores, per frame, the 128 × 128 crops at every scale, the landmarks and the
 # protocol row. Frames without a detected face are skipped and counted. The next notebooks
@@ -84,7 +84,8 @@ RESULTS = {"smoke": bool(SMOKE), "dataset": DATASET, "split": SPLIT, "scales": l
 # alignment with the scaling. Where the square leaves the frame, the crop is padded with black.
 
 # %%
-from fas_lib.cache import get_cache, skip_report
+from fas_lib.cache_build import skip_report
+from fas_lib.prepare import get_cache
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 cache_scales = tuple(float(s) for s in cache.scales)
@@ -100,7 +101,7 @@ print(skip_report(cache.manifest))
 display(pd.crosstab(frames["attack_type"], frames["quality"]).rename_axis("frames"))
 ds = None                    # the generated dataset, for its ground truth
 if DATASET == "synthspoof":
-    ds = synthspoof.SynthSpoof(cache.manifest["root"])   # the dataset the cache was cut from
+    ds = synthspoof.SynthSpoofReader(cache.manifest["root"])   # the dataset the cache was cut from
 else:
     print(f"{DATASET} has no ground-truth medium outlines: sections 3 and 4 are skipped.")
 

@@ -73,12 +73,12 @@ PAPER_TABLE_II = {0.9: 5.93, 1.0: 6.09, 1.1: 5.26, 1.2: 4.67, 1.3: 4.84, 1.4: 4.
 # %% [markdown]
 # ## 1. The data: one face, seven crops
 #
-# `fas_lib.cache.get_cache` aligns every sampled frame once (5 landmarks → similarity
+# `fas_lib.prepare.get_cache` aligns every sampled frame once (5 landmarks → similarity
 # transform) and stores a 128 × 128 crop per scale. Training draws random 112 × 112 windows
 # from them (the same window for every scale of a sample); testing takes the centre window.
 
 # %%
-from fas_lib.cache import get_cache
+from fas_lib.prepare import get_cache
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 counts = cache.table.groupby(["split", "label"]).size().unstack(fill_value=0)

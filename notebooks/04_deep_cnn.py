@@ -303,13 +303,13 @@ plt.show()
 #
 # The deep backbone goes through exactly the same entry point as every other experiment,
 # `fas_lib.train.run_experiment`, on the crop cache of the chosen dataset (built once by
-# `fas_lib.cache.get_cache`). `fas_lib.experiments.run_many` gives the run a folder under
+# `fas_lib.prepare.get_cache`). `fas_lib.experiments.run_many` gives the run a folder under
 # `RUNS_DIR` named after its configuration: an interrupted run resumes from its checkpoint, a
 # finished one is read back (notebook 06 reuses this run for Table IV). With `SMOKE = True` it is a handful of iterations on
 # a tiny SynthSpoof — the numbers then only show that the pipeline runs.
 
 # %%
-from fas_lib.cache import get_cache
+from fas_lib.prepare import get_cache
 from fas_lib.experiments import run_many
 from fas_lib.config import ExperimentConfig
 

@@ -202,7 +202,7 @@ print(f"hand-written fusion, Eq. 6 and SGD == fas_lib ({time.perf_counter() - t:
 # when a protocol has no `dev` split, as CASIA-FASD; the result says which).
 
 # %%
-from fas_lib.cache import get_cache
+from fas_lib.prepare import get_cache
 from fas_lib.experiments import run_many
 from fas_lib.config import ExperimentConfig
 from fas_lib.runs import load_run

@@ -106,7 +106,7 @@ PAPER_GROUPS = ((0.9, 1.0, 1.1), (1.0, 1.1, 1.2), (1.1, 1.2, 1.3), (1.2, 1.3, 1.
 # reused the same way.
 
 # %%
-from fas_lib.cache import get_cache
+from fas_lib.prepare import get_cache
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 t = time.perf_counter()

@@ -6,6 +6,9 @@ unit-test modules opt into with ``pytestmark = pytest.mark.usefixtures(...)``:
   generated data and the source-portrait cache never touch the user's ``~/.cache/fas_lib``;
 * ``one_thread``: PyTorch on one CPU thread for the module (the machine is shared).
 
+The crop-cache tests share ``synth`` (a tiny SynthSpoof) and ``reference`` (its cache), made
+once per session.
+
 ``--smoke-run DIR``: let ``tests/notebooks`` check the outputs of an earlier smoke run
 (a ``build/notebook-smoke/run-*`` folder) instead of executing the notebooks again.
 """
@@ -50,6 +53,31 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+# --- a tiny SynthSpoof and its crop cache, for tests/unit/test_cache.py and test_cache_build.py
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory) -> Path:
+    """A SynthSpoof of 3 subjects x (live, print_flat, replay_phone) x 1 quality x 3 frames (9
+    videos, about 3 s), generated once per session."""
+    from fas_lib.synthspoof import SynthConfig, generate
+
+    config = SynthConfig(n_subjects=3, frames_per_video=3, qualities=("normal",),
+                         attack_types=("print_flat", "replay_phone"))
+    return generate(config, root=tmp_path_factory.mktemp("synth") / "ss", workers=1,
+                    progress=False).root
+
+
+@pytest.fixture(scope="session")
+def reference(synth, tmp_path_factory):
+    """The crop cache of ``synth`` at 2 frames per video: an uninterrupted build, to compare
+    resumed builds with."""
+    from fas_lib.cache_build import build_cache
+
+    return build_cache("synthspoof", synth, out=tmp_path_factory.mktemp("ref") / "cache",
+                       n_frames=2, workers=1, progress=False)
 
 
 # --- the README's notebook table, read by tests/test_repo.py and tests/notebooks -------------

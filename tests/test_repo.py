@@ -6,7 +6,8 @@ opens with ``# NN · Title`` and ends with ``## Summary`` and ``## Exercises``;
 (b) ``environment.yml`` and ``pyproject.toml`` list the same packages with the same pins;
 (c) the README's notebook table lists exactly the notebooks, with their titles and runtimes;
 (d) ``.ci/run`` runs the README's test command;
-(e) the figures the README names exist (once ``figures/`` is populated).
+(e) the figures the README names exist (once ``figures/`` is populated);
+(f) no tracked file names an absolute path of a developer's machine.
 Plus small tests of ``tools/strip_notebooks.py`` and ``tools/run_notebooks.py``. Nothing here
 executes a notebook.
 """
@@ -416,3 +417,43 @@ def test_runner_suite_record_counts_reused_and_trained_runs(tmp_path: Path) -> N
     assert rec["notebooks"] == {"00_a": 12.3, "01_b": 5.0} and rec["total_s"] == 17.9
     assert rec["runs_reused"] == 2 and rec["runs_trained"] == 3 and rec["all_ok"] is True
     assert rec["mode"] == "full" and rec["machine"]["cpu_cores"] == os.cpu_count()
+
+
+#: Absolute paths of somebody's machine (home folders, the course's work area); a tracked file
+#: that names one works only there. ``results/`` is left out: it holds machine-written records
+#: of runs (``data_dir``, dataset and cache roots as they were on the machine that ran them).
+MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:work|root|home|Users)/")
+MACHINE_PATH_EXEMPT = ("results/",)
+
+
+def machine_paths(text: str) -> list[str]:
+    """The lines of ``text`` that name an absolute path of a developer's machine."""
+    return [line.strip() for line in text.splitlines() if MACHINE_PATH.search(line)]
+
+
+def test_machine_path_finder() -> None:
+    home, work = "/" + "home/ann/data", "/" + "work/shared/DATASETS.md"  # not literals: this
+    # file is tracked too
+    assert machine_paths(f"see {work}\nok ~/x\n") == [f"see {work}"]
+    assert machine_paths(f'data = "{home}"') and machine_paths("cd /" + "root/.cache")
+    assert not machine_paths("fas_lib/datasets/base.py, ~/.cache/fas_lib, a/work/b, "
+                             "https://x.org/home/")
+
+
+def test_no_tracked_file_names_a_machine_path() -> None:
+    import subprocess
+
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                                check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    found = []
+    for rel in filter(None, listed):
+        if rel.startswith(MACHINE_PATH_EXEMPT) or not (ROOT / rel).is_file():
+            continue
+        data = (ROOT / rel).read_bytes()
+        if b"\0" in data:
+            continue  # binary (figures)
+        found += [f"{rel}: {line[:100]}" for line in machine_paths(data.decode("utf-8", "replace"))]
+    assert not found, "tracked files name paths of a developer's machine:\n  " + "\n  ".join(found)

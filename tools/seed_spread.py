@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["FAS_DATA_DIR"] = str(args.data_dir.resolve())
 
     from fas_lib import analysis
-    from fas_lib.cache import get_cache
+    from fas_lib.prepare import get_cache
     from fas_lib.utils import environment_line, save_results
 
     try:

@@ -33,7 +33,6 @@ from fas_lib.datasets.base import (
     DatasetAdapter,
     DatasetLayoutError,
     ProtocolResult,
-    SkipLog,
     read_face_locations,
     read_list_file,
 )
@@ -43,6 +42,7 @@ from fas_lib.datasets.generic_csv import GenericCsv, SynthSpoof
 from fas_lib.datasets.nuaa import Nuaa
 from fas_lib.datasets.oulu_npu import OuluNpu, parse_oulu_name
 from fas_lib.datasets.replay_attack import ReplayAttack, parse_replay_name
+from fas_lib.protocol import SkipLog
 
 __all__ = [
     "ADAPTERS",

@@ -6,7 +6,7 @@ Adapters list files; they never decode them (a corrupt video stays in the table 
 reader reports it later).
 
 Files an adapter expected but could not use are not an error: each one is recorded in a
-:class:`SkipLog` with a short reason (``listed_missing``, ``expected_missing``,
+:class:`~fas_lib.protocol.SkipLog` with a short reason (``listed_missing``, ``expected_missing``,
 ``unrecognised_name``, ...), and the counts travel with the table in :class:`ProtocolResult`.
 """
 
@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from fas_lib.protocol import SPLITS, ProtocolError, make_table
+from fas_lib.protocol import SPLITS, ProtocolError, SkipLog, make_table
 
 README_HINT = "see README 'Use a real dataset'"
 
@@ -34,24 +34,6 @@ ROW_DEFAULTS: dict[str, str] = {"subject": "", "quality": "", "depth_path": "", 
 
 class DatasetLayoutError(FileNotFoundError):
     """The dataset root is missing, or lacks the folders and files its layout requires."""
-
-
-class SkipLog:
-    """Files left out of a protocol table, with the reason for each.
-
-    Attributes:
-        counts: reason -> number of files skipped for it.
-        items: ``(path, reason)`` pairs in the order they were met.
-    """
-
-    def __init__(self) -> None:
-        self.counts: collections.Counter[str] = collections.Counter()
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, path: str | Path, reason: str) -> None:
-        """Record that ``path`` was left out because of ``reason``."""
-        self.counts[reason] += 1
-        self.items.append((str(path), reason))
 
 
 @dataclass

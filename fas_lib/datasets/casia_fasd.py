@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fas_lib.datasets.base import DatasetAdapter, SkipLog, relative
+from fas_lib.datasets.base import DatasetAdapter, relative
+from fas_lib.protocol import SkipLog
 
 #: file stem -> (attack type, quality)
 FILES: dict[str, tuple[str, str]] = {

@@ -34,11 +34,11 @@ from pathlib import Path
 from fas_lib.datasets.base import (
     DatasetAdapter,
     DatasetLayoutError,
-    SkipLog,
     drop_missing,
     normalise_entry,
     read_list_file,
 )
+from fas_lib.protocol import SkipLog
 
 _ATTACK_FOLDER = re.compile(r"/(?P<folder>[^/]+)\.rssdk/", re.IGNORECASE)
 _SUBJECT = re.compile(r"/CLKJ_(?P<subject>[^/]+)/", re.IGNORECASE)

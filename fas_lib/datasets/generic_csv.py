@@ -29,10 +29,9 @@ from fas_lib.datasets.base import (
     DatasetAdapter,
     DatasetLayoutError,
     ProtocolResult,
-    SkipLog,
     drop_missing,
 )
-from fas_lib.protocol import COLUMNS, ProtocolError, read_protocol
+from fas_lib.protocol import COLUMNS, ProtocolError, SkipLog, read_protocol
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("path", "label", "split")
 LABEL_WORDS: dict[str, int] = {

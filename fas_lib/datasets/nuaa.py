@@ -29,11 +29,11 @@ import re
 
 from fas_lib.datasets.base import (
     DatasetAdapter,
-    SkipLog,
     normalise_entry,
     numeric_id,
     read_list_file,
 )
+from fas_lib.protocol import SkipLog
 
 #: list file -> (image folder, label, split)
 LISTS: dict[str, tuple[str, int, str]] = {

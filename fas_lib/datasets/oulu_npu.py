@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from fas_lib.datasets.base import (
     DatasetAdapter,
     DatasetLayoutError,
-    SkipLog,
     numeric_id,
     read_list_file,
 )
-from fas_lib.protocol import ProtocolError
+from fas_lib.protocol import ProtocolError, SkipLog
 
 SPLIT_FILES: dict[str, str] = {"Train": "train", "Dev": "dev", "Test": "test"}
 ATTACK_TYPES: dict[int, str] = {1: "live", 2: "print1", 3: "print2", 4: "replay1", 5: "replay2"}

@@ -38,7 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fas_lib.datasets.base import DatasetAdapter, SkipLog, numeric_id, relative
+from fas_lib.datasets.base import DatasetAdapter, numeric_id, relative
+from fas_lib.protocol import SkipLog
 
 GROUPS: dict[str, str] = {"train": "train", "devel": "dev", "test": "test"}
 SUPPORTS: tuple[str, ...] = ("fixed", "hand")

@@ -19,7 +19,7 @@ Importing the package does no work.
 from .config import ATTACK_TYPES, GENERATOR_VERSION, MODALITIES, QUALITIES, SynthConfig, config_hash
 from .dataset import default_root, generate, plan_jobs, split_subjects
 from .gt import aligned_box, border_share, crop_shows_border, face_box
-from .reader import SynthSpoof
+from .reader import SynthSpoofReader
 from .subjects import Subject, distinctness, make_subjects, subject_thumbnails
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "QUALITIES",
     "Subject",
     "SynthConfig",
-    "SynthSpoof",
+    "SynthSpoofReader",
     "aligned_box",
     "border_share",
     "config_hash",

@@ -5,34 +5,39 @@ Layout of a dataset folder::
     manifest.json                      parameters, version, counts, timing, skipped photos
     protocol.csv                       one row per video (fas_lib.protocol columns)
     videos/<split>/<subject>/<id>.avi  MJPG (quality 95), frames stored BGR as usual
-    gt/<id>.npz                        exact per-frame ground truth (see SynthSpoof.load_gt)
+    gt/<id>.npz                        exact per-frame ground truth (see SynthSpoofReader.load_gt)
     depth/<id>.png, nir/<id>.png       (T, H, W) uint8 frames stacked vertically into one
                                        lossless PNG (fast level 1), only when asked for
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing
 import os
 import shutil
 import time
 import uuid
-import warnings
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
+from fas_lib.parallel import pool_map
 from fas_lib.protocol import make_table, write_protocol
 from fas_lib.utils import atomic_write_text, data_dir
 
+from .camera import noise_bank
 from .config import GENERATOR_VERSION, SynthConfig, config_hash
-from .reader import SynthSpoof
+from .reader import SynthSpoofReader
+from .render import make_world
+from .sources import SourcePortrait, subject_sources, user_sources
+from .subjects import make_subjects
 from .video import VideoJob, render_video
 
 #: MJPG quality of the stored videos.
@@ -105,7 +110,7 @@ def write_stack_png(path: Path, frames: np.ndarray) -> None:
     path.write_bytes(buf.tobytes())
 
 
-def _init_worker(config: SynthConfig, sources: list | None = None) -> None:
+def _init_worker(config: SynthConfig, sources: list[SourcePortrait] | None = None) -> None:
     """Set up a process to render videos; ``sources=None`` (pool workers) loads the portraits.
 
     Workers load them themselves (the built-in ones from the on-disk cache the parent has just
@@ -114,8 +119,6 @@ def _init_worker(config: SynthConfig, sources: list | None = None) -> None:
     """
     cv2.setNumThreads(1)
     if sources is None:
-        from .sources import subject_sources, user_sources
-
         sources = subject_sources(user_sources(config.user_faces_dir)[0])
     _STATE.clear()
     _STATE.update(sources=sources, config=config)
@@ -123,10 +126,6 @@ def _init_worker(config: SynthConfig, sources: list | None = None) -> None:
 
 def _run_subject(subject_index: int, jobs: list[VideoJob], out_root: str) -> list[int]:
     """Render and store every video of one subject (runs in a worker or inline)."""
-    from .camera import noise_bank
-    from .render import make_world
-    from .subjects import make_subjects
-
     cfg: SynthConfig = _STATE["config"]
     subject = make_subjects(cfg.n_subjects, cfg.seed, _STATE["sources"], indices=[subject_index])[0]
     world = make_world(subject, cfg.width, cfg.height)
@@ -180,7 +179,7 @@ def generate(
     workers: int | None = None,
     progress: bool = True,
     force: bool = False,
-) -> SynthSpoof:
+) -> SynthSpoofReader:
     """Generate SynthSpoof (or return the cached copy when the parameters match).
 
     Args:
@@ -195,83 +194,18 @@ def generate(
     """
     root = Path(root).expanduser() if root is not None else default_root(config)
     if not force and _is_complete(root, config):
-        return SynthSpoof(root)
-    from tqdm.auto import tqdm
-
-    from .sources import subject_sources, user_sources
-
+        return SynthSpoofReader(root)
     t0 = time.perf_counter()
     workers = max(1, int(workers or os.cpu_count() or 1))
     users, skipped = user_sources(config.user_faces_dir)
     sources = subject_sources(users)
     jobs = plan_jobs(config)
-    by_subject: dict[int, list[VideoJob]] = {}
-    for j in jobs:
-        by_subject.setdefault(j.subject_index, []).append(j)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    for sub in ("videos", "gt") + tuple(config.modalities and ("depth", "nir")):
-        (tmp / sub).mkdir(exist_ok=True)
-    n_frames = 0
+    tmp = _make_tmp_folder(root, config)
     bar = tqdm(total=len(jobs), desc="SynthSpoof", unit="video", disable=not progress)
     try:
-        done: set[int] = set()
-        if workers > 1:
-            try:
-                # "spawn", not "fork": forking a parent whose OpenCV / BLAS thread pools are
-                # running can deadlock the children on an inherited lock.
-                ctx = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(
-                    max_workers=workers,
-                    mp_context=ctx,
-                    initializer=_init_worker,
-                    initargs=(config,),
-                ) as pool:
-                    futs = {
-                        pool.submit(_run_subject, si, js, str(tmp)): si
-                        for si, js in by_subject.items()
-                    }
-                    for fut in as_completed(futs):
-                        n_frames += sum(fut.result())
-                        done.add(futs[fut])
-                        bar.update(len(by_subject[futs[fut]]))
-            except BrokenProcessPool as exc:
-                warnings.warn(
-                    f"SynthSpoof's process pool failed ({exc}); generating the rest in this "
-                    "process. "
-                    "In a plain script, call generate() under `if __name__ == '__main__':`.",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-        if len(done) < len(by_subject):
-            old_threads = cv2.getNumThreads()
-            _init_worker(config, sources)
-            try:
-                for si, js in by_subject.items():
-                    if si not in done:
-                        n_frames += sum(_run_subject(si, js, str(tmp)))
-                        bar.update(len(js))
-            finally:
-                cv2.setNumThreads(old_threads)
+        n_frames = _render_all(config, jobs, sources, workers, tmp, bar)
         bar.close()
-        rows = []
-        for j in jobs:
-            p = rel_paths(j, config.modalities)
-            rows.append(
-                {
-                    "path": p["path"],
-                    "subject": j.subject,
-                    "label": int(j.attack_type == "live"),
-                    "attack_type": j.attack_type,
-                    "quality": j.quality,
-                    "split": j.split,
-                    "video_id": j.video_id,
-                    "depth_path": p["depth_path"],
-                    "ir_path": p["ir_path"],
-                }
-            )
-        table = make_table(rows)
+        table = make_table(_protocol_rows(jobs, config))
         write_protocol(table, tmp / "protocol.csv")
         wall = time.perf_counter() - t0
         manifest = _manifest(config, table, jobs, n_frames, wall, workers, sources, users, skipped)
@@ -281,7 +215,81 @@ def generate(
         bar.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return SynthSpoof(root)
+    return SynthSpoofReader(root)
+
+
+def _make_tmp_folder(root: Path, config: SynthConfig) -> Path:
+    """A fresh temporary folder beside ``root``, with the dataset's subfolders."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    for sub in ("videos", "gt") + tuple(config.modalities and ("depth", "nir")):
+        (tmp / sub).mkdir(exist_ok=True)
+    return tmp
+
+
+def run_subject_job(job: tuple[int, list[VideoJob]], out_root: str) -> list[int]:
+    """:func:`_run_subject` of one ``(subject index, videos)`` job (the pool's worker)."""
+    return _run_subject(job[0], job[1], out_root)
+
+
+@contextlib.contextmanager
+def _in_this_process(
+    config: SynthConfig, sources: list[SourcePortrait], out_root: str,
+) -> Iterator[partial[list[int]]]:
+    """Render in this process (given portraits), restoring OpenCV's thread count afterwards."""
+    old_threads = cv2.getNumThreads()
+    _init_worker(config, sources)
+    try:
+        yield partial(run_subject_job, out_root=out_root)
+    finally:
+        cv2.setNumThreads(old_threads)
+
+
+def _render_all(
+    config: SynthConfig, jobs: list[VideoJob], sources: list[SourcePortrait], workers: int,
+    tmp: Path, bar: tqdm,
+) -> int:
+    """Render every video into ``tmp``, one pool job per subject; returns the frames written.
+
+    Pool workers load the portraits themselves (see :func:`_init_worker`).
+    """
+    by_subject: dict[int, list[VideoJob]] = {}
+    for j in jobs:
+        by_subject.setdefault(j.subject_index, []).append(j)
+    subject_jobs = list(by_subject.items())
+    n_frames = 0
+    with contextlib.closing(pool_map(
+        partial(run_subject_job, out_root=str(tmp)), subject_jobs, workers,
+        initializer=_init_worker, initargs=(config,),
+        in_process=lambda: _in_this_process(config, sources, str(tmp)),
+        what="SynthSpoof generation", entry="generate",
+    )) as finished:
+        for i, frames in finished:
+            n_frames += sum(frames)
+            bar.update(len(subject_jobs[i][1]))
+    return n_frames
+
+
+def _protocol_rows(jobs: list[VideoJob], config: SynthConfig) -> list[dict]:
+    """One protocol-table row per video."""
+    rows = []
+    for j in jobs:
+        p = rel_paths(j, config.modalities)
+        rows.append(
+            {
+                "path": p["path"],
+                "subject": j.subject,
+                "label": int(j.attack_type == "live"),
+                "attack_type": j.attack_type,
+                "quality": j.quality,
+                "split": j.split,
+                "video_id": j.video_id,
+                "depth_path": p["depth_path"],
+                "ir_path": p["ir_path"],
+            }
+        )
+    return rows
 
 
 def _publish(tmp: Path, root: Path, config: SynthConfig) -> None:

@@ -117,7 +117,7 @@ def crop_shows_border(gt: dict, frame: int, scale: float, box: str = "face") -> 
     """Whether the scale-``scale`` crop of one attack frame leaves the medium's content area.
 
     Args:
-        gt: a ground-truth dict (see :meth:`SynthSpoof.load_gt`).
+        gt: a ground-truth dict (see :meth:`SynthSpoofReader.load_gt`).
         frame: frame index.
         scale: crop scale relative to the face box.
         box: ``"face"`` (the dlib-like GT box, the brief's definition) or ``"aligned"`` (the

@@ -12,7 +12,7 @@ import pandas as pd
 from fas_lib.protocol import read_protocol
 
 
-class SynthSpoof:
+class SynthSpoofReader:
     """A generated SynthSpoof folder.
 
     Attributes:
@@ -32,7 +32,7 @@ class SynthSpoof:
 
     def __repr__(self) -> str:
         n = self.manifest.get("n_frames")
-        return f"SynthSpoof(root={str(self.root)!r}, videos={len(self)}, frames={n})"
+        return f"SynthSpoofReader(root={str(self.root)!r}, videos={len(self)}, frames={n})"
 
     @property
     def video_ids(self) -> list[str]:

@@ -42,12 +42,6 @@ class World:
     face_size: float
 
 
-def h3(m: np.ndarray) -> np.ndarray:
-    """``(2, 3)`` affine -> ``(3, 3)`` homogeneous matrix (``(3, 3)`` passes through)."""
-    m = np.asarray(m, dtype=np.float64)
-    return m if m.shape == (3, 3) else np.vstack([m, [0.0, 0.0, 1.0]])
-
-
 def similarity(scale: float, angle_deg: float, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """``(3, 3)`` similarity mapping point ``src`` to ``dst`` with the given scale and rotation."""
     a = np.radians(angle_deg)

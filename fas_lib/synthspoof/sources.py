@@ -7,6 +7,7 @@ head-and-shoulders prior) into person, skin, hair and clothes masks used to deri
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .gt import face_box
+from fas_lib.align import load_detector, load_shape_predictor
+from fas_lib.utils import atomic_path, data_dir
+
+from .config import GENERATOR_VERSION
+from .gt import BOX_RULE, face_box
 
 #: Inter-ocular distance (eye centres) of every sprite, in sprite pixels.
 SPRITE_IOD: float = 80.0
@@ -46,9 +51,7 @@ class SourcePortrait:
 
 def annotate(rgb: np.ndarray) -> np.ndarray | None:
     """The 68 landmarks of the most confident face (dlib, upsample 1), or ``None``."""
-    import dlib
-
-    from fas_lib.align import load_detector, load_shape_predictor
+    import dlib  # optional and slow to import: only when a portrait is annotated
 
     dets, scores, _ = load_detector().run(np.ascontiguousarray(rgb), 1, 0)
     if len(dets) == 0:
@@ -92,13 +95,6 @@ def builtin_sources() -> tuple[SourcePortrait, ...]:
 
 
 def _source_cache_path(name: str, rgb: np.ndarray) -> Path:
-    import hashlib
-
-    from fas_lib.utils import data_dir
-
-    from .config import GENERATOR_VERSION
-    from .gt import BOX_RULE
-
     h = hashlib.sha1(np.ascontiguousarray(rgb).tobytes())
     h.update(
         repr(
@@ -122,16 +118,10 @@ def _load_cached_source(name: str, rgb: np.ndarray) -> SourcePortrait | None:
 
 
 def _save_cached_source(src: SourcePortrait, rgb: np.ndarray) -> None:
-    import os
-    import tempfile
-
     path = _source_cache_path(src.name, rgb)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **{k: getattr(src, k) for k in _SOURCE_FIELDS})
-        os.replace(tmp, path)
     except OSError:  # a read-only cache folder only costs time
         pass
 
@@ -202,6 +192,27 @@ def _head_prior(shape: tuple[int, int], cx: float, cy: float, b: float) -> np.nd
 
 def prepare_source(rgb: np.ndarray, lm68: np.ndarray, name: str) -> SourcePortrait:
     """Resample a portrait to sprite space and segment person, skin, hair and clothes."""
+    img, lm, b, (cx, cy) = _to_sprite_space(rgb, lm68)
+    h, w = img.shape[:2]
+    prior = _head_prior((h, w), cx, cy, b)
+    hull = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(lm.astype(np.int32)), 1)
+    person = _segment_person(img, prior, hull, b)
+    skin, hair, clothes = _skin_hair_clothes(img, lm, person, hull, b, cx, cy)
+
+    def soft(mask: np.ndarray, sigma: float) -> np.ndarray:
+        return cv2.GaussianBlur(mask.astype(np.uint8) * 255, (0, 0), sigma)
+
+    return SourcePortrait(
+        name, img, lm, soft(person, 1.2), soft(skin, 2.0), soft(hair, 2.0), soft(clothes, 2.0)
+    )
+
+
+def _to_sprite_space(
+    rgb: np.ndarray, lm68: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float, tuple[float, float]]:
+    """The portrait resampled so the eyes are :data:`SPRITE_IOD` apart, its landmarks there,
+    the face box side ``b`` and the box centre ``(cx, cy)`` in sprite pixels."""
     iod = np.linalg.norm(lm68[36:42].mean(0) - lm68[42:48].mean(0))
     s = SPRITE_IOD / iod
     box = face_box(lm68)
@@ -218,10 +229,12 @@ def prepare_source(rgb: np.ndarray, lm68: np.ndarray, name: str) -> SourcePortra
         borderMode=cv2.BORDER_REPLICATE,
     )
     lm = lm68 @ m[:, :2].T + m[:, 2]
-    prior = _head_prior((h, w), cx, cy, b)
-    hull = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(hull, cv2.convexHull(lm.astype(np.int32)), 1)
-    # GrabCut at half resolution inside the prior.
+    return img, lm, b, (cx, cy)
+
+
+def _segment_person(img: np.ndarray, prior: np.ndarray, hull: np.ndarray, b: float) -> np.ndarray:
+    """The person mask: GrabCut at half resolution inside the head-and-shoulders prior."""
+    h, w = img.shape[:2]
     small = cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     gc = np.where(
         cv2.resize(prior, (w // 2, h // 2), interpolation=cv2.INTER_NEAREST) > 0,
@@ -245,8 +258,15 @@ def prepare_source(rgb: np.ndarray, lm68: np.ndarray, name: str) -> SourcePortra
     person = ((fg & prior) | hull).astype(np.uint8)
     k = int(0.08 * b) | 1
     person = cv2.morphologyEx(person, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
-    person = _fill_holes_largest(person)
-    # Skin (YCrCb rule) in the head and neck; hair above the mouth; clothes below the neck.
+    return _fill_holes_largest(person)
+
+
+def _skin_hair_clothes(
+    img: np.ndarray, lm: np.ndarray, person: np.ndarray, hull: np.ndarray, b: float, cx: float,
+    cy: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Skin (YCrCb rule) in the head and neck; hair above the mouth; clothes below the neck."""
+    h, w = img.shape[:2]
     ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
     skin_rule = (ycc[..., 1] > 135) & (ycc[..., 1] < 178) & (ycc[..., 2] > 80) & (ycc[..., 2] < 130)
     head = np.zeros((h, w), np.uint8)
@@ -266,13 +286,7 @@ def prepare_source(rgb: np.ndarray, lm68: np.ndarray, name: str) -> SourcePortra
     rows = np.arange(h)[:, None]
     hair = (person > 0) & (head > 0) & (skin == 0) & (rows < lm[51, 1])
     clothes = (person > 0) & (head == 0) & (skin == 0) & (rows > lm[8, 1] + 0.1 * b)
-
-    def soft(mask: np.ndarray, sigma: float) -> np.ndarray:
-        return cv2.GaussianBlur(mask.astype(np.uint8) * 255, (0, 0), sigma)
-
-    return SourcePortrait(
-        name, img, lm, soft(person, 1.2), soft(skin, 2.0), soft(hair, 2.0), soft(clothes, 2.0)
-    )
+    return skin, hair, clothes
 
 
 def _fill_holes_largest(mask: np.ndarray) -> np.ndarray:

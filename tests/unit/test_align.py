@@ -261,11 +261,11 @@ def test_evaluation_options(tiny):
 def test_undecodable_video_is_counted_not_raised(tiny, tmp_path):
     import shutil
 
-    from fas_lib.synthspoof import SynthSpoof
+    from fas_lib.synthspoof import SynthSpoofReader
 
     copy = tmp_path / "copy"
     shutil.copytree(tiny.root, copy)
-    ds = SynthSpoof(copy)
+    ds = SynthSpoofReader(copy)
     first = ds.protocol.iloc[0]
     (copy / first["path"]).write_bytes(b"garbage")
     report = evaluate_alignment(ds, max_videos=2, progress=False)

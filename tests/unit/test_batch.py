@@ -14,7 +14,7 @@ import pytest
 
 from fas_lib.align import FaceAligner
 from fas_lib.batch import SKIP_REASONS, BatchResult, FrameItem, align_batch, process_media
-from fas_lib.datasets.base import SkipLog
+from fas_lib.protocol import SkipLog
 from fas_lib.synthspoof import SynthConfig, generate
 
 SCALES = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)

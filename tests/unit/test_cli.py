@@ -16,6 +16,7 @@ import pytest
 
 from fas_lib import cache as cache_mod
 from fas_lib import cli
+from fas_lib import prepare as prepare_mod
 from fas_lib.synthspoof import SynthConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +86,7 @@ def test_prepare_and_info_on_a_miniature(capsys, tmp_path):
 
 def test_prepare_synthspoof_generates_and_caches(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("FAS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cache_mod, "smoke_synth_config", lambda: TINY)
+    monkeypatch.setattr(prepare_mod, "smoke_synth_config", lambda: TINY)
     code, out, err = run(capsys, "prepare", "--dataset", "synthspoof", "--smoke",
                          "--workers", "1", "--no-progress")
     assert code == 0, err
@@ -97,7 +98,7 @@ def test_prepare_synthspoof_generates_and_caches(capsys, tmp_path, monkeypatch):
     assert len(c.table) + c.manifest["skips"]["media"].get("no_face", 0) == 12
     assert "SynthSpoof (synthspoof), protocol default" in out
     # the Python entry point returns the same cache without rebuilding it
-    again = cache_mod.get_cache("synthspoof", smoke=True, workers=1, progress=False)
+    again = prepare_mod.get_cache("synthspoof", smoke=True, workers=1, progress=False)
     assert again.path == c.path and again.manifest["created"] == c.manifest["created"]
 
 

@@ -1,0 +1,104 @@
+"""The data a notebook or ``fas prepare`` asks for, in one call: generate if needed, then cache.
+
+>>> from fas_lib.prepare import get_cache
+>>> cache = get_cache("synthspoof", smoke=True)   # doctest: +SKIP
+
+:func:`get_cache` turns a notebook's ``DATASET`` / ``DATA_ROOT`` / ``SMOKE`` parameters into a
+finished crop cache (:mod:`fas_lib.cache`): SynthSpoof is generated first when no root is given
+(:func:`fas_lib.synthspoof.generate`), then :func:`fas_lib.cache_build.build_cache` builds or
+opens the cache. :func:`smoke_synth_config` is the tiny SynthSpoof of ``SMOKE`` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from fas_lib import SCALES
+from fas_lib.cache import CropCache
+from fas_lib.cache_build import DEFAULT_N_FRAMES, build_cache
+from fas_lib.datasets import get_adapter
+from fas_lib.synthspoof import SynthConfig, generate
+
+
+def smoke_synth_config() -> SynthConfig:
+    """The tiny SynthSpoof of ``SMOKE`` runs: 3 subjects (one per split), every attack type,
+    one quality, 2 frames per video (18 videos, 36 frames).
+
+    Seed 3 because dlib finds a face in all 36 frames with it (seed 0 loses both frames of
+    the test split's ``replay_screen`` video, and with it an attack type), checked when chosen;
+    any frame a later detector misses is still counted in the cache's manifest.
+    """
+    return SynthConfig(n_subjects=3, frames_per_video=2, qualities=("normal",), seed=3)
+
+
+def dataset_root(dataset: str, root: str | Path | None, smoke: bool, workers: int,
+                 progress: bool) -> tuple[str, str | Path]:
+    """The registry name of ``dataset`` and its root; SynthSpoof without a root is generated.
+
+    Raises:
+        ValueError: ``root`` is ``None`` for a dataset other than SynthSpoof.
+    """
+    name = get_adapter(dataset, root if root is not None else ".").name
+    if root is None:
+        if name != "synthspoof":
+            raise ValueError(
+                f"dataset {dataset!r} needs its root folder (DATA_ROOT / --root); only "
+                "'synthspoof' is generated when no root is given; see README 'Use a real dataset'"
+            )
+        config = smoke_synth_config() if smoke else SynthConfig()
+        root = generate(config, workers=workers, progress=progress).root
+    return name, root
+
+
+def get_cache(
+    dataset: str = "synthspoof",
+    root: str | Path | None = None,
+    protocol: str | None = None,
+    fold: int | None = None,
+    smoke: bool = False,
+    workers: int = 2,
+    progress: bool = True,
+    *,
+    n_frames: int | None = None,
+    every: int | None = None,
+    scales: Iterable[float] = SCALES,
+    out: str | Path | None = None,
+    use_gt_boxes: bool = False,
+    force: bool = False,
+) -> CropCache:
+    """The crop cache a notebook asks for with its ``DATASET`` / ``DATA_ROOT`` parameters.
+
+    SynthSpoof with ``root=None`` is generated first (:func:`fas_lib.synthspoof.generate`,
+    cached): the default :class:`~fas_lib.synthspoof.SynthConfig` (40 subjects, 8 frames per
+    video), or :func:`smoke_synth_config` when ``smoke``. Every dataset is then cached with
+    :data:`~fas_lib.cache_build.DEFAULT_N_FRAMES` (4) evenly spaced frames per video (smoke: 2
+    per video, and for a real dataset only the first 2 videos of every split and attack type).
+    A finished cache is opened, not rebuilt.
+
+    Args:
+        dataset: a name of :data:`fas_lib.datasets.DATASETS` (notebook ``DATASET``).
+        root: the dataset root (notebook ``DATA_ROOT``); ``None`` only for SynthSpoof.
+        protocol: protocol name (``None``: the dataset's default).
+        fold: fold of protocols with folds.
+        smoke: tiny data for quick runs.
+        workers: processes for generation and caching.
+        progress: progress bars and the skip report.
+        n_frames: frames per video (``None``: as described above).
+        every: keep every k-th frame instead of ``n_frames``.
+        scales: crop scales to cache.
+        out: cache folder (``None``: :func:`fas_lib.cache_build.default_cache_dir`).
+        use_gt_boxes: SynthSpoof: the generator's face boxes instead of dlib's detector.
+        force: rebuild the cache from scratch.
+
+    Raises:
+        ValueError: ``root`` is ``None`` for a dataset other than SynthSpoof.
+        fas_lib.datasets.DatasetLayoutError: ``root`` does not hold the dataset's layout.
+    """
+    name, root = dataset_root(dataset, root, smoke, workers, progress)
+    if n_frames is None and every is None:
+        n_frames = 2 if smoke else DEFAULT_N_FRAMES
+    limit = 2 if (smoke and name != "synthspoof") else None
+    return build_cache(name, root, protocol, fold, out=out, scales=scales, every=every,
+                       n_frames=n_frames, workers=workers, progress=progress,
+                       use_gt_boxes=use_gt_boxes, max_videos_per_group=limit, force=force)

@@ -1,0 +1,166 @@
+"""Tests of fas_lib.cache_build: resume after interruption, corrupt shards, skips, face files.
+
+Fixtures are tiny: the SynthSpoof ``synth`` and its ``reference`` cache of tests/conftest.py,
+and the miniature fakes of tests/fakes.py (32 x 24 clips in which dlib finds no face, so only
+the face-location file gives a crop).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fas_lib.cache import CacheError, open_cache
+from fas_lib.cache_build import build_cache, skip_report
+from fas_lib.cache_shards import BuildInterrupted
+from fas_lib.datasets import DatasetLayoutError
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # repository root, for tests.fakes
+from tests import fakes  # noqa: E402
+
+ARRAYS = [f"{name}_{split}.npy" for name in ("crops", "landmarks", "boxes", "pad")
+          for split in ("train", "dev", "test")]
+
+
+def build(synth: Path, out: Path, **kw):
+    return build_cache("synthspoof", synth, out=out, progress=False,
+                       **{"workers": 1, "n_frames": 2, **kw})
+
+
+def assert_same_cache(a: Path, b: Path) -> None:
+    for name in [*ARRAYS, "table.csv"]:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+# ----------------------------------------------------------------------------- reopen
+def test_reopen_is_free_and_other_params_are_refused(reference, synth, tmp_path):
+    again = build(synth, reference.path)  # same params: opened, not rebuilt
+    assert again.manifest["created"] == reference.manifest["created"]
+    with pytest.raises(CacheError, match="other parameters"):
+        build(synth, reference.path, n_frames=3)
+    out = tmp_path / "c"
+    with pytest.raises(BuildInterrupted):
+        build(synth, out, _stop_after=1)
+    with pytest.raises(CacheError, match="other parameters"):
+        build(synth, out, n_frames=1)  # half-built with n_frames=2: refused, not mixed
+    assert len(build(synth, out, n_frames=1, force=True).table) <= 9
+    precious = tmp_path / "home"
+    (precious / "notes.txt").parent.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(CacheError, match="not a crop cache"):
+        build(synth, precious, force=True)
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+# ----------------------------------------------------------------------------- resume
+def test_resume_after_interruption_is_identical(reference, synth, tmp_path):
+    out = tmp_path / "cache"
+    with pytest.raises(BuildInterrupted):
+        build(synth, out, _stop_after=4)
+    shards = sorted((out / "shards").glob("*.npz"))
+    assert len(shards) == 4 and not (out / "manifest.json").exists()
+    with pytest.raises(CacheError, match="did not finish"):
+        open_cache(out)
+    resumed = build(synth, out)
+    assert resumed.manifest["n_videos_processed_this_run"] == 5  # 4 of 9 were skipped
+    assert_same_cache(resumed.path, reference.path)
+
+
+def test_tmp_files_ignored_and_corrupt_shard_rebuilt(reference, synth, tmp_path):
+    out = tmp_path / "cache"
+    with pytest.raises(BuildInterrupted):
+        build(synth, out, _stop_after=3)
+    shards = sorted((out / "shards").glob("*.npz"))
+    (out / "shards" / f".{shards[0].stem}.abc.tmp").write_bytes(b"half a shard")
+    shards[1].write_bytes(shards[1].read_bytes()[:5000])  # truncated: cannot load
+    with pytest.warns(RuntimeWarning, match="rebuilding corrupt shard"):
+        resumed = build(synth, out)
+    assert_same_cache(resumed.path, reference.path)
+
+
+def test_killed_process_resumes_identically(reference, synth, tmp_path):
+    """A real interruption: `fas prepare` killed with SIGKILL once shards appear."""
+    out = tmp_path / "cache"
+    cmd = [sys.executable, "-m", "fas_lib.cli", "prepare", "--dataset", "synthspoof",
+           "--root", str(synth), "--out", str(out), "--n-frames", "2", "--workers", "1",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list((out / "shards").glob("*.npz"))) < 2:
+        if proc.poll() is not None:
+            pytest.fail(f"fas prepare ended early: {proc.stderr.read().decode()}")
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "manifest.json").exists(), "the build finished before it was killed"
+    assert 2 <= len(list((out / "shards").glob("*.npz"))) < 9
+    assert_same_cache(build(synth, out).path, reference.path)
+
+
+def test_process_pool_gives_the_same_cache(reference, synth, tmp_path):
+    assert_same_cache(build(synth, tmp_path / "c", workers=2).path, reference.path)
+
+
+# ----------------------------------------------------------------------------- miniatures and skips
+def test_casia_fake_face_file_used_and_skips_counted(tmp_path):
+    fake = fakes.build_casia_fasd(tmp_path / "CASIA", n_train=2, n_test=1)
+    c = build_cache("casia_fasd", fake.root, out=tmp_path / "cache", n_frames=4, workers=1,
+                    progress=False)
+    m = c.manifest
+    # 36 videos x 2 frames = 72 frames; test_release/1/HR_4.avi is corrupt (1 file, 0 frames);
+    # dlib finds no face in the 32x24 clips: only train_release/1/1.avi's .face file gives a
+    # box (frame 1 in the file = frame index 0; its frame 2 is marked "no face")
+    assert m["skips"]["media"]["unreadable_file"] == 1
+    assert m["skips"]["media"]["no_face"] == 70 - 1
+    assert m["counts"]["face_location_files"] == 1
+    assert c.table[["path", "frame_idx", "split"]].values.tolist() == [
+        ["train_release/1/1.avi", 0, "train"]]
+    np.testing.assert_allclose(c.boxes("train")[0], [5, 4, 25, 20])
+    assert c.crops("dev").shape == (0, 7, 128, 128, 3)  # empty split: a valid empty array
+    report = skip_report(m)
+    assert "CASIA-FASD: 1 unreadable or corrupt files (e.g. test_release/1/HR_4.avi)" in report
+    assert "CASIA-FASD: 69 frames with no detected face" in report
+    items = {(s["path"], s["reason"]) for s in m["skipped"]}
+    assert ("test_release/1/HR_4.avi", "unreadable_file") in items
+
+
+def test_nuaa_listed_missing_reported(tmp_path):
+    fake = fakes.build_nuaa(tmp_path / "NUAA", n_subjects=2, images=1, n_missing=2)
+    c = build_cache("nuaa", fake.root, out=tmp_path / "cache", workers=1, progress=False)
+    assert c.manifest["skips"]["protocol"] == {"listed_missing": 2}
+    assert "NUAA: 2 listed files missing" in skip_report(c.manifest)
+    # 8 images, no face in any: all counted, none silently dropped
+    assert c.manifest["skips"]["media"] == {"no_face": 8} and len(c.table) == 0
+
+
+def test_wrong_root_names_the_layout(tmp_path):
+    with pytest.raises(DatasetLayoutError, match="train_release"):
+        build_cache("casia_fasd", tmp_path / "nothing", out=tmp_path / "c", progress=False)
+    assert not (tmp_path / "c").exists()
+
+
+def test_bad_face_file_falls_back_and_is_reported(tmp_path):
+    fake = fakes.build_replay_attack(tmp_path / "RA", n_train=1, n_devel=1, n_test=1)
+    face = next((fake.root / "face-locations").rglob("*.face"))
+    face.write_text("not a face line\n")
+    c = build_cache("replay_attack", fake.root, protocol="print", out=tmp_path / "c",
+                    n_frames=1, workers=1, progress=False)
+    assert c.manifest["skips"]["faces"] == {"bad_face_file": 1}
+    assert "face-location files" in skip_report(c.manifest)
+    # print protocol: 4 real + 4 print attacks per client, 3 clients, 1 frame each, no faces
+    assert c.manifest["skips"]["media"] == {"no_face": 24}
+
+
+def test_bad_parameters(synth, tmp_path):
+    with pytest.raises(ValueError, match="n_frames"):
+        build(synth, tmp_path / "c", n_frames=0)
+    with pytest.raises(ValueError, match="SynthSpoof only"):
+        build_cache("nuaa", tmp_path, use_gt_boxes=True, progress=False)
