@@ -6,6 +6,7 @@
     fas prepare --dataset synthspoof [--smoke]          # generates SynthSpoof first
     fas info ~/.cache/fas_lib/caches/casia_fasd-standard_nodev-1a2b3c4d5e
     fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
+    fas train --config configs/table_ii.yaml --set epochs=2   # seven runs, one per scale
     fas evaluate --run runs/msfans
 
 Every subcommand is a thin wrapper over a Python function
@@ -23,6 +24,9 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from fas_lib.cache import CacheError, CropCache, open_cache
 
@@ -58,9 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="describe a crop cache")
     info.add_argument("cache", help="the cache folder")
 
-    tr = sub.add_parser("train", help="train one experiment from a JSON/YAML config")
-    tr.add_argument("--config", required=True, help="ExperimentConfig as .json or .yaml")
-    tr.add_argument("--out", help="run folder (default: runs/<config file stem>)")
+    tr = sub.add_parser("train", help="train the runs of an experiment file (configs/*.yaml)",
+                        description="Train every run an experiment file describes (one run per "
+                        "combination of its grid), each in its own folder; finished runs are "
+                        "read back, interrupted ones resume.")
+    tr.add_argument("--config", required=True, help="an experiment file (configs/table_ii.yaml, "
+                    "...) or the fields of one ExperimentConfig, as .yaml or .json")
+    tr.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a field of every run (YAML value: --set epochs=2 --set "
+                    "dataset=casia_fasd); for a field the grid varies, VALUE is its list of "
+                    "values (--set 'scales=[[0.9], [1.5]]')")
+    tr.add_argument("--out", help="run folder (default: runs/<config file stem>; one sub-folder "
+                    "per run when the file describes several)")
     tr.add_argument("--resume", dest="resume", action="store_true", default=True,
                     help="continue a run folder's checkpoint (default)")
     tr.add_argument("--no-resume", dest="resume", action="store_false",
@@ -137,14 +150,43 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["epochs=2", "scales=[1.0, 1.2]"]`` -> ``{"epochs": 2, "scales": [1.0, 1.2]}`` (YAML values).
+
+    Raises:
+        ValueError: on an item without ``=``.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            raise ValueError(f"--set expects FIELD=VALUE, got {item!r}")
+        out[field.strip()] = yaml.safe_load(value)
+    return out
+
+
 def _train(args: argparse.Namespace) -> int:
     from fas_lib import config as config_mod
     from fas_lib import train
 
-    config = config_mod.load_config(args.config)
-    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    result = train.run_experiment(config, out, resume=args.resume, progress=not args.no_progress)
-    print(json.dumps(result.get("metrics", result), indent=2, default=str))
+    experiment = config_mod.load_experiment(Path(args.config))
+    overrides = parse_overrides(args.set)
+    grid = {k: v for k, v in overrides.items() if k in experiment.grid}
+    configs = experiment.configs(grid=grid, **{k: v for k, v in overrides.items()
+                                               if k not in grid})
+    out = Path(args.out) if args.out else Path("runs") / experiment.name
+    folders = [out] if len(configs) == 1 else [out / c.name for c in configs]
+    if len(configs) > 1:
+        print(f"{experiment.title or experiment.name}: {len(configs)} runs under {out}")
+    for cfg, folder in zip(configs, folders, strict=True):
+        result = train.run_experiment(cfg, folder, resume=args.resume,
+                                      progress=not args.no_progress)
+        if len(configs) == 1:
+            print(json.dumps(result.get("metrics", result), indent=2, default=str))
+        else:
+            frame = result.get("metrics", {}).get("frame", {})
+            print(f"  {cfg.name}: test EER {100 * frame.get('test_eer', float('nan')):.2f} %, "
+                  f"test HTER {100 * frame.get('test_hter', float('nan')):.2f} % ({folder})")
     print(f"run folder: {out}")
     return 0
 

@@ -3,6 +3,8 @@
 * :class:`ExperimentConfig`: every field of a run (dataset, backbone, fusion, scales, optimiser,
   seed ...); :meth:`ExperimentConfig.resolve` validates it and fills the values the paper
   leaves open from a preset; :func:`load_config` reads one from ``.json`` / ``.yaml``.
+* :class:`Experiment`: an experiment of the paper as data (``configs/*.yaml``: fields shared by
+  its runs and the grid they vary over); :func:`load_experiment` reads one, by path or name.
 * Config -> data and model: :func:`open_experiment_cache` (the crop cache a config names),
   :func:`scale_indices` (its scales in the cache), :func:`cache_splits`, :func:`epoch_seed` and
   :func:`train_dataset` (an epoch's training set), :func:`build_model`.
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -20,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from fas_lib.cache import CropCache
 from fas_lib.prepare import get_cache
@@ -27,8 +31,9 @@ from fas_lib.loader import CropDataset
 from fas_lib.models import BACKBONES, FUSIONS, WEIGHT_NORMS, MultiScaleNet
 
 __all__ = [
-    "PRESETS", "ExperimentConfig", "build_model", "cache_splits", "epoch_seed", "load_config",
-    "open_experiment_cache", "scale_indices", "train_dataset",
+    "CONFIG_DIR", "PRESETS", "Experiment", "ExperimentConfig", "build_model", "cache_splits",
+    "epoch_seed", "load_config", "load_experiment", "open_experiment_cache", "scale_indices",
+    "train_dataset",
 ]
 
 #: Values the paper leaves open, per preset. ``"paper"``: Sec. IV's learning rate 2e-4 (epochs,
@@ -187,26 +192,129 @@ class ExperimentConfig:
         return f"{self.backbone}-{self.fusion}-{sc}-s{self.seed}"
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read an :class:`ExperimentConfig` from a ``.json`` or ``.yaml`` / ``.yml`` file.
+#: The experiment files of the repository (``configs/`` beside ``fas_lib/`` in a checkout): the
+#: paper's experiments as data, read by the notebooks and by ``fas train --config``.
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
-    Raises:
-        FileNotFoundError: when the file is missing.
-        ValueError: when it is not a mapping or has unknown keys.
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment file: shared config fields (``base``) and the grid of its runs.
+
+    An experiment is ``base`` (:class:`ExperimentConfig` fields shared by every run) and an
+    optional ``grid`` (field -> list of values): one run per combination of the grid's values,
+    the first field varying slowest, in file order. A file without ``grid`` is one run.
+
+    Attributes:
+        name: the file's stem, e.g. ``"table_ii"``.
+        title: what it reproduces, in words.
+        paper: the paper, table and section it follows.
+        base: fields shared by every run.
+        grid: field -> values, one run per combination.
+        path: the file it was read from.
     """
-    path = Path(path)
+
+    name: str
+    title: str
+    paper: str
+    base: dict[str, Any]
+    grid: dict[str, list[Any]]
+    path: Path | None = None
+
+    def configs(self, grid: dict[str, Sequence[Any]] | None = None,
+                **overrides: Any) -> list[ExperimentConfig]:
+        """One :class:`ExperimentConfig` per run.
+
+        Args:
+            grid: replaces the values of some grid fields (e.g. ``{"scales": [(0.9,)]}``).
+            **overrides: fields set on every run, over ``base`` (``None`` values are ignored,
+                so notebook parameters left at ``None`` keep the file's value).
+
+        Raises:
+            ValueError: when an override names a grid field (pass it in ``grid``), or a grid
+                replacement names a field that is not in the grid.
+        """
+        axes = dict(self.grid)
+        for key, values in (grid or {}).items():
+            if key not in axes:
+                raise ValueError(f"{self.name}: {key!r} is not a grid field of the experiment "
+                                 f"(grid: {sorted(axes)}); set it as a plain override")
+            axes[key] = list(values)
+        fields = {k: v for k, v in overrides.items() if v is not None}
+        clash = sorted(set(fields) & set(axes))
+        if clash:
+            raise ValueError(f"{self.name}: {clash} vary over the experiment's grid; pass "
+                             f"grid={{{clash[0]!r}: [...]}} to choose their values")
+        points = [dict(zip(axes, combo, strict=True))
+                  for combo in itertools.product(*axes.values())]
+        return [ExperimentConfig.from_dict({**self.base, **point, **fields})
+                for point in points]
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The mapping stored in a ``.json`` / ``.yaml`` / ``.yml`` file."""
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(text)
-    else:
-        data = json.loads(text)
+    data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
-    return ExperimentConfig.from_dict(data)
+    return data
+
+
+def load_experiment(source: str | Path | Experiment) -> Experiment:
+    """Read an experiment file (see :class:`Experiment`).
+
+    Args:
+        source: a path, or the name of a file in :data:`CONFIG_DIR` (``"table_ii"``), or an
+            :class:`Experiment` (returned as is). A plain config file (the fields of one
+            :class:`ExperimentConfig`, no ``base``) is read as a one-run experiment.
+
+    Raises:
+        FileNotFoundError: when the file is missing (the message lists the shipped ones).
+        ValueError: when it is not a mapping, has unknown keys or a grid value is not a list.
+    """
+    if isinstance(source, Experiment):
+        return source
+    path = Path(source)
+    if path.suffix == "" and not path.exists():
+        path = CONFIG_DIR / f"{source}.yaml"
+        if not path.is_file():
+            shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+            raise FileNotFoundError(f"no experiment {source!r}; the repository's experiments "
+                                    f"are {shipped} (in {CONFIG_DIR})")
+    data = _read_mapping(path)
+    if "base" not in data and "grid" not in data:  # a plain ExperimentConfig file
+        ExperimentConfig.from_dict(data)  # unknown keys fail here, naming the file's keys
+        return Experiment(path.stem, "", "", data, {}, path)
+    unknown = sorted(set(data) - {"title", "paper", "base", "grid"})
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {unknown}; an experiment file has title, "
+                         "paper, base and grid")
+    grid = data.get("grid") or {}
+    bad = [k for k, v in grid.items() if not isinstance(v, list) or not v]
+    if bad:
+        raise ValueError(f"{path}: grid values must be non-empty lists, not for {bad}")
+    experiment = Experiment(path.stem, str(data.get("title", "")), str(data.get("paper", "")),
+                            dict(data.get("base") or {}), dict(grid), path)
+    experiment.configs()  # validate every run's fields now, naming the file
+    return experiment
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read the one :class:`ExperimentConfig` of a ``.json`` / ``.yaml`` file.
+
+    The file is either the config's fields or an experiment file of one run (no ``grid``).
+
+    Raises:
+        FileNotFoundError: when the file is missing.
+        ValueError: when it is not a mapping, has unknown keys, or describes several runs.
+    """
+    configs = load_experiment(Path(path)).configs()
+    if len(configs) != 1:
+        raise ValueError(f"{path} describes {len(configs)} runs; read it with "
+                         "load_experiment (`fas train --config` trains them all)")
+    return configs[0]
 
 
 def scale_indices(cache: CropCache, scales: Sequence[float]) -> list[int]:

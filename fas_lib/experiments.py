@@ -6,6 +6,10 @@ and data), shows a tqdm bar over the runs and is **resumable**: a run whose ``re
 exists is read back, an interrupted one resumes from its checkpoint. Each returns a tidy
 :class:`pandas.DataFrame` (one row per run).
 
+The runs of each table are data: :func:`table_ii` and :func:`table_iii` build them from the
+experiment files ``configs/table_ii.yaml`` and ``configs/table_iii.yaml``
+(:func:`fas_lib.config.load_experiment`); their arguments override the file.
+
 * :func:`table_ii`: one single-scale CNN per scale (paper Table II: CNN_S, EER per scale);
 * :func:`table_iii`: for each group of three adjacent scales, "best single scale" (taken from
   Table II's runs within the group, as in the paper), Average, Concat and MS-FANS (Table III);
@@ -30,7 +34,14 @@ from tqdm.auto import tqdm
 
 from fas_lib import SCALES
 from fas_lib.cache import CropCache
-from fas_lib.config import ExperimentConfig, cache_splits, open_experiment_cache, scale_indices
+from fas_lib.config import (
+    Experiment,
+    ExperimentConfig,
+    cache_splits,
+    load_experiment,
+    open_experiment_cache,
+    scale_indices,
+)
 from fas_lib.lbp import LBPSVM, extract_lbp, train_lbp_svm
 from fas_lib.runs import SCORES, config_hash, data_key, read_results, run_dir, write_run
 from fas_lib.scoring import evaluate_scores, scores_table
@@ -115,32 +126,40 @@ def _check_scales(cache: CropCache | None, scales: Sequence[float]) -> None:
 
 def table_ii(
     cache: CropCache | None = None,
-    backbone: str = "cnn_s",
-    scales: Sequence[float] = SCALES,
-    preset: str = "cpu",
+    backbone: str | None = None,
+    scales: Sequence[float] | None = None,
+    preset: str | None = None,
     seed: int = 0,
     out_root: str | Path = "runs",
     progress: bool = True,
+    experiment: str | Path | Experiment = "table_ii",
     **overrides: Any,
 ) -> pd.DataFrame:
-    """Table II: one single-scale network per scale.
+    """Table II: one single-scale network per scale, as ``configs/table_ii.yaml`` describes.
 
     Args:
         cache: opened crop cache (``None``: the one the config names, via ``get_cache``).
-        backbone: ``"cnn_s"`` (paper) or ``"cnn_d"``.
-        scales: the scales to train.
-        preset: ``"cpu"`` or ``"paper"`` (:data:`fas_lib.config.PRESETS`).
+        backbone: ``"cnn_s"`` (paper) or ``"cnn_d"``; ``None``: the experiment file's.
+        scales: the scales to train; ``None``: the experiment file's (the paper's seven).
+        preset: ``"cpu"`` or ``"paper"`` (:data:`fas_lib.config.PRESETS`); ``None``: the file's.
         seed: training seed.
         out_root: folder of the run folders.
         progress: tqdm bars.
+        experiment: the experiment file (a path, a name in ``configs/``, or an
+            :class:`~fas_lib.config.Experiment`); its runs must each train one scale.
         **overrides: further :class:`~fas_lib.config.ExperimentConfig` fields (``epochs``, ...).
 
     Returns:
         One row per scale: ``scale``, the :func:`summarise` columns and ``run_dir``.
     """
+    exp = load_experiment(experiment)
+    grid = None if scales is None else {"scales": [(float(s),) for s in scales]}
+    configs = exp.configs(grid=grid, backbone=backbone, preset=preset, seed=seed, **overrides)
+    if any(len(c.scales) != 1 for c in configs):
+        raise ValueError(f"{exp.name}: Table II trains one scale per run; the file's runs use "
+                         f"{sorted({len(c.scales) for c in configs})} scales")
+    scales = [c.scales[0] for c in configs]
     _check_scales(cache, scales)
-    configs = [ExperimentConfig(backbone=backbone, fusion="single", scales=(s,), preset=preset,
-                                seed=seed, **overrides) for s in scales]
     results = run_many(configs, out_root, cache, progress, desc="Table II")
     rows = [{"scale": float(s), **summarise(r), "run_dir": r["run_dir"]}
             for s, r in zip(scales, results, strict=True)]
@@ -149,18 +168,19 @@ def table_ii(
 
 def table_iii(
     cache: CropCache | None = None,
-    groups: Sequence[Sequence[float]] = SCALE_GROUPS,
+    groups: Sequence[Sequence[float]] | None = None,
     fusions: Sequence[str] = FUSIONS_III,
-    backbone: str = "cnn_s",
-    preset: str = "cpu",
+    backbone: str | None = None,
+    preset: str | None = None,
     seed: int = 0,
     out_root: str | Path = "runs",
     table2: pd.DataFrame | None = None,
     metric: str = "test_eer",
     progress: bool = True,
+    experiment: str | Path | Experiment = "table_iii",
     **overrides: Any,
 ) -> pd.DataFrame:
-    """Table III: fusion strategies per scale group.
+    """Table III: fusion strategies per scale group, as ``configs/table_iii.yaml`` describes.
 
     "best_single" is, as in the paper, the best of the group's single-scale runs of Table II by
     ``metric`` (the paper picks by test EER; CASIA-FASD has no dev set). Runs missing from
@@ -168,11 +188,13 @@ def table_iii(
 
     Args:
         cache: opened crop cache.
-        groups: scale groups (paper: the five groups of :data:`SCALE_GROUPS`).
+        groups: scale groups; ``None``: the experiment file's (the paper's five groups,
+            :data:`SCALE_GROUPS`).
         fusions: rows to produce, among :data:`FUSIONS_III`.
         backbone, preset, seed, out_root, progress, **overrides: as in :func:`table_ii`.
         table2: the result of :func:`table_ii` (reused for "best_single").
         metric: column that chooses the best single scale (lower is better).
+        experiment: the experiment file; its grid varies ``scales`` and ``fusion``.
 
     Returns:
         One row per (group, fusion): ``group`` (label such as ``"[1.1,1.2,1.3]"``),
@@ -182,32 +204,39 @@ def table_iii(
     bad = [f for f in fusions if f not in FUSIONS_III]
     if bad:
         raise ValueError(f"unknown Table III fusion(s) {bad}; expected some of {FUSIONS_III}")
-    groups = [tuple(float(s) for s in g) for g in groups]
+    exp = load_experiment(experiment)
+    if set(exp.grid) != {"scales", "fusion"}:
+        raise ValueError(f"{exp.name}: Table III's grid varies scales and fusion, not "
+                         f"{sorted(exp.grid)}")
+    groups = [tuple(float(s) for s in g) for g in (exp.grid["scales"] if groups is None
+                                                    else groups)]
     for g in groups:
         _check_scales(cache, g)
-    settings = dict(backbone=backbone, preset=preset, seed=seed, out_root=out_root,
-                    progress=progress, **overrides)
+    fields = {k: v for k, v in dict(backbone=backbone, preset=preset, seed=seed,
+                                    **overrides).items() if v is not None}
+    settings = dict(out_root=out_root, progress=progress)
     rows: list[dict[str, Any]] = []
     if "best_single" in fusions:
-        rows += _best_single_rows(cache, groups, table2, metric, settings)
-    rows += _fusion_rows(cache, groups, [f for f in fusions if f != "best_single"], settings)
+        rows += _best_single_rows(cache, groups, table2, metric, exp, fields, settings)
+    trained = [f for f in fusions if f != "best_single"]
+    configs = exp.configs(grid={"scales": groups, "fusion": trained}, **fields)
+    rows += _fusion_rows(cache, configs, settings)
     return _sorted_table_iii(pd.DataFrame(rows), groups)
 
 
 def _best_single_rows(cache: CropCache | None, groups: list[tuple[float, ...]],
-                      table2: pd.DataFrame | None, metric: str,
-                      settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """Table III's "best_single" rows: per group, its best Table II run (missing ones trained)."""
-    s = dict(settings)
-    backbone, preset, seed = s.pop("backbone"), s.pop("preset"), s.pop("seed")
-    out_root, progress = s.pop("out_root"), s.pop("progress")
+                      table2: pd.DataFrame | None, metric: str, exp: Experiment,
+                      fields: dict[str, Any], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """Table III's "best_single" rows: per group, its best Table II run (missing ones trained
+    with the Table III file's backbone and preset and the same overrides)."""
     needed = sorted({sc for g in groups for sc in g})
     have = (set() if table2 is None
             else {round(float(sc), 6) for sc in table2["scale"]})
     missing = [sc for sc in needed if round(sc, 6) not in have]
     t2 = table2 if table2 is not None else pd.DataFrame()
     if missing:
-        extra = table_ii(cache, backbone, missing, preset, seed, out_root, progress, **s)
+        shared = {k: exp.base[k] for k in ("backbone", "preset") if k in exp.base}
+        extra = table_ii(cache, scales=missing, **settings, **{**shared, **fields})
         t2 = pd.concat([t2, extra], ignore_index=True)
     rows = []
     for g in groups:
@@ -219,13 +248,11 @@ def _best_single_rows(cache: CropCache | None, groups: list[tuple[float, ...]],
     return rows
 
 
-def _fusion_rows(cache: CropCache | None, groups: list[tuple[float, ...]],
-                 trained: list[str], settings: dict[str, Any]) -> list[dict[str, Any]]:
+def _fusion_rows(cache: CropCache | None, configs: list[ExperimentConfig],
+                 settings: dict[str, Any]) -> list[dict[str, Any]]:
     """Table III's trained rows: one run per (group, fusion)."""
-    s = dict(settings)
-    out_root, progress = s.pop("out_root"), s.pop("progress")
-    configs = [ExperimentConfig(fusion=f, scales=g, **s) for g in groups for f in trained]
-    results = run_many(configs, out_root, cache, progress, desc="Table III")
+    results = run_many(configs, settings["out_root"], cache, settings["progress"],
+                       desc="Table III")
     return [{"group": group_label(cfg.scales), "scales": list(cfg.scales),
              "fusion": cfg.fusion, "best_scale": None, **summarise(r),
              "learned_weights": r.get("learned_weights"), "run_dir": r["run_dir"]}

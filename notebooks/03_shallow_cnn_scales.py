@@ -36,8 +36,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import fas_lib
 from fas_lib import experiments
+from fas_lib.config import load_experiment
 from fas_lib.plots import image_grid, save_fig
 from fas_lib.utils import environment_line, save_results, set_seed
 
@@ -52,10 +52,11 @@ DATA_ROOT = None         # None -> SynthSpoof is generated; else the dataset's f
 PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 FOLD = None
 WORKERS = 2
-BACKBONE = "cnn_s"       # paper Table II: CNN_S
-SCALES = fas_lib.SCALES  # paper: 0.9, 1.0, ..., 1.5
+EXPERIMENT = "../configs/table_ii.yaml"  # Table II as data; the values below override it
+BACKBONE = None          # None -> the experiment file's (paper Table II: CNN_S)
+SCALES = None            # None -> the experiment file's (paper: 0.9, 1.0, ..., 1.5)
 EPOCHS = None            # None -> CPU preset of fas_lib.train; paper: not stated
-PRESET = "cpu"           # "paper": SGD lr 2e-4, momentum 0.9, weight decay 5e-4
+PRESET = None            # None -> the file's ("cpu"); "paper": SGD lr 2e-4, momentum 0.9, wd 5e-4
 LEVEL = "frame"          # "frame" or "video" (mean score of a video's frames)
 FIG_DIR = "../figures"
 RESULTS_DIR = "../results"
@@ -63,7 +64,15 @@ RUNS_DIR = "../runs"     # trained runs (gitignored); notebook 06 reuses them
 
 # %%
 set_seed(SEED)
-SCALES = tuple(float(s) for s in SCALES)
+# The runs of Table II are data: configs/table_ii.yaml lists them; the parameters above
+# override the file (None keeps its value). experiments.table_ii reads the same file.
+EXP = load_experiment(EXPERIMENT)
+CONFIGS = EXP.configs(grid=None if SCALES is None else {"scales": [(s,) for s in SCALES]},
+                      backbone=BACKBONE, preset=PRESET, seed=SEED)
+SCALES = tuple(c.scales[0] for c in CONFIGS)
+BACKBONE, PRESET = CONFIGS[0].backbone, CONFIGS[0].preset
+print(f"{EXP.title}\n  {EXP.paper}\n  {len(CONFIGS)} runs: {BACKBONE}, preset {PRESET}, "
+      f"scales {SCALES}")
 if LEVEL not in ("frame", "video"):
     raise ValueError(f"LEVEL must be 'frame' or 'video', got {LEVEL!r}")
 PREFIX = "" if LEVEL == "frame" else "video_"
@@ -106,7 +115,9 @@ plt.show()
 # `experiments.table_ii` trains one `MultiScaleNet(fusion="single")` per scale (no auxiliary
 # loss: "the softmax is directly used", Sec. IV-B). Each run lives in its own folder under
 # `RUNS_DIR`, named after its configuration; re-running the notebook reads finished runs back
-# and resumes interrupted ones.
+# and resumes interrupted ones. The runs themselves are data: `configs/table_ii.yaml` lists
+# them (`EXPERIMENT`), and `fas train --config configs/table_ii.yaml` trains the same runs
+# from the command line.
 #
 # * **EER** (equal error rate) on test: the error where attacks accepted = bona fide rejected,
 #   threshold-free — the paper's metric.
@@ -118,7 +129,8 @@ overrides = dict(dataset=DATASET, root=DATA_ROOT, protocol=PROTOCOL, fold=FOLD, 
 if EPOCHS is not None:
     overrides["epochs"] = EPOCHS
 t = time.perf_counter()
-T2 = experiments.table_ii(cache, backbone=BACKBONE, scales=SCALES, preset=PRESET, seed=SEED,
+T2 = experiments.table_ii(cache, experiment=EXP, backbone=BACKBONE, scales=SCALES,
+                          preset=PRESET, seed=SEED,
                           out_root=RUNS_DIR, **overrides)
 print(f"Table II: {len(T2)} runs in {time.perf_counter() - t:.0f} s")
 show = pd.DataFrame({

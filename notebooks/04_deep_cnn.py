@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from fas_lib import models
+from fas_lib.config import load_experiment
 from fas_lib.plots import save_fig
 from fas_lib.utils import environment_line, save_results, set_seed
 
@@ -54,12 +55,13 @@ DATA_ROOT = None         # None -> SynthSpoof is generated; else the dataset's f
 PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 FOLD = None
 WORKERS = 2
-SCALES = (1.1, 1.2, 1.3) # paper Table IV: [1.1, 1.2, 1.3] on CASIA-FASD
+EXPERIMENT = "../configs/tables_iv_v.yaml"  # CNN_D MS-FANS runs as data (its first: Table IV)
+SCALES = None            # None -> the file's first group (paper Table IV: [1.1, 1.2, 1.3])
 INPUT_SIZE = 112         # paper: 112 x 112 random crops of the 128 x 128 face crops
-BACKBONE = "cnn_d"       # paper Table IV/V: CNN_D for the comparisons
-FUSION = "msfans"
+BACKBONE = None          # None -> the file's (paper Table IV/V: CNN_D for the comparisons)
+FUSION = None            # None -> the file's ("msfans")
 EPOCHS = None            # None -> the CPU preset of fas_lib.train; paper: not stated
-PRESET = "cpu"           # "paper" -> SGD lr 2e-4, momentum 0.9, wd 5e-4 (Sec. IV-A)
+PRESET = None            # None -> the file's ("cpu"); "paper" -> SGD lr 2e-4, momentum 0.9, wd 5e-4
 LATENCY_REPEATS = 10     # forward passes timed per model (0: skip the latency column)
 FIG_DIR = "../figures"
 RESULTS_DIR = "../results"
@@ -67,7 +69,13 @@ RUNS_DIR = "../runs"     # trained runs (gitignored); a finished run is reused, 
 
 # %%
 set_seed(SEED)
-SCALES = tuple(float(s) for s in SCALES)
+# The training run of section 4 is data: the first run of configs/tables_iv_v.yaml (notebook
+# 06 trains its second); the parameters above override the file (None keeps its value).
+CONFIG = load_experiment(EXPERIMENT).configs(
+    grid=None if SCALES is None else {"scales": [tuple(SCALES)]}, backbone=BACKBONE,
+    fusion=FUSION, preset=PRESET, seed=SEED, epochs=EPOCHS, dataset=DATASET, root=DATA_ROOT,
+    protocol=PROTOCOL, fold=FOLD, smoke=SMOKE)[0]
+SCALES, BACKBONE, FUSION, PRESET = CONFIG.scales, CONFIG.backbone, CONFIG.fusion, CONFIG.preset
 N_SCALES = len(SCALES)
 if SMOKE:
     LATENCY_REPEATS = 0  # no latency measurement in smoke runs
@@ -311,17 +319,11 @@ plt.show()
 # %%
 from fas_lib.prepare import get_cache
 from fas_lib.experiments import run_many
-from fas_lib.config import ExperimentConfig
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 print(cache.path, "|", cache.table.split.value_counts().to_dict())
-cfg_kw = dict(dataset=DATASET, root=DATA_ROOT, protocol=PROTOCOL, fold=FOLD, backbone=BACKBONE,
-              fusion=FUSION, scales=SCALES, seed=SEED, smoke=SMOKE, preset=PRESET)
-if EPOCHS is not None:
-    cfg_kw["epochs"] = EPOCHS
-config = ExperimentConfig(**cfg_kw)
 t = time.perf_counter()
-(RUN,) = run_many([config], RUNS_DIR, cache=cache, desc="CNN_D")  # read back when finished
+(RUN,) = run_many([CONFIG], RUNS_DIR, cache=cache, desc="CNN_D")  # read back when finished
 TRAIN_S = time.perf_counter() - t
 M = RUN["metrics"]["frame"]
 print(f"{BACKBONE} + {FUSION} on {SCALES}: test EER {100 * M['test_eer']:.2f} %, test HTER "

@@ -39,6 +39,7 @@ import pandas as pd
 import seaborn as sns
 
 from fas_lib import metrics
+from fas_lib.config import load_experiment
 from fas_lib.plots import save_fig
 from fas_lib.utils import environment_line, save_results, set_seed
 from fas_lib.widgets import ScaleWeightExplorer
@@ -54,18 +55,25 @@ DATA_ROOT = None         # None -> SynthSpoof is generated; else the dataset's f
 PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 FOLD = None
 WORKERS = 2
-BACKBONE = "cnn_s"       # paper Table III: CNN_S; Tables IV/V: CNN_D
-SCALES = (1.1, 1.2, 1.3) # paper: best group on CASIA-FASD [1.1, 1.2, 1.3]
-WEIGHT_NORM = "none"     # paper: raw LSTM outputs; "softmax" is our option
+EXPERIMENT = "../configs/msfans.yaml"  # the run as data; the values below override it
+BACKBONE = None          # None -> the file's (CNN_S; paper Tables IV/V: CNN_D)
+SCALES = None            # None -> the file's (paper: best group on CASIA-FASD [1.1, 1.2, 1.3])
+WEIGHT_NORM = None       # None -> the file's ("none": raw LSTM outputs, the paper's); "softmax"
 EPOCHS = None            # None -> CPU preset of fas_lib.train; paper: not stated
-PRESET = "cpu"           # "paper": SGD lr 2e-4, momentum 0.9, weight decay 5e-4
+PRESET = None            # None -> the file's ("cpu"); "paper": SGD lr 2e-4, momentum 0.9, wd 5e-4
 FIG_DIR = "../figures"
 RESULTS_DIR = "../results"
 RUNS_DIR = "../runs"     # trained runs (gitignored); notebook 06 reuses this run
 
 # %%
 set_seed(SEED)
-SCALES = tuple(float(s) for s in SCALES)
+# The run is data (configs/msfans.yaml); the parameters above override the file.
+(CONFIG,) = load_experiment(EXPERIMENT).configs(
+    backbone=BACKBONE, scales=None if SCALES is None else tuple(SCALES), weight_norm=WEIGHT_NORM,
+    preset=PRESET, seed=SEED, epochs=EPOCHS, dataset=DATASET, root=DATA_ROOT, protocol=PROTOCOL,
+    fold=FOLD, smoke=SMOKE)
+BACKBONE, SCALES, WEIGHT_NORM, PRESET = (CONFIG.backbone, CONFIG.scales, CONFIG.weight_norm,
+                                         CONFIG.preset)
 SCALE_NAMES = [f"{s:g}" for s in SCALES]
 
 # %% [markdown]
@@ -198,24 +206,21 @@ print(f"hand-written fusion, Eq. 6 and SGD == fas_lib ({time.perf_counter() - t:
 #
 # One call trains, checkpoints after every epoch, scores `dev` and `test` and computes every
 # metric. The run folder under `RUNS_DIR` is named after the configuration, so an interrupted
-# run resumes, a finished one is read back, and notebook 06 reuses it for Table III. The threshold for HTER / APCER / BPCER is fixed at the EER of `dev` (or of `test`
-# when a protocol has no `dev` split, as CASIA-FASD; the result says which).
+# run resumes, a finished one is read back, and notebook 06 reuses it for Table III. The
+# threshold for HTER / APCER / BPCER is fixed at the EER of `dev` (or of `test` when a protocol
+# has no `dev` split, as CASIA-FASD; the result says which). The run's settings are data,
+# `configs/msfans.yaml` (`EXPERIMENT`): `fas train --config configs/msfans.yaml` trains the
+# same run from the command line.
 
 # %%
 from fas_lib.prepare import get_cache
 from fas_lib.experiments import run_many
-from fas_lib.config import ExperimentConfig
 from fas_lib.runs import load_run
 from fas_lib.scoring import extract_scale_features, rescore
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 print(cache.path, "|", cache.table.split.value_counts().to_dict())
-cfg_kw = dict(dataset=DATASET, root=DATA_ROOT, protocol=PROTOCOL, fold=FOLD, backbone=BACKBONE,
-              fusion="msfans", scales=SCALES, weight_norm=WEIGHT_NORM, seed=SEED, smoke=SMOKE,
-              preset=PRESET)
-if EPOCHS is not None:
-    cfg_kw["epochs"] = EPOCHS
-config = ExperimentConfig(**cfg_kw)
+config = CONFIG
 t = time.perf_counter()
 (RUN,) = run_many([config], RUNS_DIR, cache=cache, desc="MS-FANS")  # read back when finished
 RUN_DIR = RUN["run_dir"]

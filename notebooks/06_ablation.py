@@ -39,6 +39,7 @@ import pandas as pd
 import seaborn as sns
 
 from fas_lib import analysis, experiments, models, runs
+from fas_lib.config import load_experiment
 from fas_lib.plots import save_fig
 from fas_lib.utils import environment_line, save_results, set_seed
 
@@ -53,17 +54,19 @@ DATA_ROOT = None         # None -> SynthSpoof is generated; else the dataset's f
 PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 FOLD = None
 WORKERS = 2
-BACKBONE = "cnn_s"       # paper Table III: CNN_S
-GROUPS = None            # None -> the paper's five groups [0.9,1.0,1.1] ... [1.3,1.4,1.5]
+EXPERIMENT = "../configs/table_iii.yaml"  # Table III as data; the values below override it
+BACKBONE = None          # None -> the file's (paper Table III: CNN_S)
+GROUPS = None            # None -> the file's: the paper's five groups [0.9,1.0,1.1] ... [1.3,1.4,1.5]
                          #         (SMOKE: [1.1,1.2,1.3] only)
 EPOCHS = None            # None -> CPU preset of fas_lib.train; paper: not stated
-PRESET = "cpu"           # "paper": SGD lr 2e-4, momentum 0.9, weight decay 5e-4
+PRESET = None            # None -> the file's ("cpu"); "paper": SGD lr 2e-4, momentum 0.9, wd 5e-4
 LEVEL = "frame"          # "frame" or "video"
 N_BOOT = 1000            # bootstrap replicates of the significance check (SMOKE: 50)
 LBP_SCALES = (1.1, 1.2, 1.3)
 LBP_COLOR_SPACE = "hsv+ycbcr"  # Boulkenafet et al.'s best colour space
-TABLE_IV_GROUP = (1.1, 1.2, 1.3)  # paper: best group on CASIA-FASD
-TABLE_V_GROUP = (1.3, 1.4, 1.5)   # paper: best group on REPLAY-ATTACK
+TABLES_IV_V = "../configs/tables_iv_v.yaml"  # the CNN_D MS-FANS runs of Tables IV/V as data
+TABLE_IV_GROUP = None    # None -> the file's first group (paper: best on CASIA-FASD, [1.1,1.2,1.3])
+TABLE_V_GROUP = None     # None -> the file's second (paper: best on REPLAY-ATTACK, [1.3,1.4,1.5])
 CNN_D_FOR_TABLES = True  # CNN_D MS-FANS rows of Tables IV/V: reuse notebook 04's run, train
                          # the Table V group (SMOKE: reuse only, never train)
 FIG_DIR = "../figures"
@@ -74,9 +77,20 @@ RUNS_DIR = "../runs"     # the runs of notebooks 03-05 are read back from here
 set_seed(SEED)
 if SMOKE:
     N_BOOT = min(N_BOOT, 50)
+# Table III's runs and Tables IV/V's CNN_D runs are data (configs/table_iii.yaml,
+# configs/tables_iv_v.yaml); the parameters above override the files (None keeps their value).
+EXP = load_experiment(EXPERIMENT)
+EXP_IV_V = load_experiment(TABLES_IV_V)
 if GROUPS is None:  # smoke: the paper's best CASIA-FASD group only (reuses notebook 05's run)
-    GROUPS = ((1.1, 1.2, 1.3),) if SMOKE else experiments.SCALE_GROUPS
+    GROUPS = ((1.1, 1.2, 1.3),) if SMOKE else EXP.grid["scales"]
 GROUPS = tuple(tuple(float(s) for s in g) for g in GROUPS)
+_first = EXP.configs(grid={"scales": GROUPS[:1], "fusion": ["msfans"]}, backbone=BACKBONE,
+                     preset=PRESET)[0]
+BACKBONE, PRESET = _first.backbone, _first.preset
+TABLE_IV_GROUP, TABLE_V_GROUP = (tuple(float(s) for s in (g if g is not None else default))
+                                 for g, default in zip((TABLE_IV_GROUP, TABLE_V_GROUP),
+                                                       EXP_IV_V.grid["scales"], strict=True))
+print(f"{EXP.title}\n  {EXP.paper}\n  groups {GROUPS}; {BACKBONE}, preset {PRESET}")
 if LEVEL not in ("frame", "video"):
     raise ValueError(f"LEVEL must be 'frame' or 'video', got {LEVEL!r}")
 PREFIX = "" if LEVEL == "frame" else "video_"
@@ -103,7 +117,8 @@ PAPER_GROUPS = ((0.9, 1.0, 1.1), (1.0, 1.1, 1.2), (1.1, 1.2, 1.3), (1.2, 1.3, 1.
 # resumable, in its own folder of `RUNS_DIR`). "Best single scale" is not trained again: as in
 # the paper it is the best of the group's Table II runs — read back from notebook 03's runs
 # (`experiments.table_ii` finds them by configuration). The MS-FANS run of notebook 05 is
-# reused the same way.
+# reused the same way. The runs are data: `configs/table_iii.yaml` (`EXPERIMENT`) lists them,
+# and `fas train --config configs/table_iii.yaml` trains the same runs from the command line.
 
 # %%
 from fas_lib.prepare import get_cache
@@ -113,7 +128,8 @@ t = time.perf_counter()
 needed = sorted({s for g in GROUPS for s in g})
 T2 = experiments.table_ii(cache, backbone=BACKBONE, scales=needed, preset=PRESET, seed=SEED,
                           out_root=RUNS_DIR, **overrides)
-T3 = experiments.table_iii(cache, groups=GROUPS, backbone=BACKBONE, preset=PRESET, seed=SEED,
+T3 = experiments.table_iii(cache, experiment=EXP, groups=GROUPS, backbone=BACKBONE,
+                           preset=PRESET, seed=SEED,
                            out_root=RUNS_DIR, table2=T2, metric=METRIC, **overrides)
 print(f"Table III: {len(T3)} rows in {time.perf_counter() - t:.0f} s")
 OURS = experiments.pivot(T3, METRIC)
@@ -166,7 +182,7 @@ print(gain.round(1).to_string())
 # %%
 has_dev = T2[PREFIX + "dev_eer"].notna().all()
 if has_dev:
-    T3_DEV = experiments.table_iii(cache, groups=GROUPS, fusions=("best_single",),
+    T3_DEV = experiments.table_iii(cache, experiment=EXP, groups=GROUPS, fusions=("best_single",),
                                    backbone=BACKBONE, preset=PRESET, seed=SEED,
                                    out_root=RUNS_DIR, table2=T2, metric=PREFIX + "dev_eer",
                                    **overrides).set_index("group")
@@ -320,9 +336,8 @@ def msfans_run(backbone: str, group) -> dict | None:
         return None if hit.empty else hit.iloc[0].to_dict()
     if not CNN_D_FOR_TABLES:
         return None
-    from fas_lib.config import ExperimentConfig
-    cfg = ExperimentConfig(backbone=backbone, fusion="msfans", scales=tuple(group),
-                           preset=PRESET, seed=SEED, **overrides)
+    (cfg,) = EXP_IV_V.configs(grid={"scales": [tuple(group)]}, backbone=backbone,
+                              preset=PRESET, seed=SEED, **overrides)
     if SMOKE and not (runs.run_dir(cfg, RUNS_DIR, cache) / runs.RESULTS).is_file():
         return None  # smoke runs only reuse a finished run (notebook 04's), never train one
     (res,) = experiments.run_many([cfg], RUNS_DIR, cache=cache, desc=f"{backbone} {group}")

@@ -117,6 +117,22 @@ def test_pair_check_catches_a_drift() -> None:
     assert any("['parameters']" in d for d in pair_differences(nb, untagged))
 
 
+#: The notebooks that train the paper's experiments, and the experiment files they read.
+EXPERIMENT_FILES = {"03": ["table_ii"], "04": ["tables_iv_v"], "05": ["msfans"],
+                    "06": ["table_iii", "tables_iv_v"]}
+
+
+@pytest.mark.parametrize("number", sorted(EXPERIMENT_FILES))
+def test_training_notebooks_read_the_experiment_files(number: str) -> None:
+    (path,) = [p for p in NOTEBOOKS if p.name.startswith(number)]
+    params = nbformat.read(path, as_version=4).cells[2].source
+    named = re.findall(r'^[A-Z_]+ = "\.\./configs/([a-z0-9_]+)\.yaml"', params, re.M)
+    assert named == EXPERIMENT_FILES[number], \
+        f"{path.name}: its parameters name configs {named}, expected {EXPERIMENT_FILES[number]}"
+    for name in named:
+        assert (ROOT / "configs" / f"{name}.yaml").is_file()
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_is_stripped(path: Path) -> None:
     found = strip_tool.problems(nbformat.read(path, as_version=4))

@@ -135,3 +135,29 @@ def test_train_and_evaluate_call_fas_lib_train(capsys, tmp_path, monkeypatch):
     assert code == 2 and "config file not found" in err
     code, _, err = run(capsys, "evaluate", "--run", str(tmp_path / "none"))
     assert code == 2 and "no run folder" in err
+
+
+def test_train_runs_every_run_of_an_experiment_file(capsys, tmp_path, monkeypatch):
+    from fas_lib import train
+    from fas_lib.config import CONFIG_DIR
+
+    table_ii = str(CONFIG_DIR / "table_ii.yaml")
+    calls = []
+
+    def fake_run(config, out_dir, resume=True, progress=True):
+        calls.append((config, Path(out_dir)))
+        return {"metrics": {"frame": {"test_eer": 0.1, "test_hter": 0.2}}}
+
+    monkeypatch.setattr(train, "run_experiment", fake_run)
+    code, out, _ = run(capsys, "train", "--config", table_ii, "--set", "epochs=1",
+                       "--set", "dataset=casia_fasd", "--out", str(tmp_path), "--no-progress")
+    assert code == 0 and "7 runs" in out and "test EER 10.00 %" in out
+    assert [c.scales for c, _ in calls] == [(s,) for s in (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)]
+    assert {(c.epochs, c.dataset, c.fusion) for c, _ in calls} == {(1, "casia_fasd", "single")}
+    assert [d for _, d in calls] == [tmp_path / c.name for c, _ in calls]  # a folder per run
+    calls.clear()
+    code, _, _ = run(capsys, "train", "--config", table_ii, "--set", "scales=[[1.2]]", "--out", str(tmp_path / "one"), "--no-progress")
+    assert code == 0 and [(c.scales, d) for c, d in calls] == [((1.2,), tmp_path / "one")]
+    for bad, message in [("epochs", "FIELD=VALUE"), ("learning_rate=1", "unknown config keys")]:
+        code, _, err = run(capsys, "train", "--config", table_ii, "--set", bad)
+        assert code == 2 and message in err

@@ -111,3 +111,33 @@ def test_lbp_baseline_rows_and_files(cache, tmp_path):
     again = ex.lbp_baseline(cache, scales=(1.1, 1.3), color_space="gray", out_root=tmp_path,
                             progress=False)
     pd.testing.assert_frame_equal(t, again)
+
+
+def test_tables_train_the_runs_their_experiment_files_list(cache, tmp_path, monkeypatch):
+    # table_ii / table_iii build their runs from configs/table_ii.yaml / table_iii.yaml; an
+    # edited file (here: a copy with another backbone and preset) changes what they train.
+    from fas_lib.config import load_experiment
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def record(configs, *_a, **_k):
+        seen.extend(configs)
+        raise Stop  # what would be trained is known; train nothing
+
+    monkeypatch.setattr(ex, "run_many", record)
+    with pytest.raises(Stop):
+        ex.table_ii(cache, scales=(1.1, 1.3), out_root=tmp_path, progress=False)
+    assert seen == load_experiment("table_ii").configs(grid={"scales": [(1.1,), (1.3,)]}, seed=0)
+    seen.clear()
+    edited = tmp_path / "t3.yaml"
+    edited.write_text("base: {backbone: cnn_d, preset: paper}\n"
+                      "grid: {scales: [[1.1, 1.2, 1.3]], fusion: [average, msfans]}\n")
+    with pytest.raises(Stop):
+        ex.table_iii(cache, fusions=("average", "msfans"), out_root=tmp_path, progress=False,
+                     experiment=edited)
+    assert [(c.backbone, c.preset, c.fusion, c.scales) for c in seen] == [
+        ("cnn_d", "paper", "average", (1.1, 1.2, 1.3)),
+        ("cnn_d", "paper", "msfans", (1.1, 1.2, 1.3))]
