@@ -61,7 +61,10 @@ if (!window.__fas) {
     const img = out.querySelector('img');
     const src = img ? img.getAttribute('src') : null;
     const id = idOf(out);
-    if (src !== F.last[id]) { F.last[id] = src; F.images.push({out: id, t: performance.now(), src}); }
+    if (src !== F.last[id]) {
+      F.last[id] = src;
+      F.images.push({out: id, t: performance.now(), src});
+    }
   };
   new MutationObserver((recs) => {
     const outs = new Set();
@@ -204,7 +207,8 @@ def open_notebook(driver, lab: Lab, name: str) -> None:
 PROMPTS_JS = ("return [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
               ".jp-CodeCell .jp-InputPrompt')].map((p) => p.textContent.trim())")
 ERROR_JS = r"""
-const outs = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')];
+const outs = [...document.querySelectorAll(
+  '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')];
 const err = outs.find((o) => /Traceback|Error:/.test(o.textContent) &&
                            o.getAttribute('data-mime-type') !== 'text/plain');
 return err ? err.textContent.slice(-1500) : null;
@@ -270,7 +274,8 @@ def panels(pixels: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Axes boxes ``(x0, x1, y_top, y_bottom)`` found from long black horizontal spines.
 
     A horizontal run of dark pixels at least 12 % of the width is a spine; runs with the same
-    ends (the right one to 3 px, the left one to 8 px: a tick mark may extend it) on rows at least 15 % of the height apart are the top and bottom of one axes.
+    ends (the right one to 3 px, the left one to 8 px: a tick mark may extend it) on rows at
+    least 15 % of the height apart are the top and bottom of one axes.
     """
     dark = pixels.max(axis=2) < 100
     h, w = dark.shape
@@ -319,7 +324,8 @@ def figure_problems(img: Image, n_panels: int = 2) -> list[str]:
         problems.append(f"an axes is stretched: widths {widths}")
     if any(a[1] > b[0] for a, b in zip(boxes, boxes[1:])):
         problems.append(f"axes overlap: {boxes}")
-    if boxes[0][0] <= 2 or boxes[-1][1] >= w - 2 or min(tops) <= 2 or max(b[3] for b in boxes) >= h - 2:
+    if boxes[0][0] <= 2 or boxes[-1][1] >= w - 2 or min(tops) <= 2 or \
+            max(b[3] for b in boxes) >= h - 2:
         problems.append(f"an axes touches the image's edge (figure cut): {boxes} in {w}x{h}")
     return problems
 
