@@ -63,7 +63,7 @@ test-notebooks: $(STAMP)  ## every notebook with SMOKE=True (into build/notebook
 	$(PYTEST) tests/notebooks
 
 test-browser: $(STAMP)  ## notebooks 02, 05 in JupyterLab + headless Chromium: widgets (ARGS="--smoke-run DIR")
-	$(PYTEST) tests/browser --run-browser $(ARGS)
+	$(PYTEST) tests/browser --run-browser --tb=short $(ARGS)
 
 lab: $(STAMP)  ## JupyterLab on notebooks/ (edit the .py or the .ipynb: jupytext keeps them paired)
 	$(VENV)/bin/jupyter lab --notebook-dir notebooks

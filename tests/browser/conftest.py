@@ -101,14 +101,24 @@ def out_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def timings(out_dir: Path):
-    """``{what: milliseconds}`` the tests fill; printed and written to timings.json at the end."""
-    data: dict[str, float | list] = {}
+def timings(out_dir: Path, request: pytest.FixtureRequest):
+    """``{what: ms or s}`` the tests fill; printed and written to timings.json at the end."""
+    data: dict[str, float] = {}
     t0 = time.perf_counter()
     yield data
     data["session_s"] = round(time.perf_counter() - t0, 1)
     (out_dir / "timings.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    print("\nbrowser timings:\n" + "\n".join(f"  {k}: {v}" for k, v in data.items()))
+    echo(request.config, "\nbrowser timings (build/browser/timings.json):\n"
+         + "\n".join(f"  {k}: {v}" for k, v in data.items()))
+
+
+@pytest.fixture(scope="session")
+def console(out_dir: Path):
+    """The browser console entries of every notebook; written to console.json at the end."""
+    entries: list[dict] = []
+    yield entries
+    (out_dir / "console.json").write_text(json.dumps(entries, indent=2) + "\n",
+                                          encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -379,11 +378,6 @@ class Steps:
                 pytest.fail(f"{self.name}: step {step!r} was not reached")
 
 
-@pytest.fixture(scope="session")
-def console() -> list[dict]:
-    return []
-
-
 @pytest.fixture(scope="module")
 def nb02(driver, lab: Lab, timings: dict, console: list[dict]) -> Steps:
     """Notebook 02: Run All, then the scale slider moved one step right by keyboard."""
@@ -665,7 +659,6 @@ def test_05_button_label_not_cut(nb05: Steps) -> None:
 
 
 def test_browser_console_has_no_errors(nb02: Steps, nb05: Steps, console: list[dict]) -> None:
-    (OUT / "console.json").write_text(json.dumps(console, indent=2) + "\n", encoding="utf-8")
     severe = [e for e in console if e.get("level") == "SEVERE"
               and not any(re.search(p, e.get("message", "")) for p in HARMLESS_CONSOLE)]
     assert not severe, "browser console errors:\n" + "\n".join(
