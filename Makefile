@@ -5,6 +5,7 @@
 #   make notebooks   run every notebook (full parameters) -> figures/, results/, build/notebooks/
 #                    (options of tools/run_notebooks.py in ARGS: make notebooks ARGS="--only 05")
 #   make test        unit and repository tests, then every notebook with SMOKE=True
+#   make test-browser  notebooks 02 and 05 in JupyterLab driven by headless Chromium (widgets)
 #   make lab         JupyterLab on notebooks/ with the project kernel (jupytext pairs .py/.ipynb)
 
 VENV    := .venv
@@ -13,7 +14,12 @@ STAMP   := $(VENV)/.installed
 PYTEST  := $(PY) -m pytest
 
 .DEFAULT_GOAL := help
-.PHONY: help venv notebooks test test-unit test-notebooks lab sync strip bench clean clean-venv
+.PHONY: help venv notebooks test test-unit test-notebooks test-browser lab sync strip bench clean \
+	clean-venv
+
+# Debian's chromium and chromium-driver (what tests/browser uses; $FAS_CHROMIUM etc. override)
+CHROMIUM     := $(or $(FAS_CHROMIUM),/usr/bin/chromium)
+CHROMEDRIVER := $(or $(FAS_CHROMEDRIVER),/usr/bin/chromedriver)
 
 help:  ## list the targets
 	@echo "make targets (all but help and clean* create or refresh .venv first):"
@@ -43,12 +49,21 @@ notebooks: $(STAMP)  ## run notebooks/NN_*.ipynb in order, full parameters (ARGS
 test: $(STAMP)  ## unit + repository tests, then every notebook with SMOKE=True
 	$(PYTEST) tests/unit tests/test_repo.py
 	$(PYTEST) tests/notebooks
+	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ]; then \
+	  echo "browser test: not part of make test; Chromium found, run: make test-browser"; \
+	else \
+	  echo "browser test SKIPPED: no Chromium found ($(CHROMIUM), $(CHROMEDRIVER));" \
+	       "apt-get install chromium chromium-driver, then: make test-browser"; \
+	fi
 
 test-unit: $(STAMP)  ## unit + repository tests only
 	$(PYTEST) tests/unit tests/test_repo.py
 
 test-notebooks: $(STAMP)  ## every notebook with SMOKE=True (into build/notebook-smoke/)
 	$(PYTEST) tests/notebooks
+
+test-browser: $(STAMP)  ## notebooks 02, 05 in JupyterLab + headless Chromium: widgets (ARGS="--smoke-run DIR")
+	$(PYTEST) tests/browser --run-browser --tb=short $(ARGS)
 
 lab: $(STAMP)  ## JupyterLab on notebooks/ (edit the .py or the .ipynb: jupytext keeps them paired)
 	$(VENV)/bin/jupyter lab --notebook-dir notebooks

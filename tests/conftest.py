@@ -10,7 +10,9 @@ The crop-cache tests share ``synth`` (a tiny SynthSpoof) and ``reference`` (its 
 once per session.
 
 ``--smoke-run DIR``: let ``tests/notebooks`` check the outputs of an earlier smoke run
-(a ``build/notebook-smoke/run-*`` folder) instead of executing the notebooks again.
+(a ``build/notebook-smoke/run-*`` folder) instead of executing the notebooks again; the
+browser test reuses its data and runs. ``--run-browser``: run ``tests/browser`` (skipped
+otherwise; ``make test-browser``).
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ os.environ.setdefault("FAS_NONINTERACTIVE", "1")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register ``--smoke-run``."""
+    """Register ``--smoke-run`` and ``--run-browser``."""
     parser.addoption(
         "--smoke-run", default=None, metavar="DIR",
         help="check this finished notebook smoke run (build/notebook-smoke/run-*) instead of "
              "running the notebooks")
+    parser.addoption(
+        "--run-browser", action="store_true", default=False,
+        help="run tests/browser (JupyterLab in headless Chromium; what `make test-browser` "
+             "runs): without it they are skipped")
 
 
 @pytest.fixture(scope="module")
