@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from scipy.stats import norm
@@ -168,16 +169,19 @@ def draw_points(
                     bbox={"boxstyle": "round,pad=0.1", "fc": "black", "alpha": 0.45, "lw": 0})
 
 
-def draw_unit_box(ax, n: int, scale: float, color: str = "cyan", lw: float = 0.8) -> None:
+def draw_unit_box(ax, n: int, scale: float, color: str = "cyan", lw: float = 1.0) -> None:
     """Draw the scale-1.0 square (the aligned face box) inside an ``n``-pixel crop at ``scale``.
 
-    Nothing is drawn for ``scale <= 1`` (the box is then the crop or larger); the axes keep the
-    image's extent.
+    A dashed ``color`` line on a black outline, so it shows on light backgrounds (paper, white
+    walls) as well as dark ones. Nothing is drawn for ``scale <= 1`` (the box is then the crop
+    or larger); the axes keep the image's extent.
     """
     if scale > 1.0 + 1e-6:
         side = n / float(scale)
         o = (n - side) / 2 - 0.5
-        draw_polygon(ax, box_corners((o, o, o + side, o + side)), color=color, lw=lw, ls=":")
+        outline = [patheffects.withStroke(linewidth=lw + 1.5, foreground="black")]
+        draw_polygon(ax, box_corners((o, o, o + side, o + side)), color=color, lw=lw,
+                     ls=(0, (3, 2)), path_effects=outline)
     ax.set_xlim(-0.5, n - 0.5)
     ax.set_ylim(n - 0.5, -0.5)
 

@@ -148,6 +148,42 @@ def data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "fas_lib"
 
 
+#: The repository checkout ``fas_lib`` lives in (its ``figures/``, ``results/``, ``build/``).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The committed output folders that a smoke run must not overwrite.
+COMMITTED_OUTPUTS = ("figures", "results")
+
+
+def smoke_output_dirs(smoke: bool, *dirs: str | Path) -> tuple[str, ...]:
+    """A notebook's output folders, moved aside for a smoke run.
+
+    With ``smoke`` true, a folder that is the repository's committed ``figures/`` or
+    ``results/`` becomes ``build/smoke/figures`` or ``build/smoke/results`` (and a line says
+    so): tiny smoke numbers never overwrite the committed ones. Other folders, and every folder
+    of a full run, are returned unchanged (``tools/run_notebooks.py --smoke`` and the tests
+    pass their own folders).
+
+    Args:
+        smoke: the notebook's ``SMOKE`` parameter.
+        *dirs: the notebook's ``FIG_DIR``, ``RESULTS_DIR``...; relative ones are taken from
+            the current folder (a notebook's is ``notebooks/``).
+
+    Returns:
+        The folders to use, as strings, in the order given.
+    """
+    out = []
+    for d in dirs:
+        path = Path(d).expanduser().resolve()
+        hit = next((name for name in COMMITTED_OUTPUTS if path == REPO_ROOT / name), None)
+        if smoke and hit is not None:
+            moved = REPO_ROOT / "build" / "smoke" / hit
+            print(f"SMOKE: writing {hit} to {moved} (the committed {hit}/ stays as it is)")
+            out.append(str(moved))
+        else:
+            out.append(str(d))
+    return tuple(out)
+
+
 def _to_jsonable(obj: Any) -> Any:
     """Plain JSON values; NaN and infinities (not JSON) become ``None``."""
     if isinstance(obj, dict):

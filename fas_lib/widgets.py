@@ -7,14 +7,27 @@
 
 In a live Jupyter frontend (:func:`fas_lib.plots.in_interactive_kernel`) they show widgets;
 anywhere else (papermill, a script, the tests) the static figure.
+
+Two things about widget callbacks shape the code (both seen in JupyterLab 4 with ipykernel 7,
+headless Chromium; ``tests/browser`` checks them):
+
+* Callbacks may run on a second thread while later cells still run (comms over subshells), and
+  pyplot's global state is not thread-safe. The explorers therefore never call pyplot in a
+  callback: each redraw draws into its own :class:`matplotlib.figure.Figure`, under one lock
+  (:data:`DRAW_LOCK`).
+* The browser snaps a slider's value to its step and sends the snapped value back, which fires
+  the value observer once without any user action. The weight explorer starts its sliders on
+  the step grid and ignores changes smaller than half a step.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from fas_lib.metrics import eer
 from fas_lib.plots import (
@@ -26,7 +39,24 @@ from fas_lib.plots import (
     save_fig,
 )
 
-__all__ = ["ScaleWeightExplorer", "plot_score_panels", "scale_explorer"]
+__all__ = ["DRAW_LOCK", "ScaleWeightExplorer", "plot_score_panels", "scale_explorer"]
+
+#: Serialises the explorers' redraws (their callbacks may run on several threads).
+DRAW_LOCK = threading.Lock()
+
+#: Score ticks of the log-odds histogram axis of :func:`plot_score_panels`.
+SCORE_TICKS = (1e-4, 1e-2, 0.5, 1 - 1e-2, 1 - 1e-4)
+#: Scores are clipped to ``[LOGIT_EPS, 1 - LOGIT_EPS]`` before taking log-odds.
+LOGIT_EPS = 1e-6
+
+
+def _show(out, fig: Figure) -> None:
+    """Replace what the ``Output`` widget ``out`` shows by ``fig`` (rendered as a PNG)."""
+    from IPython.display import display
+
+    with out:
+        out.clear_output(wait=True)
+        display(fig)
 
 
 def scale_explorer(
@@ -76,7 +106,6 @@ def _scale_widget(crops: dict[str, np.ndarray], scales: list[float], names: list
                   reference: str | None):
     """The live part of :func:`scale_explorer`: dropdown, slider and the redrawn crops."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
     from IPython.display import display
 
     ref = reference if reference in crops else None
@@ -88,9 +117,9 @@ def _scale_widget(crops: dict[str, np.ndarray], scales: list[float], names: list
 
     def redraw(*_args) -> None:
         shown = [ref, sample.value] if ref is not None else [sample.value]
-        with out:
-            out.clear_output(wait=True)
-            f, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.8), squeeze=False)
+        with DRAW_LOCK:
+            f = Figure(figsize=(3.6 * len(shown), 3.8))
+            axes = f.subplots(1, len(shown), squeeze=False)
             for ax, name in zip(axes[0], shown):
                 crop = crops[name][scale.value]
                 ax.imshow(crop)
@@ -98,8 +127,7 @@ def _scale_widget(crops: dict[str, np.ndarray], scales: list[float], names: list
                 ax.set_title(f"{name}, scale {scales[scale.value]:.1f}", fontsize=10)
                 clean_axes(ax)
             f.tight_layout()
-            display(f)
-            plt.close(f)
+            _show(out, f)
 
     sample.observe(redraw, names="value")
     scale.observe(redraw, names="value")
@@ -125,6 +153,10 @@ def plot_score_panels(
 ) -> float:
     """Draw a score histogram per class on ``axes[0]`` and the ROC on ``axes[1]``.
 
+    The histogram's axis is the score's log-odds ``log(s / (1 - s))`` over a fixed range,
+    labelled in scores: a model's scores crowd near 0 and 1, where a linear [0, 1] axis shows
+    one bar, and a fixed range lets a redraw show where the scores moved.
+
     Args:
         axes: two Matplotlib Axes.
         labels: 1 = bona fide, 0 = attack.
@@ -140,11 +172,15 @@ def plot_score_panels(
     rate, thr = eer(y, s)
     thr = thr if threshold is None else threshold
     ax_h, ax_r = axes
-    bins = np.linspace(min(0.0, s.min()), max(1.0, s.max()), 31)
-    ax_h.hist(s[y == 1], bins=bins, alpha=0.6, color="tab:green", label="bona fide")
-    ax_h.hist(s[y == 0], bins=bins, alpha=0.6, color="tab:red", label="attack")
-    ax_h.axvline(thr, color="k", ls="--", lw=1)
-    ax_h.set_xlabel("score (higher = more bona fide)")
+    limit = float(_logit(np.array([1 - LOGIT_EPS]))[0])
+    bins = np.linspace(-limit, limit, 41)
+    x = _logit(s)
+    ax_h.hist(x[y == 1], bins=bins, alpha=0.6, color="tab:green", label="bona fide")
+    ax_h.hist(x[y == 0], bins=bins, alpha=0.6, color="tab:red", label="attack")
+    ax_h.axvline(float(_logit(np.array([thr]))[0]), color="k", ls="--", lw=1)
+    ax_h.set_xlim(-limit, limit)
+    ax_h.set_xticks(_logit(np.array(SCORE_TICKS)), [f"{t:g}" for t in SCORE_TICKS])
+    ax_h.set_xlabel("score, on a log-odds axis (higher = more bona fide)")
     ax_h.set_ylabel("samples")
     ax_h.set_title(f"{title + ': ' if title else ''}EER {100 * rate:.2f} %", fontsize=10)
     ax_h.legend(fontsize=8)
@@ -153,6 +189,12 @@ def plot_score_panels(
     ax_r.plot([rate], [1 - rate], "ko", ms=4)
     ax_r.legend(fontsize=8, loc="lower right")
     return rate
+
+
+def _logit(scores: np.ndarray) -> np.ndarray:
+    """Log-odds of scores clipped to ``[LOGIT_EPS, 1 - LOGIT_EPS]``."""
+    p = np.clip(np.asarray(scores, dtype=float), LOGIT_EPS, 1 - LOGIT_EPS)
+    return np.log(p / (1 - p))
 
 
 class ScaleWeightExplorer:
@@ -234,47 +276,60 @@ class ScaleWeightExplorer:
         fig.eers = eers
         return fig
 
+    #: Slider step; a change smaller than half of it is the browser snapping, not a user.
+    STEP = 0.01
+
+    def slider_start(self) -> list[float]:
+        """Where the sliders start: the mean learned weights, clipped to the range and put on
+        the slider's step grid (so the browser has nothing to snap)."""
+        lo, hi = self.weight_range
+        return [round(lo + round((float(np.clip(w, lo, hi)) - lo) / self.STEP) * self.STEP, 10)
+                for w in self.mean_learned]
+
     def widget(self):
-        """Sliders (one per scale), a 'restore learned weights' button and a live figure.
+        """Sliders (one per scale), a 'restore learned weights' button, the EER and a live figure.
 
         Moving a slider re-scores with the slider weights shared by all samples; the button sets
-        the sliders back to the mean learned weights and scores with the learned per-sample
-        weights. Needs ``ipywidgets`` and a live Jupyter frontend.
+        the sliders back to where they started (the mean learned weights) and scores with the
+        learned per-sample weights. The EER of what the figure shows is also written in a
+        text element (CSS class ``fas-eer``: ``"<title>: EER <x.xx> %"``). Needs
+        ``ipywidgets`` and a live Jupyter frontend.
         """
         import ipywidgets as widgets
-        import matplotlib.pyplot as plt
-        from IPython.display import display
 
         lo, hi = self.weight_range
-        sliders = [widgets.FloatSlider(value=float(np.clip(w, lo, hi)), min=lo, max=hi,
-                                       step=0.01, description=f"scale {name}",
-                                       continuous_update=True, readout_format=".2f")
-                   for name, w in zip(self.scale_names, self.mean_learned)]
-        restore = widgets.Button(description="Restore learned weights", icon="undo")
+        start = self.slider_start()
+        sliders = [widgets.FloatSlider(value=v, min=lo, max=hi, step=self.STEP,
+                                       description=f"scale {name}", continuous_update=True,
+                                       readout_format=".2f")
+                   for name, v in zip(self.scale_names, start, strict=True)]
+        restore = widgets.Button(description="Restore learned weights", icon="undo",
+                                 layout=widgets.Layout(width="auto"))
+        eer_text = widgets.HTML().add_class("fas-eer")
         out = widgets.Output()
         state = {"learned": True, "mute": False}
 
         def redraw(*_args) -> None:
-            if state["mute"]:
-                return
             w = None if state["learned"] else np.array([s.value for s in sliders])
-            with out:
-                out.clear_output(wait=True)
-                fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-                plot_score_panels(axes, self.labels, self.scores(w), title=self._title(w))
+            scores = self.scores(w)
+            with DRAW_LOCK:
+                fig = Figure(figsize=(9, 3.4))
+                rate = plot_score_panels(fig.subplots(1, 2), self.labels, scores,
+                                         title=self._title(w))
                 fig.tight_layout()
-                display(fig)
-                plt.close(fig)
+                eer_text.value = f"{self._title(w)}: EER {100 * rate:.2f} %"
+                _show(out, fig)
 
-        def on_slide(_change) -> None:
-            if not state["mute"]:
-                state["learned"] = False
-                redraw()
+        def on_slide(change) -> None:
+            if state["mute"] or abs(change["new"] - change["old"]) < self.STEP / 2:
+                return
+            state["learned"] = False
+            redraw()
 
         def on_restore(_button) -> None:
             state["mute"] = True
-            for s, w in zip(sliders, self.mean_learned):
-                s.value = float(np.clip(w, lo, hi))
+            for s, v in zip(sliders, start, strict=True):
+                s.value = v
             state["mute"], state["learned"] = False, True
             redraw()
 
@@ -282,7 +337,8 @@ class ScaleWeightExplorer:
             s.observe(on_slide, names="value")
         restore.on_click(on_restore)
         redraw()
-        return widgets.VBox([widgets.HBox([widgets.VBox(sliders), restore]), out])
+        box = widgets.VBox([widgets.HBox([widgets.VBox(sliders), restore]), eer_text, out])
+        return box.add_class("fas-weight-explorer")
 
     def show(self, fig_name: str | None = None, fig_dir: str | Path = "figures"):
         """The widget in a live kernel, else :meth:`static_figure` (always saved when ``fig_name``).

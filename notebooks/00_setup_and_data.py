@@ -42,7 +42,14 @@ import pandas as pd
 
 from fas_lib import SCALES, align, synthspoof
 from fas_lib.plots import box_corners, draw_polygon, image_grid, plot_curves, save_fig
-from fas_lib.utils import data_dir, environment, environment_line, save_results, set_seed
+from fas_lib.utils import (
+    data_dir,
+    environment,
+    environment_line,
+    save_results,
+    set_seed,
+    smoke_output_dirs,
+)
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "opencv", "dlib", "fas_lib", "device", "cpu_cores")))
@@ -65,6 +72,7 @@ RESULTS_DIR = "../results"
 
 # %%
 set_seed(SEED)
+FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
 plt.rcParams["figure.dpi"] = 80
 RESULTS = {"smoke": bool(SMOKE), "seed": SEED}
 

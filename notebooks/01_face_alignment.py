@@ -43,7 +43,7 @@ import skimage.data
 
 from fas_lib import align
 from fas_lib.plots import alignment_steps, box_corners, draw_points, draw_polygon, save_fig
-from fas_lib.utils import environment_line, save_results, set_seed
+from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "opencv", "dlib", "fas_lib", "device")))
@@ -65,6 +65,7 @@ RESULTS_DIR = "../results"
 
 # %%
 set_seed(SEED)
+FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
 plt.rcParams["figure.dpi"] = 80
 if SMOKE and MAX_VIDEOS is None:
     MAX_VIDEOS = 12

@@ -44,7 +44,7 @@ import pandas as pd
 
 from fas_lib import align, synthspoof
 from fas_lib.plots import plot_curves, save_fig, scale_grid
-from fas_lib.utils import environment_line, save_results, set_seed
+from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
 from fas_lib.widgets import scale_explorer
 
 T0 = time.perf_counter()
@@ -65,6 +65,7 @@ RESULTS_DIR = "../results"
 
 # %%
 set_seed(SEED)
+FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
 plt.rcParams["figure.dpi"] = 80
 SCALES = tuple(float(s) for s in SCALES)
 RESULTS = {"smoke": bool(SMOKE), "dataset": DATASET, "split": SPLIT, "scales": list(SCALES)}

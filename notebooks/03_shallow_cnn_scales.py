@@ -39,7 +39,7 @@ import pandas as pd
 from fas_lib import experiments
 from fas_lib.config import load_experiment
 from fas_lib.plots import image_grid, save_fig
-from fas_lib.utils import environment_line, save_results, set_seed
+from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -52,7 +52,7 @@ DATA_ROOT = None         # None -> SynthSpoof is generated; else the dataset's f
 PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 FOLD = None
 WORKERS = 2
-EXPERIMENT = "../configs/table_ii.yaml"  # Table II as data; the values below override it
+EXPERIMENT = "table_ii"  # configs/table_ii.yaml (or a path): Table II as data; overridden below
 BACKBONE = None          # None -> the experiment file's (paper Table II: CNN_S)
 SCALES = None            # None -> the experiment file's (paper: 0.9, 1.0, ..., 1.5)
 EPOCHS = None            # None -> CPU preset of fas_lib.train; paper: not stated
@@ -64,6 +64,7 @@ RUNS_DIR = "../runs"     # trained runs (gitignored); notebook 06 reuses them
 
 # %%
 set_seed(SEED)
+FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
 # The runs of Table II are data: configs/table_ii.yaml lists them; the parameters above
 # override the file (None keeps its value). experiments.table_ii reads the same file.
 EXP = load_experiment(EXPERIMENT)

@@ -42,7 +42,7 @@ import pandas as pd
 from fas_lib import models
 from fas_lib.config import load_experiment
 from fas_lib.plots import save_fig
-from fas_lib.utils import environment_line, save_results, set_seed
+from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -55,7 +55,7 @@ DATA_ROOT = None         # None -> SynthSpoof is generated; else the dataset's f
 PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 FOLD = None
 WORKERS = 2
-EXPERIMENT = "../configs/tables_iv_v.yaml"  # CNN_D MS-FANS runs as data (its first: Table IV)
+EXPERIMENT = "tables_iv_v"  # configs/tables_iv_v.yaml (or a path): CNN_D MS-FANS runs
 SCALES = None            # None -> the file's first group (paper Table IV: [1.1, 1.2, 1.3])
 INPUT_SIZE = 112         # paper: 112 x 112 random crops of the 128 x 128 face crops
 BACKBONE = None          # None -> the file's (paper Table IV/V: CNN_D for the comparisons)
@@ -69,6 +69,7 @@ RUNS_DIR = "../runs"     # trained runs (gitignored); a finished run is reused, 
 
 # %%
 set_seed(SEED)
+FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
 # The training run of section 4 is data: the first run of configs/tables_iv_v.yaml (notebook
 # 06 trains its second); the parameters above override the file (None keeps its value).
 CONFIG = load_experiment(EXPERIMENT).configs(

@@ -41,7 +41,7 @@ import seaborn as sns
 from fas_lib import metrics
 from fas_lib.config import load_experiment
 from fas_lib.plots import save_fig
-from fas_lib.utils import environment_line, save_results, set_seed
+from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
 from fas_lib.widgets import ScaleWeightExplorer
 
 T0 = time.perf_counter()
@@ -55,11 +55,11 @@ DATA_ROOT = None         # None -> SynthSpoof is generated; else the dataset's f
 PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 FOLD = None
 WORKERS = 2
-EXPERIMENT = "../configs/msfans.yaml"  # the run as data; the values below override it
+EXPERIMENT = "msfans"   # configs/msfans.yaml (or a path): the run as data; overridden below
 BACKBONE = None          # None -> the file's (CNN_S; paper Tables IV/V: CNN_D)
 SCALES = None            # None -> the file's (paper: best group on CASIA-FASD [1.1, 1.2, 1.3])
 WEIGHT_NORM = None       # None -> the file's ("none": raw LSTM outputs, the paper's); "softmax"
-EPOCHS = None            # None -> CPU preset of fas_lib.train; paper: not stated
+EPOCHS = None            # None -> CPU preset of fas_lib.train (SMOKE: 15); paper: not stated
 PRESET = None            # None -> the file's ("cpu"); "paper": SGD lr 2e-4, momentum 0.9, wd 5e-4
 FIG_DIR = "../figures"
 RESULTS_DIR = "../results"
@@ -67,7 +67,11 @@ RUNS_DIR = "../runs"     # trained runs (gitignored); notebook 06 reuses this ru
 
 # %%
 set_seed(SEED)
+FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
 # The run is data (configs/msfans.yaml); the parameters above override the file.
+if SMOKE and EPOCHS is None:
+    EPOCHS = 15  # the one smoke epoch leaves every score alike; 15 (about 2 s) separate the
+                 # tiny smoke classes, so the weight explorer's sliders have something to show
 (CONFIG,) = load_experiment(EXPERIMENT).configs(
     backbone=BACKBONE, scales=None if SCALES is None else tuple(SCALES), weight_norm=WEIGHT_NORM,
     preset=PRESET, seed=SEED, epochs=EPOCHS, dataset=DATASET, root=DATA_ROOT, protocol=PROTOCOL,

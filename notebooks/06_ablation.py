@@ -41,7 +41,7 @@ import seaborn as sns
 from fas_lib import analysis, experiments, models, runs
 from fas_lib.config import load_experiment
 from fas_lib.plots import save_fig
-from fas_lib.utils import environment_line, save_results, set_seed
+from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -54,7 +54,7 @@ DATA_ROOT = None         # None -> SynthSpoof is generated; else the dataset's f
 PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 FOLD = None
 WORKERS = 2
-EXPERIMENT = "../configs/table_iii.yaml"  # Table III as data; the values below override it
+EXPERIMENT = "table_iii"  # configs/table_iii.yaml (or a path): Table III as data; overridden
 BACKBONE = None          # None -> the file's (paper Table III: CNN_S)
 GROUPS = None            # None -> the file's: the paper's five groups [0.9,1.0,1.1] ... [1.3,1.4,1.5]
                          #         (SMOKE: [1.1,1.2,1.3] only)
@@ -64,7 +64,7 @@ LEVEL = "frame"          # "frame" or "video"
 N_BOOT = 1000            # bootstrap replicates of the significance check (SMOKE: 50)
 LBP_SCALES = (1.1, 1.2, 1.3)
 LBP_COLOR_SPACE = "hsv+ycbcr"  # Boulkenafet et al.'s best colour space
-TABLES_IV_V = "../configs/tables_iv_v.yaml"  # the CNN_D MS-FANS runs of Tables IV/V as data
+TABLES_IV_V = "tables_iv_v"  # configs/tables_iv_v.yaml: the CNN_D MS-FANS runs of Tables IV/V
 TABLE_IV_GROUP = None    # None -> the file's first group (paper: best on CASIA-FASD, [1.1,1.2,1.3])
 TABLE_V_GROUP = None     # None -> the file's second (paper: best on REPLAY-ATTACK, [1.3,1.4,1.5])
 CNN_D_FOR_TABLES = True  # CNN_D MS-FANS rows of Tables IV/V: reuse notebook 04's run, train
@@ -75,13 +75,14 @@ RUNS_DIR = "../runs"     # the runs of notebooks 03-05 are read back from here
 
 # %%
 set_seed(SEED)
+FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
 if SMOKE:
     N_BOOT = min(N_BOOT, 50)
 # Table III's runs and Tables IV/V's CNN_D runs are data (configs/table_iii.yaml,
 # configs/tables_iv_v.yaml); the parameters above override the files (None keeps their value).
 EXP = load_experiment(EXPERIMENT)
 EXP_IV_V = load_experiment(TABLES_IV_V)
-if GROUPS is None:  # smoke: the paper's best CASIA-FASD group only (reuses notebook 05's run)
+if GROUPS is None:  # smoke: the paper's best CASIA-FASD group only
     GROUPS = ((1.1, 1.2, 1.3),) if SMOKE else EXP.grid["scales"]
 GROUPS = tuple(tuple(float(s) for s in g) for g in GROUPS)
 _first = EXP.configs(grid={"scales": GROUPS[:1], "fusion": ["msfans"]}, backbone=BACKBONE,

@@ -124,3 +124,13 @@ def test_atomic_path_renames_on_success_and_keeps_the_old_file_on_failure(tmp_pa
             raise RuntimeError("boom")
     assert target.read_text() == "one"
     assert [p.name for p in target.parent.iterdir()] == ["a.txt"]  # no temporary left behind
+
+
+def test_smoke_runs_never_write_into_the_committed_outputs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(utils.REPO_ROOT / "notebooks")  # where a notebook runs
+    moved = utils.smoke_output_dirs(True, "../figures", "../results", tmp_path / "mine")
+    assert moved == (str(utils.REPO_ROOT / "build" / "smoke" / "figures"),
+                     str(utils.REPO_ROOT / "build" / "smoke" / "results"), str(tmp_path / "mine"))
+    assert "SMOKE: writing figures to" in capsys.readouterr().out
+    assert utils.smoke_output_dirs(False, "../figures", "../results") == ("../figures",
+                                                                         "../results")

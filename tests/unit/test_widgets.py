@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from fas_lib import widgets  # noqa: E402
+from fas_lib import metrics, widgets  # noqa: E402
 from fas_lib.widgets import ScaleWeightExplorer  # noqa: E402
 
 SCALES = (0.9, 1.0, 1.5)
@@ -91,3 +91,78 @@ def test_scale_explorer_rejects_unknown_scale():
         widgets.scale_explorer({"live": _crops(0)}, SCALES, static_scales=(1.2,))
     with pytest.raises(ValueError, match="empty"):
         widgets.scale_explorer({}, SCALES)
+
+
+def _parts(box):
+    sliders = box.children[0].children[0].children
+    restore, eer_text = box.children[0].children[1], box.children[1]
+    return sliders, restore, eer_text
+
+
+def test_widget_shows_the_eer_and_the_browser_snapping_a_slider_keeps_the_learned_mode():
+    # Bug seen in JupyterLab: the browser snaps each slider to its 0.01 step and echoes the
+    # value back; that echo left the learned mode, so the learned EER showed for 0.3 s only.
+    pytest.importorskip("ipywidgets")
+    ex, y = make_explorer()
+    box = ex.widget()
+    sliders, restore, eer_text = _parts(box)
+    assert "fas-weight-explorer" in box._dom_classes and "fas-eer" in eer_text._dom_classes
+    learned = f"learned weights (per sample): EER {100 * metrics.eer(y, ex.scores())[0]:.2f} %"
+    assert eer_text.value == learned
+    for s in sliders:  # the echo of a snapped value: a float a hair away from the start
+        s.value = s.value + 3e-17 if s.value else 1e-17
+    assert eer_text.value == learned
+    sliders[2].value = 0.0  # a real move: the slider weights, shared by all samples
+    w = [s.value for s in sliders]
+    shared = f"EER {100 * metrics.eer(y, ex.scores(w))[0]:.2f} %"
+    assert eer_text.value.startswith("w = [0.10, 0.20, 0.00]") and eer_text.value.endswith(shared)
+    assert shared != learned.split(": ")[1]
+    restore.click()  # one click, then the browser's echo of the restored values: still learned
+    for s in sliders:
+        s.value = s.value + 3e-17
+    assert eer_text.value == learned
+    assert [s.value for s in sliders] == pytest.approx(ex.slider_start(), abs=1e-12)
+
+
+def test_widget_slider_start_is_on_the_step_grid():
+    ex, _ = make_explorer()
+    ex.learned = ex.learned + np.array([0.0033, -0.0071, 0.4])  # off-grid means, one past 1
+    start = ex.slider_start()
+    assert start == [0.1, 0.19, 1.0]
+    lo = ex.weight_range[0]
+    assert all(abs((v - lo) / ex.STEP - round((v - lo) / ex.STEP)) < 1e-9 for v in start)
+
+
+def test_redraws_never_touch_pyplot(monkeypatch):
+    # Widget callbacks may run on another thread; pyplot's state is not thread-safe, so the
+    # explorers draw into their own Figure objects.
+    pytest.importorskip("ipywidgets")
+    ex, _ = make_explorer()
+
+    def forbidden(*_a, **_k):
+        raise AssertionError("pyplot used in a widget redraw")
+
+    for name in ("figure", "subplots", "close", "gcf", "gca"):
+        monkeypatch.setattr(plt, name, forbidden)
+    box = ex.widget()
+    sliders, restore, eer_text = _parts(box)
+    sliders[0].value = 0.5
+    restore.click()
+    assert eer_text.value.startswith("learned weights")
+    live = widgets._scale_widget({"live": _crops(10), "print": _crops(200)}, list(SCALES),
+                                 ["live", "print"], "live")
+    live.children[0].children[1].value = 2
+
+
+def test_score_panels_use_a_fixed_log_odds_axis():
+    fig = plt.figure()
+    axes = fig.subplots(1, 2)
+    y = np.repeat([0, 1], 50)
+    low = np.where(y == 1, 0.04, 0.01)  # every score below 0.05: one bar on a [0, 1] axis
+    rate = widgets.plot_score_panels(axes, y, low)
+    assert rate == 0.0
+    lo, hi = axes[0].get_xlim()
+    assert hi == -lo and hi > 13  # log-odds of 1 - 1e-6, the same for every redraw
+    filled = [p for p in axes[0].patches if p.get_height() > 0]
+    assert len({round(p.get_x(), 6) for p in filled}) == 2  # the two classes in separate bins
+    plt.close(fig)
