@@ -378,21 +378,33 @@ class Steps:
                 pytest.fail(f"{self.name}: step {step!r} was not reached")
 
 
+def open_and_run_all(driver, lab: Lab, timings: dict, console: list[dict], number: str,
+                     find_js: str, missing: str) -> tuple[Steps, dict]:
+    """Open notebook ``number``, Run All Cells, and find its explorer with ``find_js``.
+
+    Fails the test with ``missing`` when the explorer is not on the page after Run All.
+    """
+    name = NOTEBOOKS[number]
+    steps = Steps(name)
+    open_notebook(driver, lab, name)
+    steps.run_all_s = run_all(driver, lab, name)
+    timings[f"{number}_run_all_s"] = round(steps.run_all_s, 1)
+    found = driver.execute_script(find_js)
+    if not found:
+        drain_console(driver, name, console)
+        pytest.fail(f"{name}: {missing} after Run All")
+    steps.out_id = found["id"]
+    return steps, found
+
+
 @pytest.fixture(scope="module")
 def nb02(driver, lab: Lab, timings: dict, console: list[dict]) -> Steps:
     """Notebook 02: Run All, then the scale slider moved one step right by keyboard."""
     from selenium.webdriver.common.keys import Keys
 
     name = NOTEBOOKS["02"]
-    steps = Steps(name)
-    open_notebook(driver, lab, name)
-    steps.run_all_s = run_all(driver, lab, name)
-    timings["02_run_all_s"] = round(steps.run_all_s, 1)
-    found = driver.execute_script(FIND_02_JS)
-    if not found:
-        drain_console(driver, name, console)
-        pytest.fail(f"{name}: no scale explorer (a slider 'scale' above an Output) after Run All")
-    steps.out_id = found["id"]
+    steps, found = open_and_run_all(driver, lab, timings, console, "02", FIND_02_JS,
+                                    "no scale explorer (a slider 'scale' above an Output)")
     before = settle(driver, steps.out_id)
     steps.seen["run_all"] = before
     shot(found["root"], "02_1_after_run_all")
@@ -421,16 +433,9 @@ def nb05(driver, lab: Lab, timings: dict, console: list[dict]) -> Steps:
     from selenium.webdriver.common.keys import Keys
 
     name = NOTEBOOKS["05"]
-    steps = Steps(name)
-    open_notebook(driver, lab, name)
-    steps.run_all_s = run_all(driver, lab, name)
-    timings["05_run_all_s"] = round(steps.run_all_s, 1)
-    found = driver.execute_script(FIND_05_JS)
-    if not found:
-        drain_console(driver, name, console)
-        pytest.fail(f"{name}: no weight explorer ('Restore learned weights' button beside an "
-                    "Output) after Run All")
-    steps.out_id = found["id"]
+    steps, found = open_and_run_all(driver, lab, timings, console, "05", FIND_05_JS,
+                                    "no weight explorer ('Restore learned weights' button "
+                                    "beside an Output)")
     root, out = found["root"], found["out"]
     steps.seen["labels"] = found["labels"]
     steps.seen["button"] = driver.execute_script(
@@ -458,39 +463,34 @@ def nb05(driver, lab: Lab, timings: dict, console: list[dict]) -> Steps:
                              "eer_3s": eer_text(), "readouts": readouts()}
     n_before = len(history)
 
+    def move(step: str, perform, event: str, what: str) -> None:
+        """Do one input (``perform``), time it to the next image, record what it showed."""
+        try:
+            perform()
+            t_input = last_input(driver, event)
+            new = wait_new_image(driver, steps.out_id, t_input)
+            if new is None:
+                steps.failed[step] = f"no new image within 20 s of the {what}"
+            else:
+                timings[f"05_{step}_to_image_ms"] = round(new.t - t_input, 1)
+                settle(driver, steps.out_id)
+                steps.seen[step] = {"image": images(driver, steps.out_id)[-1],
+                                    "eer": eer_text(), "readouts": readouts()}
+        except Exception as exc:  # noqa: BLE001 - reported by the test that needs the step
+            steps.failed[step] = repr(exc)
+
     # 2. the first slider one step right by keyboard
     handles = found["handles"]
-    try:
-        handles[0].send_keys(Keys.ARROW_RIGHT)
-        t_key = last_input(driver, "keydown")
-        new = wait_new_image(driver, steps.out_id, t_key)
-        if new is None:
-            steps.failed["key"] = "no new image within 20 s of the key press"
-        else:
-            timings["05_key_to_image_ms"] = round(new.t - t_key, 1)
-            settle(driver, steps.out_id)
-            steps.seen["key"] = {"image": images(driver, steps.out_id)[-1], "eer": eer_text(),
-                                 "readouts": readouts()}
-    except Exception as exc:  # noqa: BLE001 - reported by the test that needs the step
-        steps.failed["key"] = repr(exc)
+    move("key", lambda: handles[0].send_keys(Keys.ARROW_RIGHT), "keydown", "key press")
     shot(root, "05_3_after_key_right")
 
     # 3. the second slider dragged 60 px right
-    try:
+    def drag() -> None:
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", handles[1])
         ActionChains(driver).click_and_hold(handles[1]).move_by_offset(30, 0) \
             .move_by_offset(30, 0).release().perform()
-        t_down = last_input(driver, "pointerdown")
-        new = wait_new_image(driver, steps.out_id, t_down)
-        if new is None:
-            steps.failed["drag"] = "no new image within 20 s of the drag"
-        else:
-            timings["05_drag_to_image_ms"] = round(new.t - t_down, 1)
-            settle(driver, steps.out_id)
-            steps.seen["drag"] = {"image": images(driver, steps.out_id)[-1], "eer": eer_text(),
-                                  "readouts": readouts()}
-    except Exception as exc:  # noqa: BLE001
-        steps.failed["drag"] = repr(exc)
+
+    move("drag", drag, "pointerdown", "drag")
     shot(root, "05_4_after_drag")
 
     # 4. Restore learned weights, one click; still shown 3 s later
