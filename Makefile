@@ -47,7 +47,7 @@ notebooks: $(STAMP)  ## run notebooks/NN_*.ipynb in order, full parameters (ARGS
 	$(PY) tools/run_notebooks.py --out build/notebooks $(ARGS)
 
 test: $(STAMP)  ## unit + repository tests, then every notebook with SMOKE=True
-	$(PYTEST) tests/unit tests/test_repo.py
+	$(PYTEST) tests/unit tests/test_repo.py tests/test_layout.py
 	$(PYTEST) tests/notebooks
 	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ]; then \
 	  echo "browser test: not part of make test; Chromium found, run: make test-browser"; \
@@ -57,7 +57,7 @@ test: $(STAMP)  ## unit + repository tests, then every notebook with SMOKE=True
 	fi
 
 test-unit: $(STAMP)  ## unit + repository tests only
-	$(PYTEST) tests/unit tests/test_repo.py
+	$(PYTEST) tests/unit tests/test_repo.py tests/test_layout.py
 
 test-notebooks: $(STAMP)  ## every notebook with SMOKE=True (into build/notebook-smoke/)
 	$(PYTEST) tests/notebooks

@@ -3,11 +3,11 @@
 SynthSpoof stores every frame's exact landmarks (:meth:`~fas_lib.synthspoof.SynthSpoofReader.load_gt`):
 ``landmarks5`` are the true 68-point positions picked in **dlib's 5-point order** (outer and inner
 corner of the image-right eye, outer and inner corner of the image-left eye, nose base; see
-:func:`fas_lib.align.dlib68_to_dlib5`), ``face_box`` is the dlib-like box derived from them and
+:func:`fas_lib.geometry.dlib68_to_dlib5`), ``face_box`` is the dlib-like box derived from them and
 ``iod`` the inter-ocular distance (between the two eye centres, each the mean of its six
 68-point eye landmarks). The aligner's predicted points are compared in that same convention:
 dlib's 5-point predictor output as it is, the 68-point predictor's output converted with
-:func:`~fas_lib.align.dlib68_to_dlib5`.
+:func:`~fas_lib.geometry.dlib68_to_dlib5`.
 
 Per frame:
 
@@ -43,8 +43,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fas_lib.align import FaceAligner, dlib68_to_dlib5
+from fas_lib.align import FaceAligner
 from fas_lib.batch import aligner_kwargs, init_worker, worker_aligner
+from fas_lib.geometry import dlib68_to_dlib5
 from fas_lib.io import MediaError, iter_frames
 from fas_lib.parallel import pool_map
 from fas_lib.protocol import SkipLog

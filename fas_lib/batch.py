@@ -38,7 +38,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fas_lib import CROP_SIZE, SCALES
-from fas_lib.align import AlignResult, FaceAligner, dlib68_to_dlib5
+from fas_lib.align import AlignResult, FaceAligner
+from fas_lib.geometry import dlib68_to_dlib5
 from fas_lib.io import MEDIA_REASONS, MediaError, iter_frames, sample_indices
 from fas_lib.parallel import pool_map
 from fas_lib.protocol import SkipLog

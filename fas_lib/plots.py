@@ -212,6 +212,7 @@ def alignment_steps(rgb: np.ndarray, aligner, aligner68=None, title: str | None 
     import matplotlib.pyplot as plt
 
     from fas_lib import align as al
+    from fas_lib import geometry as geo
 
     rgb = al.ensure_rgb_uint8(rgb)
     boxes = aligner.detect(rgb)
@@ -221,10 +222,10 @@ def alignment_steps(rgb: np.ndarray, aligner, aligner68=None, title: str | None 
     lm = aligner.predict_landmarks(rgb, box)
     matrix = aligner.alignment_matrix(lm)
     if aligner.landmarks_kind == "5":
-        src, template = al.dlib5_to_alignment_points(lm), al.TEMPLATE_5
+        src, template = geo.dlib5_to_alignment_points(lm), geo.TEMPLATE_5
         names = ["L eye", "R eye", "nose base"]
     else:
-        src, template = al.dlib68_to_paper5(lm), al.TEMPLATE_PAPER5
+        src, template = geo.dlib68_to_paper5(lm), geo.TEMPLATE_PAPER5
         names = ["L eye", "R eye", "nose tip", "L mouth", "R mouth"]
     n_panels = 5 if aligner68 is not None else 4
     fig, axes = plt.subplots(1, n_panels, figsize=(2.9 * n_panels, 3.1))
@@ -239,13 +240,13 @@ def alignment_steps(rgb: np.ndarray, aligner, aligner68=None, title: str | None 
     i = 1
     if aligner68 is not None:
         lm68 = aligner68.predict_landmarks(rgb, box)
-        _paper5_panel(axes[i], rgb, lm68, al.dlib68_to_paper5(lm68), view)
+        _paper5_panel(axes[i], rgb, lm68, geo.dlib68_to_paper5(lm68), view)
         i += 1
     _template_panel(axes[i], src @ matrix[:, :2].T + matrix[:, 2], template, names, i + 1)
     for k, scale in enumerate((1.0, 1.5)):
         ax = axes[i + 1 + k]
         size = 128
-        crop = cv2_warp(rgb, al.crop_matrix(matrix, scale, 1.0, size), size)
+        crop = cv2_warp(rgb, geo.crop_matrix(matrix, scale, 1.0, size), size)
         ax.imshow(crop)
         draw_unit_box(ax, size, scale, lw=1.2)
         ax.set_title(f"{i + 2 + k} · aligned crop, scale {scale}", fontsize=9)

@@ -11,8 +11,8 @@ A run folder (:func:`run_dir`: ``out_root/<run name>-<hash of the config and the
 
 :func:`write_run` is the one writer of ``scores.csv`` and ``results.json`` (CNN runs through
 :func:`score_and_write`, the LBP baseline directly); :func:`read_results` reads a finished
-run back. :func:`load_run` rebuilds a run's trained model, :func:`evaluate_run` recomputes its
-metrics (``fas evaluate``).
+run back. :func:`load_run` rebuilds a run's trained model (:func:`extract_run_features`: its
+per-scale features), :func:`evaluate_run` recomputes its metrics (``fas evaluate``).
 """
 
 from __future__ import annotations
@@ -37,12 +37,20 @@ from fas_lib.config import (
     train_dataset,
 )
 from fas_lib.models import MultiScaleNet
-from fas_lib.scoring import evaluate_scores, mean_weights, read_scores, score_split, write_scores
+from fas_lib.scoring import (
+    ScaleFeatures,
+    evaluate_scores,
+    extract_scale_features,
+    mean_weights,
+    read_scores,
+    score_split,
+    write_scores,
+)
 from fas_lib.utils import atomic_path, save_results
 
 __all__ = [
     "CHECKPOINT", "RESULTS", "SCORES", "config_hash", "data_key", "evaluate_run",
-    "load_checkpoint", "load_run", "read_results", "run_dir", "save_checkpoint",
+    "extract_run_features", "load_checkpoint", "load_run", "read_results", "run_dir", "save_checkpoint",
     "score_and_write", "write_run",
 ]
 
@@ -115,6 +123,17 @@ def load_run(out_dir: str | Path, device: str = "cpu") -> tuple[MultiScaleNet, E
     model = build_model(cfg)
     model.load_state_dict(ck["model"])
     return model.to(device).eval(), cfg
+
+
+def extract_run_features(
+    out_dir: str | Path,
+    split: str = "test",
+    cache: CropCache | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> ScaleFeatures:
+    """:func:`fas_lib.scoring.extract_scale_features` of a run folder's model (:func:`load_run`)."""
+    return extract_scale_features(load_run(out_dir), split, cache, batch_size, progress)
 
 
 # ----------------------------------------------------------------------------- results

@@ -188,7 +188,7 @@ class ScaleFeatures:
 
 
 def extract_scale_features(
-    run: str | Path | tuple[MultiScaleNet, ExperimentConfig],
+    run: tuple[MultiScaleNet, ExperimentConfig],
     split: str = "test",
     cache: CropCache | None = None,
     batch_size: int = 64,
@@ -197,17 +197,18 @@ def extract_scale_features(
     """Run the CNN once over a split and keep the per-scale features and learned weights.
 
     Args:
-        run: a run folder or ``(model, config)`` from :func:`fas_lib.runs.load_run`.
+        run: ``(model, config)``, e.g. from :func:`fas_lib.runs.load_run`; for a run folder
+            use :func:`fas_lib.runs.extract_run_features`.
         split: ``"dev"`` or ``"test"`` (or ``"train"``: centre crops).
         cache: opened crop cache (``None``: the one the config names).
         batch_size: frames per forward pass.
         progress: tqdm bar.
     """
-    if isinstance(run, (str, Path)):
-        # fas_lib.runs imports this module (it scores and writes run folders): import it here
-        from fas_lib.runs import load_run
-
-        run = load_run(run)
+    if isinstance(run, (str, Path)):  # fas_lib.runs imports this module, not the reverse
+        raise TypeError(
+            f"extract_scale_features takes (model, config); for the run folder {run} use "
+            "fas_lib.runs.extract_run_features"
+        )
     model, cfg = run
     if cache is None:
         cache = open_experiment_cache(cfg, progress=progress)

@@ -23,7 +23,7 @@
 # 2. Derive the paper's five points (eye centres, nose tip, mouth corners) from dlib's 5- and
 #    68-point models.
 # 3. Compute the least-squares similarity transform from the points to a template by hand
-#    (centre, covariance, SVD) and check it against `fas_lib.align`.
+#    (centre, covariance, SVD) and check it against `fas_lib.geometry`.
 # 4. Measure detection rate and landmark error (pixels and % of the inter-ocular distance)
 #    per attack type, and read where alignment fails.
 #
@@ -41,7 +41,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import skimage.data
 
-from fas_lib import align
+from fas_lib import align, geometry
 from fas_lib.plots import alignment_steps, box_corners, draw_points, draw_polygon, save_fig
 from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
 
@@ -110,7 +110,7 @@ print(f"box (left, top, right, bottom) = {box}, {box[2] - box[0]:.0f} px wide; "
 # | 3 | inner corner of that eye | 39 |
 # | 4 | base of the nose (subnasale) | 33 |
 #
-# `fas_lib.align` turns them into the paper's kind of points: each **eye centre** is the mean
+# `fas_lib.geometry` turns them into the paper's kind of points: each **eye centre** is the mean
 # of its two corners, and the **nose base** stands in for the nose tip; the 5-point model has
 # no mouth corners, so alignment uses three points. With `FaceAligner(landmarks="68")` the
 # paper's five points are taken literally from dlib's 68-point model (eye centres = mean of
@@ -120,8 +120,8 @@ print(f"box (left, top, right, bottom) = {box}, {box[2] - box[0]:.0f} px wide; "
 # %%
 pts5 = aligner.predict_landmarks(astronaut, box)
 pts68 = aligner68.predict_landmarks(astronaut, box)
-paper5 = align.dlib68_to_paper5(pts68)
-derived = align.dlib5_to_alignment_points(pts5)
+paper5 = geometry.dlib68_to_paper5(pts68)
+derived = geometry.dlib5_to_alignment_points(pts5)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 5))
 x0, y0, x1, y1 = box
@@ -162,11 +162,11 @@ print(f"eye centres: 5-point model vs 68-point model differ by {gap.round(1)} px
 # 4. $c = \mathrm{tr}(S D) / \sigma_p^2$ with $\sigma_p^2 = \lVert P \rVert^2 / K$;
 # 5. $t = \bar q - c R \bar p$.
 #
-# Written out here, then compared with `fas_lib.align.similarity_transform`:
+# Written out here, then compared with `fas_lib.geometry.similarity_transform`:
 
 # %%
 src = derived                       # [L eye centre, R eye centre, nose base] in pixels
-dst = align.TEMPLATE_5              # their canonical positions in the unit face box
+dst = geometry.TEMPLATE_5              # their canonical positions in the unit face box
 mu_p, mu_q = src.mean(0), dst.mean(0)
 P, Q = src - mu_p, dst - mu_q
 U, S, Vt = np.linalg.svd(Q.T @ P / len(src))
@@ -176,8 +176,8 @@ c = np.trace(np.diag(S) @ D) / ((P ** 2).sum() / len(src))
 t = mu_q - c * R @ mu_p
 M = np.hstack([c * R, t[:, None]])
 print("by hand:\n", M.round(5))
-print("fas_lib:\n", align.similarity_transform(src, dst).round(5))
-assert np.allclose(M, align.similarity_transform(src, dst))
+print("fas_lib:\n", geometry.similarity_transform(src, dst).round(5))
+assert np.allclose(M, geometry.similarity_transform(src, dst))
 angle = np.degrees(np.arctan2(R[1, 0], R[0, 0]))
 residual = np.linalg.norm(src @ M[:, :2].T + M[:, 2] - dst, axis=1)
 print(f"rotation {angle:.2f} deg, scale {c:.5f} (1 face box = {1 / c:.0f} px), "

@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from fas_lib import align, synthspoof
+from fas_lib import align, geometry, synthspoof
 from fas_lib.plots import plot_curves, save_fig, scale_grid
 from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
 from fas_lib.widgets import scale_explorer
@@ -273,7 +273,7 @@ if ds is not None:
 # one class (say, live faces are closer to the camera than printed ones), a network can learn
 # "black corner = live" instead of the cue we want. So measure it, per scale and per class.
 # The cache stored each crop's padded share when it cut the crop (exactly, from the crop's
-# matrix and the frame size: `fas_lib.align.padded_fraction`).
+# matrix and the frame size: `fas_lib.geometry.padded_fraction`).
 
 # %%
 pad = np.asarray(cache.pad_fraction(SPLIT))[:, sidx]   # measured when the crops were cut
@@ -291,7 +291,7 @@ print(f"crops with padding at the paper's scales: {100 * has_pad.mean():.2f} %")
 # %% [markdown]
 # How far out could we go before padding starts? The crops of larger scales need no new
 # detection: the stored landmarks give each frame's alignment matrix, and
-# `align.padded_fraction` the padded share of any scale. (At the paper's scales the
+# `geometry.padded_fraction` the padded share of any scale. (At the paper's scales the
 # recomputed shares must equal the cached ones — a check that the matrices are rebuilt right.)
 
 # %%
@@ -300,7 +300,7 @@ n_px = crops.shape[-2]
 ext = None
 if ds is not None:
     w, h = ds.manifest["frame_size"]
-    ext = np.array([[align.padded_fraction(align.crop_matrix(m, s, 1.0, n_px), n_px, w, h)
+    ext = np.array([[geometry.padded_fraction(geometry.crop_matrix(m, s, 1.0, n_px), n_px, w, h)
                      for s in EXT_SCALES] for m in matrices])
     same = [EXT_SCALES.index(round(s, 2)) for s in SCALES]
     assert np.allclose(ext[:, same], pad, atol=1e-3), "rebuilt matrices differ from the cache"

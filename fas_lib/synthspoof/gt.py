@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from fas_lib.align import TEMPLATE_PAPER5, dlib68_to_paper5, similarity_transform
+from fas_lib.geometry import TEMPLATE_PAPER5, dlib68_to_paper5, similarity_transform
 
 #: Points sampled along each side of a medium polygon (polygons are ``(4 * N, 2)``).
 POLY_SIDE_POINTS: int = 8

@@ -31,31 +31,8 @@ def _body_colour(rng: np.random.Generator, kind: str) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float64)  # coloured case
 
 
-def make_display(
-    disp_w: int,
-    disp_h: int,
-    face_px: float,
-    rng: np.random.Generator,
-    kind: str,
-    pitch: float = 1.5,
-) -> Medium:
-    """A phone or monitor showing video: bezel, RGB stripe sub-pixels, backlight, glare.
-
-    Texture coordinates are sub-pixel units: every display pixel is 3 x 3 texture pixels
-    (R, G, B stripes; the third row is the dark matrix between pixel rows). Everything is stored
-    at ``1 / gain`` brightness (the stripes' mean transmission) and multiplied by ``gain`` after
-    the camera-side warp, which averages the stripes.
-
-    Args:
-        disp_w: active-area width in display pixels.
-        disp_h: active-area height in display pixels.
-        face_px: face-box side in display pixels (sets bezel and finger sizes).
-        rng: generator.
-        kind: ``"replay_phone"`` or ``"replay_screen"``.
-        pitch: camera pixels per display pixel (sets the lens blur in texture pixels).
-    """
-    aw, ah = 3 * disp_w, 3 * disp_h
-    fp = 3 * face_px
+def _bezel(rng: np.random.Generator, kind: str, fp: float) -> tuple[np.ndarray, float]:
+    """Bezel widths (left, top, right, bottom) and corner radius, in texture pixels."""
     if kind == "replay_phone":
         bez = fp * np.array(
             [
@@ -76,16 +53,31 @@ def make_display(
             ]
         )
         radius = fp * rng.uniform(0.02, 0.06)
+    return bez, radius
+
+
+def _subpixel_stripe(rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """One 3 x 3 period of the RGB stripe mask and its gain (1 / mean transmission)."""
     stripe = np.full((3, 3, 3), rng.uniform(0.22, 0.38), np.float32)
     for c in range(3):
         stripe[:, c, c] = 1.0
     stripe[2] *= rng.uniform(0.4, 0.65)
     gain = float(1.0 / stripe.mean(axis=(0, 1)).mean())
-    pad = int(fp * 0.4)
-    ox, oy = pad + int(bez[0]), pad + int(bez[1])
-    cw, ch = ox + aw + int(bez[2]) + pad, oy + ah + int(bez[3]) + pad
-    tex = np.zeros((ch, cw, 4), np.uint8)
-    dx0, dy0, dx1, dy1 = pad, pad, ox + aw + int(bez[2]), oy + ah + int(bez[3])
+    return stripe, gain
+
+
+def _draw_body(
+    tex: np.ndarray,
+    rng: np.random.Generator,
+    kind: str,
+    device: tuple[int, int, int, int],
+    bez: np.ndarray,
+    radius: float,
+    fp: float,
+    gain: float,
+) -> None:
+    """Draw the device body, its glossy rim and (phones) the front camera and speaker."""
+    dx0, dy0, dx1, dy1 = device
     body = np.clip(_body_colour(rng, kind), 0, 255) / gain
     outline = rounded_rect(dx0, dy0, dx1, dy1, radius)
     cv2.fillPoly(tex, [outline], tuple(float(v) for v in body) + (255.0,), cv2.LINE_AA)
@@ -97,6 +89,18 @@ def make_display(
         cv2.rectangle(
             tex, (cx - int(0.07 * fp), cy - 2), (cx + int(0.04 * fp), cy + 2), (8, 8, 8, 255), -1
         )
+
+
+def _draw_hands(
+    tex: np.ndarray,
+    rng: np.random.Generator,
+    kind: str,
+    device: tuple[int, int, int, int],
+    bez: np.ndarray,
+    fp: float,
+    gain: float,
+) -> None:
+    """Fingers holding the device: always for a phone, sometimes for a monitor."""
     if kind == "replay_phone" or rng.random() < 0.35:  # held in the hand
         sides = (
             ("left", "right")
@@ -105,27 +109,41 @@ def make_display(
         )
         draw_fingers(
             tex,
-            (dx0, dy0, dx1, dy1),
+            device,
             rng,
             fp * rng.uniform(0.13, 0.18),
             float(bez[[0, 2]].mean()) + fp * 0.04,
             sides,
             skin_colour(rng) / gain,
         )
-    # backlight transfer (LUT), glare (additive, in texture units)
+
+
+def _backlight_lut(rng: np.random.Generator) -> np.ndarray:
+    """The backlight's transfer (black level, gamma, tint) as a ``(256, 1, 3)`` uint8 LUT."""
     x = np.arange(256) / 255.0
     blk, gam = rng.uniform(0.04, 0.12), rng.uniform(0.8, 1.25)
     tint = np.array([rng.uniform(0.9, 1.0), rng.uniform(0.95, 1.0), 1.0])
     lut = np.stack([(blk + (1 - blk) * x**gam) * tint[c] for c in range(3)], -1) * 255
+    return np.clip(lut, 0, 255).astype(np.uint8).reshape(256, 1, 3)
+
+
+def _glare(rng: np.random.Generator, aw: int, ah: int, gain: float) -> np.ndarray:
+    """A smooth additive glare band over the active area (texture units), ``(ah, aw)`` uint8."""
     yy, xx = np.mgrid[0:ah:4, 0:aw:4].astype(np.float32)  # smooth: coarse grid, then upsample
     ang = rng.uniform(0, np.pi)
     u = ((xx - rng.uniform(0, aw)) * np.cos(ang) + (yy - rng.uniform(0, ah)) * np.sin(ang)) / max(
         aw, ah
     )
     glare = rng.uniform(25, 75) * np.exp(-((u / rng.uniform(0.06, 0.2)) ** 2)) / gain
-    glare = cv2.resize(
+    return cv2.resize(
         np.clip(glare, 0, 255).astype(np.uint8), (aw, ah), interpolation=cv2.INTER_LINEAR
     )
+
+
+def _blurred_mask(
+    rng: np.random.Generator, stripe: np.ndarray, pitch: float, disp_w: int, disp_h: int
+) -> np.ndarray:
+    """The sub-pixel mask after the lens blur, tiled over the active area (uint8)."""
     # The lens low-passes the screen before the sensor samples it. Content is constant within a
     # display pixel, so blurring the periodic sub-pixel mask once approximates blurring every
     # frame; what survives the blur aliases into moire when the warp resamples it.
@@ -134,10 +152,51 @@ def make_display(
     # middle of a 16-period tile, far beyond the kernel's reach from the tile's edges
     period = cv2.GaussianBlur(np.tile(stripe, (16, 16, 1)), (0, 0), sigma)
     period = np.clip(period[24:27, 24:27] * 255 + 0.5, 0, 255).astype(np.uint8)
-    mask = np.tile(period, (disp_h, disp_w, 1))
+    return np.tile(period, (disp_h, disp_w, 1))
+
+
+def make_display(
+    disp_w: int,
+    disp_h: int,
+    face_px: float,
+    rng: np.random.Generator,
+    kind: str,
+    pitch: float = 1.5,
+) -> Medium:
+    """A phone or monitor showing video: bezel, RGB stripe sub-pixels, backlight, glare.
+
+    Texture coordinates are sub-pixel units: every display pixel is 3 x 3 texture pixels
+    (R, G, B stripes; the third row is the dark matrix between pixel rows). Everything is stored
+    at ``1 / gain`` brightness (the stripes' mean transmission) and multiplied by ``gain`` after
+    the camera-side warp, which averages the stripes.
+
+    The random draws happen in a fixed order (bezel, stripes, body, hands, backlight, glare,
+    blur), so a seed gives the same screen.
+
+    Args:
+        disp_w: active-area width in display pixels.
+        disp_h: active-area height in display pixels.
+        face_px: face-box side in display pixels (sets bezel and finger sizes).
+        rng: generator.
+        kind: ``"replay_phone"`` or ``"replay_screen"``.
+        pitch: camera pixels per display pixel (sets the lens blur in texture pixels).
+    """
+    aw, ah = 3 * disp_w, 3 * disp_h
+    fp = 3 * face_px
+    bez, radius = _bezel(rng, kind, fp)
+    stripe, gain = _subpixel_stripe(rng)
+    pad = int(fp * 0.4)
+    ox, oy = pad + int(bez[0]), pad + int(bez[1])
+    cw, ch = ox + aw + int(bez[2]) + pad, oy + ah + int(bez[3]) + pad
+    tex = np.zeros((ch, cw, 4), np.uint8)
+    device = (pad, pad, ox + aw + int(bez[2]), oy + ah + int(bez[3]))
+    _draw_body(tex, rng, kind, device, bez, radius, fp, gain)
+    _draw_hands(tex, rng, kind, device, bez, fp, gain)
+    lut = _backlight_lut(rng)  # backlight transfer (LUT), glare (additive, in texture units)
+    glare = _glare(rng, aw, ah, gain)
     extra = {
-        "lut": np.clip(lut, 0, 255).astype(np.uint8).reshape(256, 1, 3),
-        "mask": mask,
+        "lut": lut,
+        "mask": _blurred_mask(rng, stripe, pitch, disp_w, disp_h),
         "glare": cv2.cvtColor(glare, cv2.COLOR_GRAY2RGB),
         "active": (ox, oy, aw, ah),
         "display": (disp_w, disp_h),
@@ -145,7 +204,7 @@ def make_display(
     return Medium(
         "replay",
         tex,
-        rect_polygon(dx0, dy0, dx1, dy1),
+        rect_polygon(*device),
         rect_polygon(ox, oy, ox + aw, oy + ah),
         lambda p: np.asarray(p, np.float64) * 3 + 1 + (ox, oy),
         gain=gain,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from fas_lib.geometry import TEMPLATE_PAPER5, crop_matrix, dlib68_to_paper5, similarity_transform
+
 from .gt import face_box
 from .sources import SPRITE_IOD, SourcePortrait, builtin_sources
 from .sprite_ops import (
@@ -182,8 +184,6 @@ def make_subjects(
 
 def subject_thumbnails(subjects: list[Subject], size: int = 64) -> np.ndarray:
     """Aligned face thumbnails ``(N, size, size, 3)`` (scale-1.3 crop of the aligner's box)."""
-    from fas_lib.align import TEMPLATE_PAPER5, crop_matrix, dlib68_to_paper5, similarity_transform
-
     out = np.empty((len(subjects), size, size, 3), np.uint8)
     for i, s in enumerate(subjects):
         m = similarity_transform(dlib68_to_paper5(s.landmarks["open"]), TEMPLATE_PAPER5)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fas_lib.align import dlib68_to_dlib5, dlib68_to_paper5
+from fas_lib.geometry import dlib68_to_dlib5, dlib68_to_paper5
 
 from .camera import QUALITY_SETTINGS, bank_view, capture, sensor_noise_mono
 from .gt import POLY_SIDE_POINTS, face_box

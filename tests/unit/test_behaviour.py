@@ -31,7 +31,7 @@ video's frame). The twin's ground truth has the format of
 so :func:`fas_lib.synthspoof.crop_shows_border` with ``box="aligned"`` says where the border is
 visible, and the crop at scale ``s`` that the CNN sees is exactly the square that function
 tests (aligned box from the 68 ground-truth landmarks: the paper's five points,
-:data:`fas_lib.align.TEMPLATE_PAPER5`). The scale-0.9 square (half-side 0.45) always lies inside
+:data:`fas_lib.geometry.TEMPLATE_PAPER5`). The scale-0.9 square (half-side 0.45) always lies inside
 the content area and the scale-1.5 square (0.75) always leaves it; the fixture asserts both. A
 scale-0.9 attack crop is then pixel-identical to the live crop, so only the border can tell the
 classes apart: the behaviour is learnable and unambiguous. Attack crops whose ground truth shows
@@ -65,7 +65,7 @@ import numpy as np
 import pytest
 import torch
 
-from fas_lib.align import TEMPLATE_PAPER5, crop_matrix, dlib68_to_paper5, similarity_transform
+from fas_lib.geometry import TEMPLATE_PAPER5, crop_matrix, dlib68_to_paper5, similarity_transform
 from fas_lib.models import MultiScaleNet, scores_from_logits
 from fas_lib.synthspoof import SynthConfig, crop_shows_border, generate
 

@@ -11,7 +11,7 @@ import pytest
 from test_train import SCALES3, TinyCache, cfg, scores_of
 
 from fas_lib import metrics
-from fas_lib.runs import evaluate_run, load_run
+from fas_lib.runs import evaluate_run, extract_run_features, load_run
 from fas_lib.scoring import (
     evaluate_scores,
     extract_scale_features,
@@ -66,6 +66,11 @@ def test_features_once_then_hand_set_weights(cache, tmp_path):
     model, c = load_run(tmp_path)
     feats = extract_scale_features((model, c), "test", cache=cache, progress=False)
     assert tuple(feats.features.shape[:2]) == (12, 3) and feats.scales == SCALES3
+    # the run-folder variant lives in fas_lib.runs (runs imports scoring, not the reverse)
+    again = extract_run_features(tmp_path, "test", cache=cache, progress=False)
+    np.testing.assert_array_equal(again.features.numpy(), feats.features.numpy())
+    with pytest.raises(TypeError, match="extract_run_features"):
+        extract_scale_features(tmp_path, "test", cache=cache, progress=False)
     # the model's own weights reproduce the written scores exactly
     s = scores_of(tmp_path)
     np.testing.assert_allclose(rescore(model, feats), s[s.split == "test"].score, atol=1e-6)
