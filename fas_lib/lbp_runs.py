@@ -57,7 +57,19 @@ def run_options(features: dict[str, Any], normalise: str | None, kernel: str,
 
 def crop_features(cache: CropCache, split: str, index: int, options: dict[str, Any],
                   size: int, workers: int, progress: bool) -> np.ndarray:
-    """LBP features (:func:`fas_lib.lbp.extract_lbp` with ``options``) of the centre crops."""
+    """LBP features of the centre ``size`` x ``size`` crops of one cached scale of a split.
+
+    Args:
+        cache: opened crop cache.
+        split: ``"train"``, ``"dev"`` or ``"test"``.
+        index: position of the scale in ``cache.scales``.
+        options: :func:`fas_lib.lbp.extract_lbp` options (colour space, grid, ...).
+        size: side of the centre crop.
+        workers, progress: as in :func:`fas_lib.lbp.extract_lbp`.
+
+    Returns:
+        ``(N, D)`` float32 features, rows in the split's table order.
+    """
     crops = cache.crops(split)
     n, side = crops.shape[0], crops.shape[2]
     o = (side - size) // 2
@@ -111,7 +123,7 @@ def lbp_run(cache: CropCache, name: str, ids: list[int], splits: list[str],
 
 
 def _scores(cache: CropCache, splits: list[str], svm: LBPSVM,
-                x: dict[str, np.ndarray]) -> pd.DataFrame:
+            x: dict[str, np.ndarray]) -> pd.DataFrame:
     """The scores table of the SVM on every split but ``train``."""
     tables = [scores_table(sp, cache.frames(sp), svm.score(x[sp]))
               for sp in splits if sp != "train"]
