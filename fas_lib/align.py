@@ -120,7 +120,8 @@ class FaceAligner:
     """Detect -> landmarks -> similarity alignment -> crops at several scales.
 
     Args:
-        scales: crop scales relative to the aligned face box (paper: 0.9 ... 1.5).
+        scales: crop scales relative to the aligned face box (paper: 0.9 ... 1.5; any positive
+            scale works, e.g. 2.7 or 4.0: what leaves the frame is padded, ``pad_mode``).
         crop_size: crop side in pixels (paper: 128).
         landmarks: ``"5"`` (dlib 5-point, fast, default) or ``"68"`` (the paper's five points).
         upsample: times dlib upsamples the frame before detecting (0 finds faces >= ~80 px).
@@ -147,7 +148,7 @@ class FaceAligner:
         detector: str = "hog",
         pad_mode: str = "constant",
     ) -> None:
-        if not scales or any(s <= 0 for s in scales):
+        if not scales or any(not np.isfinite(s) or s <= 0 for s in scales):
             raise ValueError(f"scales must be positive numbers, got {scales!r}")
         if crop_size < 8:
             raise ValueError(f"crop_size must be at least 8 pixels, got {crop_size}")

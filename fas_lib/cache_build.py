@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import time
 import warnings
@@ -162,9 +163,13 @@ def _check_params(out: Path, params_doc: dict[str, Any], force: bool) -> None:
 
 
 def _check_arguments(scales: tuple[float, ...], **counts: int | None) -> None:
-    """Raise ``ValueError`` for non-positive scales or counts (``None`` counts are fine)."""
-    if not scales or any(s <= 0 for s in scales):
+    """Raise ``ValueError`` for scales that are not distinct positive finite numbers, or
+    non-positive counts (``None`` counts are fine). Scales have no upper limit: the crop
+    leaves the frame at wide context and is padded (``pad_<split>.npy`` measures how much)."""
+    if not scales or any(not math.isfinite(s) or s <= 0 for s in scales):
         raise ValueError(f"scales must be positive numbers, got {scales}")
+    if len(set(scales)) != len(scales):
+        raise ValueError(f"scales must be distinct, got {scales}")
     for name, value in counts.items():
         if value is not None and int(value) < 1:
             raise ValueError(f"{name} must be a positive integer or None, got {value}")
@@ -240,7 +245,8 @@ def build_cache(
         protocol: protocol name (``None``: the dataset's default).
         fold: fold number for protocols that have folds (OULU-NPU 3 and 4).
         out: cache folder; ``None``: :func:`default_cache_dir`.
-        scales: crop scales (paper: 0.9 ... 1.5).
+        scales: crop scales, distinct, relative to the aligned face box (paper: 0.9 ... 1.5;
+            wider context such as 2.7 or 4.0 works the same way, padded outside the frame).
         every: keep every k-th frame of a video (overrides ``n_frames``).
         n_frames: frames per video, evenly spaced; ``None`` with ``every=None`` keeps all.
         workers: processes (1 runs in this process).

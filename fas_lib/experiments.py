@@ -16,14 +16,15 @@ experiment files ``configs/table_ii.yaml`` and ``configs/table_iii.yaml``
   :func:`pivot` lays it out as the paper does and :func:`msfans_wins` counts the groups where
   MS-FANS beats the best single scale;
 * :func:`lbp_baseline`: colour-texture LBP + SVM (:mod:`fas_lib.lbp`) per scale and on the
-  concatenated histograms of several scales, scored and evaluated the same way.
+  concatenated histograms of several scales, scored and evaluated the same way; its options
+  (spatial grid, texture size, kernel, normalisation) take the named settings of
+  :data:`fas_lib.lbp.LBP_RECIPES`.
 
 How far Table III's differences are luck is :mod:`fas_lib.analysis`'s job.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,9 @@ from fas_lib.config import (
     open_experiment_cache,
     scale_indices,
 )
-from fas_lib.lbp import LBPSVM, extract_lbp, train_lbp_svm
-from fas_lib.runs import SCORES, config_hash, data_key, read_results, run_dir, write_run
-from fas_lib.scoring import evaluate_scores, scores_table
+from fas_lib.lbp import Radii
+from fas_lib.lbp_runs import lbp_run, run_options
+from fas_lib.runs import config_hash, data_key, read_results, run_dir
 from fas_lib.train import run_experiment
 
 __all__ = [
@@ -286,20 +287,6 @@ def msfans_wins(table3: pd.DataFrame, metric: str = "test_eer",
             "against": against}
 
 
-def _lbp_features(cache: CropCache, split: str, index: int, color_space: str, size: int,
-                  workers: int, progress: bool) -> np.ndarray:
-    crops = cache.crops(split)
-    n, side = crops.shape[0], crops.shape[2]
-    o = (side - size) // 2
-    chunk = 512
-    parts = []
-    for i in range(0, n, chunk):
-        c = np.ascontiguousarray(crops[i:i + chunk, index, o:o + size, o:o + size])
-        parts.append(extract_lbp(c, color_space=color_space, workers=workers,
-                                 progress=progress))
-    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
-
-
 def lbp_baseline(
     cache: CropCache,
     scales: Sequence[float] = (1.1, 1.2, 1.3),
@@ -312,6 +299,13 @@ def lbp_baseline(
     workers: int = 1,
     seed: int = 0,
     progress: bool = True,
+    *,
+    P: int = 8,
+    R: Radii = 1,
+    method: str = "nri_uniform",
+    grid: Sequence[int] = (1, 1),
+    texture_size: int | None = None,
+    normalise: str | None = "auto",
 ) -> pd.DataFrame:
     """Colour-texture LBP + SVM per scale (and on the scales' concatenated histograms).
 
@@ -319,6 +313,8 @@ def lbp_baseline(
     at test time; the SVM is fit on ``train`` and scores ``dev`` / ``test``; metrics and files
     (``scores.csv``, ``results.json``) are those of :func:`fas_lib.train.run_experiment`, in
     ``out_root/lbp-<colour space>-<scale or group>-<hash>``; existing results are read back.
+    The defaults are Boulkenafet et al.'s colour texture; a named setting of
+    :data:`fas_lib.lbp.LBP_RECIPES` is passed as ``**lbp_recipe("grid_gray")``.
 
     Args:
         cache: opened crop cache.
@@ -326,11 +322,15 @@ def lbp_baseline(
         color_space: :mod:`fas_lib.lbp` colour space (Boulkenafet et al.: ``"hsv+ycbcr"``).
         out_root: folder of the run folders.
         multiscale: add a row for the concatenation of all ``scales``' histograms.
-        kernel, C: :class:`fas_lib.lbp.LBPSVM` settings.
+        kernel, C, normalise: :class:`fas_lib.lbp.LBPSVM` settings (kernels ``"rbf"``,
+            ``"linear"``, ``"chi2"``, ``"linearsvc"``; ``normalise`` ``"auto"``,
+            ``"standard"``, ``"l2"`` or ``None``).
         size: side of the centre crop.
         workers: LBP worker processes.
         seed: SVM seed.
         progress: tqdm bar over the scales.
+        P, R, method, grid, texture_size: :func:`fas_lib.lbp.lbp_features` options, e.g.
+            ``grid=(3, 3)`` (one histogram per cell), ``texture_size=64`` (resize first).
 
     Returns:
         One row per scale (and ``"multi"``): ``scale``, ``color_space``, :func:`summarise`
@@ -340,8 +340,10 @@ def lbp_baseline(
     splits = [s for s in ("train", "dev", "test") if s in cache_splits(cache)]
     if "train" not in splits or "test" not in splits:
         raise ValueError(f"the LBP baseline needs train and test splits; cache has {splits}")
+    features = dict(color_space=color_space, P=P, R=R, method=method, grid=grid,
+                    texture_size=texture_size)
     settings = dict(color_space=color_space, kernel=kernel, C=C, size=size, seed=seed,
-                    data=data_key(cache))
+                    data=data_key(cache), **run_options(features, normalise, kernel, size))
     jobs: list[tuple[str, list[int]]] = [(f"{s:g}", [i]) for s, i in zip(scales, idx,
                                                                           strict=True)]
     if multiscale and len(scales) > 1:
@@ -354,39 +356,8 @@ def lbp_baseline(
         d = Path(out_root) / f"lbp-{color_space}-{name}-{config_hash(spec)}"
         res = read_results(d)
         if res is None:
-            res = _lbp_run(cache, name, ids, splits, spec, feats, workers, d)
+            res = lbp_run(cache, name, ids, splits, spec, features, feats, workers, d)
         rows.append({"scale": name, "color_space": color_space, **summarise(res),
                      "run_dir": str(d)})
     return pd.DataFrame(rows)
 
-
-def _lbp_run(cache: CropCache, name: str, ids: list[int], splits: list[str],
-             spec: dict[str, Any], feats: dict[tuple[str, int], np.ndarray], workers: int,
-             d: Path) -> dict[str, Any]:
-    """Fit and score one LBP + SVM run (features cached in ``feats``); write its run folder."""
-    color_space, size, seed = spec["color_space"], spec["size"], spec["seed"]
-    t0 = time.perf_counter()
-    for sp in splits:
-        for i in ids:
-            if (sp, i) not in feats:
-                feats[(sp, i)] = _lbp_features(cache, sp, i, color_space, size, workers, False)
-    t_feat = time.perf_counter() - t0
-    x = {sp: np.concatenate([feats[(sp, i)] for i in ids], axis=1) for sp in splits}
-    y_train = cache.frames("train")["label"].to_numpy().astype(int)
-    svm = train_lbp_svm(x["train"], y_train, seed=seed, kernel=spec["kernel"], C=spec["C"])
-    scores = _lbp_scores(cache, splits, svm, x)
-    res = {"complete": True, "name": f"lbp-{color_space}-{name}", "config": spec,
-           "metrics": evaluate_scores(scores),
-           "timing": {"train_seconds": time.perf_counter() - t0,
-                      "feature_seconds": t_feat, "train_samples_per_s": None},
-           "scores_csv": SCORES}
-    write_run(d, res, scores)
-    return res
-
-
-def _lbp_scores(cache: CropCache, splits: list[str], svm: LBPSVM,
-                x: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The scores table of the SVM on every split but ``train``."""
-    tables = [scores_table(sp, cache.frames(sp), svm.score(x[sp]))
-              for sp in splits if sp != "train"]
-    return pd.concat(tables, ignore_index=True)

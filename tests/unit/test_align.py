@@ -197,8 +197,9 @@ def test_bad_box_is_a_clear_error(aligner, astronaut, bad):
 
 
 def test_bad_parameters(aligner):
-    with pytest.raises(ValueError, match="scales"):
-        FaceAligner(scales=())
+    for scales in ((), (1.0, np.nan), (1.0, np.inf), (0.0,)):
+        with pytest.raises(ValueError, match="scales"):
+            FaceAligner(scales=scales)
     with pytest.raises(ValueError, match="landmarks"):
         FaceAligner(landmarks="7")
     with pytest.raises(ValueError):

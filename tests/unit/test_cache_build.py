@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fas_lib import align
 from fas_lib.cache import CacheError, open_cache
 from fas_lib.cache_build import build_cache, skip_report
 from fas_lib.cache_shards import BuildInterrupted
@@ -164,3 +165,49 @@ def test_bad_parameters(synth, tmp_path):
         build(synth, tmp_path / "c", n_frames=0)
     with pytest.raises(ValueError, match="SynthSpoof only"):
         build_cache("nuaa", tmp_path, use_gt_boxes=True, progress=False)
+
+
+@pytest.mark.parametrize("scales, match", [
+    ((), "positive"), ((1.0, float("nan")), "positive"), ((1.0, float("inf")), "positive"),
+    ((0.0, 1.0), "positive"), ((1.0, 2.7, 1.0), "distinct"),
+])
+def test_bad_scales_refused_before_any_work(tmp_path, scales, match):
+    with pytest.raises(ValueError, match=match):
+        build_cache("casia_fasd", tmp_path / "nothing", out=tmp_path / "c", scales=scales,
+                    progress=False)
+    assert not (tmp_path / "c").exists()
+
+
+# ----------------------------------------------------------------------------- wide context
+WIDE = (1.0, 2.0, 2.7, 4.0)  # past the paper's 1.5: other public models crop at 2.7 and 4.0
+
+
+def test_wide_scales_up_to_4(tmp_path):
+    """Crops of the same size at every scale, the face smaller by the scale ratio, more of the
+    crop padded; the one face of the CASIA-FASD fake comes from its face-location file."""
+    fake = fakes.build_casia_fasd(tmp_path / "CASIA", n_train=1, n_test=1, corrupt=False)
+    c = build_cache("casia_fasd", fake.root, out=tmp_path / "cache", n_frames=1, scales=WIDE,
+                    workers=1, progress=False)
+    assert c.scales == WIDE and c.manifest["params"]["scales"] == list(WIDE)
+    crops, pad = c.crops("train"), c.pad_fraction("train")
+    assert crops.shape == (1, 4, 128, 128, 3) and crops.dtype == np.uint8 and pad.shape == (1, 4)
+    # geometry: the alignment re-derived from the stored landmarks maps the face box into each
+    # crop with a side 1 / scale of the scale-1.0 one, and gives the padding the cache stored
+    m = align.similarity_transform(align.dlib5_to_alignment_points(c.landmarks("train")[0]),
+                                   align.TEMPLATE_5)
+    sides = np.array([np.ptp(align.box_in_crop(m, c.boxes("train")[0], s, 128), axis=0)
+                      for s in WIDE])
+    np.testing.assert_allclose(sides * np.array(WIDE)[:, None], sides[[0, 0, 0, 0]], rtol=1e-9)
+    expected = [align.padded_fraction(align.crop_matrix(m, s, 1.0, 128), 128, fakes.FRAME_W,
+                                      fakes.FRAME_H) for s in WIDE]
+    np.testing.assert_allclose(pad[0], expected, atol=1e-6)
+    assert pad[0, 0] < 0.05 and np.all(np.diff(pad[0]) > 0.1) and pad[0, -1] > 0.6
+    # pixels: the fake's bright "face" block covers 1 / scale^2 of the scale-1.0 area, and its
+    # centre moves towards the crop centre by the same ratio (crops are centred on the face)
+    bright = [np.argwhere(crops[0, k].min(axis=-1) > 150) for k in range(len(WIDE))]
+    areas = np.array([len(b) for b in bright], dtype=float)
+    np.testing.assert_allclose(areas * np.array(WIDE) ** 2, areas[0], rtol=0.05)
+    offsets = np.array([b.mean(axis=0) - 63.5 for b in bright])  # (row, col), crop pixels
+    assert np.abs(offsets[0]).max() > 3  # off centre at scale 1.0 (about 9 pixels)
+    np.testing.assert_allclose(offsets, offsets[[0, 0, 0, 0]] / np.array(WIDE)[:, None],
+                               atol=0.75)

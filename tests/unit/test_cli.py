@@ -8,6 +8,7 @@ SynthSpoof generates a tiny SynthSpoof (9 videos) under a temporary $FAS_DATA_DI
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,23 @@ def test_prepare_and_info_on_a_miniature(capsys, tmp_path):
     for text in ("CASIA-FASD (casia_fasd), protocol standard_nodev", "1 frame in 1", "on disk",
                  "frames per split and attack type", "live", "unreadable or corrupt"):
         assert text in out, text
+
+
+def test_prepare_wide_scales_and_info_shows_the_padding(capsys, tmp_path):
+    fake = fakes.build_casia_fasd(tmp_path / "CASIA", n_train=1, n_test=1, corrupt=False)
+    out_dir = tmp_path / "cache"
+    code, out, err = run(capsys, "prepare", "--dataset", "casia_fasd", "--root", str(fake.root),
+                         "--out", str(out_dir), "--n-frames", "1", "--workers", "1",
+                         "--scales", "1.0", "2.0", "2.7", "4.0", "--no-progress")
+    assert code == 0, err
+    assert "scales 1, 2, 2.7, 4; 128 px crops" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("padding"))
+    percents = [int(v) for v in re.findall(r"(\d+) %", line)]
+    assert line.startswith("padding   outside the frame, mean per scale: 1 ")
+    assert len(percents) == 4 and percents == sorted(percents) and percents[-1] > 50
+    code, _, err = run(capsys, "prepare", "--dataset", "casia_fasd", "--root", str(fake.root),
+                       "--out", str(tmp_path / "c2"), "--scales", "1.0", "2.7", "1.0")
+    assert code == 2 and "scales must be distinct" in err
 
 
 def test_prepare_synthspoof_generates_and_caches(capsys, tmp_path, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
@@ -112,3 +114,95 @@ def test_svm_deterministic_and_errors() -> None:
         lbp.LBPSVM().score(f)
     with pytest.raises(ValueError, match="kernel"):
         lbp.LBPSVM(kernel="poly")
+
+
+# ----------------------------------------------------------------------------- options
+def test_grid_is_a_partition_of_the_whole_histogram() -> None:
+    crop = _crops(1, 5.0, 4, size=40)[0]
+    whole = lbp.lbp_features(crop, "ycbcr", method="uniform")
+    assert np.array_equal(whole, lbp.lbp_features(crop, "ycbcr", method="uniform", grid=(1, 1)))
+    f = lbp.lbp_features(crop, "ycbcr", method="uniform", grid=(3, 2))
+    assert f.shape == (3 * 6 * 10,) == (lbp.feature_dim("ycbcr", method="uniform", grid=(3, 2)),)
+    cells = f.reshape(3, 6, 10)  # channel, cell (row by row), bin
+    np.testing.assert_allclose(cells.sum(axis=2), 1.0, rtol=1e-6)
+    # the 38 x 38 code map (border dropped) cut into rows of 13, 13, 12 and columns of 19, 19
+    sizes = np.outer([13, 13, 12], [19, 19]).ravel() / 38**2
+    np.testing.assert_allclose((cells * sizes[None, :, None]).sum(axis=1), whole.reshape(3, 10),
+                               rtol=1e-5)
+    assert not np.allclose(cells[:, 0], cells[:, -1])  # the cells see different texture
+
+
+def test_texture_size_resizes_first() -> None:
+    import cv2
+
+    crop = _crops(1, 5.0, 5, size=112)[0]
+    small = cv2.resize(crop, (64, 64), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(lbp.lbp_features(crop, "hsv", texture_size=64),
+                                  lbp.lbp_features(small, "hsv"))
+    np.testing.assert_array_equal(lbp.lbp_features(small, "hsv", texture_size=64),
+                                  lbp.lbp_features(small, "hsv"))  # already that size: as is
+    crops = _crops(5, 5.0, 6, size=48)
+    one = np.stack([lbp.lbp_features(c, "gray", grid=(2, 2), texture_size=32) for c in crops])
+    par = lbp.extract_lbp(crops, "gray", grid=(2, 2), texture_size=32, workers=2, chunk_size=2,
+                          progress=False)
+    np.testing.assert_array_equal(par, one)
+    assert par.shape == (5, 4 * 59)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(grid=(0, 2)), "grid"), (dict(grid=(2,)), "grid"), (dict(grid=(1.5, 2)), "grid"),
+    (dict(grid=3), "grid"), (dict(grid=(20, 20)), "too small for a 20x20 grid"),
+    (dict(texture_size=2), "texture_size"), (dict(texture_size=32.5), "texture_size"),
+])
+def test_bad_options(kwargs: dict, match: str) -> None:
+    crop = _crops(1, 5.0, 0, size=16)[0]
+    with pytest.raises(ValueError, match=match):
+        lbp.lbp_features(crop, "gray", **kwargs)
+    if "too small" not in match:  # checked before any crop is read
+        with pytest.raises(ValueError, match=match):
+            lbp.extract_lbp(crop[None, :0], "gray", **kwargs)
+
+
+def test_normalisation_choices() -> None:
+    xtr, ytr = _toy(40)
+    f = lbp.extract_lbp(xtr, "gray", grid=(2, 2))
+    auto = lbp.train_lbp_svm(f, ytr, kernel="linear").score(f)
+    std = lbp.train_lbp_svm(f, ytr, kernel="linear", normalise="standard").score(f)
+    np.testing.assert_array_equal(auto, std)  # "auto" is the StandardScaler for linear / rbf
+    chi2 = lbp.train_lbp_svm(f, ytr, kernel="chi2").score(f)
+    np.testing.assert_array_equal(chi2, lbp.train_lbp_svm(f, ytr, kernel="chi2",
+                                                          normalise=None).score(f))
+    l2 = lbp.train_lbp_svm(f, ytr, kernel="rbf", normalise="l2")
+    steps = [type(s).__name__ for s in l2.model.named_steps.values()]
+    assert steps == ["Normalizer", "SVC"]
+    raw = lbp.train_lbp_svm(f, ytr, kernel="linearsvc", normalise=None)
+    assert type(raw.model).__name__ == "LinearSVC"
+    with pytest.raises(ValueError, match="normalise"):
+        lbp.LBPSVM(normalise="minmax")
+    with pytest.raises(ValueError, match="non-negative"):
+        lbp.LBPSVM(kernel="chi2", normalise="standard")
+
+
+@pytest.mark.parametrize("kernel", ["linear", "linearsvc"])
+def test_linear_kernels_separate_toy_problem(kernel: str) -> None:
+    xtr, ytr = _toy(50)
+    xte, yte = _toy(60)
+    opts = dict(grid=(2, 2))
+    model = lbp.train_lbp_svm(lbp.extract_lbp(xtr, "ycbcr", **opts), ytr, kernel=kernel)
+    s = model.score(lbp.extract_lbp(xte, "ycbcr", **opts))
+    assert eer(yte, s)[0] < 0.1 and s[yte == 1].mean() > s[yte == 0].mean()
+
+
+def test_recipes() -> None:
+    params = inspect.signature(lbp.extract_lbp).parameters
+    for key in ("color_space", "P", "R", "method", "grid", "texture_size"):
+        assert lbp.LBP_RECIPES["boulkenafet"][key] == (
+            params[key].default if key != "color_space" else "hsv+ycbcr"), key
+    assert inspect.signature(lbp.LBPSVM).parameters["normalise"].default == "auto"
+    r = lbp.lbp_recipe("grid_gray", C=10.0)
+    assert r["C"] == 10.0 and lbp.LBP_RECIPES["grid_gray"]["C"] == 1.0  # a copy
+    assert lbp.feature_dim(r["color_space"], r["P"], r["R"], r["method"], r["grid"]) == 90
+    with pytest.raises(ValueError, match="unknown LBP recipe 'x'"):
+        lbp.lbp_recipe("x")
+    with pytest.raises(ValueError, match="field"):
+        lbp.lbp_recipe("grid_gray", colour="gray")
