@@ -15,6 +15,7 @@ from fas_lib.runs import (
     read_results,
     run_dir,
     save_checkpoint,
+    selected_epoch,
 )
 
 
@@ -47,3 +48,13 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_run(tmp_path / "empty")
     assert read_results(tmp_path) is None
+
+
+def test_selected_epoch_lowest_dev_eer_ties_to_the_later():
+    h = [{"epoch": 1, "dev_eer": 0.2}, {"epoch": 2, "dev_eer": 0.1},
+         {"epoch": 3, "dev_eer": 0.3}, {"epoch": 4, "dev_eer": 0.1}]
+    assert selected_epoch(h) == 4
+    assert selected_epoch(h[:3]) == 2
+    nan_first = [{"epoch": 1, "dev_eer": float("nan")}, {"epoch": 2, "dev_eer": 0.5}]
+    assert selected_epoch(nan_first) == 2  # an undefined dev EER never wins
+    assert selected_epoch([{"epoch": 1, "loss": 0.3}]) is None
