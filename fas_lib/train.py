@@ -315,10 +315,13 @@ def run_experiment(
 
     Returns:
         ``results.json``'s content: ``config`` (resolved), ``metrics`` (``frame`` / ``video``),
-        ``history`` (per epoch), ``timing`` (``train_samples_per_s`` ...), ``scores_csv``.
+        ``history`` (per epoch; with ``select_on_dev`` each epoch's ``dev_eer``), ``timing``
+        (``train_samples_per_s`` ...), ``scores_csv``; with ``select_on_dev``, ``selection``
+        (the chosen ``epoch`` and every epoch's ``dev_eer``).
 
     Raises:
-        ValueError: bad config, a scale not in the cache, a missing split, a foreign checkpoint.
+        ValueError: bad config, a scale not in the cache, a missing split, a foreign checkpoint,
+            an ``init_from`` folder that is unfinished or holds another model.
     """
     if isinstance(config, dict):
         config = ExperimentConfig.from_dict(config)
