@@ -58,3 +58,15 @@ def test_selected_epoch_lowest_dev_eer_ties_to_the_later():
     nan_first = [{"epoch": 1, "dev_eer": float("nan")}, {"epoch": 2, "dev_eer": 0.5}]
     assert selected_epoch(nan_first) == 2  # an undefined dev EER never wins
     assert selected_epoch([{"epoch": 1, "loss": 0.3}]) is None
+
+
+def test_opt_in_fields_leave_existing_run_folders_alone(tmp_path):
+    # folder names of runs that do not use augment / select_on_dev / init_from: the names they
+    # had before those fields existed (computed on the commit that added them, from its parent)
+    assert run_dir(ExperimentConfig(), "r").name == "cnn_s-msfans-1.1_1.2_1.3-s0-d03e8a94"
+    single = ExperimentConfig(preset="paper", fusion="single", scales=(1.2,))
+    assert run_dir(single, "r").name == "cnn_s-single-1.2-s0-c5ea7dc2"
+    off = ExperimentConfig(augment=(), select_on_dev=False, init_from=None)
+    assert run_dir(off, "r") == run_dir(ExperimentConfig(), "r")
+    assert run_dir(ExperimentConfig(augment=("jpeg",)), "r") != run_dir(ExperimentConfig(), "r")
+    assert run_dir(ExperimentConfig(preset="robust"), "r") != run_dir(ExperimentConfig(), "r")
