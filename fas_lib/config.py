@@ -25,15 +25,16 @@ import numpy as np
 import torch
 import yaml
 
+from fas_lib.augment import AUGMENTS, Augment, augment_settings
 from fas_lib.cache import CropCache
 from fas_lib.prepare import get_cache
 from fas_lib.loader import CropDataset
 from fas_lib.models import BACKBONES, FUSIONS, WEIGHT_NORMS, MultiScaleNet
 
 __all__ = [
-    "CONFIG_DIR", "PRESETS", "Experiment", "ExperimentConfig", "build_model", "cache_splits",
-    "epoch_seed", "load_config", "load_experiment", "open_experiment_cache", "scale_indices",
-    "train_dataset",
+    "CONFIG_DIR", "OPT_IN_OFF", "PRESETS", "Experiment", "ExperimentConfig", "build_model",
+    "cache_splits", "epoch_seed", "load_config", "load_experiment", "open_experiment_cache",
+    "scale_indices", "train_dataset",
 ]
 
 #: Values the paper leaves open, per preset. ``"paper"``: Sec. IV's learning rate 2e-4 (epochs,
@@ -47,10 +48,24 @@ __all__ = [
 #: and 10 epochs with channels-last convolutions cost what 6 did without them (about 45 s for
 #: a CNN_S run over three scales); the single-scale test EER at 0.9 fell from 4.8 % to 2.6 %.
 #: Milestones are epochs after which the learning rate is multiplied by 0.1.
+#: ``"robust"``: cpu plus every augmentation (:mod:`fas_lib.augment`) and ``select_on_dev``
+#: (the issue "Models that generalise to unseen sessions, cameras and attacks", section 2).
+#: ``"finetune"`` (with ``init_from``): a third of cpu's learning rate, 1e-3, for 4 epochs,
+#: decayed after 3: enough to adapt a trained model to a new session or camera without
+#: training it away from its start. ``augment`` / ``select_on_dev``: off unless named.
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {"epochs": 10, "batch_size": 32, "lr": 3e-3, "milestones": (7,)},
     "paper": {"epochs": 30, "batch_size": 64, "lr": 2e-4, "milestones": (20, 25)},
+    "robust": {"epochs": 10, "batch_size": 32, "lr": 3e-3, "milestones": (7,),
+               "augment": AUGMENTS, "select_on_dev": True},
+    "finetune": {"epochs": 4, "batch_size": 32, "lr": 1e-3, "milestones": (3,)},
 }
+
+#: Opt-in fields and their "off" value: left out of :meth:`ExperimentConfig.to_dict` when off
+#: (and off in the preset), so run folders, checkpoints and results of runs that do not use
+#: them are exactly those written before the fields existed.
+OPT_IN_OFF: dict[str, Any] = {"augment": (), "augment_params": None, "select_on_dev": False,
+                              "init_from": None}
 
 
 @dataclass(frozen=True)
@@ -80,10 +95,17 @@ class ExperimentConfig:
         seed: seed of initialisation, shuffling, crops and dropout.
         device: ``"cpu"``, ``"cuda"``...; ``None`` = a GPU when there is one.
         smoke: use the tiny smoke cache and one epoch (CI / ``SMOKE=True`` notebooks).
-        preset: ``"cpu"`` or ``"paper"`` (see :data:`PRESETS`).
+        preset: ``"cpu"``, ``"paper"``, ``"robust"`` or ``"finetune"`` (:data:`PRESETS`).
         max_train_frames: train on at most this many training frames (a fixed random subset).
         eval_batch_size: batch size when scoring.
         n_frames: frames per video in the cache (``None``: the cache's default).
+        augment: training augmentations, among :data:`fas_lib.augment.AUGMENTS` (``()``:
+            none; ``None``: the preset's, all for ``"robust"``).
+        augment_params: overrides of :class:`fas_lib.augment.AugmentSettings` strengths.
+        select_on_dev: score dev after every epoch and test with the epoch of lowest dev EER
+            (ties: the later epoch); ``None``: the preset's (on for ``"robust"``).
+        init_from: a finished run folder whose model weights start this run (same backbone,
+            fusion, scales and weight_norm).
     """
 
     dataset: str = "synthspoof"
@@ -109,8 +131,17 @@ class ExperimentConfig:
     max_train_frames: int | None = None
     eval_batch_size: int = 64
     n_frames: int | None = None
+    augment: tuple[str, ...] | None = None
+    augment_params: dict[str, Any] | None = None
+    select_on_dev: bool | None = None
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
+        if self.augment is not None:
+            names = [self.augment] if isinstance(self.augment, str) else self.augment
+            object.__setattr__(self, "augment", tuple(str(a) for a in names))
+        if self.init_from is not None:
+            object.__setattr__(self, "init_from", str(self.init_from))
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
         if self.milestones is not None:
             object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
@@ -127,8 +158,15 @@ class ExperimentConfig:
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-friendly dict (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """Plain JSON-friendly dict (tuples become lists); opt-in fields that are off (and
+        off in the preset) are left out (:data:`OPT_IN_OFF`)."""
+        d = dataclasses.asdict(self)
+        preset = PRESETS.get(self.preset, {})
+        for key, off in OPT_IN_OFF.items():
+            value = d[key]
+            if value is None or (value == off and not preset.get(key, off)) or value == {}:
+                del d[key]
+        return json.loads(json.dumps(d))
 
     def resolve(self) -> ExperimentConfig:
         """Validate; fill ``None`` fields from the preset. Raises ``ValueError`` on bad values."""
@@ -166,7 +204,11 @@ class ExperimentConfig:
             milestones=tuple(int(m) for m in milestones),
             aux_weight=float(self.aux_weight if self.aux_weight is not None
                              else (0.0 if self.fusion == "single" else 0.5)),
+            augment=tuple(self.augment if self.augment is not None else p.get("augment", ())),
+            select_on_dev=bool(self.select_on_dev if self.select_on_dev is not None
+                               else p.get("select_on_dev", False)),
         )
+        augment_settings(out.augment, out.augment_params)  # ValueError on bad names / strengths
         checks = [
             (out.epochs >= 1, f"epochs must be >= 1, got {out.epochs}"),
             (out.batch_size >= 1, f"batch_size must be >= 1, got {out.batch_size}"),
@@ -354,8 +396,9 @@ def epoch_seed(seed: int, epoch: int) -> int:
 def train_dataset(cache: CropCache, idx: list[int], config: ExperimentConfig,
                   epoch: int) -> torch.utils.data.Dataset:
     """Training set of one epoch; crops drawn from a seed derived from ``(seed, epoch)``."""
+    augment = Augment(config.augment, config.augment_params) if config.augment else None
     ds = CropDataset(cache, "train", idx, train=True, size=112,
-                     seed=epoch_seed(config.seed, epoch))
+                     seed=epoch_seed(config.seed, epoch), augment=augment)
     if hasattr(ds, "set_epoch"):
         ds.set_epoch(epoch)
     if config.max_train_frames is not None and config.max_train_frames < len(ds):

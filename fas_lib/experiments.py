@@ -142,7 +142,8 @@ def table_ii(
         cache: opened crop cache (``None``: the one the config names, via ``get_cache``).
         backbone: ``"cnn_s"`` (paper) or ``"cnn_d"``; ``None``: the experiment file's.
         scales: the scales to train; ``None``: the experiment file's (the paper's seven).
-        preset: ``"cpu"`` or ``"paper"`` (:data:`fas_lib.config.PRESETS`); ``None``: the file's.
+        preset: a name in :data:`fas_lib.config.PRESETS` ("cpu", "paper", ...); ``None``: the
+            file's.
         seed: training seed.
         out_root: folder of the run folders.
         progress: tqdm bars.

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fas_lib.augment import Augment
+
 
 def to_float(batch_u8: np.ndarray, channels_last: bool = True) -> torch.Tensor:
     """uint8 crops -> float32 in ``[-1, 1]``, ``(B, S, 3, H, W)``.
@@ -52,13 +54,16 @@ class CropDataset(torch.utils.data.Dataset):
             centre crops when False.
         size: side of the returned crops (paper: 112 out of 128).
         seed: seed of the random crops; epoch ``e`` uses offsets drawn from ``(seed, e)``.
+        augment: training augmentation (:class:`fas_lib.augment.Augment`), one draw per
+            sample from ``(seed, e)`` applied to all its scales; ``None`` (or nothing enabled):
+            none, and no draws.
 
     Item: ``x`` float32 ``(len(scale_indices), 3, size, size)`` in ``[-1, 1]``, ``label`` int64
     (1 = bona fide), ``row`` int (position in ``cache.frames(split)``).
     """
 
     def __init__(self, cache: Any, split: str, scale_indices: Sequence[int], train: bool,
-                 size: int = 112, seed: int = 0) -> None:
+                 size: int = 112, seed: int = 0, augment: Augment | None = None) -> None:
         self.crops = cache.crops(split)
         frames = cache.frames(split)
         if len(frames) != len(self.crops):
@@ -75,6 +80,8 @@ class CropDataset(torch.utils.data.Dataset):
         self.split, self.train, self.size, self.seed = split, bool(train), int(size), int(seed)
         self.epoch = 0
         self._offsets: np.ndarray | None = None
+        self.augment = augment if augment and self.train else None
+        self._draws: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -83,6 +90,7 @@ class CropDataset(torch.utils.data.Dataset):
         """Draw new random crops for ``epoch`` (training only)."""
         self.epoch = int(epoch)
         self._offsets = None
+        self._draws = None
 
     def offsets(self) -> np.ndarray:
         """``(N, 2)`` top-left (y, x) crop offsets of every sample for the current epoch."""
@@ -108,6 +116,10 @@ class CropDataset(torch.utils.data.Dataset):
         for j, i in enumerate(order):  # crop and move channels first in one uint8 copy
             y, x = offs[rows[i]]
             out[i] = block[j, :, y:y + s, x:x + s].transpose(0, 3, 1, 2)
+        if self.augment is not None:
+            if self._draws is None:
+                self._draws = self.augment.draw(len(self), self.seed, self.epoch)
+            out = self.augment.apply_batch(out, self._draws[0][rows], self._draws[1][rows])
         return (to_float(out, channels_last=False), torch.from_numpy(self.labels[rows]),
                 torch.from_numpy(rows))
 

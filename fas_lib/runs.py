@@ -5,6 +5,8 @@ A run folder (:func:`run_dir`: ``out_root/<run name>-<hash of the config and the
 * ``checkpoint.pt`` (:data:`CHECKPOINT`): model, optimiser, scheduler, RNG states, epoch,
   history; written atomically after every epoch (:func:`save_checkpoint`) and read with
   ``torch.load(..., weights_only=True)`` (:func:`load_checkpoint`);
+* ``best.pt`` (:data:`BEST`, runs with ``select_on_dev``): the weights of the epoch of lowest
+  dev EER so far (:func:`selected_epoch`), the model that scores test;
 * ``scores.csv`` (:data:`SCORES`): the scores table of :mod:`fas_lib.scoring`;
 * ``results.json`` (:data:`RESULTS`): the resolved config, the metrics, per-epoch history,
   timing and samples/s.
@@ -49,11 +51,12 @@ from fas_lib.scoring import (
 from fas_lib.utils import atomic_path, save_results
 
 __all__ = [
-    "CHECKPOINT", "RESULTS", "SCORES", "config_hash", "data_key", "evaluate_run",
-    "extract_run_features", "load_checkpoint", "load_run", "read_results", "run_dir", "save_checkpoint",
-    "score_and_write", "write_run",
+    "BEST", "CHECKPOINT", "RESULTS", "SCORES", "config_hash", "data_key", "evaluate_run",
+    "extract_run_features", "load_checkpoint", "load_run", "read_results", "run_dir",
+    "save_checkpoint", "score_and_write", "selected_epoch", "write_run",
 ]
 
+BEST = "best.pt"
 CHECKPOINT = "checkpoint.pt"
 RESULTS = "results.json"
 SCORES = "scores.csv"
@@ -114,14 +117,20 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def load_run(out_dir: str | Path, device: str = "cpu") -> tuple[MultiScaleNet, ExperimentConfig]:
-    """The trained model (eval mode) and resolved config of a run folder."""
+    """The trained model (eval mode) and resolved config of a run folder.
+
+    For a run with ``select_on_dev``, the model is the selected epoch's (:data:`BEST`), the one
+    that scored its test split.
+    """
     ck_path = Path(out_dir) / CHECKPOINT
     if not ck_path.is_file():
         raise FileNotFoundError(f"no checkpoint in {out_dir}: train it with run_experiment")
     ck = load_checkpoint(ck_path)
     cfg = ExperimentConfig.from_dict(json.loads(ck["config"]))
+    best = Path(out_dir) / BEST
+    state = load_checkpoint(best)["model"] if cfg.select_on_dev and best.is_file() else ck["model"]
     model = build_model(cfg)
-    model.load_state_dict(ck["model"])
+    model.load_state_dict(state)
     return model.to(device).eval(), cfg
 
 
@@ -134,6 +143,16 @@ def extract_run_features(
 ) -> ScaleFeatures:
     """:func:`fas_lib.scoring.extract_scale_features` of a run folder's model (:func:`load_run`)."""
     return extract_scale_features(load_run(out_dir), split, cache, batch_size, progress)
+
+
+def selected_epoch(history: list[dict[str, Any]]) -> int | None:
+    """The epoch of lowest ``dev_eer`` in a run's history; ties go to the later epoch (it has
+    trained longer at the same dev error). ``None`` when no epoch was scored on dev."""
+    scored = [(h["dev_eer"], h["epoch"]) for h in history if h.get("dev_eer") is not None]
+    if not scored:
+        return None
+    key = [(math.inf if math.isnan(e) else e, -ep) for e, ep in scored]
+    return -min(key)[1]
 
 
 # ----------------------------------------------------------------------------- results
@@ -194,6 +213,10 @@ def score_and_write(model: MultiScaleNet, cfg: ExperimentConfig, cache: CropCach
         "learned_weights": mean_weights(scores, cfg.scales),
         "scores_csv": SCORES,
     }
+    if cfg.select_on_dev:
+        results["selection"] = {
+            "epoch": selected_epoch(history), "dev_eer": [h.get("dev_eer") for h in history],
+            "rule": "lowest frame-level dev EER after an epoch; ties: the later epoch"}
     write_run(out, results, scores)
     return results
 

@@ -17,6 +17,11 @@ multiplied by 0.1 at each milestone, and the loss of Eq. 6 (:func:`fas_lib.model
 auxiliary per-scale losses weighted 0.5 during the first half of the iterations, none after.
 Two presets fill the values the paper leaves open (:data:`fas_lib.config.PRESETS`).
 
+Opt-in (:class:`~fas_lib.config.ExperimentConfig`, preset ``"robust"``): ``augment`` (training
+augmentation, :mod:`fas_lib.augment`); ``select_on_dev`` (dev scored after every epoch, the
+weights of the lowest dev EER kept in ``best.pt`` and used for test; ties: the later epoch);
+``init_from`` (start from a finished run's weights, preset ``"finetune"``).
+
 Reproducibility: model initialisation is seeded with ``seed``; every epoch re-seeds Python,
 NumPy and PyTorch from ``(seed, epoch)`` and shuffles with a generator seeded the same way, so an
 interrupted run that resumes from its last checkpoint gives exactly the scores of an
@@ -49,8 +54,19 @@ from fas_lib.config import (
     scale_indices,
     train_dataset,
 )
+from fas_lib.metrics import eer
 from fas_lib.models import MultiScaleNet, msfans_loss
-from fas_lib.runs import CHECKPOINT, load_checkpoint, save_checkpoint, score_and_write
+from fas_lib.runs import (
+    BEST,
+    CHECKPOINT,
+    load_checkpoint,
+    load_run,
+    read_results,
+    save_checkpoint,
+    score_and_write,
+    selected_epoch,
+)
+from fas_lib.scoring import score_split
 from fas_lib.utils import get_device, tune_malloc
 
 __all__ = ["run_experiment", "train_one_epoch", "train_step"]
@@ -180,7 +196,28 @@ def _open_data(cfg: ExperimentConfig, cache: CropCache | None,
     if missing:
         raise ValueError(f"the crop cache has no {sorted(missing)} split(s); it has "
                          f"{sorted(cache_splits(cache))}")
+    if cfg.select_on_dev and "dev" not in cache_splits(cache):
+        raise ValueError("select_on_dev needs a dev split; the crop cache has "
+                         f"{sorted(cache_splits(cache))}")
     return cache, idx
+
+
+def _init_from(cfg: ExperimentConfig, model: MultiScaleNet) -> None:
+    """Copy the weights of the finished run ``cfg.init_from`` into ``model`` (``ValueError``
+    when it is unfinished or its backbone, fusion, scales or weight_norm differ)."""
+    src = Path(str(cfg.init_from))
+    res = read_results(src)
+    if res is None or not res.get("complete"):
+        raise ValueError(f"init_from={str(src)!r} is not a finished run folder (no complete "
+                         "results.json); train it with run_experiment first")
+    src_model, src_cfg = load_run(src)
+    keys = ("backbone", "fusion", "scales", "weight_norm")
+    diff = {k: (getattr(src_cfg, k), getattr(cfg, k)) for k in keys
+            if getattr(src_cfg, k) != getattr(cfg, k)}
+    if diff:
+        raise ValueError(f"init_from={str(src)!r} has another model: "
+                         + ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in diff.items()))
+    model.load_state_dict(src_model.state_dict())
 
 
 def _build(cfg: ExperimentConfig, device: str) -> tuple[MultiScaleNet, Optimizer, Scheduler]:
@@ -278,10 +315,13 @@ def run_experiment(
 
     Returns:
         ``results.json``'s content: ``config`` (resolved), ``metrics`` (``frame`` / ``video``),
-        ``history`` (per epoch), ``timing`` (``train_samples_per_s`` ...), ``scores_csv``.
+        ``history`` (per epoch; with ``select_on_dev`` each epoch's ``dev_eer``), ``timing``
+        (``train_samples_per_s`` ...), ``scores_csv``; with ``select_on_dev``, ``selection``
+        (the chosen ``epoch`` and every epoch's ``dev_eer``).
 
     Raises:
-        ValueError: bad config, a scale not in the cache, a missing split, a foreign checkpoint.
+        ValueError: bad config, a scale not in the cache, a missing split, a foreign checkpoint,
+            an ``init_from`` folder that is unfinished or holds another model.
     """
     if isinstance(config, dict):
         config = ExperimentConfig.from_dict(config)
@@ -300,12 +340,16 @@ def run_experiment(
     if resume and run.ckpt_path.exists():
         run.start_epoch, run.history, run.train_seconds = _resume(
             run.ckpt_path, cfg, run.model, run.opt, run.sched)
+    elif cfg.init_from is not None:
+        _init_from(cfg, run.model)
     _train_epochs(run, progress, stop_after_epoch, on_epoch_end)
 
     done = run.history[-1]["epoch"] if run.history else 0
     if done < cfg.epochs:
         return {"complete": False, "epochs_done": done, "config": cfg.to_dict(),
                 "history": run.history}
+    if cfg.select_on_dev:  # test is scored with the selected epoch's weights
+        run.model.load_state_dict(load_checkpoint(out / BEST)["model"])
     return score_and_write(run.model, cfg, cache, idx, out, device, progress, run.history,
                            run.train_seconds, run.n_train, run.max_iter)
 
@@ -328,8 +372,27 @@ def _train_epochs(run: _Run, progress: bool, stop_after_epoch: int | None,
             run.train_seconds += stats["seconds"]
             record = {"epoch": epoch + 1, "lr": lr_epoch, **stats}
             run.history.append(record)
+            if cfg.select_on_dev:
+                _select_on_dev(run, record)
             save_checkpoint(run.ckpt_path, _checkpoint(epoch + 1, run))
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, record)
     finally:
         bar.close()
+
+
+def _select_on_dev(run: _Run, record: dict[str, Any]) -> None:
+    """Score dev (frame-level EER into ``record``); keep the weights in ``best.pt`` when this
+    epoch is the selected one so far (:func:`fas_lib.runs.selected_epoch`).
+
+    Written before the epoch's checkpoint: a run interrupted in between redoes the epoch and
+    writes the same ``best.pt``. Scoring uses no RNG that training reads (every epoch re-seeds).
+    """
+    cfg = run.cfg
+    dev = score_split(run.model, run.cache, "dev", run.idx, cfg.scales, cfg.eval_batch_size,
+                      run.device, progress=False)
+    record["dev_eer"] = float(eer(dev["label"].to_numpy(), dev["score"].to_numpy())[0])
+    if selected_epoch(run.history) == record["epoch"]:
+        save_checkpoint(run.ckpt_path.parent / BEST,
+                        {"epoch": record["epoch"], "dev_eer": record["dev_eer"],
+                         "model": run.model.state_dict()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -48,7 +49,8 @@ SHIPPED = sorted(CONFIG_DIR.glob("*.yaml"))
 
 
 def test_the_papers_experiments_are_shipped_as_files():
-    assert {p.stem for p in SHIPPED} >= {"table_ii", "table_iii", "msfans", "tables_iv_v"}
+    assert {p.stem for p in SHIPPED} >= {"table_ii", "table_iii", "msfans", "tables_iv_v",
+                                         "robust"}
     for path in SHIPPED:
         exp = load_experiment(path)
         assert exp.title and "ICPR 2018" in exp.paper, f"{path.name}: title and paper to cite"
@@ -65,6 +67,9 @@ def test_table_files_hold_the_papers_runs():
     assert [(c.scales, c.fusion) for c in t3] == [(g, f) for g in SCALE_GROUPS for f in trained]
     (ms,) = load_experiment("msfans").configs()
     assert (ms.fusion, ms.scales, ms.weight_norm) == ("msfans", (1.1, 1.2, 1.3), "none")
+    (robust,) = load_experiment("robust").configs()
+    assert robust == dataclasses.replace(ms, preset="robust")  # msfans.yaml's run, robust recipe
+    assert "issue" in load_experiment("robust").paper
     iv_v = load_experiment("tables_iv_v").configs()
     assert [(c.backbone, c.scales) for c in iv_v] == [("cnn_d", (1.1, 1.2, 1.3)),
                                                       ("cnn_d", (1.3, 1.4, 1.5))]

@@ -15,6 +15,7 @@ from fas_lib.runs import (
     read_results,
     run_dir,
     save_checkpoint,
+    selected_epoch,
 )
 
 
@@ -47,3 +48,25 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_run(tmp_path / "empty")
     assert read_results(tmp_path) is None
+
+
+def test_selected_epoch_lowest_dev_eer_ties_to_the_later():
+    h = [{"epoch": 1, "dev_eer": 0.2}, {"epoch": 2, "dev_eer": 0.1},
+         {"epoch": 3, "dev_eer": 0.3}, {"epoch": 4, "dev_eer": 0.1}]
+    assert selected_epoch(h) == 4
+    assert selected_epoch(h[:3]) == 2
+    nan_first = [{"epoch": 1, "dev_eer": float("nan")}, {"epoch": 2, "dev_eer": 0.5}]
+    assert selected_epoch(nan_first) == 2  # an undefined dev EER never wins
+    assert selected_epoch([{"epoch": 1, "loss": 0.3}]) is None
+
+
+def test_opt_in_fields_leave_existing_run_folders_alone(tmp_path):
+    # folder names of runs that do not use augment / select_on_dev / init_from: the names they
+    # had before those fields existed (computed on the commit that added them, from its parent)
+    assert run_dir(ExperimentConfig(), "r").name == "cnn_s-msfans-1.1_1.2_1.3-s0-d03e8a94"
+    single = ExperimentConfig(preset="paper", fusion="single", scales=(1.2,))
+    assert run_dir(single, "r").name == "cnn_s-single-1.2-s0-c5ea7dc2"
+    off = ExperimentConfig(augment=(), select_on_dev=False, init_from=None)
+    assert run_dir(off, "r") == run_dir(ExperimentConfig(), "r")
+    assert run_dir(ExperimentConfig(augment=("jpeg",)), "r") != run_dir(ExperimentConfig(), "r")
+    assert run_dir(ExperimentConfig(preset="robust"), "r") != run_dir(ExperimentConfig(), "r")

@@ -17,7 +17,8 @@ import torch
 import fas_lib.train
 from fas_lib.config import ExperimentConfig, scale_indices
 from fas_lib.models import msfans_loss
-from fas_lib.runs import CHECKPOINT
+from fas_lib.runs import CHECKPOINT, load_run, selected_epoch
+from fas_lib.scoring import score_split
 from fas_lib.train import run_experiment
 
 SCALES3 = (1.1, 1.2, 1.3)
@@ -213,3 +214,105 @@ def test_corrupt_checkpoint_is_a_clear_error(cache, tmp_path):
     (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot read checkpoint"):
         run_experiment(cfg(), tmp_path, cache=cache, progress=False)
+
+
+# ---------------------------------------------------------------- opt-in: augment, select, init
+
+ALL_AUGMENTS = ("hflip", "color_jitter", "gamma", "blur", "noise", "jpeg")
+
+
+def test_augment_off_gives_the_scores_of_a_plain_run(cache, tmp_path):
+    plain = run_experiment(cfg(), tmp_path / "plain", cache=cache, progress=False)
+    off = run_experiment(cfg(augment=(), select_on_dev=False), tmp_path / "off", cache=cache,
+                         progress=False)
+    pd.testing.assert_frame_equal(scores_of(tmp_path / "plain"), scores_of(tmp_path / "off"))
+    assert (tmp_path / "plain" / "scores.csv").read_bytes() == \
+        (tmp_path / "off" / "scores.csv").read_bytes()
+    assert off["config"] == plain["config"] and "augment" not in off["config"]
+    assert [h["loss"] for h in off["history"]] == [h["loss"] for h in plain["history"]]
+    assert not (tmp_path / "off" / "best.pt").exists()
+
+
+def test_augmented_run_is_deterministic_and_resumable(cache, tmp_path):
+    c = cfg(augment=ALL_AUGMENTS)
+    full = run_experiment(c, tmp_path / "a", cache=cache, progress=False)
+    assert full["config"]["augment"] == list(ALL_AUGMENTS)
+    run_experiment(c, tmp_path / "b", cache=cache, progress=False, stop_after_epoch=1)
+    run_experiment(c, tmp_path / "b", cache=cache, progress=False)
+    pd.testing.assert_frame_equal(scores_of(tmp_path / "a"), scores_of(tmp_path / "b"))
+    run_experiment(cfg(), tmp_path / "plain", cache=cache, progress=False)
+    assert not np.allclose(scores_of(tmp_path / "a").score, scores_of(tmp_path / "plain").score)
+
+
+def test_select_on_dev_keeps_the_epoch_of_lowest_dev_eer(cache, tmp_path):
+    c = cfg(epochs=3, milestones=(2,), select_on_dev=True)
+    res = run_experiment(c, tmp_path / "sel", cache=cache, progress=False)
+    plain = run_experiment(cfg(epochs=3, milestones=(2,)), tmp_path / "plain", cache=cache,
+                           progress=False)
+    # scoring dev between epochs does not change training
+    assert [h["loss"] for h in res["history"]] == [h["loss"] for h in plain["history"]]
+    dev_eers = [h["dev_eer"] for h in res["history"]]
+    sel = res["selection"]
+    assert sel["dev_eer"] == dev_eers and sel["epoch"] == selected_epoch(res["history"])
+    best = min(dev_eers)
+    assert sel["epoch"] == max(i + 1 for i, e in enumerate(dev_eers) if e == best)
+    ck = torch.load(tmp_path / "sel" / "best.pt", weights_only=True)
+    assert ck["epoch"] == sel["epoch"] and ck["dev_eer"] == best
+    # test was scored with the selected weights: load_run gives them, and they rescore the same
+    model, _ = load_run(tmp_path / "sel")
+    rescored = score_split(model, cache, "test", [0, 1, 2], SCALES3, progress=False)
+    np.testing.assert_allclose(rescored["score"],
+                               scores_of(tmp_path / "sel").query("split == 'test'")["score"])
+    if sel["epoch"] == 3:  # the last epoch: the run's scores are the plain run's
+        pd.testing.assert_frame_equal(scores_of(tmp_path / "sel"), scores_of(tmp_path / "plain"))
+
+
+def test_select_on_dev_resumes_like_an_uninterrupted_run(cache, tmp_path):
+    c = cfg(epochs=3, milestones=(2,), select_on_dev=True)
+    full = run_experiment(c, tmp_path / "full", cache=cache, progress=False)
+    run_experiment(c, tmp_path / "res", cache=cache, progress=False, stop_after_epoch=2)
+    resumed = run_experiment(c, tmp_path / "res", cache=cache, progress=False)
+    assert resumed["selection"] == full["selection"]
+    pd.testing.assert_frame_equal(scores_of(tmp_path / "full"), scores_of(tmp_path / "res"))
+
+
+def test_select_on_dev_needs_a_dev_split(tmp_path):
+    no_dev = TinyCache({"train": 12, "test": 6})
+    with pytest.raises(ValueError, match="select_on_dev needs a dev split"):
+        run_experiment(cfg(select_on_dev=True), tmp_path, cache=no_dev, progress=False)
+
+
+def test_init_from_starts_from_the_source_weights(cache, tmp_path, monkeypatch):
+    run_experiment(cfg(epochs=1, milestones=()), tmp_path / "src", cache=cache, progress=False)
+    source, _ = load_run(tmp_path / "src")
+    first: dict[str, torch.Tensor] = {}
+    real = fas_lib.train.train_step
+
+    def spy(model, *args, **kwargs):
+        if not first:
+            first.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(fas_lib.train, "train_step", spy)
+    c = cfg(seed=11, preset="finetune", epochs=None, lr=None, milestones=None,
+            init_from=str(tmp_path / "src"))
+    res = run_experiment(c, tmp_path / "ft", cache=cache, progress=False)
+    assert first.keys() == source.state_dict().keys()
+    for k, v in source.state_dict().items():
+        assert torch.equal(first[k], v), k
+    assert res["config"]["init_from"] == str(tmp_path / "src")
+    assert (res["config"]["lr"], res["config"]["epochs"]) == (1e-3, 4)
+    first.clear()
+    run_experiment(cfg(seed=11), tmp_path / "fresh", cache=cache, progress=False)
+    assert not all(torch.equal(first[k], v) for k, v in source.state_dict().items())
+
+
+def test_init_from_refuses_another_model_or_an_unfinished_run(cache, tmp_path):
+    run_experiment(cfg(epochs=1, milestones=()), tmp_path / "src", cache=cache, progress=False)
+    with pytest.raises(ValueError, match="fusion 'msfans' there, 'average' here"):
+        run_experiment(cfg(fusion="average", init_from=str(tmp_path / "src")), tmp_path / "a",
+                       cache=cache, progress=False)
+    run_experiment(cfg(), tmp_path / "half", cache=cache, progress=False, stop_after_epoch=1)
+    with pytest.raises(ValueError, match="not a finished run folder"):
+        run_experiment(cfg(init_from=str(tmp_path / "half")), tmp_path / "b", cache=cache,
+                       progress=False)
