@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fas_lib import align
+from fas_lib import geometry
 from fas_lib.cache import CacheError, open_cache
 from fas_lib.cache_build import build_cache, skip_report
 from fas_lib.cache_shards import BuildInterrupted
@@ -193,12 +193,12 @@ def test_wide_scales_up_to_4(tmp_path):
     assert crops.shape == (1, 4, 128, 128, 3) and crops.dtype == np.uint8 and pad.shape == (1, 4)
     # geometry: the alignment re-derived from the stored landmarks maps the face box into each
     # crop with a side 1 / scale of the scale-1.0 one, and gives the padding the cache stored
-    m = align.similarity_transform(align.dlib5_to_alignment_points(c.landmarks("train")[0]),
-                                   align.TEMPLATE_5)
-    sides = np.array([np.ptp(align.box_in_crop(m, c.boxes("train")[0], s, 128), axis=0)
+    m = geometry.similarity_transform(geometry.dlib5_to_alignment_points(c.landmarks("train")[0]),
+                                   geometry.TEMPLATE_5)
+    sides = np.array([np.ptp(geometry.box_in_crop(m, c.boxes("train")[0], s, 128), axis=0)
                       for s in WIDE])
     np.testing.assert_allclose(sides * np.array(WIDE)[:, None], sides[[0, 0, 0, 0]], rtol=1e-9)
-    expected = [align.padded_fraction(align.crop_matrix(m, s, 1.0, 128), 128, fakes.FRAME_W,
+    expected = [geometry.padded_fraction(geometry.crop_matrix(m, s, 1.0, 128), 128, fakes.FRAME_W,
                                       fakes.FRAME_H) for s in WIDE]
     np.testing.assert_allclose(pad[0], expected, atol=1e-6)
     assert pad[0, 0] < 0.05 and np.all(np.diff(pad[0]) > 0.1) and pad[0, -1] > 0.6
