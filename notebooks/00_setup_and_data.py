@@ -39,6 +39,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
 from fas_lib import SCALES, align, synthspoof
 from fas_lib.plots import box_corners, draw_polygon, image_grid, plot_curves, save_fig

@@ -40,6 +40,7 @@ import matplotlib.cbook
 import matplotlib.pyplot as plt
 import numpy as np
 import skimage.data
+from IPython.display import display
 
 from fas_lib import align, geometry
 from fas_lib.plots import alignment_steps, box_corners, draw_points, draw_polygon, save_fig

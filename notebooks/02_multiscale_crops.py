@@ -41,6 +41,7 @@ import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
 from fas_lib import align, geometry, synthspoof
 from fas_lib.plots import plot_curves, save_fig, scale_grid

@@ -318,8 +318,8 @@ plt.show()
 # a tiny SynthSpoof — the numbers then only show that the pipeline runs.
 
 # %%
-from fas_lib.prepare import get_cache
 from fas_lib.experiments import run_many
+from fas_lib.prepare import get_cache
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 print(cache.path, "|", cache.table.split.value_counts().to_dict())

@@ -108,10 +108,9 @@ import torch
 import torch.nn.functional as F
 
 from fas_lib.models import MultiScaleNet, msfans_loss
-from fas_lib.config import PRESETS, ExperimentConfig
 
-LR = PRESETS[PRESET]["lr"]
-MOMENTUM, WD = ExperimentConfig().momentum, ExperimentConfig().weight_decay
+# the optimiser settings of the run trained in section 2 (configs/msfans.yaml + its preset)
+LR, MOMENTUM, WD = CONFIG.resolve().lr, CONFIG.momentum, CONFIG.weight_decay
 AUX, MAX_ITER = 0.5, 10                                # Eq. 6; MAXITER of a toy run
 
 
@@ -217,16 +216,15 @@ print(f"hand-written fusion, Eq. 6 and SGD == fas_lib ({time.perf_counter() - t:
 # same run from the command line.
 
 # %%
-from fas_lib.prepare import get_cache
 from fas_lib.experiments import run_many
+from fas_lib.prepare import get_cache
 from fas_lib.runs import load_run
 from fas_lib.scoring import extract_scale_features, rescore
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 print(cache.path, "|", cache.table.split.value_counts().to_dict())
-config = CONFIG
 t = time.perf_counter()
-(RUN,) = run_many([config], RUNS_DIR, cache=cache, desc="MS-FANS")  # read back when finished
+(RUN,) = run_many([CONFIG], RUNS_DIR, cache=cache, desc="MS-FANS")  # read back when finished
 RUN_DIR = RUN["run_dir"]
 print(f"run {RUN_DIR} ({time.perf_counter() - t:.0f} s; threshold from "
       f"{RUN['metrics']['threshold_split']})")
