@@ -150,7 +150,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     set_seed(0)
 
-    config = SynthConfig(n_subjects=args.subjects, qualities=("normal",))
+    config = SynthConfig(n_subjects=args.subjects, sessions=("s1",), live_per_session=1)
     root = generate(config, workers=2, progress=False).root
     paths = load_protocol("synthspoof", root).table["path"].tolist()
     res: dict = {"machine_threads": args.threads, "videos": len(paths), "n_frames": args.n_frames,

@@ -18,18 +18,16 @@ from fas_lib import SCALES
 from fas_lib.cache import CropCache
 from fas_lib.cache_build import DEFAULT_N_FRAMES, build_cache
 from fas_lib.datasets import get_adapter
+from fas_lib.shift import protocol_view
 from fas_lib.synthspoof import SynthConfig, generate
 
 
 def smoke_synth_config() -> SynthConfig:
-    """The tiny SynthSpoof of ``SMOKE`` runs: 3 subjects (one per split), every attack type,
-    one quality, 2 frames per video (18 videos, 36 frames).
-
-    Seed 3 because dlib finds a face in all 36 frames with it (seed 0 loses both frames of
-    the test split's ``replay_screen`` video, and with it an attack type), checked when chosen;
-    any frame a later detector misses is still counted in the cache's manifest.
+    """The tiny SynthSpoof of ``SMOKE`` runs: 3 subjects (one per split), 3 sessions, one live
+    video and every attack type per session, 2 frames per video (54 videos, 108 frames), so that
+    the shift protocols p1, p2 and loao have both classes in every split.
     """
-    return SynthConfig(n_subjects=3, frames_per_video=2, qualities=("normal",), seed=3)
+    return SynthConfig(n_subjects=3, frames_per_video=2, live_per_session=1, seed=3)
 
 
 def dataset_root(dataset: str, root: str | Path | None, smoke: bool, workers: int,
@@ -74,7 +72,8 @@ def get_cache(
     video), or :func:`smoke_synth_config` when ``smoke``. Every dataset is then cached with
     :data:`~fas_lib.cache_build.DEFAULT_N_FRAMES` (4) evenly spaced frames per video (smoke: 2
     per video, and for a real dataset only the first 2 videos of every split and attack type).
-    A finished cache is opened, not rebuilt.
+    A finished cache is opened, not rebuilt. SynthSpoof's shift protocols (``p1`` ... ``p4``,
+    ``loao``; :mod:`fas_lib.shift`) are views of its ``standard`` cache: nothing is cut twice.
 
     Args:
         dataset: a name of :data:`fas_lib.datasets.DATASETS` (notebook ``DATASET``).
@@ -99,6 +98,13 @@ def get_cache(
     if n_frames is None and every is None:
         n_frames = 2 if smoke else DEFAULT_N_FRAMES
     limit = 2 if (smoke and name != "synthspoof") else None
-    return build_cache(name, root, protocol, fold, out=out, scales=scales, every=every,
-                       n_frames=n_frames, workers=workers, progress=progress,
-                       use_gt_boxes=use_gt_boxes, max_videos_per_group=limit, force=force)
+    view = None
+    if name == "synthspoof":  # shift protocols: a view of the standard protocol's cache
+        adapter = get_adapter(name, root)
+        view = adapter.resolve_protocol(protocol)
+        fold = adapter.check_fold(view, fold)
+        protocol = "standard"
+    cache = build_cache(name, root, protocol, None if view else fold, out=out, scales=scales,
+                        every=every, n_frames=n_frames, workers=workers, progress=progress,
+                        use_gt_boxes=use_gt_boxes, max_videos_per_group=limit, force=force)
+    return protocol_view(cache, view, fold) if view else cache

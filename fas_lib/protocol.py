@@ -15,7 +15,13 @@ split          ``"train"``, ``"dev"`` or ``"test"``
 video_id       identifier shared by all frames of one video (scores merge on it)
 depth_path     pixel-aligned depth file, or ``""`` when the dataset has none
 ir_path        pixel-aligned near-infrared file, or ``""`` when the dataset has none
+session        capture session / environment (``"s1"``, ``"session3"``), ``""`` if unknown
+camera         capture device (``"c4"``, ``"phone2"``), ``""`` if unknown
+instrument     attack instrument (printer, display), ``""`` for bona fide or unknown
 =============  =================================================================
+
+The last three are the *capture factors* that the shift protocols of :mod:`fas_lib.shift`
+hold out (unseen session, camera, instrument); a table or CSV without them gets ``""``.
 
 Protocols are data, not code: a table can be written to and read from CSV unchanged. What an
 adapter or the media reader leaves out of a table is recorded in a :class:`SkipLog`.
@@ -38,7 +44,12 @@ COLUMNS: tuple[str, ...] = (
     "video_id",
     "depth_path",
     "ir_path",
+    "session",
+    "camera",
+    "instrument",
 )
+#: The optional columns: the capture factors, ``""`` when a table leaves them out.
+FACTORS: tuple[str, ...] = ("session", "camera", "instrument")
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 
 
@@ -78,6 +89,7 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
     Raises:
         ProtocolError: on a missing column, an unknown split or a label other than 0/1.
     """
+    df = df.assign(**{f: "" for f in FACTORS if f not in df.columns})
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ProtocolError(f"protocol table lacks column(s) {missing}; expected {list(COLUMNS)}")

@@ -70,7 +70,7 @@ def synth(tmp_path_factory) -> Path:
     videos, about 3 s), generated once per session."""
     from fas_lib.synthspoof import SynthConfig, generate
 
-    config = SynthConfig(n_subjects=3, frames_per_video=3, qualities=("normal",),
+    config = SynthConfig(n_subjects=3, frames_per_video=3, sessions=("s1",), live_per_session=1,
                          attack_types=("print_flat", "replay_phone"))
     return generate(config, root=tmp_path_factory.mktemp("synth") / "ss", workers=1,
                     progress=False).root

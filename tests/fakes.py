@@ -246,8 +246,8 @@ def build_nuaa(
 ) -> FakeDataset:
     """NUAA: ``ClientRaw/<ID>/`` and ``ImposterRaw/<ID>/`` JPEGs and the four CRLF lists.
 
-    Subjects 1..n_subjects each get ``images`` train images (session 1) and ``images`` test
-    images (session 3) in both folders. ``n_missing`` extra entries of a never-released subject
+    Subjects 1..n_subjects each get ``images`` train images (sessions 1 and 2 alternately, as
+    the official lists mix them) and ``images`` test images (session 3) in both folders. ``n_missing`` extra entries of a never-released subject
     (0016) are listed in ``client_test_raw.txt`` without files. ``backslash`` writes the
     imposter lists with Windows separators.
     """
@@ -255,8 +255,9 @@ def build_nuaa(
     lists: dict[str, list[str]] = {k: [] for k in ("client_train_raw.txt", "imposter_train_raw.txt",
                                                    "client_test_raw.txt", "imposter_test_raw.txt")}
     for sid in range(1, n_subjects + 1):
-        for split, session in (("train", 1), ("test", 3)):
+        for split, first in (("train", 1), ("test", 3)):
             for pic in range(images):
+                session = first + pic % 2 if split == "train" else first
                 entry = f"{sid:04d}/{sid:04d}_00_01_{session:02d}_{pic}.jpg"
                 for who, folder in (("client", "ClientRaw"), ("imposter", "ImposterRaw")):
                     write_image(fake, f"{folder}/{entry}", "live" if who == "client" else "attack")

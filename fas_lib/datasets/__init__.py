@@ -20,7 +20,8 @@ replay_attack  grandtest, print, mobile, highdef, photo, video,          :mod:`.
 oulu_npu       1, 2, 3 (fold 1-6), 4 (fold 1-6)                          :mod:`.oulu_npu`
 nuaa           standard, standard_nodev                                  :mod:`.nuaa`
 casia_surf     challenge                                                 :mod:`.casia_surf`
-synthspoof     default (``<root>/protocol.csv``)                         :mod:`.generic_csv`
+synthspoof     standard (``<root>/protocol.csv``), p1, p2, p3 (fold 1-5),  :mod:`.generic_csv`
+               p4 (fold 1-5), loao (fold 1-5), see :mod:`fas_lib.shift`
 csv            the CSV file name (``root`` may be the CSV itself)        :mod:`.generic_csv`
 =============  ========================================================  =================
 """

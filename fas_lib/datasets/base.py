@@ -29,7 +29,8 @@ README_HINT = "see README 'Use a real dataset'"
 Box = tuple[int, int, int, int]
 
 #: values of the optional columns when an adapter leaves them out
-ROW_DEFAULTS: dict[str, str] = {"subject": "", "quality": "", "depth_path": "", "ir_path": ""}
+ROW_DEFAULTS: dict[str, str] = {"subject": "", "quality": "", "depth_path": "", "ir_path": "",
+                                "session": "", "camera": "", "instrument": ""}
 
 
 class DatasetLayoutError(FileNotFoundError):

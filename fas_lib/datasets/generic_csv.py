@@ -32,6 +32,8 @@ from fas_lib.datasets.base import (
     drop_missing,
 )
 from fas_lib.protocol import COLUMNS, ProtocolError, SkipLog, read_protocol
+from fas_lib.shift import FOLDED, PROTOCOLS, apply_protocol
+from fas_lib.shift import folds as shift_folds
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("path", "label", "split")
 LABEL_WORDS: dict[str, int] = {
@@ -151,15 +153,48 @@ class GenericCsv(DatasetAdapter):
 
 
 class SynthSpoof(DatasetAdapter):
-    """Adapter for the SynthSpoof generator's output: ``<root>/protocol.csv``."""
+    """Adapter for the SynthSpoof generator's output: ``<root>/protocol.csv``.
+
+    Protocols: ``standard`` (the generator's subject-disjoint split; ``default`` is an alias)
+    and the shift protocols of :mod:`fas_lib.shift` (``p1`` ... ``p4``, ``loao``) built from
+    the capture factors the table records. Folds of ``p3`` / ``p4`` are cameras, of ``loao``
+    attack types: a 1-based number or the level's name (``fold="print_cut"``).
+    """
 
     name = "synthspoof"
     title = "SynthSpoof"
-    protocols = ("default",)
-    default_protocol = "default"
+    protocols = (*PROTOCOLS, "default")
+    default_protocol = "standard"
     required = ("protocol.csv",)
     layout = "protocol.csv written by the SynthSpoof generator (run the generator first)"
 
+    def resolve_protocol(self, protocol: str | None) -> str:
+        """The canonical protocol name (``default`` is ``standard``)."""
+        name = super().resolve_protocol(protocol)
+        return "standard" if name == "default" else name
+
+    def _table(self) -> pd.DataFrame:
+        if not hasattr(self, "_cached_table"):
+            self.check_layout()
+            self._cached_table = read_protocol(self.root / "protocol.csv")
+        return self._cached_table
+
+    def folds(self, protocol: str) -> tuple[int, ...]:
+        """1 .. the number of cameras (p3, p4) or attack types (loao) in the table."""
+        if protocol not in FOLDED:
+            return ()
+        return tuple(range(1, len(shift_folds(self._table(), protocol)) + 1))
+
+    def check_fold(self, protocol: str, fold: int | str | None) -> int | None:
+        """As the base class, and a level's name (``"c2"``, ``"print_cut"``) for its number."""
+        if protocol in FOLDED and isinstance(fold, str):
+            names = shift_folds(self._table(), protocol)
+            if fold in names:
+                fold = names.index(fold) + 1
+        return super().check_fold(protocol, fold)
+
     def _rows(self, protocol: str, fold: int | None, skips: SkipLog) -> list[dict]:
-        table = read_protocol(self.root / "protocol.csv")
+        table = self._table()
+        if protocol != "standard":
+            table = apply_protocol(table, protocol, fold)
         return drop_missing(table.to_dict("records"), self.root, skips)

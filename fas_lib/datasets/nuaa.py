@@ -21,6 +21,13 @@ NUAA has no development set. Protocols:
   2; their train images move to dev, test is untouched (9 training subjects: the 2 highest ids
   go to dev). The carve-out is this project's choice, not part of the dataset.
 * ``standard_nodev``: exactly the official lists; dev is empty.
+* ``session_dev``: the official lists, with a dev split that shares the test's kind of shift
+  (an unseen session, :mod:`fas_lib.shift`): of the training lists' images, the first session
+  (by number) trains and the others go to dev; test is untouched (official: training sessions
+  1-2, test session 3). Its dev shares subjects with train (NUAA has too few to hold out both);
+  the rule is this project's choice.
+
+Every row records its ``session`` (``session<S>``, also its ``quality``).
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ class Nuaa(DatasetAdapter):
 
     name = "nuaa"
     title = "NUAA"
-    protocols = ("standard", "standard_nodev")
+    protocols = ("standard", "standard_nodev", "session_dev")
     default_protocol = "standard"
     required = ("ClientRaw", "ImposterRaw", *LISTS)
     layout = "ClientRaw/, ImposterRaw/ and the lists client_train_raw.txt ... imposter_test_raw.txt"
@@ -87,6 +94,12 @@ class Nuaa(DatasetAdapter):
             for row in rows:
                 if row["split"] == "train" and row["subject"] in dev:
                     row["split"] = "dev"
+        if protocol == "session_dev":
+            first = min((r["session"] for r in rows if r["split"] == "train" and r["session"]),
+                        default="", key=lambda s: int(s.removeprefix("session")))
+            for row in rows:
+                if row["split"] == "train" and row["session"] != first:
+                    row["split"] = "dev"
         return rows
 
     @staticmethod
@@ -102,6 +115,7 @@ class Nuaa(DatasetAdapter):
             "label": label,
             "attack_type": "live" if label == 1 else "print",
             "quality": f"session{int(m['session'])}" if m else "",
+            "session": f"session{int(m['session'])}" if m else "",
             "split": split,
             "video_id": rel.rsplit(".", 1)[0],
         }

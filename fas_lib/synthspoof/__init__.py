@@ -16,8 +16,9 @@ Example:
 Importing the package does no work.
 """
 
-from .config import ATTACK_TYPES, GENERATOR_VERSION, MODALITIES, QUALITIES, SynthConfig, config_hash
-from .dataset import default_root, generate, plan_jobs, split_subjects
+from .config import ATTACK_TYPES, GENERATOR_VERSION, MODALITIES, SynthConfig, config_hash
+from .factors import SESSION_NAMES
+from .dataset import default_root, generate, plan_jobs, protocol_table, split_subjects
 from .gt import aligned_box, border_share, crop_shows_border, face_box
 from .reader import SynthSpoofReader
 from .subjects import Subject, distinctness, make_subjects, subject_thumbnails
@@ -26,7 +27,7 @@ __all__ = [
     "ATTACK_TYPES",
     "GENERATOR_VERSION",
     "MODALITIES",
-    "QUALITIES",
+    "SESSION_NAMES",
     "Subject",
     "SynthConfig",
     "SynthSpoofReader",
@@ -40,6 +41,7 @@ __all__ = [
     "generate",
     "make_subjects",
     "plan_jobs",
+    "protocol_table",
     "split_subjects",
     "subject_thumbnails",
 ]

@@ -1,13 +1,15 @@
 """The simulated camera: lens blur, effective resolution, sensor noise, exposure jitter, JPEG.
 
-Three capture qualities follow CASIA-FASD's low / normal / high (old USB camera, new USB
-camera, Sony NEX-5): lower quality means lower effective resolution, more blur, more noise and
-stronger compression. Noise is drawn from a per-process bank seeded by the dataset seed and
+A camera's optics and sensor are a :class:`Quality`; the five camera models of SynthSpoof
+(:data:`fas_lib.synthspoof.factors.CAMERAS`) each have one, named low / normal / high as
+CASIA-FASD names its three cameras: lower quality means lower effective resolution, more blur,
+more noise and stronger compression. Noise is drawn from a per-process bank seeded by the dataset seed and
 indexed at random offsets drawn from the video's generator, so it is deterministic and cheap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,7 +19,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Quality:
-    """Camera settings of one capture quality.
+    """Optics and sensor settings of a camera.
 
     Attributes:
         name: ``"low"``, ``"normal"`` or ``"high"``.
@@ -37,12 +39,6 @@ class Quality:
     jpeg: int
     exposure_jitter: float
 
-
-QUALITY_SETTINGS: dict[str, Quality] = {
-    "low": Quality("low", 0.55, 0.9, 2.8, 4.5, 45, 0.012),
-    "normal": Quality("normal", 0.78, 0.6, 1.8, 3.0, 68, 0.008),
-    "high": Quality("high", 1.0, 0.4, 1.0, 2.0, 90, 0.005),
-}
 
 #: Extra rows/columns of the noise bank, so that frames can be cut at random offsets.
 BANK_PAD: int = 48
@@ -69,9 +65,11 @@ def bank_view(bank: np.ndarray, rng: np.random.Generator, height: int, width: in
 
 
 def capture(
-    rgb: np.ndarray, quality: Quality, rng: np.random.Generator, bank: np.ndarray
+    rgb: np.ndarray, quality: Quality, rng: np.random.Generator, bank: np.ndarray,
+    isp: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Photograph an image: lens blur, resolution loss, exposure jitter, noise, JPEG round trip.
+    """Photograph an image: lens blur, resolution loss, exposure jitter, noise, colour
+    processing (``isp``: white balance, colour response, sharpening), JPEG round trip.
 
     Noise is ``n * (noise0 + noise1 * x / 255)`` with ``n`` a unit Gaussian field; all
     arithmetic is 16-bit fixed point (OpenCV SIMD), which is ~15x faster than float NumPy.
@@ -81,6 +79,8 @@ def capture(
         quality: camera settings.
         rng: the video's generator (offsets and exposure).
         bank: from :func:`noise_bank` with at least the frame's size.
+        isp: the camera's image processing between the sensor and the JPEG encoder
+            (:func:`fas_lib.synthspoof.factors.colour_pipeline`), or ``None``.
 
     Returns:
         ``(H, W, 3)`` uint8 RGB as the camera would deliver it.
@@ -103,6 +103,8 @@ def capture(
     y = cv2.addWeighted(x16, gain, n, quality.noise0 / BANK_ONE, 0.0, dtype=cv2.CV_16S)
     y = cv2.add(y, shot, dtype=cv2.CV_16S)
     out = np.clip(y, 0, 255).astype(np.uint8)
+    if isp is not None:
+        out = isp(out)
     _, buf = cv2.imencode(
         ".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality.jpeg]
     )

@@ -8,8 +8,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .factors import SESSION_NAMES
+
 #: Bumped whenever the generator's output changes for the same parameters (invalidates caches).
-GENERATOR_VERSION: str = "1.2.0"  # 1.1: depth/NIR as stacked PNG; 1.2: smaller margins
+#: 1.1: depth/NIR as stacked PNG; 1.2: smaller margins; 2.0: capture factors (sessions,
+#: cameras, printers, displays) recorded per video, 3 sessions x (3 lives + 5 attacks) per subject
+GENERATOR_VERSION: str = "2.0.0"
 
 ATTACK_TYPES: tuple[str, ...] = (
     "print_flat",
@@ -18,7 +22,6 @@ ATTACK_TYPES: tuple[str, ...] = (
     "replay_phone",
     "replay_screen",
 )
-QUALITIES: tuple[str, ...] = ("low", "normal", "high")
 MODALITIES: tuple[str, ...] = ("depth", "nir")
 
 
@@ -31,7 +34,10 @@ class SynthConfig:
         frames_per_video: frames in every video.
         width: frame width in pixels.
         height: frame height in pixels.
-        qualities: capture qualities, a subset of ``("low", "normal", "high")``.
+        sessions: recording sessions (environments), a subset of ``("s1", "s2", "s3")``
+            (:mod:`fas_lib.synthspoof.factors`).
+        live_per_session: live videos of every subject in every session (each attack type
+            has one video per subject and session).
         attack_types: attack species, a subset of :data:`ATTACK_TYPES`.
         modalities: extra pixel-aligned modalities, a subset of ``("depth", "nir")``.
         seed: master seed; every video draws from ``SeedSequence([seed, video_index])``.
@@ -43,7 +49,8 @@ class SynthConfig:
     frames_per_video: int = 8
     width: int = 640
     height: int = 480
-    qualities: tuple = QUALITIES
+    sessions: tuple = SESSION_NAMES
+    live_per_session: int = 3
     attack_types: tuple = ATTACK_TYPES
     modalities: tuple = ()
     seed: int = 0
@@ -51,7 +58,7 @@ class SynthConfig:
     fps: int = 15
 
     def __post_init__(self) -> None:
-        for name in ("qualities", "attack_types", "modalities"):
+        for name in ("sessions", "attack_types", "modalities"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.user_faces_dir is not None:
             object.__setattr__(self, "user_faces_dir", str(self.user_faces_dir))
@@ -62,15 +69,17 @@ class SynthConfig:
         if self.width < 320 or self.height < 240:
             raise ValueError(f"frames must be at least 320x240, got {self.width}x{self.height}")
         for name, allowed in (
-            ("qualities", QUALITIES),
+            ("sessions", SESSION_NAMES),
             ("attack_types", ATTACK_TYPES),
             ("modalities", MODALITIES),
         ):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:
                 raise ValueError(f"unknown {name} {bad}; allowed: {allowed}")
-        if not self.qualities:
-            raise ValueError("qualities must not be empty")
+        if not self.sessions:
+            raise ValueError("sessions must not be empty")
+        if self.live_per_session < 1:
+            raise ValueError(f"live_per_session must be >= 1, got {self.live_per_session}")
 
     def to_dict(self) -> dict:
         """Parameters as a JSON-friendly dict (tuples become lists)."""

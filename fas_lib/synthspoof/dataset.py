@@ -33,7 +33,8 @@ from fas_lib.protocol import make_table, write_protocol
 from fas_lib.utils import atomic_write_text, data_dir
 
 from .camera import noise_bank
-from .config import GENERATOR_VERSION, SynthConfig, config_hash
+from .config import ATTACK_TYPES, GENERATOR_VERSION, SynthConfig, config_hash
+from .factors import SESSION_NAMES, assign_cameras, by_name, instrument_for
 from .reader import SynthSpoofReader
 from .render import make_world
 from .sources import SourcePortrait, subject_sources, user_sources
@@ -59,17 +60,27 @@ def split_subjects(n: int, seed: int) -> list[str]:
 
 
 def plan_jobs(config: SynthConfig) -> list[VideoJob]:
-    """Every video of the dataset in a fixed order; ``index`` seeds its generator."""
+    """Every video of the dataset in a fixed order; ``index`` seeds its generator.
+
+    Per subject and session: ``live_per_session`` live videos, then one video per attack type;
+    capture factors from :func:`~fas_lib.synthspoof.factors.instrument_for` and
+    :func:`~fas_lib.synthspoof.factors.assign_cameras`.
+    """
     splits = split_subjects(config.n_subjects, config.seed)
-    jobs = []
+    plan = []
     for si in range(config.n_subjects):
-        subject = f"s{si:03d}"
-        for kind in ("live",) + tuple(config.attack_types):
-            for q in config.qualities:
-                jobs.append(
-                    VideoJob(len(jobs), f"{subject}_{kind}_{q}", si, subject, kind, q, splits[si])
-                )
-    return jobs
+        for session in config.sessions:
+            s_idx = SESSION_NAMES.index(session)
+            kinds = [("live", f"live{j + 1}", "") for j in range(config.live_per_session)]
+            kinds += [(k, k, instrument_for(si, s_idx, ATTACK_TYPES.index(k)))
+                      for k in config.attack_types]
+            plan += [(si, session, kind, tag, instrument) for kind, tag, instrument in kinds]
+    cameras = assign_cameras([(splits[si], session, instrument or "live")
+                              for si, session, _, _, instrument in plan])
+    return [VideoJob(i, f"s{si:03d}_{session}_{tag}", si, f"s{si:03d}", kind,
+                     by_name(cam).optics.name, splits[si], session, cam, instrument)
+            for i, ((si, session, kind, tag, instrument), cam) in enumerate(zip(plan, cameras,
+                                                                                 strict=True))]
 
 
 def rel_paths(job: VideoJob, modalities: tuple) -> dict[str, str]:
@@ -128,7 +139,7 @@ def _run_subject(subject_index: int, jobs: list[VideoJob], out_root: str) -> lis
     """Render and store every video of one subject (runs in a worker or inline)."""
     cfg: SynthConfig = _STATE["config"]
     subject = make_subjects(cfg.n_subjects, cfg.seed, _STATE["sources"], indices=[subject_index])[0]
-    world = make_world(subject, cfg.width, cfg.height)
+    worlds = {s: make_world(subject, cfg.width, cfg.height, s) for s in cfg.sessions}
     bank = noise_bank(cfg.seed, cfg.height, cfg.width)
     root = Path(out_root)
     n_frames = []
@@ -136,7 +147,7 @@ def _run_subject(subject_index: int, jobs: list[VideoJob], out_root: str) -> lis
         res = render_video(
             job,
             subject,
-            world,
+            worlds[job.session],
             cfg.width,
             cfg.height,
             cfg.frames_per_video,
@@ -205,7 +216,7 @@ def generate(
     try:
         n_frames = _render_all(config, jobs, sources, workers, tmp, bar)
         bar.close()
-        table = make_table(_protocol_rows(jobs, config))
+        table = protocol_table(config)
         write_protocol(table, tmp / "protocol.csv")
         wall = time.perf_counter() - t0
         manifest = _manifest(config, table, jobs, n_frames, wall, workers, sources, users, skipped)
@@ -271,6 +282,12 @@ def _render_all(
     return n_frames
 
 
+def protocol_table(config: SynthConfig) -> pd.DataFrame:
+    """The protocol table ``generate(config)`` writes, from the plan alone (nothing rendered):
+    one row per video with its split and capture factors."""
+    return make_table(_protocol_rows(plan_jobs(config), config))
+
+
 def _protocol_rows(jobs: list[VideoJob], config: SynthConfig) -> list[dict]:
     """One protocol-table row per video."""
     rows = []
@@ -284,6 +301,9 @@ def _protocol_rows(jobs: list[VideoJob], config: SynthConfig) -> list[dict]:
                 "attack_type": j.attack_type,
                 "quality": j.quality,
                 "split": j.split,
+                "session": j.session,
+                "camera": j.camera,
+                "instrument": j.instrument,
                 "video_id": j.video_id,
                 "depth_path": p["depth_path"],
                 "ir_path": p["ir_path"],
@@ -326,7 +346,7 @@ def _manifest(
 ) -> dict:
     counts = {
         c: {str(k): int(v) for k, v in sorted(Counter(table[c]).items())}
-        for c in ("split", "label", "attack_type", "quality")
+        for c in ("split", "label", "attack_type", "quality", "session", "camera", "instrument")
     }
     subjects = {
         s: sorted(table.loc[table["split"] == s, "subject"].unique().tolist())

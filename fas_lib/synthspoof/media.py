@@ -15,15 +15,13 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .factors import PRINTERS, Printer
 from .fingers import draw_fingers, skin_colour
 from .gt import rect_polygon
 
 #: Content resolution of prints: inter-ocular distance in texture pixels (> frame, so that the
 #: halftone is finer than the camera's pixels and aliases when the camera resamples it).
 PRINT_IOD: float = 100.0
-#: Halftone screen period in texture pixels and screen angles of the three inks (degrees).
-HALFTONE_PERIOD: float = 3.4
-HALFTONE_ANGLES: tuple[float, float, float] = (15.0, 75.0, 45.0)
 #: Quantile function of the smallest face-to-content margin (face boxes): (probabilities, values).
 MIN_MARGIN_QUANTILES: tuple[tuple[float, ...], tuple[float, ...]] = (
     (0.0, 0.05, 0.6, 1.0),
@@ -110,13 +108,14 @@ def _grow(m: np.ndarray, pair: tuple[int, int], extra: float, keep: int) -> None
 SCREEN_TILE: int = 1024
 
 
-@lru_cache(maxsize=1)
-def _screen() -> np.ndarray:
-    """AM halftone screens as uint8 thresholds ``(tile, tile, 3)``, one rotated screen per ink."""
+@lru_cache(maxsize=4)
+def _screen(period: float, angles: tuple[float, float, float]) -> np.ndarray:
+    """AM halftone screens as uint8 thresholds ``(tile, tile, 3)``, one rotated screen per ink
+    (``period`` in texture pixels, ``angles`` in degrees: a printer's dot pattern)."""
     yy, xx = np.mgrid[0:SCREEN_TILE, 0:SCREEN_TILE].astype(np.float32)
     out = np.empty((SCREEN_TILE, SCREEN_TILE, 3), np.uint8)
-    k = 2 * np.pi / HALFTONE_PERIOD
-    for i, ang in enumerate(np.radians(HALFTONE_ANGLES)):
+    k = 2 * np.pi / period
+    for i, ang in enumerate(np.radians(angles)):
         u = xx * np.cos(ang) + yy * np.sin(ang)
         v = -xx * np.sin(ang) + yy * np.cos(ang)
         t = 0.5 + 0.25 * (np.cos(k * u) + np.cos(k * v))  # ink threshold in (0, 1)
@@ -125,7 +124,20 @@ def _screen() -> np.ndarray:
     return out
 
 
-def print_process(content: np.ndarray, rng: np.random.Generator, paper: np.ndarray) -> np.ndarray:
+def sheen(rng: np.random.Generator, width: int, height: int, peak: float) -> np.ndarray:
+    """A smooth specular band (gloss of paper or glass), ``(height, width)`` uint8, whose
+    maximum is about ``peak`` grey levels, at a random angle and position."""
+    yy, xx = np.mgrid[0:height:4, 0:width:4].astype(np.float32)  # smooth: coarse, upsampled
+    ang = rng.uniform(0, np.pi)
+    u = ((xx - rng.uniform(0, width)) * np.cos(ang)
+         + (yy - rng.uniform(0, height)) * np.sin(ang)) / max(width, height)
+    band = peak * np.exp(-((u / rng.uniform(0.06, 0.2)) ** 2))
+    return cv2.resize(np.clip(band, 0, 255).astype(np.uint8), (width, height),
+                      interpolation=cv2.INTER_LINEAR)
+
+
+def print_process(content: np.ndarray, rng: np.random.Generator, paper: np.ndarray,
+                  printer: Printer) -> np.ndarray:
     """Render an image as a halftone print: reduced gamut, paper white point, ink dots.
 
     With ``y`` the colour relative to the paper white (after desaturation and contrast
@@ -137,9 +149,10 @@ def print_process(content: np.ndarray, rng: np.random.Generator, paper: np.ndarr
         content: ``(H, W, 3)`` uint8 photo.
         rng: generator.
         paper: paper white (RGB 0..255).
+        printer: gamut, dot mix and halftone screen.
     """
     h, w = content.shape[:2]
-    sat = rng.uniform(0.55, 0.85)
+    sat = rng.uniform(*printer.saturation)
     bw = rng.uniform(0.1, 0.2) / (float(np.mean(paper)) / 255.0)  # ink black relative to paper
     gamma = rng.uniform(0.9, 1.15)
     lut = np.clip((np.arange(256) / 255.0) ** gamma * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -147,7 +160,7 @@ def print_process(content: np.ndarray, rng: np.random.Generator, paper: np.ndarr
     m = (1 - bw) * (sat * np.eye(3) + (1 - sat) * np.outer(np.ones(3), luma))
     m34 = np.hstack([m, np.full((3, 1), 255.0 * bw)]).astype(np.float32)
     y8 = cv2.transform(cv2.LUT(content, lut), m34)
-    scr = _screen()
+    scr = _screen(printer.period, printer.angles)
     oy, ox = (int(v) for v in rng.integers(0, 8, 2))
     if h + oy > SCREEN_TILE or w + ox > SCREEN_TILE:
         scr = np.pad(
@@ -156,7 +169,7 @@ def print_process(content: np.ndarray, rng: np.random.Generator, paper: np.ndarr
             mode="wrap",
         )
     dots = cv2.compare(y8, np.ascontiguousarray(scr[oy : oy + h, ox : ox + w]), cv2.CMP_LT)
-    mix = rng.uniform(0.45, 0.65)
+    mix = rng.uniform(*printer.dot_mix)
     out = cv2.addWeighted(y8, 1 - mix, dots, -mix * (1 - bw), mix * 255.0)
     out = cv2.multiply(out, tuple(float(v) / 255.0 for v in paper) + (0.0,))
     return cv2.GaussianBlur(out, (0, 0), 0.55)  # ink spread
@@ -169,6 +182,7 @@ def make_print(
     rng: np.random.Generator,
     variant: str,
     light: np.ndarray | None = None,
+    printer: Printer = PRINTERS[0],
 ) -> Medium:
     """A printed photo with a white border and holding fingers.
 
@@ -178,11 +192,16 @@ def make_print(
         face_px: face-box side in content pixels (sets border and finger sizes).
         rng: generator.
         variant: ``"print_flat"``, ``"print_warped"`` or ``"print_cut"``.
-        light: RGB illumination of the second scene on the paper (default 1).
+        light: RGB shading of the paper (how it is held towards the light; default 1).
+        printer: the printer and paper (:data:`fas_lib.synthspoof.factors.PRINTERS`).
     """
     h, w = content.shape[:2]
-    paper = np.clip(np.array([246, 244, 238]) - rng.uniform(0, 14) + rng.normal(0, 3, 3), 200, 255)
-    printed = print_process(content, rng, paper)
+    paper = np.clip(np.array(printer.paper) + 2 - rng.uniform(0, 10) + rng.normal(0, 3, 3), 190,
+                    255)
+    printed = print_process(content, rng, paper, printer)
+    if printer.gloss > 0:  # the glossy paper reflects a light source
+        band = sheen(rng, w, h, 70.0 * printer.gloss * rng.uniform(0.5, 1.0))
+        printed = cv2.add(printed, cv2.cvtColor(band, cv2.COLOR_GRAY2RGB))
     if light is not None:
         printed = cv2.multiply(printed, tuple(float(v) for v in light) + (0.0,))
         paper = np.clip(paper * light, 0, 255)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .factors import SESSION_NAMES, SESSIONS
 from .gt import face_box
 from .scene import make_scene
 from .subjects import Subject
@@ -60,13 +61,16 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return q / w[..., None]
 
 
-def make_world(subject: Subject, width: int, height: int) -> World:
-    """Place a subject in its own scene (deterministic from the subject's ``scene_seed``)."""
+def make_world(subject: Subject, width: int, height: int, session: str = "s1") -> World:
+    """Place a subject in its own scene of a session (the session's wall colours;
+    deterministic from the subject's ``scene_seed`` and the session)."""
+    s_idx = SESSION_NAMES.index(session)
     rng = np.random.default_rng(
-        np.random.SeedSequence([subject.params["scene_seed"], width, height])
+        np.random.SeedSequence([subject.params["scene_seed"], width, height, s_idx])
     )
     cw, ch = int(width * (1 + 2 * WORLD_PAD)), int(height * (1 + 2 * WORLD_PAD))
-    bg = make_scene(rng, cw, ch)
+    style = SESSIONS[s_idx]
+    bg = make_scene(rng, cw, ch, style.wall_sat, style.wall_val)
     c2w = np.eye(3)
     c2w[:2, 2] = (-WORLD_PAD * width, -WORLD_PAD * height)
     lm = subject.landmarks["open"]

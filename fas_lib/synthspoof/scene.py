@@ -16,7 +16,9 @@ def _colour(
     return np.array([r, g, b]) * 255.0
 
 
-def make_scene(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+def make_scene(rng: np.random.Generator, width: int, height: int,
+               wall_sat: tuple[float, float] = (0.05, 0.45),
+               wall_val: tuple[float, float] = (0.45, 0.9)) -> np.ndarray:
     """Render one indoor-looking background.
 
     A two-colour wall gradient, an optional floor, 3-7 shapes (doors, frames, windows, shelves,
@@ -26,12 +28,14 @@ def make_scene(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
         rng: the video's random generator.
         width: image width.
         height: image height.
+        wall_sat: saturation range of the wall colour (a session's style).
+        wall_val: value range of the wall colour.
 
     Returns:
         ``(height, width, 3)`` uint8 RGB.
     """
     w, h = width, height
-    c0 = _colour(rng, (0.05, 0.45), (0.45, 0.9))
+    c0 = _colour(rng, wall_sat, wall_val)
     c1 = c0 * rng.uniform(0.6, 1.1) + rng.normal(0, 18, 3)
     ang = rng.uniform(0, 2 * np.pi)
     # smooth fields (gradient, plaster texture, light fall-off) on a coarse grid

@@ -11,7 +11,8 @@ import numpy as np
 
 from .fingers import draw_fingers, rounded_rect, skin_colour
 from .gt import rect_polygon
-from .media import Medium
+from .factors import DISPLAYS, Display
+from .media import Medium, sheen
 
 
 #: Share of devices with a light body (silver, white or a coloured case) rather than a black one.
@@ -56,11 +57,13 @@ def _bezel(rng: np.random.Generator, kind: str, fp: float) -> tuple[np.ndarray, 
     return bez, radius
 
 
-def _subpixel_stripe(rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """One 3 x 3 period of the RGB stripe mask and its gain (1 / mean transmission)."""
-    stripe = np.full((3, 3, 3), rng.uniform(0.22, 0.38), np.float32)
-    for c in range(3):
-        stripe[:, c, c] = 1.0
+def _subpixel_stripe(rng: np.random.Generator, display: Display) -> tuple[np.ndarray, float]:
+    """One 3 x 3 period of the panel's stripe mask (its sub-pixel order and dark matrix) and
+    its gain (1 / mean transmission)."""
+    stripe = np.full((3, 3, 3), rng.uniform(*display.dark), np.float32)
+    order = (0, 1, 2) if display.order == "rgb" else (2, 1, 0)
+    for col, c in enumerate(order):
+        stripe[:, col, c] = 1.0
     stripe[2] *= rng.uniform(0.4, 0.65)
     gain = float(1.0 / stripe.mean(axis=(0, 1)).mean())
     return stripe, gain
@@ -118,26 +121,13 @@ def _draw_hands(
         )
 
 
-def _backlight_lut(rng: np.random.Generator) -> np.ndarray:
-    """The backlight's transfer (black level, gamma, tint) as a ``(256, 1, 3)`` uint8 LUT."""
+def _backlight_lut(rng: np.random.Generator, display: Display) -> np.ndarray:
+    """The panel's transfer (black level, gamma, white point) as a ``(256, 1, 3)`` uint8 LUT."""
     x = np.arange(256) / 255.0
-    blk, gam = rng.uniform(0.04, 0.12), rng.uniform(0.8, 1.25)
-    tint = np.array([rng.uniform(0.9, 1.0), rng.uniform(0.95, 1.0), 1.0])
+    blk, gam = rng.uniform(*display.black), rng.uniform(*display.gamma)
+    tint = np.asarray(display.tint) * (1 + rng.normal(0, 0.015, 3))
     lut = np.stack([(blk + (1 - blk) * x**gam) * tint[c] for c in range(3)], -1) * 255
     return np.clip(lut, 0, 255).astype(np.uint8).reshape(256, 1, 3)
-
-
-def _glare(rng: np.random.Generator, aw: int, ah: int, gain: float) -> np.ndarray:
-    """A smooth additive glare band over the active area (texture units), ``(ah, aw)`` uint8."""
-    yy, xx = np.mgrid[0:ah:4, 0:aw:4].astype(np.float32)  # smooth: coarse grid, then upsample
-    ang = rng.uniform(0, np.pi)
-    u = ((xx - rng.uniform(0, aw)) * np.cos(ang) + (yy - rng.uniform(0, ah)) * np.sin(ang)) / max(
-        aw, ah
-    )
-    glare = rng.uniform(25, 75) * np.exp(-((u / rng.uniform(0.06, 0.2)) ** 2)) / gain
-    return cv2.resize(
-        np.clip(glare, 0, 255).astype(np.uint8), (aw, ah), interpolation=cv2.INTER_LINEAR
-    )
 
 
 def _blurred_mask(
@@ -162,6 +152,7 @@ def make_display(
     rng: np.random.Generator,
     kind: str,
     pitch: float = 1.5,
+    display: Display = DISPLAYS[0],
 ) -> Medium:
     """A phone or monitor showing video: bezel, RGB stripe sub-pixels, backlight, glare.
 
@@ -180,11 +171,12 @@ def make_display(
         rng: generator.
         kind: ``"replay_phone"`` or ``"replay_screen"``.
         pitch: camera pixels per display pixel (sets the lens blur in texture pixels).
+        display: the panel (:data:`fas_lib.synthspoof.factors.DISPLAYS`).
     """
     aw, ah = 3 * disp_w, 3 * disp_h
     fp = 3 * face_px
     bez, radius = _bezel(rng, kind, fp)
-    stripe, gain = _subpixel_stripe(rng)
+    stripe, gain = _subpixel_stripe(rng, display)
     pad = int(fp * 0.4)
     ox, oy = pad + int(bez[0]), pad + int(bez[1])
     cw, ch = ox + aw + int(bez[2]) + pad, oy + ah + int(bez[3]) + pad
@@ -192,8 +184,8 @@ def make_display(
     device = (pad, pad, ox + aw + int(bez[2]), oy + ah + int(bez[3]))
     _draw_body(tex, rng, kind, device, bez, radius, fp, gain)
     _draw_hands(tex, rng, kind, device, bez, fp, gain)
-    lut = _backlight_lut(rng)  # backlight transfer (LUT), glare (additive, in texture units)
-    glare = _glare(rng, aw, ah, gain)
+    lut = _backlight_lut(rng, display)  # panel transfer (LUT), glare (additive, texture units)
+    glare = sheen(rng, aw, ah, rng.uniform(*display.glare) / gain)
     extra = {
         "lut": lut,
         "mask": _blurred_mask(rng, stripe, pitch, disp_w, disp_h),

@@ -8,13 +8,15 @@ that sits in a SECOND scene, drifts rigidly (homography) and is recaptured by th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
 
 from fas_lib.geometry import dlib68_to_dlib5, dlib68_to_paper5
 
-from .camera import QUALITY_SETTINGS, bank_view, capture, sensor_noise_mono
+from .camera import bank_view, capture, sensor_noise_mono
+from .factors import by_name, colour_pipeline, illuminate, light_field
 from .gt import POLY_SIDE_POINTS, face_box
 from .media import PRINT_IOD, Medium, make_print, sample_margins
 from .render import (
@@ -49,6 +51,9 @@ class VideoJob:
     attack_type: str
     quality: str
     split: str
+    session: str = "s1"
+    camera: str = "c3"
+    instrument: str = ""
 
 
 @dataclass
@@ -95,6 +100,9 @@ def render_video(
         "label": np.array(1 if job.attack_type == "live" else 0),
         "attack_type": np.array(job.attack_type),
         "quality": np.array(job.quality),
+        "session": np.array(job.session),
+        "camera": np.array(job.camera),
+        "instrument": np.array(job.instrument),
         "subject": np.array(job.subject),
         "split": np.array(job.split),
         "video_id": np.array(job.video_id),
@@ -132,7 +140,10 @@ class _Renderer:
             bank,
         )
         self.want_aux, self.job, self.seed = want_aux, job, seed
-        self.q = QUALITY_SETTINGS[job.quality]
+        camera, self.session = by_name(job.camera), by_name(job.session)
+        self.q = camera.optics
+        self.isp = partial(colour_pipeline, camera=camera, illuminant=self.session.illuminant)
+        self.light = light_field(self.session, rng, width, height)
         self.k_frame = width / 640.0
         self.frames: list[np.ndarray] = []
         self.lms: list[np.ndarray] = []
@@ -215,7 +226,9 @@ class _Renderer:
 
     def _scene2(self) -> tuple[np.ndarray, float]:
         w, h = self.size
-        return make_scene(self.rng, w, h), float(self.rng.uniform(25, 55))
+        st = self.session
+        return make_scene(self.rng, w, h, st.wall_sat, st.wall_val), float(
+            self.rng.uniform(25, 55))
 
     def _attack_frame(
         self,
@@ -233,7 +246,8 @@ class _Renderer:
         if res is not None:
             patch, x0, y0 = res
             blend_rgba(img, patch, x0, y0, gain=medium.gain)
-        self._emit(img, apply(hmat, lm_plane), apply(hmat, medium.outer), apply(hmat, medium.inner))
+        self._emit(img, apply(hmat, lm_plane), apply(hmat, medium.outer), apply(hmat, medium.inner),
+                   lit=medium.kind == "replay")
         if not self.want_aux:
             return
         w, h = self.size
@@ -273,7 +287,8 @@ class _Renderer:
         content, lm_c = render_view(self.w, self.s, m_c, size, eye, variant)
         content = cv2.GaussianBlur(content, (0, 0), 0.9)  # the photo's own camera
         light = self.rng.uniform(0.78, 1.0) * (1 + self.rng.normal(0, 0.03, 3))
-        medium = make_print(content, lm_c, self.w.face_size * k_tex, self.rng, kind, light)
+        medium = make_print(content, lm_c, self.w.face_size * k_tex, self.rng, kind, light,
+                            printer=by_name(self.job.instrument))
         behind = {}
         eyes = slice(36, 48)
         if kind == "print_cut":
@@ -319,7 +334,8 @@ class _Renderer:
         k_disp = f_iod / (pitch * WORLD_IOD)
         dsize = (round(extent[0] * k_disp), round(extent[1] * k_disp))
         m_d = similarity(k_disp, 0.0, origin, np.zeros(2))
-        medium = make_display(dsize[0], dsize[1], self.w.face_size * k_disp, self.rng, kind, pitch)
+        medium = make_display(dsize[0], dsize[1], self.w.face_size * k_disp, self.rng, kind, pitch,
+                              display=by_name(self.job.instrument))
         bg_d = world_background(self.w, m_d, dsize)
         poses = head_motion(self.rng, self.n, self.w.face_centre)
         variants = eye_schedule(self.rng, self.n)
@@ -327,6 +343,7 @@ class _Renderer:
         h0 = self._placement(face_c, pitch / 3.0)
         drift = self._drift(handheld=kind == "replay_phone")
         bg2, far = self._scene2()
+        bg2 = illuminate(bg2, self.light)  # the room is lit; the screen emits its own light
         near = self.rng.uniform(135, 165)
         nir_tex = None
         if self.want_aux:
@@ -346,8 +363,12 @@ class _Renderer:
             self._attack_frame(bg2, hmat, medium, medium.to_plane(lm), far, near, nir_tex)
 
     # -- output -----------------------------------------------------------------------------
-    def _emit(self, img: np.ndarray, lm: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> None:
-        self.frames.append(capture(img, self.q, self.rng, self.bank))
+    def _emit(self, img: np.ndarray, lm: np.ndarray, outer: np.ndarray, inner: np.ndarray,
+              lit: bool = False) -> None:
+        """Record a frame: lit by the session's light (unless ``lit`` already), photographed."""
+        if not lit:
+            img = illuminate(img, self.light)
+        self.frames.append(capture(img, self.q, self.rng, self.bank, self.isp))
         self.lms.append(lm)
         self.outer.append(outer)
         self.inner.append(inner)

@@ -18,7 +18,7 @@ from fas_lib.protocol import SkipLog
 from fas_lib.synthspoof import SynthConfig, generate
 
 SCALES = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)
-TINY = SynthConfig(n_subjects=3, frames_per_video=2, qualities=("normal",))
+TINY = SynthConfig(n_subjects=3, frames_per_video=2, sessions=("s1",), live_per_session=1)
 
 
 pytestmark = pytest.mark.usefixtures("private_data_dir")

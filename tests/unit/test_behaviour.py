@@ -159,7 +159,7 @@ class Sample:
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory) -> list[Sample]:
     cfg = SynthConfig(n_subjects=20, frames_per_video=4, width=320, height=240,
-                      qualities=("normal",), attack_types=(), seed=3)
+                      sessions=("s1",), live_per_session=1, attack_types=(), seed=3)
     ds = generate(cfg, root=tmp_path_factory.mktemp("behaviour") / "ds", workers=1,
                   progress=False)
     live = ds.protocol[ds.protocol["label"] == 1].reset_index(drop=True)

@@ -24,7 +24,7 @@ def test_layout_table_and_manifest(reference, synth):
     m = c.manifest
     n_no_face = m["skips"]["media"].get("no_face", 0)
     assert len(c.table) == 18 - n_no_face and n_no_face <= 2
-    assert m["dataset"] == "synthspoof" and m["protocol"] == "default" and m["complete"]
+    assert m["dataset"] == "synthspoof" and m["protocol"] == "standard" and m["complete"]
     assert m["params"]["n_frames"] == 2 and m["params"]["scales"] == [0.9, 1.0, 1.1, 1.2, 1.3,
                                                                       1.4, 1.5]
     assert set(m["versions"]) >= {"fas_lib", "numpy", "opencv", "dlib"}

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402
 
-TINY = SynthConfig(n_subjects=3, frames_per_video=2, qualities=("normal",),
+TINY = SynthConfig(n_subjects=3, frames_per_video=2, sessions=("s1",), live_per_session=1,
                    attack_types=("print_flat",))
 
 
@@ -109,12 +109,12 @@ def test_prepare_synthspoof_generates_and_caches(capsys, tmp_path, monkeypatch):
                          "--workers", "1", "--no-progress")
     assert code == 0, err
     caches = list((tmp_path / "data" / "caches").iterdir())
-    assert len(caches) == 1 and caches[0].name.startswith("synthspoof-default-")
+    assert len(caches) == 1 and caches[0].name.startswith("synthspoof-standard-")
     c = cache_mod.open_cache(caches[0])
     # 3 subjects (one per split) x (live, print_flat) x 2 frames
     assert c.manifest["counts"]["videos"] == {"train": 2, "dev": 2, "test": 2}
     assert len(c.table) + c.manifest["skips"]["media"].get("no_face", 0) == 12
-    assert "SynthSpoof (synthspoof), protocol default" in out
+    assert "SynthSpoof (synthspoof), protocol standard" in out
     # the Python entry point returns the same cache without rebuilding it
     again = prepare_mod.get_cache("synthspoof", smoke=True, workers=1, progress=False)
     assert again.path == c.path and again.manifest["created"] == c.manifest["created"]

@@ -307,7 +307,18 @@ def test_nuaa_standard_with_dev_carve_out(nuaa):
 def test_nuaa_official_lists_without_dev(nuaa):
     res = load_protocol("nuaa", nuaa.root, "standard_nodev")
     assert counts(res) == {"train": 12, "test": 12}
-    assert set(res.table["quality"]) == {"session1", "session3"}
+    assert set(res.table["quality"]) == {"session1", "session2", "session3"}
+    assert (res.table["session"] == res.table["quality"]).all()
+
+
+def test_nuaa_session_dev_holds_out_a_training_session(nuaa):
+    res = load_protocol("nuaa", nuaa.root, "session_dev")
+    t = res.table
+    sessions = {s: set(t.loc[t["split"] == s, "session"]) for s in ("train", "dev", "test")}
+    assert sessions == {"train": {"session1"}, "dev": {"session2"}, "test": {"session3"}}
+    assert counts(res, ("split", "label")) == {
+        ("train", 0): 3, ("train", 1): 3, ("dev", 0): 3, ("dev", 1): 3,
+        ("test", 0): 6, ("test", 1): 6}  # fmt: skip
 
 
 def test_nuaa_dev_rule_and_duplicates(tmp_path):

@@ -27,8 +27,8 @@ from fas_lib.synthspoof import (
 from fas_lib.synthspoof.gt import points_in_polygon
 
 SCALES = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)
-TINY = SynthConfig(n_subjects=3, frames_per_video=2, qualities=("low", "high"))
-# 4 subjects x 5 attack types x 3 qualities x 5 frames = 300 attack frames; 320 x 240 is enough
+TINY = SynthConfig(n_subjects=3, frames_per_video=2, sessions=("s1", "s2"), live_per_session=1)
+# 4 subjects x 5 attack types x 3 sessions x 5 frames = 300 attack frames; 320 x 240 is enough
 # for geometry and four times cheaper to render.
 SMALL = SynthConfig(n_subjects=4, frames_per_video=5, width=320, height=240, seed=5)
 
@@ -70,7 +70,7 @@ def test_same_seed_is_identical_across_worker_counts(tiny, tmp_path):
 
 
 def test_different_seed_differs(tiny, tmp_path):
-    cfg = SynthConfig(n_subjects=3, frames_per_video=2, qualities=("low", "high"), seed=1)
+    cfg = SynthConfig(n_subjects=3, frames_per_video=2, sessions=("s1", "s2"), live_per_session=1, seed=1)
     other = generate(cfg, root=tmp_path / "s1", workers=1, progress=False)
     v = tiny.video_ids[0]
     assert not np.array_equal(tiny.read_frames(v), other.read_frames(v))
@@ -110,6 +110,8 @@ def test_ground_truth_shapes_and_consistency(tiny):
         assert int(gt["label"]) == row["label"] and str(gt["attack_type"]) == row["attack_type"]
         assert str(gt["quality"]) == row["quality"] and str(gt["subject"]) == row["subject"]
         assert str(gt["split"]) == row["split"]
+        for factor in ("session", "camera", "instrument"):
+            assert str(gt[factor]) == row[factor], (v, factor)
         box = gt["face_box"]
         assert np.allclose(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1])  # square
         for pts in (gt["landmarks5"], gt["paper5"]):
@@ -175,7 +177,7 @@ def test_border_share_grows_with_scale(small):
 def test_cache_hit_and_new_folder_for_new_params(tmp_path, monkeypatch):
     monkeypatch.setenv("FAS_DATA_DIR", str(tmp_path))
     cfg = SynthConfig(
-        n_subjects=3, frames_per_video=1, qualities=("high",), attack_types=("print_flat",)
+        n_subjects=3, frames_per_video=1, sessions=("s1",), live_per_session=1, attack_types=("print_flat",)
     )
     first = generate(cfg, progress=False, workers=1)
     assert first.root == default_root(cfg) and first.root.parent == tmp_path / "synthspoof"
@@ -206,7 +208,7 @@ def test_interrupted_generation_leaves_no_complete_folder(tmp_path, monkeypatch)
         raise RuntimeError("interrupted")
 
     monkeypatch.setattr(gen, "_run_subject", fail)
-    cfg = SynthConfig(n_subjects=3, frames_per_video=1, qualities=("high",), attack_types=())
+    cfg = SynthConfig(n_subjects=3, frames_per_video=1, sessions=("s1",), live_per_session=1, attack_types=())
     with pytest.raises(RuntimeError):
         generate(cfg, root=tmp_path / "ds", workers=1, progress=False)
     assert not (tmp_path / "ds").exists()
@@ -220,7 +222,7 @@ def test_depth_and_nir(tmp_path):
     cfg = SynthConfig(
         n_subjects=3,
         frames_per_video=2,
-        qualities=("high",),
+        sessions=("s1",), live_per_session=1,
         attack_types=("print_flat", "replay_phone"),
         modalities=("depth", "nir"),
     )
@@ -242,18 +244,19 @@ def test_depth_and_nir(tmp_path):
         cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
         return float(img[mask > 0].mean())
 
+    def vid(subject: str, kind: str) -> str:  # the session-1 video of a kind
+        return f"{subject}_s1_{kind}1" if kind == "live" else f"{subject}_s1_{kind}"
+
     for subject in ("s000", "s001", "s002"):
-        frames = ds.read_frames(f"{subject}_live_high")
-        depth = {
-            k: ds.read_modality(f"{subject}_{k}_high", "depth") for k in ("live", "print_flat")
-        }
+        frames = ds.read_frames(vid(subject, "live"))
+        depth = {k: ds.read_modality(vid(subject, k), "depth") for k in ("live", "print_flat")}
         nir = {
-            k: ds.read_modality(f"{subject}_{k}_high", "nir")
+            k: ds.read_modality(vid(subject, k), "nir")
             for k in ("print_flat", "replay_phone")
         }
         assert depth["live"].shape == nir["print_flat"].shape == frames.shape[:3]
         assert depth["live"].dtype == np.uint8
-        gt = {k: ds.load_gt(f"{subject}_{k}_high") for k in ("live", "print_flat", "replay_phone")}
+        gt = {k: ds.load_gt(vid(subject, k)) for k in ("live", "print_flat", "replay_phone")}
         live_r = face_roughness(depth["live"][0], gt["live"]["face_box"][0])
         print_r = face_roughness(depth["print_flat"][0], gt["print_flat"]["face_box"][0])
         assert live_r > 8.0 and print_r < 3.0 and live_r > 4 * print_r, (live_r, print_r)
@@ -280,7 +283,7 @@ def test_user_faces_dir_with_bad_files(tmp_path):
     cfg = SynthConfig(
         n_subjects=3,
         frames_per_video=1,
-        qualities=("high",),
+        sessions=("s1",), live_per_session=1,
         attack_types=(),
         user_faces_dir=str(folder),
     )
@@ -293,7 +296,7 @@ def test_user_faces_dir_with_bad_files(tmp_path):
     assert "no face" in reasons["no_face.png"] and "corrupt" in reasons["corrupt.jpg"]
     assert ds.manifest["sources"][-1] == "me.jpg"
     # subject s002 is derived from the third source, the user's photo
-    assert len(ds.read_frames("s002_live_high")) == 1
+    assert len(ds.read_frames("s002_s1_live1")) == 1
     assert Path(ds.root / "protocol.csv").is_file()
 
 
@@ -306,7 +309,7 @@ def test_unguarded_script_with_workers_finishes_with_a_warning(tmp_path):
     script = tmp_path / "plain_script.py"
     script.write_text(
         "from fas_lib.synthspoof import SynthConfig, generate\n"
-        "cfg = SynthConfig(n_subjects=3, frames_per_video=1, qualities=('normal',),\n"
+        "cfg = SynthConfig(n_subjects=3, frames_per_video=1, sessions=('s1',), live_per_session=1,\n"
         "                  attack_types=('print_flat',), seed=11)\n"
         f"ds = generate(cfg, root={str(tmp_path / 'data')!r}, workers=2, progress=False)\n"
         "print('videos', len(ds.video_ids))\n"

@@ -1,0 +1,255 @@
+"""Capture factors of SynthSpoof: sessions (environments), cameras and attack instruments.
+
+Every video is recorded in one **session** (a room, its light and its background style), by one
+**camera** (resolution, blur, noise, colour response, white balance, sharpening, JPEG) and,
+for an attack, with one **instrument** (the printer of a print, the display of a replay). The
+levels are fixed and documented here, like OULU-NPU's three sessions, six phones, two printers
+and two displays (Boulkenafet et al., FG 2017); every video draws small variations around its
+levels. Every subject is recorded in every session; instruments rotate over a subject's attacks
+(:func:`instrument_for`) and cameras over the videos of each split, session and instrument
+(:func:`assign_cameras`), so that every subject split holds every level of every factor and the
+OULU-style protocols of :mod:`fas_lib.shift` can hold one level out for dev and another for
+test.
+
+=======  ==================================================================================
+factor   levels
+=======  ==================================================================================
+session  ``s1`` office, neutral light from above; ``s2`` living room, dim warm lamp from the
+         left; ``s3`` by a window, bright cool daylight from the right
+camera   ``c1`` old USB webcam; ``c2`` laptop webcam; ``c3`` phone A; ``c4`` phone B;
+         ``c5`` compact camera
+printer  ``p1`` office laser, plain paper; ``p2`` inkjet, glossy photo paper; ``p3`` colour
+         laser, recycled paper
+display  ``d1`` matte laptop LCD; ``d2`` glossy OLED phone; ``d3`` bluish IPS tablet
+=======  ==================================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .camera import Quality
+
+
+@dataclass(frozen=True)
+class Session:
+    """An environment: the light on the scene and the style of its backgrounds.
+
+    Attributes:
+        name: ``"s1"`` ...
+        title: what it stands for.
+        illuminant: RGB colour of the light (before the camera's white balance).
+        level: exposure level (1 = the course's earlier default).
+        light_angle: direction the light comes from, degrees in the image (0 = right, 90 = top).
+        light_strength: brightness difference across the frame along that direction.
+        wall_sat: saturation range of the background's wall colours.
+        wall_val: value (brightness) range of the background's wall colours.
+    """
+
+    name: str
+    title: str
+    illuminant: tuple[float, float, float]
+    level: float
+    light_angle: float
+    light_strength: float
+    wall_sat: tuple[float, float]
+    wall_val: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A camera model: its sensor and optics (:class:`~.camera.Quality`) and its colour pipeline.
+
+    Attributes:
+        name: ``"c1"`` ...
+        title: what it stands for.
+        optics: resolution, blur, noise and JPEG settings; ``optics.name`` is the video's
+            ``quality`` (``"low"``, ``"normal"``, ``"high"``, as CASIA-FASD names them).
+        saturation: colour response (1 = neutral).
+        tint: RGB gains of the sensor's colour response.
+        awb: share of the light's colour cast that its auto white balance removes.
+        sharpen: unsharp-mask amount of its image processor (0 = none).
+    """
+
+    name: str
+    title: str
+    optics: Quality
+    saturation: float
+    tint: tuple[float, float, float]
+    awb: float
+    sharpen: float
+
+
+@dataclass(frozen=True)
+class Printer:
+    """A printer and its paper.
+
+    Attributes:
+        name: ``"p1"`` ...
+        title: what it stands for.
+        period: halftone screen period in texture pixels (dot pattern).
+        angles: screen angles of the three inks, degrees.
+        saturation: range of the gamut's saturation.
+        dot_mix: range of the share of hard dots in the printed tone.
+        gloss: strength of the specular sheen on the paper (0 = matte).
+        paper: paper white, RGB.
+    """
+
+    name: str
+    title: str
+    period: float
+    angles: tuple[float, float, float]
+    saturation: tuple[float, float]
+    dot_mix: tuple[float, float]
+    gloss: float
+    paper: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Display:
+    """A display panel (of a phone or of a larger screen).
+
+    Attributes:
+        name: ``"d1"`` ...
+        title: what it stands for.
+        order: sub-pixel order, ``"rgb"`` or ``"bgr"``.
+        dark: range of the transmission of the matrix between sub-pixels (moire contrast).
+        black: range of the black level.
+        gamma: range of the display gamma.
+        tint: RGB white point (gamut).
+        glare: range of the reflection's peak, grey levels (gloss).
+    """
+
+    name: str
+    title: str
+    order: str
+    dark: tuple[float, float]
+    black: tuple[float, float]
+    gamma: tuple[float, float]
+    tint: tuple[float, float, float]
+    glare: tuple[float, float]
+
+
+SESSIONS: tuple[Session, ...] = (
+    Session("s1", "office, neutral ceiling light from above", (1.0, 1.0, 1.0), 1.0, 90.0,
+            0.25, (0.05, 0.35), (0.6, 0.9)),
+    Session("s2", "living room, dim warm lamp from the left", (1.2, 0.97, 0.7), 0.74, 180.0,
+            0.6, (0.3, 0.65), (0.35, 0.7)),
+    Session("s3", "by a window, bright cool daylight from the right", (0.86, 0.98, 1.18), 1.12,
+            0.0, 0.55, (0.0, 0.2), (0.72, 0.97)),
+)
+CAMERAS: tuple[Camera, ...] = (
+    Camera("c1", "old USB webcam", Quality("low", 0.5, 1.0, 3.0, 5.0, 40, 0.014),
+           0.8, (1.0, 1.05, 0.93), 0.35, 0.0),
+    Camera("c2", "laptop webcam", Quality("normal", 0.7, 0.7, 2.2, 3.6, 60, 0.01),
+           0.9, (0.95, 1.04, 1.02), 0.6, 0.9),
+    Camera("c3", "phone A, front camera", Quality("high", 0.92, 0.5, 1.4, 2.4, 85, 0.006),
+           1.25, (1.05, 1.0, 0.96), 0.85, 0.6),
+    Camera("c4", "phone B, front camera", Quality("normal", 0.8, 0.6, 1.8, 3.0, 70, 0.008),
+           1.05, (0.98, 0.98, 1.06), 0.7, 1.3),
+    Camera("c5", "compact camera", Quality("high", 1.0, 0.4, 1.0, 2.0, 92, 0.005),
+           1.0, (1.0, 1.0, 1.0), 0.92, 0.2),
+)
+PRINTERS: tuple[Printer, ...] = (
+    Printer("p1", "office laser printer, plain paper", 4.2, (15.0, 75.0, 45.0), (0.42, 0.62),
+            (0.55, 0.72), 0.0, (244.0, 243.0, 236.0)),
+    Printer("p2", "inkjet printer, glossy photo paper", 2.6, (15.0, 75.0, 0.0), (0.78, 0.95),
+            (0.3, 0.45), 0.55, (251.0, 250.0, 248.0)),
+    Printer("p3", "colour laser printer, recycled paper", 3.4, (105.0, 165.0, 45.0),
+            (0.55, 0.8), (0.45, 0.62), 0.15, (236.0, 231.0, 218.0)),
+)
+DISPLAYS: tuple[Display, ...] = (
+    Display("d1", "matte laptop LCD", "rgb", (0.25, 0.38), (0.08, 0.14), (0.85, 1.0),
+            (0.95, 0.98, 1.0), (8.0, 25.0)),
+    Display("d2", "glossy OLED phone screen", "bgr", (0.12, 0.22), (0.0, 0.03), (1.05, 1.3),
+            (1.0, 0.96, 1.02), (50.0, 90.0)),
+    Display("d3", "bluish IPS tablet screen", "rgb", (0.3, 0.45), (0.04, 0.08), (0.9, 1.1),
+            (0.9, 0.95, 1.0), (25.0, 60.0)),
+)
+SESSION_NAMES: tuple[str, ...] = tuple(s.name for s in SESSIONS)
+CAMERA_NAMES: tuple[str, ...] = tuple(c.name for c in CAMERAS)
+
+
+@dataclass(frozen=True)
+class Factors:
+    """The capture factors of one video (``instrument`` is ``""`` for a live video)."""
+
+    session: str
+    camera: str
+    instrument: str
+
+
+def instrument_for(subject_index: int, session: int, attack_index: int) -> str:
+    """The instrument of an attack: a subject's three prints in a session use the three
+    printers and its two replays two of the three displays, rotated by subject and session."""
+    k = (subject_index + session + attack_index) % 3
+    return (PRINTERS if attack_index < 3 else DISPLAYS)[k].name
+
+
+def assign_cameras(cells: list[tuple[str, ...]]) -> list[str]:
+    """Cameras for videos in order, round-robin within each cell (a video's split, session and
+    instrument, or ``"live"``), each cell starting two cameras after the previous new one.
+
+    Every cell so spreads its videos evenly over the cameras, whatever the subjects in a split:
+    a protocol that holds out a session, an instrument *and* a camera (p4) still finds
+    ``len(cell) / 5`` videos in every held-out combination.
+    """
+    nxt: dict[tuple[str, ...], int] = {}
+    out = []
+    for cell in cells:
+        if cell not in nxt:
+            nxt[cell] = 2 * len(nxt)
+        out.append(CAMERAS[nxt[cell] % len(CAMERAS)].name)
+        nxt[cell] += 1
+    return out
+
+
+def by_name(name: str) -> Session | Camera | Printer | Display:
+    """The level called ``name`` (``"s2"``, ``"c4"``, ``"p1"``, ``"d3"``)."""
+    for level in (*SESSIONS, *CAMERAS, *PRINTERS, *DISPLAYS):
+        if level.name == name:
+            return level
+    raise KeyError(f"no capture-factor level {name!r}")
+
+
+def light_field(session: Session, rng: np.random.Generator, width: int,
+                height: int) -> np.ndarray:
+    """The session's light over the frame, jittered per video: ``(H, W, 3)`` float32 gains.
+
+    Colour ``illuminant`` (+- 3 %), level (+- 8 %) and a linear ramp of relative strength
+    ``light_strength`` (+- 20 %) rising towards ``light_angle`` (+- 20 degrees).
+    """
+    colour = np.asarray(session.illuminant) * (1 + rng.normal(0, 0.03, 3))
+    level = session.level * rng.uniform(0.92, 1.08)
+    ang = np.radians(session.light_angle + rng.uniform(-20, 20))
+    strength = session.light_strength * rng.uniform(0.8, 1.2)
+    q = 16
+    yy, xx = np.mgrid[0:height:q, 0:width:q].astype(np.float32)
+    u = ((xx - width / 2) * np.cos(ang) - (yy - height / 2) * np.sin(ang)) / max(width, height)
+    ramp = 1.0 + strength * np.clip(u, -0.5, 0.5)
+    coarse = (ramp[..., None] * (level * colour)[None, None]).astype(np.float32)
+    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def illuminate(rgb: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """``rgb`` (uint8) lit by ``field`` (float32 gains), saturated to uint8."""
+    return cv2.multiply(rgb, field, dtype=cv2.CV_8U)
+
+
+def colour_pipeline(rgb: np.ndarray, camera: Camera, illuminant: np.ndarray) -> np.ndarray:
+    """The camera's colour processing: white balance (``awb`` of the cast removed), tint,
+    saturation and sharpening, on uint8 RGB."""
+    cast = np.asarray(illuminant, np.float64)
+    wb = (cast / cast.mean()) ** (-camera.awb)
+    luma = np.array([0.299, 0.587, 0.114])
+    s = camera.saturation
+    sat = s * np.eye(3) + (1 - s) * np.outer(np.ones(3), luma)
+    m = np.diag(camera.tint) @ sat @ np.diag(wb)
+    out = cv2.transform(rgb, m.astype(np.float32))
+    if camera.sharpen > 0:
+        soft = cv2.GaussianBlur(out, (0, 0), 1.0)
+        out = cv2.addWeighted(out, 1 + camera.sharpen, soft, -camera.sharpen, 0)
+    return out
