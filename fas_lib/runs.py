@@ -73,14 +73,18 @@ def config_hash(obj: Any) -> str:
 def data_key(cache: CropCache) -> str:
     """A short fingerprint of the data in a crop cache, independent of where it is stored.
 
-    It covers the dataset, protocol and fold, the cache parameters (scales, crop size, frames
-    per video...), the dataset folder's *name* (for SynthSpoof: the hash of the generation
+    It covers the dataset, protocol and fold, the cache parameters (crop size, frames per
+    video...), the dataset folder's *name* (for SynthSpoof: the hash of the generation
     parameters and the generator version) and the frame counts per split. A run trained on
     other data (a new generator version, a re-made cache, another fold) so gets another run
-    folder instead of being read back; moving ``$FAS_DATA_DIR`` does not.
+    folder instead of being read back; moving ``$FAS_DATA_DIR`` does not. *Which* scales a
+    cache holds is left out: a crop at one scale does not depend on the others cut with it
+    (tested), and a run's own scales are part of its folder name, so a cache cut at more scales
+    (notebook 07's, up to 4.0) reads back the runs of the paper's seven (notebooks 03-06).
     """
     m = cache.manifest
-    ident = {k: m.get(k) for k in ("dataset", "protocol", "fold", "params")}
+    ident = {k: m.get(k) for k in ("dataset", "protocol", "fold")}
+    ident["params"] = {k: v for k, v in (m.get("params") or {}).items() if k != "scales"}
     ident["root_name"] = Path(str(m.get("root", ""))).name
     ident["frames"] = (m.get("counts") or {}).get("frames")
     return config_hash(ident)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fas_lib import geometry
@@ -211,3 +212,19 @@ def test_wide_scales_up_to_4(tmp_path):
     assert np.abs(offsets[0]).max() > 3  # off centre at scale 1.0 (about 9 pixels)
     np.testing.assert_allclose(offsets, offsets[[0, 0, 0, 0]] / np.array(WIDE)[:, None],
                                atol=0.75)
+
+
+def test_a_crop_does_not_depend_on_the_other_scales_cut_with_it(tmp_path):
+    """The same frames cut at (1.0,) and at (1.0, 2.7): identical crops at 1.0, identical
+    tables and the same data_key, so runs at 1.0 are read back from either cache."""
+    from fas_lib.runs import data_key
+
+    fake = fakes.build_casia_fasd(tmp_path / "CASIA", n_train=1, n_test=1, corrupt=False)
+    one = build_cache("casia_fasd", fake.root, out=tmp_path / "one", n_frames=1, scales=(1.0,),
+                      workers=1, progress=False)
+    two = build_cache("casia_fasd", fake.root, out=tmp_path / "two", n_frames=1,
+                      scales=(1.0, 2.7), workers=1, progress=False)
+    for split in ("train", "test"):
+        np.testing.assert_array_equal(one.crops(split)[:, 0], two.crops(split)[:, 0])
+        pd.testing.assert_frame_equal(one.frames(split), two.frames(split))
+    assert data_key(one) == data_key(two)
