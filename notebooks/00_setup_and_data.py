@@ -11,9 +11,10 @@
 #
 # This course implements MS-FANS (Luo et al., *Face Anti-Spoofing with Multi-Scale Information*,
 # ICPR 2018) and runs every experiment on a laptop CPU. Its default data is **SynthSpoof**, a
-# synthetic face anti-spoofing dataset generated on your machine in about a minute: live
+# synthetic face anti-spoofing dataset generated on your machine in about two minutes: live
 # videos and five attack species (flat, warped and cut photo prints; phone and screen
-# replays) at three capture qualities, with exact ground truth. This notebook checks your
+# replays), recorded in three sessions (rooms and lights) by five cameras, with three printers
+# and three displays, and exact ground truth. This notebook checks your
 # installation, generates the data and looks at it.
 #
 # **Learning goals**
@@ -21,7 +22,8 @@
 # 1. Check the environment: Python, PyTorch, OpenCV, dlib and its landmark model files, CPU
 #    cores and device.
 # 2. Generate SynthSpoof and read its *protocol table* (one row per video: path, subject,
-#    label, attack type, quality, split), and check that the splits are subject-disjoint.
+#    label, attack type, split, and the capture factors session, camera and instrument), and
+#    check that the splits are subject-disjoint.
 # 3. Recognise the attack species of the paper's datasets (CASIA-FASD: warped photo, cut
 #    photo, video replay; Replay-Attack: print and replay, hand-held or fixed) in frames,
 #    clips, depth and near-infrared views.
@@ -56,7 +58,7 @@ T0 = time.perf_counter()
 print(environment_line(("python", "torch", "opencv", "dlib", "fas_lib", "device", "cpu_cores")))
 
 # %% tags=["parameters"]
-SMOKE = False            # True: a tiny dataset (3 subjects x 2 frames x 2 qualities), for tests/CI
+SMOKE = False            # True: a tiny dataset (3 subjects x 3 sessions x 2 frames), for tests/CI
 SEED = 0                 # master seed of SynthSpoof (every video has its own child seed)
 DATASET = "synthspoof"   # another dataset name (casia_fasd, replay_attack, ...) + DATA_ROOT
                          # adds a summary of its protocol table; the figures stay SynthSpoof
@@ -125,15 +127,21 @@ print("dlib predictors found:", needed <= set(models["file"]))
 # (**live**); for an **attack** the same subject is first turned into a medium — a printed
 # photo (halftone dots, paper white border, flat / bent / with the eyes cut out) or a phone or
 # monitor showing a video (sub-pixels, moire, bezel, gamut) — which is then held by a hand
-# or placed in a *second* scene and recaptured by the camera at low, normal or high quality.
+# or placed in a *second* scene and recaptured. Every video has three **capture factors**
+# (`fas_lib.synthspoof.factors`): the **session** it is recorded in (an office under neutral
+# light, a living room under a dim warm lamp, a room by a bright cool window), the **camera**
+# (five models, from an old webcam to a compact camera: resolution, noise, colour response,
+# sharpening, JPEG; the `quality` column names their class, low / normal / high, as CASIA-FASD
+# does) and, for an attack, the **instrument** (three printers, three displays). Notebook 07
+# holds them out one by one to see what a model really learned.
 #
-# This is the RGB dataset every later notebook uses (`SynthConfig()`, about a minute on a 2-core
-# laptop). Depth and NIR roughly triple the rendering cost, so section 6 renders them only for a
-# small preview set of `MODALITY_SUBJECTS` subjects.
+# This is the RGB dataset every later notebook uses (`SynthConfig()`, about two minutes on a
+# 2-core laptop). Depth and NIR roughly triple the rendering cost, so section 6 renders them
+# only for a small preview set of `MODALITY_SUBJECTS` subjects.
 
 # %%
 if SMOKE:
-    config = synthspoof.SynthConfig(n_subjects=3, frames_per_video=2, qualities=("low", "high"),
+    config = synthspoof.SynthConfig(n_subjects=3, frames_per_video=2, live_per_session=1,
                                     seed=SEED)
 else:
     config = synthspoof.SynthConfig(n_subjects=N_SUBJECTS, frames_per_video=FRAMES_PER_VIDEO,
@@ -186,7 +194,12 @@ RESULTS["counts"] = {
     "live_videos": int((proto["label"] == 1).sum()),
     "attack_videos": int((proto["label"] == 0).sum()),
     "subject_disjoint": disjoint,
+    "videos_per_split_and_factor": {
+        f: {s: {k: int(v) for k, v in row.items()} for s, row in
+            pd.crosstab(proto["split"], proto[f]).drop(columns="", errors="ignore").iterrows()}
+        for f in ("session", "camera", "instrument")},
 }
+display(pd.crosstab([proto["split"], proto["session"]], proto["camera"]))
 
 # %% [markdown]
 # A real dataset gives the same table through `fas_lib.datasets.load_protocol` (see
@@ -208,9 +221,10 @@ else:
     print("DATASET is SynthSpoof: nothing more to load.")
 
 # %% [markdown]
-# ## 4. Live and attacks at every quality
+# ## 4. Live and attacks in every session
 #
-# One frame of each kind of video of one test subject. Look at the face alone first (the
+# One frame of each kind of video of one test subject, in each session (the camera of each
+# video is in the protocol table). Look at the face alone first (the
 # middle of each frame): the prints and replays are deliberately *good* forgeries, with only
 # faint recapture texture — halftone dots, screen sub-pixels, moire, a colour cast. Then look
 # around the face: paper edges, a phone's bezel, fingers, a second room. That context is what
@@ -219,10 +233,11 @@ else:
 # %%
 test_subject = sorted(subjects["test"])[0]
 kinds = ["live"] + list(config.attack_types)
-sub = proto[proto["subject"] == test_subject].set_index(["attack_type", "quality"])
-gallery = [[ds.read_frames(sub.loc[(k, q), "video_id"])[0] for q in config.qualities]
+sub = (proto[proto["subject"] == test_subject].drop_duplicates(["attack_type", "session"])
+       .set_index(["attack_type", "session"]))
+gallery = [[ds.read_frames(sub.loc[(k, s), "video_id"])[0] for s in config.sessions]
            for k in kinds]
-fig = image_grid(gallery, row_labels=kinds, col_labels=[f"quality: {q}" for q in config.qualities],
+fig = image_grid(gallery, row_labels=kinds, col_labels=[f"session {s}" for s in config.sessions],
                  cell_inches=2.6, aspect=0.75,
                  title=f"SynthSpoof, subject {test_subject}: frame 0 of every video")
 save_fig(fig, "00_gallery", FIG_DIR, dpi=90)
@@ -237,13 +252,13 @@ plt.show()
 # frames), but they are one reason the course keeps all frames of a video together.
 
 # %%
-q = config.qualities[-1]
+q = config.sessions[0]
 clip_kinds = [k for k in ("live", "print_warped", "replay_phone") if k in kinds]
 clips = [list(ds.read_frames(sub.loc[(k, q), "video_id"])) for k in clip_kinds]
 fig = image_grid(clips, row_labels=clip_kinds,
                  col_labels=[f"frame {i}" for i in range(len(clips[0]))],
                  cell_inches=1.9, aspect=0.75,
-                 title=f"clips of subject {test_subject}, quality {q}")
+                 title=f"clips of subject {test_subject}, session {q}")
 save_fig(fig, "00_clip_strip", FIG_DIR, dpi=90)
 plt.show()
 
@@ -259,7 +274,8 @@ plt.show()
 # %%
 if MODALITIES:
     mm_config = synthspoof.SynthConfig(n_subjects=MODALITY_SUBJECTS, frames_per_video=2,
-                                       qualities=(q,), modalities=tuple(MODALITIES), seed=SEED)
+                                       sessions=(q,), live_per_session=1,
+                                       modalities=tuple(MODALITIES), seed=SEED)
     t = time.perf_counter()
     mm = synthspoof.generate(mm_config, workers=WORKERS, progress=False)
     print(f"preview set with {MODALITIES}: {len(mm)} videos ({time.perf_counter() - t:.1f} s)")

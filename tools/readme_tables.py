@@ -7,7 +7,9 @@ The numbers come only from the files the notebooks write:
   for the five scale groups;
 * ``results/06_lbp_baseline.json`` (notebook 06): the colour-texture LBP + SVM baseline;
 * ``results/seed_spread.json`` (``tools/seed_spread.py``): one group of Table III under
-  several training seeds.
+  several training seeds;
+* ``results/07_generalisation.json`` (notebook 07): the models and the LBP baseline under the
+  shift protocols of ``fas_lib.shift``.
 
 Each table is written into README.md between a pair of markers::
 
@@ -15,7 +17,7 @@ Each table is written into README.md between a pair of markers::
     ...generated...
     <!-- results:table_ii:end -->
 
-(``table_ii``, ``table_iii``, ``lbp``, ``seeds``; ``summary``: the best test EER of each family,
+(``table_ii``, ``table_iii``, ``lbp``, ``seeds``, ``shift``; ``summary``: the best test EER of each family,
 written when all three files exist; ``border``: the share of attack crops that show the
 medium's border per scale, from ``results/00_data.json`` and ``results/02_crops.json``). The paper's numbers appear only in columns or rows
 labelled as the paper's; they are read from the same results files (keys ``paper_*``), which the
@@ -44,6 +46,7 @@ SECTIONS: dict[str, str] = {
     "table_iii": "06_table_iii",
     "lbp": "06_lbp_baseline",
     "seeds": "seed_spread",
+    "shift": "07_generalisation",
 }
 
 #: Display names of the Table III methods, in the paper's row order.
@@ -415,8 +418,71 @@ def render_seed_spread(res: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _mean_rows(res: Mapping[str, Any]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+    return {(m["protocol"], m["recipe"], m["model"]): m for m in res["means"]}
+
+
+def _lbp_pick(means: Sequence[Mapping[str, Any]], protocol: str) -> Mapping[str, Any] | None:
+    """The LBP row of ``protocol`` with the lowest dev EER (what dev would choose)."""
+    rows = [m for m in means if m["protocol"] == protocol and m["family"] == "lbp"]
+    return min(rows, key=lambda m: m["dev_eer"]) if rows else None
+
+
+def render_shift(res: Mapping[str, Any]) -> str:
+    """Markdown for notebook 07: test (dev) EER per protocol of the target models and of the
+    LBP setting dev picks, the targets, and Table II extended to wide scales under a shift.
+
+    Args:
+        res: the contents of ``results/07_generalisation.json`` (keys ``protocols``,
+            ``recipes``, ``target_models``, ``means``, ``targets``, ``context``, ``p1_msfans``).
+    """
+    protocols, means = res["protocols"], _mean_rows(res)
+    folds = {p: max((m["n_folds"] for k, m in means.items() if k[0] == p), default=0)
+             for p in protocols}
+    head = "| model | recipe | " + " | ".join(
+        f"{p}" + (f" ({folds[p]} folds)" if folds[p] > 1 else "") for p in protocols) + " |"
+    lines = ["**Generalisation** — test EER % (dev EER % in brackets), frame level, mean over "
+             "folds; each protocol's dev split holds an unseen session / camera / instrument / "
+             "attack type (`standard`: unseen people only).", "", head,
+             "|---|---|" + "---:|" * len(protocols)]
+
+    def cell(m: Mapping[str, Any] | None) -> str:
+        return "—" if m is None else f"{_pct(m['test_eer'])} ({_pct(m['dev_eer'])})"
+
+    for model in res["target_models"]:
+        for recipe in res["recipes"]:
+            lines.append(f"| {model} | {recipe} | " + " | ".join(
+                cell(means.get((p, recipe, model))) for p in protocols) + " |")
+    picks = [_lbp_pick(res["means"], p) for p in protocols]
+    lines.append("| best LBP on dev | | " + " | ".join(
+        cell(m) + (f" {m['model'].split()[1]}" if m else "") for m in picks) + " |")
+    targets = res.get("targets") or []
+    if targets:
+        lines += ["", "Targets (robust recipe): " + "; ".join(
+            f"{t['protocol']} {t['model']}: {'below' if t['beats_lbp'] else 'not below'} the "
+            f"LBP dev picks ({_pct(t['test_eer'])} vs {_pct(t['lbp_by_dev_test_eer'])}), test "
+            f"{'within' if t['test_within_2x_dev'] else 'not within'} 2x dev"
+            for t in targets) + "."]
+    p1 = res.get("p1_msfans")
+    if p1:
+        sure = sum(1 for r in p1["significance"] if r["ci_high"] < 0)
+        lines += ["", f"On P1 (robust), MS-FANS is below its group's dev-chosen single scale in "
+                      f"{p1['wins']} of {p1['n_groups']} groups ({sure} with the 95 % bootstrap "
+                      "interval of the difference below 0)."]
+    ctx = res.get("context") or {}
+    if ctx:
+        scales = list(next(iter(ctx.values())))
+        lines += ["", "CNN_S at one scale, test EER % (Table II, extended past the paper's 1.5):",
+                  "", "| protocol / recipe | " + " | ".join(scales) + " |",
+                  "|---|" + "---:|" * len(scales)]
+        lines += [f"| {k} | " + " | ".join(_pct(v.get(s)) for s in scales) + " |"
+                  for k, v in ctx.items()]
+    lines += ["", _provenance({**res, "protocol": None}, "07_generalisation.ipynb")]
+    return "\n".join(lines)
+
+
 RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp,
-             "seeds": render_seed_spread}
+             "seeds": render_seed_spread, "shift": render_shift}
 
 #: Sections rendered from several results files (written only when all of them exist).
 MULTI: dict[str, tuple[tuple[str, ...], Any]] = {

@@ -279,6 +279,27 @@ def check_06(results: dict[str, dict], run: SmokeRun) -> None:
     assert t45["table_iv"] and t45["table_v"]
 
 
+def check_07(results: dict[str, dict], run: SmokeRun) -> None:
+    """Shift protocols: the protocol table, runs per protocol and recipe, LBP, P1 MS-FANS."""
+    r = results["07_generalisation"]
+    table = r["protocol_table"]
+    assert {row["protocol"] for row in table} == set(r["protocols"])
+    for row in table:  # every split of every protocol holds both classes
+        assert row["live videos"] > 0 and row["attack videos"] > 0, row
+    p1 = {row["split"]: row["sessions"] for row in table if row["protocol"] == "p1"}
+    assert p1 == {"train": "s1", "dev": "s2", "test": "s3"}, p1
+    runs = r["runs"]
+    assert {x["protocol"] for x in runs} == set(r["protocols"])
+    assert {x["family"] for x in runs} == {"single", "msfans", "lbp"}
+    for x in runs:
+        for key in ("dev_eer", "test_eer", "test_hter"):
+            _fraction(x[key], f"07 {x['protocol']} {x['model']} {x['recipe']} {key}")
+    assert {x["recipe"] for x in runs if x["family"] != "lbp"} == set(r["recipes"])
+    assert r["targets"] and {t["protocol"] for t in r["targets"]} <= {"p1", "p3", "p4"}
+    assert 0 <= r["p1_msfans"]["wins"] <= r["p1_msfans"]["n_groups"]
+    assert r["context"], "no single-scale curve"
+
+
 def check_generic(results: dict[str, dict], run: SmokeRun) -> None:
     """Any notebook without its own check: every results file is a non-empty dict."""
     for stem, content in results.items():
@@ -287,7 +308,7 @@ def check_generic(results: dict[str, dict], run: SmokeRun) -> None:
 
 EXPECTED: dict[str, Callable[[dict[str, dict], SmokeRun], None]] = {
     "00": check_00, "01": check_01, "02": check_02, "03": check_03,
-    "04": check_04, "05": check_05, "06": check_06,
+    "04": check_04, "05": check_05, "06": check_06, "07": check_07,
 }
 
 

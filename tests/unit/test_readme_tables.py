@@ -207,6 +207,38 @@ def test_render_lbp_flags_smoke():
     assert "SMOKE run" in md
 
 
+def _mean(protocol, recipe, model, family, dev, test, n=1):
+    return {"protocol": protocol, "recipe": recipe, "model": model, "family": family,
+            "dev_eer": dev, "test_eer": test, "test_hter": test, "n_folds": n}
+
+
+SHIFT = {
+    "dataset": "synthspoof", "smoke": False, "level": "frame",
+    "protocols": ["standard", "p3"], "recipes": ["cpu", "robust"], "target_models": ["CNN_S 1"],
+    "means": [_mean("standard", "cpu", "CNN_S 1", "single", 0.01, 0.02),
+              _mean("p3", "robust", "CNN_S 1", "single", 0.1, 0.15, 2),
+              _mean("p3", "grid_gray", "LBP grid_gray 1", "lbp", 0.2, 0.1, 2),
+              _mean("p3", "boulkenafet", "LBP boulkenafet 1", "lbp", 0.05, 0.3, 2)],
+    "targets": [{"protocol": "p3", "model": "CNN_S 1", "test_eer": 0.15,
+                 "lbp_by_dev_test_eer": 0.3, "beats_lbp": True, "test_within_2x_dev": True}],
+    "context": {"p3 / robust": {"1": 0.15, "2.7": 0.25}},
+    "p1_msfans": {"wins": 3, "n_groups": 5,
+                  "significance": [{"ci_high": -0.01}, {"ci_high": 0.02}]},
+}
+
+
+def test_render_shift_cells_lbp_pick_and_targets():
+    md = rt.render_shift(SHIFT)
+    assert "| model | recipe | standard | p3 (2 folds) |" in md
+    assert "| CNN_S 1 | cpu | 2.00 (1.00) | — |" in md
+    assert "| CNN_S 1 | robust | — | 15.00 (10.00) |" in md
+    # the LBP setting dev picks (boulkenafet: dev 5 %), not the one best on test
+    assert "| best LBP on dev | | — | 30.00 (5.00) boulkenafet |" in md
+    assert "p3 CNN_S 1: below the LBP dev picks (15.00 vs 30.00), test within 2x dev" in md
+    assert "in 3 of 5 groups (1 with the 95 % bootstrap" in md
+    assert "| p3 / robust | 15.00 | 25.00 |" in md
+
+
 def test_replace_sections_is_idempotent_and_keeps_text():
     sections = {"table_ii": rt.render_table_ii(TABLE_II), "lbp": rt.render_lbp(LBP)}
     once = rt.replace_sections(README, sections)

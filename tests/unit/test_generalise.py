@@ -1,0 +1,110 @@
+"""fas_lib.generalise: runs under shift protocols, fold means, the targets, SynthSpoof -> real.
+
+The data are a 3-subject, 3-session SynthSpoof (one live video, a print and a replay per
+session, 2 frames) cut at two scales with the generator's face boxes; runs are smoke runs (one
+epoch).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fas_lib import generalise, shift
+from fas_lib.synthspoof import SynthConfig
+
+pytestmark = pytest.mark.usefixtures("private_data_dir", "one_thread")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    from fas_lib.cache_build import build_cache
+    from fas_lib.synthspoof import generate
+
+    config = SynthConfig(n_subjects=3, frames_per_video=2, live_per_session=1,
+                         attack_types=("print_flat", "replay_phone"), width=320, height=240)
+    root = generate(config, root=tmp_path_factory.mktemp("ss") / "ss", workers=1,
+                    progress=False).root
+    return build_cache("synthspoof", root, out=tmp_path_factory.mktemp("c") / "cache",
+                       n_frames=2, scales=(1.0, 1.5), workers=1, progress=False,
+                       use_gt_boxes=True)
+
+
+def test_protocol_folds_trims_folds_never_protocols(cache):
+    pf = generalise.protocol_folds(cache, ["standard", "p1", "loao"], max_folds=1)
+    assert pf == [("standard", None), ("p1", None), ("loao", "print_flat")]
+    every = generalise.protocol_folds(cache, ["loao"])
+    assert every == [("loao", "print_flat"), ("loao", "replay_phone")]
+
+
+def test_cnn_and_lbp_runs_under_protocols(cache, tmp_path):
+    pf = [("standard", None), ("p1", None)]
+    runs = generalise.cnn_runs(cache, pf, scales=(1.0,), groups=[(1.0, 1.5)],
+                               recipes=("cpu", "robust"), out_root=tmp_path, smoke=True,
+                               progress=False)
+    assert len(runs) == 2 * 2 * 2 and runs.run_dir.nunique() == 8
+    assert set(runs.model) == {"CNN_S 1", "MS-FANS [1,1.5]"}
+    assert runs[list(generalise.METRICS)].apply(lambda c: c.between(0, 1)).all().all()
+    p1 = runs[(runs.protocol == "p1") & (runs.model == "CNN_S 1") & (runs.recipe == "robust")]
+    cfg = json.loads((Path(p1.run_dir.iloc[0]) / "results.json").read_text())["config"]
+    assert cfg["protocol"] == "p1" and cfg["select_on_dev"] and cfg["augment"]
+    std = runs[runs.protocol == "standard"].iloc[0]
+    std_cfg = json.loads((Path(std.run_dir) / "results.json").read_text())["config"]
+    assert std_cfg["protocol"] is None  # notebooks 03-06's configs: their runs are read back
+    again = generalise.cnn_runs(cache, pf, scales=(1.0,), groups=[(1.0, 1.5)],
+                                recipes=("cpu", "robust"), out_root=tmp_path, smoke=True,
+                                progress=False)
+    pd.testing.assert_frame_equal(runs, again)
+    lbp = generalise.lbp_runs(cache, pf, recipes=("grid_gray",), scales=(1.0,),
+                              out_root=tmp_path, progress=False)
+    assert list(lbp.model) == ["LBP grid_gray 1", "LBP grid_gray 1"]
+    assert list(lbp.family) == ["lbp", "lbp"] and lbp.run_dir.nunique() == 2
+
+
+def _row(protocol, fold, model, family, dev, test, recipe="robust"):
+    return {"protocol": protocol, "fold": fold, "recipe": recipe, "family": family,
+            "model": model, "dev_eer": dev, "test_eer": test, "test_hter": test}
+
+
+def test_fold_means_and_targets():
+    df = pd.DataFrame([
+        _row("p3", "c1", "CNN_S 1", "single", 0.10, 0.20),
+        _row("p3", "c2", "CNN_S 1", "single", 0.20, 0.30),
+        _row("p3", "c1", "LBP a 1", "lbp", 0.05, 0.40, "a"),
+        _row("p3", "c2", "LBP a 1", "lbp", 0.05, 0.40, "a"),
+        _row("p3", "c1", "LBP b 1", "lbp", 0.30, 0.10, "b"),
+        _row("p3", "c2", "LBP b 1", "lbp", 0.30, 0.10, "b"),
+    ])
+    means = generalise.fold_means(df)
+    cnn = means[means.model == "CNN_S 1"].iloc[0]
+    assert cnn.n_folds == 2 and np.isclose(cnn.dev_eer, 0.15) and np.isclose(cnn.test_eer, 0.25)
+    assert generalise.best_lbp(means, "p3")["model"] == "LBP a 1"  # lowest dev EER
+    t = generalise.targets(means, ["p3", "p1"], ["CNN_S 1"]).iloc[0]
+    assert t.protocol == "p3" and t.lbp_by_dev == "LBP a 1"
+    assert t.beats_lbp and not t.beats_every_lbp        # 0.25 < 0.40, but not < 0.10
+    assert t.test_within_2x_dev                          # 0.25 <= 2 x 0.15
+    with pytest.raises(ValueError, match="no LBP rows"):
+        generalise.best_lbp(means, "p1")
+
+
+def test_transfer_study_three_ways(cache, tmp_path):
+    real = shift.protocol_view(cache, "p1")  # a stand-in for a real dataset's cache
+    df = generalise.transfer_study(cache, real, 1.0, (1.0, 1.5), recipe="robust",
+                                   lbp_recipes=("grid_gray",), lbp_scales=(1.0,),
+                                   out_root=tmp_path, smoke=True)
+    assert len(df) == 2 * 3 + 1
+    assert set(df.training) == {"SynthSpoof only -> synthspoof", "synthspoof only",
+                                "SynthSpoof, fine-tuned on synthspoof"}
+    assert df[list(generalise.METRICS)].apply(lambda c: c.between(0, 1)).all().all()
+    for model in ("CNN_S 1", "MS-FANS [1,1.5]"):
+        sub = df[df.model == model].set_index("training")
+        cross = json.loads((Path(sub.loc["SynthSpoof only -> synthspoof", "run_dir"])
+                            / "results.json").read_text())
+        tuned = json.loads((Path(sub.loc["SynthSpoof, fine-tuned on synthspoof", "run_dir"])
+                            / "results.json").read_text())["config"]
+        assert tuned["init_from"] == cross["train_run"] and tuned["preset"] == "finetune"
+        assert tuned["select_on_dev"] and tuned["augment"]
