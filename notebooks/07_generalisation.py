@@ -116,12 +116,15 @@ def first_crop(mask: pd.Series, scale: float) -> np.ndarray | None:
 
 levels = {f: sorted(set(cache.table[f]) - {""}) for f in ("session", "camera", "instrument")}
 live = frames["label"] == 1
-rows = [[first_crop(live & (frames.session == s), 1.5) for s in levels["session"]],
-        [first_crop(live & (frames.camera == c), 1.5) for c in levels["camera"]],
-        [first_crop(frames.instrument == i, 1.0) for i in levels["instrument"] if i[0] == "p"],
-        [first_crop(frames.instrument == i, 1.0) for i in levels["instrument"] if i[0] == "d"]]
-fig = image_grid(rows, row_labels=["sessions\n(live, 1.5)", "cameras\n(live, 1.5)",
-                                   "printers\n(print, 1.0)", "displays\n(replay, 1.0)"],
+wide = max(s for s in cache.scales if s <= 1.5)  # context for the light, the face's texture
+tight = min(cache.scales, key=lambda s: abs(s - 1.0))
+rows = [[first_crop(live & (frames.session == s), wide) for s in levels["session"]],
+        [first_crop(live & (frames.camera == c), wide) for c in levels["camera"]],
+        [first_crop(frames.instrument == i, tight) for i in levels["instrument"] if i[0] == "p"],
+        [first_crop(frames.instrument == i, tight) for i in levels["instrument"] if i[0] == "d"]]
+fig = image_grid(rows, row_labels=[f"sessions\n(live, {wide:g})", f"cameras\n(live, {wide:g})",
+                                   f"printers\n(print, {tight:g})",
+                                   f"displays\n(replay, {tight:g})"],
                  col_labels=["1st", "2nd", "3rd", "4th", "5th"], cell_inches=1.5,
                  title="SynthSpoof test frames per capture-factor level (s1-s3, c1-c5, p1-p3, "
                        "d1-d3)")
