@@ -8,11 +8,14 @@
     fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
     fas train --config configs/table_ii.yaml --set epochs=2   # seven runs, one per scale
     fas evaluate --run runs/msfans
+    fas predict photo.jpg clip.mp4 photos/ --run runs/msfans [--json] [--save-dir out]
+    fas predict --camera 0 --run runs/msfans
 
 Every subcommand is a thin wrapper over a Python function
 (:func:`fas_lib.cache_build.build_cache`, :func:`fas_lib.prepare.get_cache`,
 :func:`fas_lib.cache.open_cache`, :func:`fas_lib.config.load_experiment`,
-:func:`fas_lib.train.run_experiment`, :func:`fas_lib.runs.evaluate_run`). Errors a user can
+:func:`fas_lib.train.run_experiment`, :func:`fas_lib.runs.evaluate_run`,
+:class:`fas_lib.predict.Predictor`). Errors a user can
 cause (a wrong root, an unknown protocol, a missing cache or config) print one message and exit
 with status 2, without a traceback. ``python -m fas_lib.cli`` works as well as ``fas``.
 """
@@ -86,7 +89,34 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="metrics of a finished run folder")
     ev.add_argument("--run", required=True, help="the run folder written by `fas train`")
+    _add_predict(sub)
     return p
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    """The ``predict`` subcommand's arguments."""
+    pr = sub.add_parser("predict", help="score the faces of images, videos, folders or a camera",
+                        description="Detect, align and crop every face as the crop cache does, "
+                        "score it with a trained run, decide at the run's dev threshold.")
+    pr.add_argument("paths", nargs="*", help="images, videos and folders of them")
+    pr.add_argument("--run", required=True, help="a finished run folder written by `fas train`")
+    pr.add_argument("--camera", metavar="N", help="read OpenCV camera N (or a video file or "
+                    "stream URL standing in for one) instead of files")
+    pr.add_argument("--every", type=int, default=5, help="score every k-th frame of a video or "
+                    "camera (default 5)")
+    pr.add_argument("--max-frames", type=int, default=100, help="camera: frames to read "
+                    "(default 100; Ctrl-C stops earlier)")
+    pr.add_argument("--max-faces", type=int, help="faces per frame, largest first (default all)")
+    pr.add_argument("--threshold", type=float, help="decision threshold instead of the run's "
+                    "dev-EER threshold")
+    pr.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda")
+    pr.add_argument("--amp", action="store_true", help="mixed precision (bfloat16 on CPU, "
+                    "float16 on CUDA)")
+    pr.add_argument("--json", action="store_true", help="print the report as JSON")
+    pr.add_argument("--show", action="store_true", help="draw each frame with a face, its "
+                    "boxes, scores and crops (matplotlib window)")
+    pr.add_argument("--save-dir", help="write the annotated frames and the crops at each scale "
+                    "there")
 
 
 def human_bytes(n: int) -> str:
@@ -217,7 +247,33 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"prepare": _prepare, "info": _info, "train": _train, "evaluate": _evaluate}
+def _predict(args: argparse.Namespace) -> int:
+    from fas_lib.predict import Predictor
+    from fas_lib.predict_show import FrameSaver, format_report, report_json
+
+    if not args.paths and args.camera is None:
+        raise ValueError("give images, videos or folders to score, or --camera N")
+    keep = bool(args.save_dir or args.show)
+    predictor = Predictor.from_run(args.run, device=args.device, threshold=args.threshold,
+                                   every=args.every, max_faces=args.max_faces, keep_crops=keep,
+                                   amp=args.amp)
+    hook = FrameSaver(predictor.scales, args.save_dir, args.show) if keep else None
+    if args.camera is not None:
+        camera = int(args.camera) if args.camera.isdigit() else args.camera
+        report = predictor.predict_camera(camera, args.max_frames, on_frame=hook)
+    else:
+        report = predictor.predict_paths(args.paths, on_frame=hook)
+    print(report_json(report) if args.json else format_report(report), flush=True)
+    if hook is not None and args.save_dir:
+        print(f"{len(hook.written)} pictures written to {args.save_dir}", file=sys.stderr)
+    if not report.faces:
+        print("fas predict: no face could be scored", file=sys.stderr)
+        return 1
+    return 0
+
+
+COMMANDS = {"prepare": _prepare, "info": _info, "train": _train, "evaluate": _evaluate,
+            "predict": _predict}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -79,9 +79,10 @@ def get_device(prefer: str | None = None) -> str:
     """Return ``"cuda"`` when a GPU is present (or ``prefer`` says so), else ``"cpu"``.
 
     Args:
-        prefer: force a device name such as ``"cpu"``; ``None`` picks automatically.
+        prefer: force a device name such as ``"cpu"``; ``None`` or ``"auto"`` picks
+            automatically.
     """
-    if prefer:
+    if prefer and prefer != "auto":
         return prefer
     try:
         import torch
