@@ -10,12 +10,13 @@
     fas evaluate --run runs/msfans
     fas predict photo.jpg clip.mp4 photos/ --run runs/msfans [--json] [--save-dir out]
     fas predict --camera 0 --run runs/msfans
+    fas export --run runs/msfans --onnx msfans.onnx
 
 Every subcommand is a thin wrapper over a Python function
 (:func:`fas_lib.cache_build.build_cache`, :func:`fas_lib.prepare.get_cache`,
 :func:`fas_lib.cache.open_cache`, :func:`fas_lib.config.load_experiment`,
 :func:`fas_lib.train.run_experiment`, :func:`fas_lib.runs.evaluate_run`,
-:class:`fas_lib.predict.Predictor`). Errors a user can
+:class:`fas_lib.predict.Predictor`, :func:`fas_lib.export.export_onnx`). Errors a user can
 cause (a wrong root, an unknown protocol, a missing cache or config) print one message and exit
 with status 2, without a traceback. ``python -m fas_lib.cli`` works as well as ``fas``.
 """
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="metrics of a finished run folder")
     ev.add_argument("--run", required=True, help="the run folder written by `fas train`")
     _add_predict(sub)
+    _add_export(sub)
     return p
 
 
@@ -117,6 +119,16 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                     "boxes, scores and crops (matplotlib window)")
     pr.add_argument("--save-dir", help="write the annotated frames and the crops at each scale "
                     "there")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    """The ``export`` subcommand's arguments."""
+    ex = sub.add_parser("export", help="export a run's whole multi-scale model to ONNX",
+                        description="n crops in, the bona-fide score and the per-scale weights "
+                        "out, dynamic batch; inputs and preprocessing in the file's metadata.")
+    ex.add_argument("--run", required=True, help="a finished run folder written by `fas train`")
+    ex.add_argument("--onnx", required=True, help="the .onnx file to write")
+    ex.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
 
 
 def human_bytes(n: int) -> str:
@@ -272,8 +284,16 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from fas_lib.export import export_onnx
+
+    path = export_onnx(args.run, args.onnx, opset=args.opset)
+    print(f"wrote {path}")
+    return 0
+
+
 COMMANDS = {"prepare": _prepare, "info": _info, "train": _train, "evaluate": _evaluate,
-            "predict": _predict}
+            "predict": _predict, "export": _export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
