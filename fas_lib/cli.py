@@ -7,6 +7,7 @@
     fas info ~/.cache/fas_lib/caches/casia_fasd-standard_nodev-1a2b3c4d5e
     fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
     fas train --config configs/table_ii.yaml --set epochs=2   # seven runs, one per scale
+    torchrun --nproc-per-node 2 -m fas_lib.cli train --config configs/msfans.yaml  # DDP
     fas evaluate --run runs/msfans
     fas predict photo.jpg clip.mp4 photos/ --run runs/msfans [--json] [--save-dir out]
     fas predict --camera 0 --run runs/msfans
@@ -223,6 +224,16 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from fas_lib import devices
+
+    try:  # under torchrun: every process trains, rank 0 prints
+        return _train_runs(args, devices.context().is_main)
+    finally:
+        devices.shutdown()
+
+
+def _train_runs(args: argparse.Namespace, verbose: bool) -> int:
+    """Train every run of ``--config``; print the metrics when ``verbose``."""
     from fas_lib import config as config_mod
     from fas_lib import train
 
@@ -233,18 +244,21 @@ def _train(args: argparse.Namespace) -> int:
                                                if k not in grid})
     out = Path(args.out) if args.out else Path("runs") / experiment.name
     folders = [out] if len(configs) == 1 else [out / c.name for c in configs]
-    if len(configs) > 1:
+    if len(configs) > 1 and verbose:
         print(f"{experiment.title or experiment.name}: {len(configs)} runs under {out}")
     for cfg, folder in zip(configs, folders, strict=True):
         result = train.run_experiment(cfg, folder, resume=args.resume,
                                       progress=not args.no_progress)
+        if not verbose:
+            continue
         if len(configs) == 1:
             print(json.dumps(result.get("metrics", result), indent=2, default=str))
         else:
             frame = result.get("metrics", {}).get("frame", {})
             print(f"  {cfg.name}: test EER {100 * frame.get('test_eer', float('nan')):.2f} %, "
                   f"test HTER {100 * frame.get('test_hter', float('nan')):.2f} % ({folder})")
-    print(f"run folder: {out}")
+    if verbose:
+        print(f"run folder: {out}")
     return 0
 
 

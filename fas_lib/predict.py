@@ -25,7 +25,6 @@ frame without a face are counted in the report's :class:`~fas_lib.protocol.SkipL
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import torch
 from fas_lib import CROP_SIZE
 from fas_lib.align import AlignResult, FaceAligner
 from fas_lib.config import ExperimentConfig
+from fas_lib.devices import Precision
 from fas_lib.io import MEDIA_REASONS, VIDEO_EXTENSIONS, MediaError, iter_frames, to_rgb_uint8
 from fas_lib.loader import centre_input
 from fas_lib.metrics import video_scores
@@ -48,7 +48,7 @@ from fas_lib.runs import load_run, read_results
 from fas_lib.utils import get_device
 
 __all__ = ["IMAGE_EXTENSIONS", "SKIP_REASONS", "FaceScore", "MediaScore", "PredictReport",
-           "Predictor", "Threshold", "autocast", "media_files", "portrait_files",
+           "Predictor", "Threshold", "media_files", "portrait_files",
            "run_threshold"]
 
 #: Extensions a folder is searched for besides :data:`fas_lib.io.VIDEO_EXTENSIONS`.
@@ -89,15 +89,6 @@ def run_threshold(run_dir: str | Path, results: dict[str, Any] | None = None) ->
                          f"EER threshold of the run's dev split (frame level, {run_dir})")
     return Threshold(float(frame["test_eer_threshold"]),
                      f"EER threshold of the run's test split: it has no dev split ({run_dir})")
-
-
-def autocast(device: str, enabled: bool) -> contextlib.AbstractContextManager:
-    """Mixed precision on ``device`` when ``enabled`` (bfloat16 on CPU, float16 on CUDA);
-    a no-op context otherwise."""
-    if not enabled:
-        return contextlib.nullcontext()
-    kind = torch.device(device).type
-    return torch.autocast(kind, dtype=torch.float16 if kind == "cuda" else torch.bfloat16)
 
 
 @dataclass
@@ -216,7 +207,7 @@ class Predictor:
         every: score every ``every``-th frame of a video or camera.
         max_faces: score at most this many faces per frame, largest first (``None``: all).
         keep_crops: keep each face's crops in its :class:`FaceScore` (for pictures).
-        amp: mixed precision (:func:`autocast`); off by default.
+        amp: mixed precision (:class:`fas_lib.devices.Precision`); off by default.
         run: the run folder, for the report.
     """
 
@@ -229,7 +220,8 @@ class Predictor:
         self.model = model.to(self.device).eval()
         self.config, self.threshold, self.run = config, threshold, str(run)
         self.scales = tuple(float(s) for s in config.scales)
-        self.every, self.max_faces, self.keep_crops, self.amp = every, max_faces, keep_crops, amp
+        self.every, self.max_faces, self.keep_crops = every, max_faces, keep_crops
+        self.precision = Precision(self.device, amp)
         self._aligner: FaceAligner | None = None
 
     @classmethod
@@ -265,7 +257,7 @@ class Predictor:
         """Scores ``(B,)`` and MS-FANS weights ``(B, S)`` (``None`` otherwise) of uint8 crops
         ``(B, S, 128, 128, 3)`` at the run's scales."""
         x = centre_input(crops).to(self.device)
-        with torch.no_grad(), autocast(self.device, self.amp):
+        with torch.no_grad(), self.precision.autocast():
             out = self.model(x)
         scores = scores_from_logits(out.logits.float()).cpu().numpy().astype(np.float64)
         weights = (out.weights.float().cpu().numpy().astype(np.float64)
