@@ -3,7 +3,8 @@
 :func:`format_report` prints a :class:`~fas_lib.predict.PredictReport` as a table (one row per
 face, then the video-level scores, the threshold and where it came from, the skips);
 :func:`annotate` draws the boxes, landmarks and scores on a frame; :func:`crop_strip` puts a
-face's crops at every scale side by side; :class:`FrameSaver` is the ``on_frame`` hook of
+face's crops at every scale side by side, :func:`face_figure` both in one matplotlib figure
+(notebook 05's "try it on your own photo"); :class:`FrameSaver` is the ``on_frame`` hook of
 :class:`~fas_lib.predict.Predictor` that writes both for every frame with a face
 (``--save-dir``) and, with ``show=True``, draws them with matplotlib (``--show``).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,7 +22,8 @@ import numpy as np
 from fas_lib.io import is_video
 from fas_lib.predict import FaceScore, PredictReport
 
-__all__ = ["FrameSaver", "annotate", "crop_strip", "format_report", "report_json"]
+__all__ = ["FrameSaver", "annotate", "crop_strip", "face_figure", "figure", "format_report",
+           "report_json", "skip_line"]
 
 GREEN, RED = (40, 200, 60), (230, 40, 40)  # RGB: bona fide, attack
 
@@ -145,13 +148,29 @@ class FrameSaver:
     def _draw(title: str, frame: np.ndarray, strips: list[np.ndarray]) -> None:
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1 + len(strips), 1, figsize=(8, 5 + 1.3 * len(strips)),
-                                 gridspec_kw={"height_ratios": [4] + [1] * len(strips)},
-                                 squeeze=False)
-        for ax, img in zip(axes[:, 0], [frame, *strips], strict=True):
-            ax.imshow(img)
-            ax.axis("off")
-        axes[0, 0].set_title(title)
-        fig.tight_layout()
+        figure(title, frame, strips)
         plt.show(block=False)
         plt.pause(0.5)
+
+
+def figure(title: str, frame: np.ndarray, strips: Sequence[np.ndarray]) -> Any:
+    """A matplotlib figure: the annotated frame (:func:`annotate`) above each face's crop
+    strip (:func:`crop_strip`)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1 + len(strips), 1, figsize=(8, 5 + 1.3 * len(strips)),
+                             gridspec_kw={"height_ratios": [4] + [1] * len(strips)},
+                             squeeze=False)
+    for ax, img in zip(axes[:, 0], [frame, *strips], strict=True):
+        ax.imshow(img)
+        ax.axis("off")
+    axes[0, 0].set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def face_figure(title: str, rgb: np.ndarray, faces: Sequence[FaceScore],
+                scales: Sequence[float]) -> Any:
+    """:func:`figure` of a frame and its scored faces (faces that kept their crops)."""
+    return figure(title, annotate(rgb, faces),
+                  [crop_strip(f, scales) for f in faces if f.crops is not None])
