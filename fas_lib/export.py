@@ -22,6 +22,7 @@ beyond ``onnx``, and ``tests/unit/test_export.py`` checks the result against PyT
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -38,7 +39,7 @@ from fas_lib.predict import Predictor, Threshold
 from fas_lib.utils import atomic_path, environment
 
 __all__ = ["INPUT_NAME", "OUTPUT_NAMES", "ScoringModel", "export_metadata", "export_onnx",
-           "onnx_scores", "onnx_session", "read_metadata"]
+           "onnx_scores", "onnx_session", "read_metadata", "threshold_of", "write_onnx"]
 
 INPUT_NAME = "crops"
 OUTPUT_NAMES = ("score", "weights")
@@ -107,10 +108,15 @@ def export_onnx(run_dir: str | Path, path: str | Path, opset: int = 17,
         FileNotFoundError, ValueError: not a finished run folder (see
             :meth:`fas_lib.predict.Predictor.from_run`).
     """
+    predictor = Predictor.from_run(run_dir, device="cpu", threshold=threshold)
+    return write_onnx(predictor, path, opset)
+
+
+def write_onnx(predictor: Predictor, path: str | Path, opset: int = 17) -> Path:
+    """:func:`export_onnx` of a :class:`~fas_lib.predict.Predictor`'s model (on the CPU)."""
     import onnx
 
-    predictor = Predictor.from_run(run_dir, device="cpu", threshold=threshold)
-    wrapper = ScoringModel(predictor.model)
+    wrapper = ScoringModel(copy.deepcopy(predictor.model).cpu())
     example = torch.zeros(2, len(predictor.scales), 3, INPUT_SIZE, INPUT_SIZE)
     dims = {INPUT_NAME: {0: "batch"}, **{k: {0: "batch"} for k in OUTPUT_NAMES}}
     path = Path(path)
@@ -136,14 +142,23 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
 
 
-def onnx_session(path: str | Path, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session of an exported file (``threads``: intra-op threads)."""
+def onnx_session(path: str | Path, threads: int | None = None, spin: bool = True) -> Any:
+    """An ONNX Runtime CPU session of an exported file.
+
+    Args:
+        path: the ``.onnx`` file.
+        threads: intra-op threads (``None``: ONNX Runtime's default, one per core).
+        spin: let idle worker threads spin-wait for the next call (ONNX Runtime's default;
+            ``False`` frees the cores at once, fairer to other work on a small machine).
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     if threads is not None:
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
