@@ -10,7 +10,8 @@ seeded 0 unless ``--run`` names a trained run folder: the weights do not change 
   in blocks of calls, round after round, so that a machine slowing down affects both alike;
   medians, with the same number of threads for both and ONNX Runtime's thread spinning off
   (left on, with the two alternating call by call, its idle threads held both cores while
-  PyTorch ran: 137 ms per face at batch 1 instead of 6); ``onnx_max_abs_score_diff``: their largest score difference on the timed inputs;
+  PyTorch ran: 137 ms per face at batch 1 instead of 6); ``onnx_max_abs_score_diff``: their
+  largest score difference on the timed inputs;
 * ``predict``: the whole ``fas predict`` path on a 640 x 480 MJPG video of a portrait (decode,
   detect, 5 points, align, crop, score every frame, :meth:`fas_lib.predict.Predictor.
   predict_file`) in frames/s, and the same without scoring (decode, detect, align, crop) to

@@ -279,6 +279,9 @@ def _predict(args: argparse.Namespace) -> int:
 
     if not args.paths and args.camera is None:
         raise ValueError("give images, videos or folders to score, or --camera N")
+    import cv2  # bad media are counted and listed once below: no OpenCV parser chatter
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     keep = bool(args.save_dir or args.show)
     predictor = Predictor.from_run(args.run, device=args.device, threshold=args.threshold,
                                    every=args.every, max_faces=args.max_faces, keep_crops=keep,
