@@ -250,17 +250,34 @@ class FaceAligner:
         """
         rgb = ensure_rgb_uint8(rgb)
         if box is not None:
-            face = check_box(box)
-            n_faces = 1
-        else:
-            boxes = self.detect(rgb)
-            if not boxes:
-                return None
-            face, n_faces = boxes[0], len(boxes)
-        lms = self.predict_landmarks(rgb, face)
+            return self.align_box(rgb, check_box(box), 1)
+        boxes = self.detect(rgb)
+        if not boxes:
+            return None
+        return self.align_box(rgb, boxes[0], len(boxes))
+
+    def align_all(self, rgb: np.ndarray, max_faces: int | None = None) -> list[AlignResult]:
+        """Every detected face of a frame, largest first (``[]`` when there is none).
+
+        Each face goes through :meth:`align_box`, the same steps :meth:`align` (and so the crop
+        cache) runs on the largest one: the first result equals ``align(rgb)``.
+
+        Args:
+            rgb: an RGB frame (grey and RGBA are converted, see :func:`ensure_rgb_uint8`).
+            max_faces: keep at most this many faces (``None``: all).
+        """
+        rgb = ensure_rgb_uint8(rgb)
+        boxes = self.detect(rgb)[:max_faces]
+        n_faces = len(boxes)
+        return [self.align_box(rgb, b, n_faces) for b in boxes]
+
+    def align_box(self, rgb: np.ndarray, box: np.ndarray, n_faces: int = 1) -> AlignResult:
+        """Landmarks, alignment and crops of the face in ``box`` (an RGB uint8 frame): the one
+        function that cuts the crops of the cache (:meth:`align`) and of ``fas predict``."""
+        lms = self.predict_landmarks(rgb, box)
         m = self.alignment_matrix(lms)
         crops, pads = self.crops_from_matrix(rgb, m)
-        return AlignResult(face, lms, m, crops, pads, n_faces)
+        return AlignResult(box, lms, m, crops, pads, n_faces)
 
 
 def ensure_rgb_uint8(img: np.ndarray) -> np.ndarray:

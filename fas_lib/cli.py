@@ -7,12 +7,17 @@
     fas info ~/.cache/fas_lib/caches/casia_fasd-standard_nodev-1a2b3c4d5e
     fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
     fas train --config configs/table_ii.yaml --set epochs=2   # seven runs, one per scale
+    torchrun --nproc-per-node 2 -m fas_lib.cli train --config configs/msfans.yaml  # DDP
     fas evaluate --run runs/msfans
+    fas predict photo.jpg clip.mp4 photos/ --run runs/msfans [--json] [--save-dir out]
+    fas predict --camera 0 --run runs/msfans
+    fas export --run runs/msfans --onnx msfans.onnx
 
 Every subcommand is a thin wrapper over a Python function
 (:func:`fas_lib.cache_build.build_cache`, :func:`fas_lib.prepare.get_cache`,
 :func:`fas_lib.cache.open_cache`, :func:`fas_lib.config.load_experiment`,
-:func:`fas_lib.train.run_experiment`, :func:`fas_lib.runs.evaluate_run`). Errors a user can
+:func:`fas_lib.train.run_experiment`, :func:`fas_lib.runs.evaluate_run`,
+:class:`fas_lib.predict.Predictor`, :func:`fas_lib.export.export_onnx`). Errors a user can
 cause (a wrong root, an unknown protocol, a missing cache or config) print one message and exit
 with status 2, without a traceback. ``python -m fas_lib.cli`` works as well as ``fas``.
 """
@@ -86,7 +91,45 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="metrics of a finished run folder")
     ev.add_argument("--run", required=True, help="the run folder written by `fas train`")
+    _add_predict(sub)
+    _add_export(sub)
     return p
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    """The ``predict`` subcommand's arguments."""
+    pr = sub.add_parser("predict", help="score the faces of images, videos, folders or a camera",
+                        description="Detect, align and crop every face as the crop cache does, "
+                        "score it with a trained run, decide at the run's dev threshold.")
+    pr.add_argument("paths", nargs="*", help="images, videos and folders of them")
+    pr.add_argument("--run", required=True, help="a finished run folder written by `fas train`")
+    pr.add_argument("--camera", metavar="N", help="read OpenCV camera N (or a video file or "
+                    "stream URL standing in for one) instead of files")
+    pr.add_argument("--every", type=int, default=5, help="score every k-th frame of a video or "
+                    "camera (default 5)")
+    pr.add_argument("--max-frames", type=int, default=100, help="camera: frames to read "
+                    "(default 100; Ctrl-C stops earlier)")
+    pr.add_argument("--max-faces", type=int, help="faces per frame, largest first (default all)")
+    pr.add_argument("--threshold", type=float, help="decision threshold instead of the run's "
+                    "dev-EER threshold")
+    pr.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda")
+    pr.add_argument("--amp", action="store_true", help="mixed precision (bfloat16 on CPU, "
+                    "float16 on CUDA)")
+    pr.add_argument("--json", action="store_true", help="print the report as JSON")
+    pr.add_argument("--show", action="store_true", help="draw each frame with a face, its "
+                    "boxes, scores and crops (matplotlib window)")
+    pr.add_argument("--save-dir", help="write the annotated frames and the crops at each scale "
+                    "there")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    """The ``export`` subcommand's arguments."""
+    ex = sub.add_parser("export", help="export a run's whole multi-scale model to ONNX",
+                        description="n crops in, the bona-fide score and the per-scale weights "
+                        "out, dynamic batch; inputs and preprocessing in the file's metadata.")
+    ex.add_argument("--run", required=True, help="a finished run folder written by `fas train`")
+    ex.add_argument("--onnx", required=True, help="the .onnx file to write")
+    ex.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
 
 
 def human_bytes(n: int) -> str:
@@ -181,6 +224,16 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from fas_lib import devices
+
+    try:  # under torchrun: every process trains, rank 0 prints
+        return _train_runs(args, devices.context().is_main)
+    finally:
+        devices.shutdown()
+
+
+def _train_runs(args: argparse.Namespace, verbose: bool) -> int:
+    """Train every run of ``--config``; print the metrics when ``verbose``."""
     from fas_lib import config as config_mod
     from fas_lib import train
 
@@ -191,18 +244,21 @@ def _train(args: argparse.Namespace) -> int:
                                                if k not in grid})
     out = Path(args.out) if args.out else Path("runs") / experiment.name
     folders = [out] if len(configs) == 1 else [out / c.name for c in configs]
-    if len(configs) > 1:
+    if len(configs) > 1 and verbose:
         print(f"{experiment.title or experiment.name}: {len(configs)} runs under {out}")
     for cfg, folder in zip(configs, folders, strict=True):
         result = train.run_experiment(cfg, folder, resume=args.resume,
                                       progress=not args.no_progress)
+        if not verbose:
+            continue
         if len(configs) == 1:
             print(json.dumps(result.get("metrics", result), indent=2, default=str))
         else:
             frame = result.get("metrics", {}).get("frame", {})
             print(f"  {cfg.name}: test EER {100 * frame.get('test_eer', float('nan')):.2f} %, "
                   f"test HTER {100 * frame.get('test_hter', float('nan')):.2f} % ({folder})")
-    print(f"run folder: {out}")
+    if verbose:
+        print(f"run folder: {out}")
     return 0
 
 
@@ -217,7 +273,44 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"prepare": _prepare, "info": _info, "train": _train, "evaluate": _evaluate}
+def _predict(args: argparse.Namespace) -> int:
+    from fas_lib.predict import Predictor
+    from fas_lib.predict_show import FrameSaver, format_report, report_json
+
+    if not args.paths and args.camera is None:
+        raise ValueError("give images, videos or folders to score, or --camera N")
+    import cv2  # bad media are counted and listed once below: no OpenCV parser chatter
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    keep = bool(args.save_dir or args.show)
+    predictor = Predictor.from_run(args.run, device=args.device, threshold=args.threshold,
+                                   every=args.every, max_faces=args.max_faces, keep_crops=keep,
+                                   amp=args.amp)
+    hook = FrameSaver(predictor.scales, args.save_dir, args.show) if keep else None
+    if args.camera is not None:
+        camera = int(args.camera) if args.camera.isdigit() else args.camera
+        report = predictor.predict_camera(camera, args.max_frames, on_frame=hook)
+    else:
+        report = predictor.predict_paths(args.paths, on_frame=hook)
+    print(report_json(report) if args.json else format_report(report), flush=True)
+    if hook is not None and args.save_dir:
+        print(f"{len(hook.written)} pictures written to {args.save_dir}", file=sys.stderr)
+    if not report.faces:
+        print("fas predict: no face could be scored", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from fas_lib.export import export_onnx
+
+    path = export_onnx(args.run, args.onnx, opset=args.opset)
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"prepare": _prepare, "info": _info, "train": _train, "evaluate": _evaluate,
+            "predict": _predict, "export": _export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,7 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 #: (and off in the preset), so run folders, checkpoints and results of runs that do not use
 #: them are exactly those written before the fields existed.
 OPT_IN_OFF: dict[str, Any] = {"augment": (), "augment_params": None, "select_on_dev": False,
-                              "init_from": None}
+                              "init_from": None, "amp": False}
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ class ExperimentConfig:
             (ties: the later epoch); ``None``: the preset's (on for ``"robust"``).
         init_from: a finished run folder whose model weights start this run (same backbone,
             fusion, scales and weight_norm).
+        amp: mixed precision in training (:class:`fas_lib.devices.Precision`); off by default.
     """
 
     dataset: str = "synthspoof"
@@ -135,6 +136,7 @@ class ExperimentConfig:
     augment_params: dict[str, Any] | None = None
     select_on_dev: bool | None = None
     init_from: str | None = None
+    amp: bool = False
 
     def __post_init__(self) -> None:
         if self.augment is not None:

@@ -42,6 +42,27 @@ def to_float(batch_u8: np.ndarray, channels_last: bool = True) -> torch.Tensor:
     return out.mul_(1 / 127.5).sub_(1.0)
 
 
+def centre_offset(side: int, size: int) -> int:
+    """Top-left offset (y and x) of the centre ``size`` x ``size`` window of a ``side`` crop:
+    the network's view at test time (:class:`CropDataset` with ``train=False``)."""
+    return (int(side) - int(size)) // 2
+
+
+def centre_input(crops_u8: np.ndarray, size: int = 112) -> torch.Tensor:
+    """The model input of freshly cut crops, exactly as a cached test frame is scored.
+
+    Args:
+        crops_u8: ``(B, S, side, side, 3)`` uint8 RGB crops (:meth:`fas_lib.align.FaceAligner.
+            align_box`), the scales in the model's order.
+        size: side of the centre window (paper: 112 of 128).
+
+    Returns:
+        ``(B, S, 3, size, size)`` float32 in ``[-1, 1]`` (:func:`to_float`).
+    """
+    o = centre_offset(crops_u8.shape[2], size)
+    return to_float(crops_u8[:, :, o:o + size, o:o + size], channels_last=True)
+
+
 class CropDataset(torch.utils.data.Dataset):
     """Frames of one split of a crop cache as ``(x, label, row)`` samples.
 
@@ -95,12 +116,14 @@ class CropDataset(torch.utils.data.Dataset):
     def offsets(self) -> np.ndarray:
         """``(N, 2)`` top-left (y, x) crop offsets of every sample for the current epoch."""
         if self._offsets is None:
-            margin = self.crops.shape[2] - self.size
+            side = self.crops.shape[2]
+            margin = side - self.size
             if self.train:
                 rng = np.random.default_rng([self.seed, self.epoch])
                 self._offsets = rng.integers(0, margin + 1, size=(len(self), 2))
             else:
-                self._offsets = np.full((len(self), 2), margin // 2, dtype=np.int64)
+                self._offsets = np.full((len(self), 2), centre_offset(side, self.size),
+                                        dtype=np.int64)
         return self._offsets
 
     def batch(self, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

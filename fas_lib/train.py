@@ -20,7 +20,12 @@ Two presets fill the values the paper leaves open (:data:`fas_lib.config.PRESETS
 Opt-in (:class:`~fas_lib.config.ExperimentConfig`, preset ``"robust"``): ``augment`` (training
 augmentation, :mod:`fas_lib.augment`); ``select_on_dev`` (dev scored after every epoch, the
 weights of the lowest dev EER kept in ``best.pt`` and used for test; ties: the later epoch);
-``init_from`` (start from a finished run's weights, preset ``"finetune"``).
+``init_from`` (start from a finished run's weights, preset ``"finetune"``); ``amp`` (mixed
+precision, :class:`fas_lib.devices.Precision`).
+
+Devices: ``device=None`` or ``"auto"`` trains on a GPU when there is one. Started by
+``torchrun --nproc-per-node N``, the run trains in N processes with DistributedDataParallel
+and the same global batch (:mod:`fas_lib.devices`); rank 0 scores and writes.
 
 Reproducibility: model initialisation is seeded with ``seed``; every epoch re-seeds Python,
 NumPy and PyTorch from ``(seed, epoch)`` and shuffles with a generator seeded the same way, so an
@@ -30,20 +35,20 @@ uninterrupted one (on CPU; GPU kernels may be non-deterministic).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from fas_lib import devices
 from fas_lib.cache import CropCache
 from fas_lib.config import (
     ExperimentConfig,
@@ -67,7 +72,7 @@ from fas_lib.runs import (
     selected_epoch,
 )
 from fas_lib.scoring import score_split
-from fas_lib.utils import get_device, tune_malloc
+from fas_lib.utils import get_device, rng_state, set_rng_state, set_seed, tune_malloc
 
 __all__ = ["run_experiment", "train_one_epoch", "train_step"]
 
@@ -75,63 +80,47 @@ Optimizer = torch.optim.Optimizer
 Scheduler = torch.optim.lr_scheduler.MultiStepLR
 
 
-# ----------------------------------------------------------------------------- RNG state
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict[str, Any]:
-    """Python / NumPy / torch RNG states as tensors and lists (``weights_only``-loadable)."""
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
-                  int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "python": [py_state[0], list(py_state[1]), py_state[2]],
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
-    p = state["python"]
-    random.setstate((p[0], tuple(p[1]), p[2]))
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 # ----------------------------------------------------------------------------- step and epoch
 
 
-def train_step(model: MultiScaleNet, opt: Optimizer, x: Tensor, y: Tensor, iteration: int,
-               max_iter: int, aux_weight: float) -> tuple[Tensor, dict[str, float], Tensor]:
+def train_step(model: nn.Module, opt: Optimizer, x: Tensor, y: Tensor, iteration: int,
+               max_iter: int, aux_weight: float, loss_scale: float = 1.0,
+               precision: devices.Precision | None = None
+               ) -> tuple[Tensor, dict[str, float], Tensor]:
     """One SGD step on the loss of Eq. 6 (:func:`fas_lib.models.msfans_loss`).
+
+    Args:
+        model: a :class:`~fas_lib.models.MultiScaleNet`, or the DDP module
+            :func:`fas_lib.devices.wrap` makes of one with several processes.
+        loss_scale: weight of this batch's mean loss in the gradient (several processes,
+            :func:`fas_lib.devices.loss_scale`).
+        precision: mixed precision (:class:`fas_lib.devices.Precision`; ``None``: float32).
 
     Returns:
         ``(loss, parts, logits)``: the loss, its terms as floats (``fused``, ``aux``,
         ``aux_active``) and the fused logits of the batch (before the step).
     """
-    output = model(x)
-    loss, parts = msfans_loss(output, y, iteration, max_iter, aux_weight=aux_weight,
-                              return_parts=True)
+    net = devices.LossNet(model, msfans_loss) if isinstance(model, MultiScaleNet) else model
+    with precision.autocast() if precision else contextlib.nullcontext():
+        loss, parts, logits = net(x, y, iteration, max_iter, aux_weight)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return loss, parts, output.logits
+    weighted = loss * loss_scale if loss_scale != 1.0 else loss
+    if precision is not None and precision.enabled:
+        precision.step(weighted, opt)
+    else:
+        weighted.backward()
+        opt.step()
+    return loss, parts, logits
 
 
-def _epoch_loader(cache: CropCache, idx: list[int], cfg: ExperimentConfig,
-                  epoch: int) -> torch.utils.data.DataLoader:
-    """Re-seed every RNG from ``(seed, epoch)``; the epoch's shuffled training batches."""
-    _seed_everything(epoch_seed(cfg.seed, epoch))
+def _epoch_loader(cache: CropCache, idx: list[int], cfg: ExperimentConfig, epoch: int,
+                  ctx: devices.DistContext | None = None) -> torch.utils.data.DataLoader:
+    """Re-seed every RNG from ``(seed, epoch)``; the epoch's shuffled training batches (with
+    several processes, this process's shares of them: :func:`fas_lib.devices.epoch_loader`)."""
+    set_seed(epoch_seed(cfg.seed, epoch))
     ds = train_dataset(cache, idx, cfg, epoch)
+    if ctx is not None and ctx.active:
+        return devices.epoch_loader(ds, cfg.batch_size, epoch_seed(cfg.seed, epoch), ctx)
     gen = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
     return torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True,
                                        generator=gen)
@@ -147,6 +136,8 @@ def train_one_epoch(
     aux_weight: float,
     device: str = "cpu",
     bar: tqdm | None = None,
+    ctx: devices.DistContext | None = None,
+    precision: devices.Precision | None = None,
 ) -> dict[str, float]:
     """One pass over ``loader`` in training mode, a :func:`train_step` per batch.
 
@@ -156,6 +147,8 @@ def train_one_epoch(
         iters_per_epoch: batches per epoch.
         max_iter: the run's total number of iterations.
         bar: a tqdm bar advanced once per batch (``None``: none).
+        ctx: with several processes, the statistics are summed over all of them.
+        precision: mixed precision for :func:`train_step`.
 
     Returns:
         ``seconds``, ``samples_per_s``, ``accuracy`` and the per-sample means of ``loss``,
@@ -168,16 +161,19 @@ def train_one_epoch(
     for i, (x, y, _row) in enumerate(loader):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         it = epoch * iters_per_epoch + i
-        loss, parts, logits = train_step(model, opt, x, y, it, max_iter, aux_weight)
-        b = len(y)
+        weight = devices.loss_scale(loader, i)
+        loss, parts, logits = train_step(model, opt, x, y, it, max_iter, aux_weight, weight,
+                                         precision)
+        b = len(y) if weight else 0  # weight 0: a stand-in share of a too small batch
         seen += b
         sums["loss"] += loss.item() * b
-        sums["correct"] += (logits.argmax(1) == y).sum().item()
+        sums["correct"] += (logits.argmax(1) == y).sum().item() if b else 0
         for k in ("fused", "aux", "aux_active"):
             sums[k] += parts[k] * b
         if bar is not None:
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+    sums, seen = devices.reduce_sums(ctx or devices.DistContext(), sums, seen, device)
     dt = time.perf_counter() - t0
     return {"seconds": dt, "samples_per_s": seen / dt if dt > 0 else float("nan"),
             "accuracy": sums.pop("correct") / max(seen, 1),
@@ -252,7 +248,7 @@ def _resume(ckpt_path: Path, cfg: ExperimentConfig, model: MultiScaleNet, opt: O
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optimizer"])
     sched.load_state_dict(ck["scheduler"])
-    _set_rng_state(ck["rng"])
+    set_rng_state(ck["rng"])
     return int(ck["epoch"]), json.loads(ck["history"]), float(ck["train_seconds"])
 
 
@@ -274,6 +270,9 @@ class _Run:
     start_epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
+    ctx: devices.DistContext = field(default_factory=devices.DistContext)
+    net: nn.Module | None = None  # what trains: the model, or its DDP wrapper
+    precision: devices.Precision | None = None
 
 
 def _checkpoint(epoch: int, run: _Run) -> dict[str, Any]:
@@ -282,7 +281,7 @@ def _checkpoint(epoch: int, run: _Run) -> dict[str, Any]:
         "model": run.model.state_dict(),
         "optimizer": run.opt.state_dict(),
         "scheduler": run.sched.state_dict(),
-        "rng": _rng_state(),
+        "rng": rng_state(),
         "config": json.dumps(run.cfg.to_dict()),
         "model_config": json.dumps(run.model.config),
         "history": json.dumps(run.history),
@@ -328,10 +327,12 @@ def run_experiment(
     cfg = config.resolve()
     tune_malloc()
     out = Path(out_dir)
-    cache, idx = _open_data(cfg, cache, progress)
-    device = get_device(cfg.device)
+    ctx, device = devices.init(get_device(cfg.device))  # torchrun: join the process group
+    progress = progress and ctx.is_main
+    cache, idx = devices.rank0_first(ctx, lambda: _open_data(cfg, cache, progress))
     out.mkdir(parents=True, exist_ok=True)
-    run = _Run(cfg, cache, idx, device, out / CHECKPOINT, *_build(cfg, device))
+    run = _Run(cfg, cache, idx, device, out / CHECKPOINT, *_build(cfg, device), ctx=ctx,
+               precision=devices.Precision(device, cfg.amp))
     run.n_train = len(train_dataset(cache, idx, cfg, 0))
     if run.n_train == 0:
         raise ValueError("the crop cache's train split is empty")
@@ -342,16 +343,26 @@ def run_experiment(
             run.ckpt_path, cfg, run.model, run.opt, run.sched)
     elif cfg.init_from is not None:
         _init_from(cfg, run.model)
+    run.net = devices.wrap(run.model, ctx, device, msfans_loss)
     _train_epochs(run, progress, stop_after_epoch, on_epoch_end)
 
     done = run.history[-1]["epoch"] if run.history else 0
     if done < cfg.epochs:
         return {"complete": False, "epochs_done": done, "config": cfg.to_dict(),
                 "history": run.history}
-    if cfg.select_on_dev:  # test is scored with the selected epoch's weights
-        run.model.load_state_dict(load_checkpoint(out / BEST)["model"])
-    return score_and_write(run.model, cfg, cache, idx, out, device, progress, run.history,
-                           run.train_seconds, run.n_train, run.max_iter)
+    return _score(run, out, progress)
+
+
+def _score(run: _Run, out: Path, progress: bool) -> dict[str, Any]:
+    """Rank 0 scores dev / test and writes the results; other processes wait and read them."""
+    if run.ctx.is_main:
+        if run.cfg.select_on_dev:  # test is scored with the selected epoch's weights
+            run.model.load_state_dict(load_checkpoint(out / BEST)["model"])
+        results = score_and_write(run.model, run.cfg, run.cache, run.idx, out, run.device,
+                                  progress, run.history, run.train_seconds, run.n_train,
+                                  run.max_iter)
+    devices.barrier(run.ctx)
+    return results if run.ctx.is_main else (read_results(out) or {})
 
 
 def _train_epochs(run: _Run, progress: bool, stop_after_epoch: int | None,
@@ -364,17 +375,20 @@ def _train_epochs(run: _Run, progress: bool, stop_after_epoch: int | None,
         for epoch in range(run.start_epoch, cfg.epochs):
             if stop_after_epoch is not None and epoch >= stop_after_epoch:
                 break
-            loader = _epoch_loader(run.cache, run.idx, cfg, epoch)
+            loader = _epoch_loader(run.cache, run.idx, cfg, epoch, run.ctx)
             lr_epoch = run.opt.param_groups[0]["lr"]
-            stats = train_one_epoch(run.model, run.opt, loader, epoch, run.iters_per_epoch,
-                                    run.max_iter, cfg.aux_weight, run.device, bar)
+            stats = train_one_epoch(run.net or run.model, run.opt, loader, epoch,
+                                    run.iters_per_epoch, run.max_iter, cfg.aux_weight,
+                                    run.device, bar, run.ctx, run.precision)
             run.sched.step()
             run.train_seconds += stats["seconds"]
             record = {"epoch": epoch + 1, "lr": lr_epoch, **stats}
             run.history.append(record)
-            if cfg.select_on_dev:
-                _select_on_dev(run, record)
-            save_checkpoint(run.ckpt_path, _checkpoint(epoch + 1, run))
+            if run.ctx.is_main:  # one process scores dev and writes (devices docstring)
+                if cfg.select_on_dev:
+                    _select_on_dev(run, record)
+                save_checkpoint(run.ckpt_path, _checkpoint(epoch + 1, run))
+            devices.barrier(run.ctx)  # every process can resume from that checkpoint
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, record)
     finally:

@@ -31,6 +31,35 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def rng_state() -> dict[str, Any]:
+    """Python / NumPy / torch RNG states as tensors and lists (``weights_only``-loadable), for
+    checkpoints (:func:`set_rng_state` restores them)."""
+    import torch
+
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                  int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the RNG states :func:`rng_state` returned."""
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
+    p = state["python"]
+    random.setstate((p[0], tuple(p[1]), p[2]))
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 #: What :func:`tune_malloc` asks glibc's ``mallopt`` for (``malloc.h`` parameter -> bytes).
 MALLOC_TUNING: dict[str, int] = {
     "M_TRIM_THRESHOLD": 1 << 30,  # keep up to 1 GiB of freed memory at the top of the heap
@@ -79,9 +108,10 @@ def get_device(prefer: str | None = None) -> str:
     """Return ``"cuda"`` when a GPU is present (or ``prefer`` says so), else ``"cpu"``.
 
     Args:
-        prefer: force a device name such as ``"cpu"``; ``None`` picks automatically.
+        prefer: force a device name such as ``"cpu"``; ``None`` or ``"auto"`` picks
+            automatically.
     """
-    if prefer:
+    if prefer and prefer != "auto":
         return prefer
     try:
         import torch

@@ -27,6 +27,7 @@
 # 5. Understand what "weight" means for raw LSTM outputs (signed, not summing to 1).
 #
 # **Before this notebook**: 03 (single-scale CNN_S), 04 (Table I). Paper: Sec. III-B/C, Eq. 2-6.
+# It ends with the trained run scoring a photo of your own (section 5).
 #
 # Runtime on a laptop CPU: about 1 min (SMOKE: under 30 s).
 
@@ -329,6 +330,69 @@ print(pd.Series(EERS, name="test EER").map(lambda v: f"{100 * v:.2f} %").to_stri
 # Table II (there each scale has its own CNN trained alone): here one shared CNN and one
 # classifier are probed with a single scale's feature.
 
+# %% [markdown]
+# ## 5. Try it on your own photo
+#
+# The run is a model you can point at any picture. `fas_lib.predict.Predictor` (the code behind
+# `fas predict photo.jpg --run RUN_DIR` on the command line) detects every face, aligns it and
+# cuts the crops at the run's scales with the very function that cut the training crops, scores
+# each face and decides at the threshold fixed on the run's **dev** split (it prints where the
+# threshold comes from). Boxes are green for bona fide, red for attack; below each photo, the
+# crops the CNN saw, with MS-FANS's weight for each scale.
+#
+# Until you upload a photo, the two public-domain portraits SynthSpoof is made from are scored.
+# They are real photographs of people, but the model was trained on 12 synthetic identities
+# derived from them: expect scores that say little about your own face, and try a photo of a
+# printout or of a phone screen showing a face. **Camera snapshot**: ipywidgets has no camera
+# widget, and whether a browser lets a notebook use the webcam depends on the browser and on
+# the page being served over https or localhost; take the snapshot with your camera app and
+# upload it, or run `fas predict --camera 0 --run RUN_DIR` in a terminal (OpenCV reads the
+# webcam directly). Uploaded photos stay in memory and in a temporary folder: nothing is saved.
+
+# %%
+import tempfile
+from pathlib import Path
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from fas_lib.predict import Predictor, portrait_files
+from fas_lib.predict_show import face_figure, format_report
+
+PREDICTOR = Predictor.from_run(RUN_DIR, keep_crops=True)
+
+
+def show_face(source, frame_idx, rgb, faces):          # called for every photo with a face
+    face_figure(Path(source).name, rgb, faces, PREDICTOR.scales)
+    plt.show()
+
+
+def score_photos(paths):
+    report = PREDICTOR.predict_paths(paths, on_frame=show_face)
+    print(format_report(report))
+    return report
+
+
+TRY_IT = score_photos(list(portrait_files().values()))  # the defaults: the two portraits
+
+upload = widgets.FileUpload(accept="image/*", multiple=True, description="Your photo")
+uploaded = widgets.Output()
+
+
+def on_upload(change):
+    with uploaded, tempfile.TemporaryDirectory() as tmp:
+        uploaded.clear_output()
+        paths = []
+        for item in change["new"]:                     # ipywidgets 8: name, content, ...
+            path = Path(tmp) / Path(item["name"]).name
+            path.write_bytes(bytes(item["content"]))
+            paths.append(path)
+        score_photos(paths)
+
+
+upload.observe(on_upload, names="value")
+display(widgets.VBox([upload, uploaded]))
+
 # %%
 save_results(
     dict(
@@ -343,6 +407,11 @@ save_results(
             per_attack_type=by_type.to_dict(orient="index"),
         ),
         test_eer_by_weights=EERS,
+        try_it={"threshold": PREDICTOR.threshold.value,
+                "threshold_source": PREDICTOR.threshold.source,
+                "faces": [{"source": Path(f.source).name, "score": f.score,
+                           "decision": "bona fide" if f.live else "attack"}
+                          for f in TRY_IT.faces]},
         n_test_frames=int(len(y)),
         runtime_s=time.perf_counter() - T0,
     ),
@@ -363,6 +432,8 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #   other and across classes.
 # * Storing the features turns "what if the weights were different?" into an instant
 #   experiment; the saved figure compares learned, mean and uniform weights.
+# * A trained run scores any photo (`fas_lib.predict.Predictor`, `fas predict`) with the
+#   training data's own preprocessing; `fas export` writes it as one ONNX file.
 
 # %% [markdown]
 # ## Exercises
@@ -379,3 +450,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #    scales in reverse order. Are the weights reversed too? Then replace `alpha_i = h_i` by a
 #    softmax over the scales and check your change against
 #    `MultiScaleNet(..., weight_norm="softmax")`. Which line of `forward` had to change?
+# 6. In section 5, upload a photo of a face and photos of the same face printed and shown on
+#    a phone. Which scale gets the largest weight for each? Does the decision follow? Then
+#    export the run (`fas export --run RUN_DIR --onnx model.onnx`) and score the same crops
+#    with ONNX Runtime (`fas_lib.export.onnx_scores`): how far apart are the two scores?

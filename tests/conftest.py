@@ -7,7 +7,7 @@ unit-test modules opt into with ``pytestmark = pytest.mark.usefixtures(...)``:
 * ``one_thread``: PyTorch on one CPU thread for the module (the machine is shared).
 
 The crop-cache tests share ``synth`` (a tiny SynthSpoof) and ``reference`` (its cache), made
-once per session.
+once per session; the predict and export tests ``tiny_run``, a run trained on that cache.
 
 ``--smoke-run DIR``: let ``tests/notebooks`` check the outputs of an earlier smoke run
 (a ``build/notebook-smoke/run-*`` folder) instead of executing the notebooks again; the
@@ -84,6 +84,28 @@ def reference(synth, tmp_path_factory):
 
     return build_cache("synthspoof", synth, out=tmp_path_factory.mktemp("ref") / "cache",
                        n_frames=2, workers=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(reference, tmp_path_factory) -> Path:
+    """A finished MS-FANS run (CNN_S, scales 1.1/1.2/1.3, 3 epochs, one thread) on the
+    ``reference`` cache, for the predict and export tests; its folder. (At lr 1e-2 its MS-FANS
+    weights collapse to 0 and every score is alike; at 1e-3 they do not.)"""
+    import torch
+
+    from fas_lib.config import ExperimentConfig
+    from fas_lib.train import run_experiment
+
+    out = tmp_path_factory.mktemp("tiny_run") / "run"
+    cfg = ExperimentConfig(scales=(1.1, 1.2, 1.3), epochs=3, batch_size=4, lr=1e-3,
+                           milestones=(2,), seed=0, device="cpu")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_experiment(cfg, out, cache=reference, progress=False)
+    finally:
+        torch.set_num_threads(old)
+    return out
 
 
 # --- the README's notebook table, read by tests/test_repo.py and tests/notebooks -------------

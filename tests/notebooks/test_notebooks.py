@@ -244,6 +244,12 @@ def check_05(results: dict[str, dict], run: SmokeRun) -> None:
         _fraction(eer, f"05 test_eer_by_weights[{name}]")
     for key in ("test_eer", "test_hter", "dev_eer"):
         _fraction(r["metrics"]["frame"][key], f"05 metrics.frame.{key}")
+    try_it = r["try_it"]  # "try it on your own photo": the two portraits by default
+    assert sorted(f["source"] for f in try_it["faces"]) == ["astronaut.png", "grace_hopper.jpg"]
+    for f in try_it["faces"]:
+        _fraction(f["score"], f"05 try_it score of {f['source']}")
+        assert f["decision"] == ("bona fide" if f["score"] >= try_it["threshold"] else "attack")
+    assert "dev split" in try_it["threshold_source"]
 
 
 def check_06(results: dict[str, dict], run: SmokeRun) -> None:
