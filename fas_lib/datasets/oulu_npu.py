@@ -18,7 +18,9 @@ comes from the File number of the name, not from the label: 2 ``print1``, 3 ``pr
 (Boulkenafet et al., FG 2017; IJCB 2017 competition) takes APCER as the maximum over the two
 attack *kinds* (PAI species) print and replay, each pooling its two instruments, which
 :func:`fas_lib.metrics.apcer_bpcer_acer` does through :data:`fas_lib.metrics.PAI_SPECIES`. A line whose label sign contradicts its File number is skipped
-(``label_conflict``). ``quality`` is ``phone<P>_session<S>``.
+(``label_conflict``). ``quality`` is ``phone<P>_session<S>``; the capture factors are
+``session`` ``session<S>``, ``camera`` ``phone<P>`` and ``instrument`` the attack type
+(``print1`` ...), so :mod:`fas_lib.shift` can hold them out too.
 
 The adapter reads the official lists and adds no rule of its own; their semantics are:
 P1 unseen session (train/dev sessions 1-2, test session 3); P2 unseen attack instrument
@@ -141,6 +143,9 @@ class OuluNpu(DatasetAdapter):
                         "quality": f"phone{name.phone}_session{name.session}",
                         "split": split,
                         "video_id": path[:-4],
+                        "session": f"session{name.session}",
+                        "camera": f"phone{name.phone}",
+                        "instrument": "" if name.file == 1 else name.attack_type,
                     }
                 )
         kept = []

@@ -11,8 +11,9 @@ Layout under the root (groups ``train``/``devel``/``test`` with 15/15/20 clients
 or video; ``<light>``: controlled or adverse.)
 
 Table columns: ``attack_type`` is the attack device (``print``, ``mobile``, ``highdef``: the
-PAI species); ``quality`` is the lighting (``controlled``/``adverse``); ``split`` maps
-``devel`` to ``dev``. The support (fixed/hand), sample device and sample type (photo/video) are
+PAI species); ``quality`` is the lighting (``controlled``/``adverse``), also recorded as the
+capture factor ``session`` (the attack device is the ``instrument``; one webcam, so ``camera``
+is empty); ``split`` maps ``devel`` to ``dev``. The support (fixed/hand), sample device and sample type (photo/video) are
 in the path; :func:`parse_replay_name` recovers them.
 
 Protocols (as Idiap's ``bob.db.replay`` defines them; its tests give the full-data counts).
@@ -141,6 +142,8 @@ class ReplayAttack(DatasetAdapter):
                         "quality": name.light,
                         "split": split,
                         "video_id": rel.rsplit(".", 1)[0],
+                        "session": name.light,
+                        "instrument": "" if is_real else name.attack_device,
                     }
                 )
         return rows

@@ -172,6 +172,8 @@ def test_replay_protocols(replay, protocol):
     assert set(attacks["attack_type"]) == REPLAY_TYPES[protocol]
     assert not res.table["path"].str.contains("enroll").any()
     assert set(res.table["quality"]) == {"controlled", "adverse"}
+    assert (res.table["session"] == res.table["quality"]).all()
+    assert (attacks["instrument"] == attacks["attack_type"]).all()
     assert res.skips == {}
 
 
@@ -220,6 +222,11 @@ def test_oulu_protocol_1_unseen_session(oulu):
     assert set(sessions[res.table["split"] != "test"]) == {"1", "2"}
     assert set(sessions[res.table["split"] == "test"]) == {"3"}
     assert sorted(res.table.groupby("split")["subject"].first()) == ["1", "21", "36"]
+    t = res.table  # the capture factors, for fas_lib.shift
+    assert (t["session"] == "session" + sessions).all()
+    assert set(t["camera"]) == {f"phone{p}" for p in range(1, 7)}
+    assert set(t.loc[t.label == 0, "instrument"]) == {"print1", "print2", "replay1", "replay2"}
+    assert (t.loc[t.label == 1, "instrument"] == "").all()
 
 
 def test_oulu_protocol_2_unseen_instrument_with_minus_two_labels(oulu):
