@@ -45,6 +45,7 @@ from fas_lib.metrics import video_scores
 from fas_lib.models import MultiScaleNet, scores_from_logits
 from fas_lib.protocol import SkipLog
 from fas_lib.runs import load_run, read_results
+from fas_lib.synthspoof.sources import portrait_files
 from fas_lib.utils import get_device
 
 __all__ = ["IMAGE_EXTENSIONS", "SKIP_REASONS", "FaceScore", "MediaScore", "PredictReport",
@@ -167,16 +168,6 @@ class PredictReport:
                 "n_faces": len(self.faces), "media": [m.to_dict() for m in self.media],
                 "skips": {"counts": dict(self.skips.counts),
                           "items": [{"path": p, "reason": r} for p, r in self.skips.items]}}
-
-
-def portrait_files() -> dict[str, Path]:
-    """The two public-domain portraits the course ships with its dependencies (SynthSpoof's
-    sources): scikit-image's ``astronaut.png`` and matplotlib's ``grace_hopper.jpg``."""
-    import matplotlib
-    import skimage.data
-
-    return {"astronaut": Path(skimage.data.__file__).parent / "astronaut.png",
-            "grace_hopper": Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"}
 
 
 def media_files(paths: Sequence[str | os.PathLike]) -> list[str]:

@@ -63,11 +63,21 @@ def annotate(rgb: np.ndarray) -> np.ndarray | None:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def _builtin_images() -> list[tuple[str, np.ndarray]]:
+def portrait_files() -> dict[str, Path]:
+    """The two public-domain portraits the course ships with its dependencies (SynthSpoof's
+    sources, and the photos ``fas predict`` is tried on): scikit-image's ``astronaut.png`` and
+    matplotlib's ``grace_hopper.jpg``."""
     import matplotlib
+    import skimage.data
+
+    return {"astronaut": Path(skimage.data.__file__).parent / "astronaut.png",
+            "grace_hopper": Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"}
+
+
+def _builtin_images() -> list[tuple[str, np.ndarray]]:
     from skimage import data
 
-    grace = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    grace = cv2.imread(str(portrait_files()["grace_hopper"]))
     return [
         ("astronaut", data.astronaut()),
         ("grace_hopper", cv2.cvtColor(grace, cv2.COLOR_BGR2RGB)),
