@@ -32,7 +32,7 @@
 #
 # **Before this notebook**: nothing. Paper: Sec. I (Fig. 1) and Sec. IV-A.
 #
-# Runtime on a laptop CPU: about 1 min the first time (45 s of it generating SynthSpoof on 2
+# Runtime on a laptop CPU: about 2 min the first time (most of it generating SynthSpoof on 2
 # cores); 20 s once the data is cached. SMOKE: under 40 s.
 
 # %%

@@ -30,8 +30,8 @@
 # **Before this notebook**: 01 (face alignment). Paper: Sec. I (Fig. 1), Sec. IV-A (Fig. 3),
 # Table II.
 #
-# Runtime on a laptop CPU: about 1 min the first time (building the crop cache the later
-# notebooks share; 1 min more when SynthSpoof is not generated yet); 20 s afterwards. SMOKE:
+# Runtime on a laptop CPU: about 2 min the first time (building the crop cache the later
+# notebooks share; 1-2 min more when SynthSpoof is not generated yet); 20 s afterwards. SMOKE:
 # under 30 s.
 
 # %%

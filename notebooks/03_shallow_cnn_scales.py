@@ -27,7 +27,7 @@
 # **Before this notebook**: 01 (alignment and multi-scale crops), 02 (the crop cache and the
 # metrics). Paper: Sec. IV-A/B, Table II.
 #
-# Runtime on a laptop CPU: about 2 min (SMOKE: under 40 s).
+# Runtime on a laptop CPU: about 3–4 min (SMOKE: under 40 s).
 
 # %%
 import time

@@ -26,7 +26,7 @@
 # **Before this notebook**: 03 (Table II runs, reused here), 04 (CNN_D, FLOPs), 05 (MS-FANS).
 # Paper: Sec. IV-B/C, Tables III–V.
 #
-# Runtime on a laptop CPU: about 15–16 min (14 fusion runs of under a minute each, the LBP
+# Runtime on a laptop CPU: about 15–21 min (14 fusion runs of about a minute each, the LBP
 # baseline and one CNN_D run; the runs of 03 and 05 are reused), 10 s when all its runs
 # already exist in `RUNS_DIR` (SMOKE: under 40 s).
 
