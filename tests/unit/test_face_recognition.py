@@ -3,8 +3,8 @@ ResNet against dlib's own descriptors on the course's two portraits, its shapes,
 errors for a missing or corrupt ``.dat`` file.
 
 The network's input is dlib's own chip (``dlib.get_face_chip(img, shape, 150, 0.25)``, the cut
-``compute_face_descriptor`` makes), so the comparison isolates the network. About 2 s on one
-CPU thread (reading the 22 MB file twice, four faces through the network).
+``compute_face_descriptor`` makes), so the comparison isolates the network. About 4 s on one
+CPU thread (the 22 MB file read by dlib and, several times, by the port; a few faces embedded).
 """
 
 from __future__ import annotations
