@@ -63,13 +63,15 @@ def surface_normals(depth: Tensor, pixel_size: float = 1.0, hole: float | None =
             ``(0, 0, 0)``. ``None``: no holes.
 
     Returns:
-        ``(B, 3, H, W)`` (or ``(3, H, W)`` for a 2-D input) channels ``(n_x, n_y, n_z)``.
+        ``(B, 3, H, W)`` (or ``(3, H, W)`` for a 2-D input) channels ``(n_x, n_y, n_z)``, in
+        the depth's floating dtype (integer depth becomes float32).
     """
     flat = depth.dim() == 2
     d = depth[None, None] if flat else depth
     if d.dim() != 4 or d.shape[1] != 1:
         raise ValueError(f"depth must be (B, 1, H, W) or (H, W), got {tuple(depth.shape)}")
-    dy, dx = torch.gradient(d.float(), spacing=pixel_size, dim=(2, 3))
+    d = d if d.is_floating_point() else d.float()
+    dy, dx = torch.gradient(d, spacing=pixel_size, dim=(2, 3))
     n = torch.cat([dx, dy, torch.ones_like(dx)], dim=1)
     n = n / n.norm(dim=1, keepdim=True)
     if hole is not None:
