@@ -217,13 +217,11 @@ class ADSN(nn.Module):
         c = cfg.widths[-1]
         self.depth_stream = ResNet18Trunk(3 if cfg.normals else 1, cfg.widths, cfg.blocks)
         self.nir_stream = ResNet18Trunk(cfg.nir_channels, cfg.widths, cfg.blocks)
-        if cfg.fusion == "attention":
-            self.global_branch: nn.Module | None = GlobalCrossModal(c, cfg.reduction)
-            self.local_branch: nn.Module | None = LocalFineGrained(c, cfg.kernel)
-            self.concat: nn.Module | None = None
-        else:
-            self.global_branch = self.local_branch = None
-            self.concat = ConcatFuse(c)
+        #: ``{"global", "local"}`` branches (attention) or ``{"concat"}`` (ablation).
+        self.fusion = nn.ModuleDict(
+            {"global": GlobalCrossModal(c, cfg.reduction), "local": LocalFineGrained(c, cfg.kernel)}
+            if cfg.fusion == "attention" else {"concat": ConcatFuse(c)}
+        )
         self.classifier = nn.Linear(c, 1)
 
     def streams(self, x: ModalityInput) -> tuple[Tensor, Tensor]:
@@ -237,11 +235,11 @@ class ADSN(nn.Module):
     def forward(self, x: ModalityInput) -> ADSNOutput:
         f_d, f_n = self.streams(x)
         weights = maps = None
-        if self.concat is not None:
-            fused = self.concat(f_d, f_n)
+        if "concat" in self.fusion:
+            fused = self.fusion["concat"](f_d, f_n)
         else:
-            glob, weights = self.global_branch(f_d, f_n)
-            loc, maps = self.local_branch(f_d, f_n)
+            glob, weights = self.fusion["global"](f_d, f_n)
+            loc, maps = self.fusion["local"](f_d, f_n)
             fused = glob + loc
         emb = fused.mean(dim=(2, 3))
         return ADSNOutput(self.classifier(emb).squeeze(1), emb, weights, maps)
