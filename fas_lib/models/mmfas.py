@@ -54,7 +54,8 @@ class MMFASConfig:
 
     Attributes:
         modalities: the modalities used, in order (a subset of :data:`DEFAULT_CHANNELS`'s keys).
-        channels: input channels per modality (default :data:`DEFAULT_CHANNELS`).
+        channels: input channels per modality (default :data:`DEFAULT_CHANNELS`; left out
+            of the config's hash, so that a config can key a dict).
         widths: ``(w0, w1, w2, w3, w4)``: stem and stages 1-4.
         blocks: residual blocks in stages 1-4.
         input_size: side ``S`` of the square inputs; the trunk needs ``S >= 48``.
@@ -66,7 +67,8 @@ class MMFASConfig:
     """
 
     modalities: tuple[str, ...] = ("rgb", "depth", "nir")
-    channels: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
+    channels: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CHANNELS),
+                                        hash=False)
     widths: tuple[int, int, int, int, int] = (32, 64, 128, 256, 512)
     blocks: tuple[int, int, int, int] = (1, 2, 5, 3)
     input_size: int = 112

@@ -135,6 +135,10 @@ def test_levels_and_aggregation_shapes():
     assert build_mmfas("cpu", head="concat").embed(x).shape == (2, 2 * w[4])
 
 
+def test_configs_are_hashable():
+    assert len({MMFAS_PRESETS["cpu"], MMFAS_PRESETS["paper"], MMFAS_PRESETS["cpu"]}) == 2
+
+
 def test_invalid_configs():
     with pytest.raises(ValueError, match="48"):
         MMFASConfig(input_size=47)
