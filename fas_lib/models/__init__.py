@@ -16,6 +16,19 @@
 * :mod:`fas_lib.models.dlib_dat`: :func:`read_dlib_net`, dlib's binary model format read
   without dlib (:class:`DlibReader`, :class:`DlibNetFile`, :class:`DlibModelError`).
 
+Multi-modal networks (RGB / depth / NIR), issue 12:
+
+* :mod:`fas_lib.models.mmfas`: :class:`MMFAS` (Parkin & Grinchuk, CVPRW 2019): per-modality
+  trunks, the aggregation path (:class:`AggregationBlock`), presets :data:`MMFAS_PRESETS`,
+  :func:`build_mmfas`, :func:`describe_mmfas`;
+* :mod:`fas_lib.models.adsn`: :class:`ADSN` (Deng et al., TIFS 2023): :func:`surface_normals`,
+  dual ResNet18 streams, attention fusion (:class:`GlobalCrossModal`,
+  :class:`LocalFineGrained`), :func:`attention_maps`, :data:`ADSN_PRESETS`, :func:`build_adsn`,
+  :func:`describe_adsn`;
+* :mod:`fas_lib.models.mm_losses`: :func:`center_loss`, :func:`cosine_loss`, :class:`ADSNLoss`;
+* :mod:`fas_lib.models.mm_blocks`: the residual stages they share, :func:`as_modalities`,
+  :func:`measure_cost`.
+
 Every public name is re-exported here: ``from fas_lib.models import MultiScaleNet, CNN_S,
 build_fusion, msfans_loss``.
 
@@ -84,4 +97,51 @@ __all__ = [
     "default_model_path", "describe", "embed_with_features", "face_descriptors",
     "load_face_recognition_net", "measure_latency", "msfans_loss", "paper_convention_flops",
     "read_dlib_net", "scores_from_logits",
+]
+
+# --- multi-modal networks (issue 12): MM-FAS, ADSN, their losses and shared blocks ---------
+from fas_lib.models.adsn import (  # noqa: E402
+    ADSN,
+    ADSN_PRESETS,
+    ADSNConfig,
+    ADSNOutput,
+    ConcatFuse,
+    GlobalCrossModal,
+    LocalFineGrained,
+    ResNet18Trunk,
+    adsn_dummy_input,
+    attention_maps,
+    build_adsn,
+    describe_adsn,
+    surface_normals,
+)
+from fas_lib.models.mm_blocks import (  # noqa: E402
+    CaffeBlock,
+    ModalityInput,
+    ResNetBlock,
+    as_modalities,
+    caffe_stage,
+    measure_cost,
+    resnet_stage,
+)
+from fas_lib.models.mm_losses import ADSNLoss, center_loss, cosine_loss  # noqa: E402
+from fas_lib.models.mmfas import (  # noqa: E402
+    DEFAULT_CHANNELS,
+    MMFAS,
+    MMFAS_PRESETS,
+    AggregationBlock,
+    CaffeTrunk,
+    MMFASConfig,
+    build_mmfas,
+    describe_mmfas,
+    mmfas_dummy_input,
+)
+
+__all__ += [
+    "ADSN", "ADSN_PRESETS", "ADSNConfig", "ADSNLoss", "ADSNOutput", "AggregationBlock",
+    "CaffeBlock", "CaffeTrunk", "ConcatFuse", "DEFAULT_CHANNELS", "GlobalCrossModal",
+    "LocalFineGrained", "MMFAS", "MMFAS_PRESETS", "MMFASConfig", "ModalityInput", "ResNet18Trunk",
+    "ResNetBlock", "adsn_dummy_input", "as_modalities", "attention_maps", "build_adsn",
+    "build_mmfas", "caffe_stage", "center_loss", "cosine_loss", "describe_adsn",
+    "describe_mmfas", "measure_cost", "mmfas_dummy_input", "resnet_stage", "surface_normals",
 ]
