@@ -73,6 +73,7 @@ from fas_lib.models.regions import (  # noqa: E402
     RegionAttention,
     crop_regions,
     region_boxes_px,
+    region_overlap,
     region_theta,
 )
 from fas_lib.models.stasn import (  # noqa: E402
@@ -93,5 +94,5 @@ __all__ += [
     "BRANCHES", "ENCODERS", "LOCATORS", "STASN", "STASN_PRESETS", "TEMPORAL_MODES",
     "FrameEncoder", "RegionAttention", "ResNetEncoder", "STASNOutput", "TableEncoder",
     "TemporalMultiScaleNet", "TemporalMultiScaleOutput", "build_frame_encoder", "crop_regions",
-    "region_boxes_px", "region_theta", "stasn_loss", "temporal_msfans_loss",
+    "region_boxes_px", "region_overlap", "region_theta", "stasn_loss", "temporal_msfans_loss",
 ]

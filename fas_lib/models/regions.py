@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "LOCATORS", "RegionAttention", "crop_regions", "region_boxes_px", "region_theta",
+    "LOCATORS", "RegionAttention", "crop_regions", "region_boxes_px", "region_overlap",
+    "region_theta",
 ]
 
 #: Names accepted by ``RegionAttention(locator=...)``.
@@ -84,6 +85,24 @@ def region_boxes_px(centres: Tensor, size: float, height: int, width: int) -> Te
     lo = (centres - half + 1) * scale
     hi = (centres + half + 1) * scale
     return torch.cat([lo, hi], dim=-1)
+
+
+def region_overlap(centres: Tensor, size: float) -> Tensor:
+    """Mean pairwise IoU of the ``K`` equal squares of each frame: ``(..., K, 2)`` -> ``(...)``.
+
+    Differentiable in the centres; ``0`` for ``K = 1``. Used as an optional penalty
+    (``stasn_loss(..., overlap_weight=...)``, our addition) against the ``K`` regions of a frame
+    collapsing onto one spot.
+    """
+    k = centres.shape[-2]
+    if k < 2:
+        return centres.new_zeros(centres.shape[:-2])
+    side = 2 * size  # in normalised units
+    gap = (centres.unsqueeze(-2) - centres.unsqueeze(-3)).abs()  # (..., K, K, 2)
+    inter = F.relu(side - gap).prod(dim=-1)
+    iou = inter / (2 * side * side - inter)
+    off_diagonal = ~torch.eye(k, dtype=torch.bool, device=centres.device)
+    return iou[..., off_diagonal].mean(dim=-1)
 
 
 class RegionAttention(nn.Module):

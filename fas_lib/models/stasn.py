@@ -36,6 +36,8 @@ locator              soft-argmax heat maps         smooth and starts at the cent
 fusion               weighted logits, 0.5          symmetric; score = softmax of the fused logits
 loss                 CE(fused) + CE(TASM) +        each module also learns alone, as the paper
                      CE(SASM) (:func:`stasn_loss`)  trains each with its own binary loss
+region overlap       no penalty by default         ``overlap_weight`` adds the regions' mean
+                                                   pairwise IoU (ours; keeps the K apart)
 ===================  ============================  =============================================
 
 Ablations: ``branches="temporal"`` (TASM only, no RAM or SASM built), ``"spatial"`` (RAM +
@@ -56,7 +58,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fas_lib.models.encoders import FrameEncoder, build_frame_encoder
-from fas_lib.models.regions import RegionAttention, crop_regions, region_boxes_px
+from fas_lib.models.regions import (
+    RegionAttention,
+    crop_regions,
+    region_boxes_px,
+    region_overlap,
+)
 
 __all__ = ["BRANCHES", "STASN", "STASN_PRESETS", "STASNOutput", "stasn_loss"]
 
@@ -82,6 +89,7 @@ class STASNOutput:
         spatial_logits: SASM's clip logits ``(B, 2)`` (mean over frames); ``None`` without it.
         frame_spatial_logits: SASM's logits per frame ``(B, T, 2)``, or ``None``.
         centres: RAM's region centres ``(B, T, K, 2)`` (normalised coordinates), or ``None``.
+        region_size: the regions' side as a fraction of the frame side.
     """
 
     logits: Tensor
@@ -89,6 +97,7 @@ class STASNOutput:
     spatial_logits: Tensor | None
     frame_spatial_logits: Tensor | None
     centres: Tensor | None
+    region_size: float = 0.0
 
 
 class STASN(nn.Module):
@@ -231,24 +240,30 @@ class STASN(nn.Module):
             logits = self.fusion_weight * temporal + (1 - self.fusion_weight) * spatial
         else:
             logits = temporal if temporal is not None else spatial
-        return STASNOutput(logits, temporal, spatial, frame_spatial, centres)
+        return STASNOutput(logits, temporal, spatial, frame_spatial, centres, self.region_size)
 
 
 def stasn_loss(
     output: STASNOutput,
     targets: Tensor,
     branch_weight: float = 1.0,
+    overlap_weight: float = 0.0,
     return_parts: bool = False,
 ) -> Tensor | tuple[Tensor, dict[str, float]]:
-    """``CE(fused) + branch_weight * (CE(TASM) + CE(SASM))``; branch terms only with both.
+    """``CE(fused) + branch_weight * (CE(TASM) + CE(SASM)) + overlap_weight * IoU(regions)``.
 
-    With one branch the fused logits *are* that branch's, so the loss is its cross-entropy.
+    The branch terms exist only with both branches: with one, the fused logits *are* that
+    branch's, so the loss is its cross-entropy. The overlap term (our addition, off by default)
+    is the mean pairwise IoU of each frame's ``K`` regions
+    (:func:`~fas_lib.models.regions.region_overlap`), averaged over frames and clips.
 
     Args:
         output: a :class:`STASNOutput`.
         targets: labels ``(B,)``, 1 = bona fide, 0 = attack.
         branch_weight: weight of the two modules' own losses (0: fused loss only).
-        return_parts: also return the terms as floats (``fused``, ``temporal``, ``spatial``).
+        overlap_weight: weight of the regions' overlap penalty (needs the spatial branch).
+        return_parts: also return the terms as floats (``fused``, ``temporal``, ``spatial``,
+            ``overlap``).
     """
     targets = targets.long()
     loss = fused = F.cross_entropy(output.logits, targets)
@@ -260,4 +275,8 @@ def stasn_loss(
             term = F.cross_entropy(logits, targets)
             parts[name] = term.item()
             loss = loss + branch_weight * term
+    if overlap_weight and output.centres is not None:
+        overlap = region_overlap(output.centres, output.region_size).mean()
+        parts["overlap"] = overlap.item()
+        loss = loss + overlap_weight * overlap
     return (loss, parts) if return_parts else loss

@@ -16,6 +16,7 @@ from fas_lib.models import (
     build_frame_encoder,
     crop_regions,
     region_boxes_px,
+    region_overlap,
     stasn_loss,
 )
 from fas_lib.models.cnn import CNN_S
@@ -125,6 +126,8 @@ def test_parameter_counts(preset, branches, expected):
     model = STASN.from_preset(preset, branches=branches)
     assert n_params(model) == expected
     assert n_params(model.encoder) == (CNN_S_112 if preset == "cpu" else 23_508_032)
+    if preset == "cpu":  # the config rebuilds the model (checkpoints)
+        assert n_params(STASN(**model.config)) == expected
 
 
 def test_table_encoder_equals_cnn_s():
@@ -193,6 +196,32 @@ def test_region_attention_finds_a_bright_square():
     assert contains(last), (first, last)
     assert losses[-1] < 0.5 * losses[0] < 0  # the crop got (much) brighter
     assert losses[-1] == pytest.approx(-(16 * 16) / (28 * 28), abs=0.01)
+
+
+def test_region_overlap():
+    s = 0.25  # boxes of side 0.5 in normalised units
+    same = torch.zeros(2, 2)
+    apart = torch.tensor([[-0.5, -0.5], [0.5, 0.5]])
+    half = torch.tensor([[0.0, 0.0], [s, 0.0]])  # shifted by half a side: IoU 1/3
+    assert region_overlap(same, s).item() == pytest.approx(1.0)
+    assert region_overlap(apart, s).item() == 0.0
+    assert region_overlap(half, s).item() == pytest.approx(1 / 3)
+    assert region_overlap(torch.zeros(3, 1, 2), s).shape == (3,)  # K = 1: no overlap
+    centres = torch.tensor([[0.0, 0.0], [0.1, 0.05]], requires_grad=True)
+    region_overlap(centres, s).backward()
+    assert centres.grad[1, 0] < 0 < centres.grad[0, 0]  # descent pushes the boxes apart
+
+
+def test_overlap_penalty_in_the_loss():
+    model = STASN.from_preset("cpu", n_regions=2).eval()
+    y = torch.tensor([1])
+    with torch.no_grad():
+        out = model(clips(1, 2))
+        plain = stasn_loss(out, y)
+        loss, parts = stasn_loss(out, y, overlap_weight=2.0, return_parts=True)
+    overlap = region_overlap(out.centres, 0.25).mean()
+    assert parts["overlap"] == pytest.approx(float(overlap))
+    assert float(loss) == pytest.approx(float(plain) + 2.0 * float(overlap), rel=1e-5)
 
 
 # ---------------------------------------------------------------- training
