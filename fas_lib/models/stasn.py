@@ -23,8 +23,9 @@ regions. Everything else is our choice, documented here and a constructor argume
 ===================  ============================  =============================================
 open question        choice (CPU preset / paper)   why
 ===================  ============================  =============================================
-backbone             CNN_S 112 px / ResNet-50 224  CNN_S trains in minutes on 2 cores; ResNet-50
-                                                   is the paper's (architecture only, no weights)
+backbone             CNN_S 112 px / ResNet-50 224  CNN_S: about 12 training clips/s (T = 8,
+                                                   K = 4) on one busy CPU thread; ResNet-50 is
+                                                   the paper's (architecture only, no weights)
 K (regions/frame)    4 / 4                         ablation runs 1, 2 and 4
 region side          0.25 of the face / 0.25       a quarter of an aligned face holds an eye,
                                                    the mouth or a border strip
@@ -34,8 +35,8 @@ SASM CNN             its own CNN of the same kind  regions are a different scale
 LSTM hidden          128 / 256                     one layer, last output classified
 locator              soft-argmax heat maps         smooth and starts at the centre
 fusion               weighted logits, 0.5          symmetric; score = softmax of the fused logits
-loss                 CE(fused) + CE(TASM) +        each module also learns alone, as the paper
-                     CE(SASM) (:func:`stasn_loss`)  trains each with its own binary loss
+loss                 CE(fused) + CE(TASM) +        each module also learns alone (the public
+                     CE(SASM), :func:`stasn_loss`  re-implementation gives each its own loss)
 region overlap       no penalty by default         ``overlap_weight`` adds the regions' mean
                                                    pairwise IoU (ours; keeps the K apart)
 ===================  ============================  =============================================
