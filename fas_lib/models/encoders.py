@@ -5,14 +5,14 @@ region attention predicts where to look, and the pooled vector, which the tempor
 :class:`FrameEncoder` gives them as :meth:`FrameEncoder.feature_map` and
 :meth:`FrameEncoder.pool`; ``forward`` chains the two.
 
-==========  =====================================================  ===========  ==============
+==========  =====================================================  ============  ==============
 name        network                                                map (112 px)  vector ``D``
-==========  =====================================================  ===========  ==============
-cnn_s       Table I's :class:`~fas_lib.models.cnn.CNN_S` (CPU)      96 x 6 x 6    1024 (its FC)
-cnn_d       Table I's :class:`~fas_lib.models.cnn.CNN_D`            256 x 4 x 4   1024 (its FCs)
+==========  =====================================================  ============  ==============
+cnn_s       Table I's :class:`~fas_lib.models.cnn.CNN_S` (CPU)     96 x 6 x 6    1024 (its FC)
+cnn_d       Table I's :class:`~fas_lib.models.cnn.CNN_D`           256 x 4 x 4   1024 (its FCs)
 resnet18    torchvision's ResNet-18 architecture, random weights  512 x 4 x 4   512 (avg pool)
 resnet50    torchvision's ResNet-50 architecture, random weights  2048 x 4 x 4  2048 (avg pool)
-==========  =====================================================  ===========  ==============
+==========  =====================================================  ============  ==============
 
 The ResNets are built with ``weights=None``: nothing is downloaded; a caller who has a local
 checkpoint loads it into ``encoder.net`` itself. The Table I CNNs end in fully connected layers,
