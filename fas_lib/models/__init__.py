@@ -145,3 +145,40 @@ __all__ += [
     "build_mmfas", "caffe_stage", "center_loss", "cosine_loss", "describe_adsn",
     "describe_mmfas", "measure_cost", "mmfas_dummy_input", "resnet_stage", "surface_normals",
 ]
+
+# Temporal models (issue 16): STASN (Yang et al., CVPR 2019) and MS-FANS over time.
+from fas_lib.models.encoders import (  # noqa: E402
+    ENCODERS,
+    FrameEncoder,
+    ResNetEncoder,
+    TableEncoder,
+    build_frame_encoder,
+)
+from fas_lib.models.regions import (  # noqa: E402
+    LOCATORS,
+    RegionAttention,
+    crop_regions,
+    region_boxes_px,
+    region_overlap,
+    region_theta,
+)
+from fas_lib.models.stasn import (  # noqa: E402
+    BRANCHES,
+    STASN,
+    STASN_PRESETS,
+    STASNOutput,
+    stasn_loss,
+)
+from fas_lib.models.temporal import (  # noqa: E402
+    TEMPORAL_MODES,
+    TemporalMultiScaleNet,
+    TemporalMultiScaleOutput,
+    temporal_msfans_loss,
+)
+
+__all__ += [
+    "BRANCHES", "ENCODERS", "LOCATORS", "STASN", "STASN_PRESETS", "TEMPORAL_MODES",
+    "FrameEncoder", "RegionAttention", "ResNetEncoder", "STASNOutput", "TableEncoder",
+    "TemporalMultiScaleNet", "TemporalMultiScaleOutput", "build_frame_encoder", "crop_regions",
+    "region_boxes_px", "region_overlap", "region_theta", "stasn_loss", "temporal_msfans_loss",
+]
