@@ -204,3 +204,16 @@ def test_protocol_counts_skips_and_resumes(portraits, tmp_path):
     stamp = video.stat().st_mtime_ns
     again, _ = synthesize_protocol(table, root, out, seed=1, n_frames=2)
     assert again.equals(replays) and video.stat().st_mtime_ns == stamp
+
+
+def test_protocol_of_a_synthspoof_dataset(synth, tmp_path):
+    """Any adapter's table works: SynthSpoof's live rows become replays of the same subjects."""
+    table = SynthSpoofReader(synth).protocol
+    live = table.query("label == 1")
+    replays, skips = synthesize_protocol(table, synth, tmp_path, seed=0, n_frames=2)
+    assert not skips.items and len(replays) == len(live)
+    for col in ("subject", "split", "session"):
+        assert replays[col].tolist() == live[col].tolist()
+    assert set(replays["attack_type"]) == {ATTACK_TYPE} and set(replays["label"]) == {0}
+    frames = [f for _, f in iter_frames(tmp_path / replays["path"].iloc[0])]
+    assert len(frames) == 2 and frames[0].shape == (480, 640, 3)
