@@ -37,6 +37,9 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
 #: The values of :attr:`MediaError.reason`.
 MEDIA_REASONS: tuple[str, ...] = ("missing_file", "unreadable_file", "empty_video")
 
+#: Frame rate :func:`video_fps` gives when a file has no usable one (an image, a bad header).
+DEFAULT_FPS: float = 25.0
+
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -59,6 +62,17 @@ class MediaError(ValueError):
 def is_video(path: str | os.PathLike) -> bool:
     """Whether ``path`` names a video, by its extension (see :data:`VIDEO_EXTENSIONS`)."""
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def video_fps(path: str | os.PathLike) -> float:
+    """The frame rate in a video's header, or :data:`DEFAULT_FPS` (an image, a file that does
+    not open, a rate outside 1-240)."""
+    if not is_video(path):
+        return DEFAULT_FPS
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
+    cap.release()
+    return float(fps) if np.isfinite(fps) and 1.0 <= fps <= 240.0 else DEFAULT_FPS
 
 
 def _check_exists(path: Path) -> None:

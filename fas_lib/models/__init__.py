@@ -9,7 +9,25 @@
   (Eq. 1), a fusion head and the auxiliary classifiers;
 * :mod:`fas_lib.models.profile`: :func:`count_flops` / :func:`paper_convention_flops` /
   :func:`compare_with_paper` (Table IV),
-  :func:`measure_latency`.
+  :func:`measure_latency`;
+* :mod:`fas_lib.models.face_recognition`: :class:`DlibResNet`, dlib's face-recognition ResNet
+  read from its ``.dat`` file (:func:`load_face_recognition_net`), its 128-d descriptors and
+  trunk feature maps (:func:`embed_with_features`), for MM-FAS's face-recognition init;
+* :mod:`fas_lib.models.dlib_dat`: :func:`read_dlib_net`, dlib's binary model format read
+  without dlib (:class:`DlibReader`, :class:`DlibNetFile`, :class:`DlibModelError`).
+
+Multi-modal networks (RGB / depth / NIR), issue 12:
+
+* :mod:`fas_lib.models.mmfas`: :class:`MMFAS` (Parkin & Grinchuk, CVPRW 2019): per-modality
+  trunks, the aggregation path (:class:`AggregationBlock`), presets :data:`MMFAS_PRESETS`,
+  :func:`build_mmfas`, :func:`describe_mmfas`;
+* :mod:`fas_lib.models.adsn`: :class:`ADSN` (Deng et al., TIFS 2023): :func:`surface_normals`,
+  dual ResNet18 streams, attention fusion (:class:`GlobalCrossModal`,
+  :class:`LocalFineGrained`), :func:`attention_maps`, :data:`ADSN_PRESETS`, :func:`build_adsn`,
+  :func:`describe_adsn`;
+* :mod:`fas_lib.models.mm_losses`: :func:`center_loss`, :func:`cosine_loss`, :class:`ADSNLoss`;
+* :mod:`fas_lib.models.mm_blocks`: the residual stages they share, :func:`as_modalities`,
+  :func:`measure_cost`.
 
 Every public name is re-exported here: ``from fas_lib.models import MultiScaleNet, CNN_S,
 build_fusion, msfans_loss``.
@@ -27,6 +45,23 @@ from fas_lib.models.cnn import (
     TableICNN,
     build_backbone,
     describe,
+)
+from fas_lib.models.dlib_dat import (
+    DlibLayer,
+    DlibModelError,
+    DlibNetFile,
+    DlibReader,
+    read_dlib_net,
+)
+from fas_lib.models.face_recognition import (
+    DESCRIPTOR_DIM,
+    FEATURE_NAMES,
+    DlibResNet,
+    add_prev,
+    default_model_path,
+    embed_with_features,
+    face_descriptors,
+    load_face_recognition_net,
 )
 from fas_lib.models.fusion import (
     FUSIONS,
@@ -53,9 +88,97 @@ from fas_lib.models.profile import (
 )
 
 __all__ = [
-    "BACKBONES", "CNN_D", "CNN_D_SPEC", "CNN_S", "CNN_S_SPEC", "FUSIONS", "PAPER_TABLE_IV_FLOPS",
-    "WEIGHT_NORMS", "AuxClassifiers", "AverageFusion", "ConcatFusion", "FusionHead",
-    "MSFANSFusion", "MultiScaleNet", "MultiScaleOutput", "SingleScaleFusion", "TableICNN",
-    "as_weights", "build_backbone", "build_fusion", "compare_with_paper", "count_flops",
-    "describe", "measure_latency", "msfans_loss", "paper_convention_flops", "scores_from_logits",
+    "BACKBONES", "CNN_D", "CNN_D_SPEC", "CNN_S", "CNN_S_SPEC", "DESCRIPTOR_DIM", "FEATURE_NAMES",
+    "FUSIONS", "PAPER_TABLE_IV_FLOPS", "WEIGHT_NORMS", "AuxClassifiers", "AverageFusion",
+    "ConcatFusion", "DlibLayer", "DlibModelError", "DlibNetFile", "DlibReader", "DlibResNet",
+    "FusionHead", "MSFANSFusion", "MultiScaleNet", "MultiScaleOutput", "SingleScaleFusion",
+    "TableICNN",
+    "add_prev", "as_weights", "build_backbone", "build_fusion", "compare_with_paper", "count_flops",
+    "default_model_path", "describe", "embed_with_features", "face_descriptors",
+    "load_face_recognition_net", "measure_latency", "msfans_loss", "paper_convention_flops",
+    "read_dlib_net", "scores_from_logits",
+]
+
+# --- multi-modal networks (issue 12): MM-FAS, ADSN, their losses and shared blocks ---------
+from fas_lib.models.adsn import (  # noqa: E402
+    ADSN,
+    ADSN_PRESETS,
+    ADSNConfig,
+    ADSNOutput,
+    ConcatFuse,
+    GlobalCrossModal,
+    LocalFineGrained,
+    ResNet18Trunk,
+    adsn_dummy_input,
+    attention_maps,
+    build_adsn,
+    describe_adsn,
+    surface_normals,
+)
+from fas_lib.models.mm_blocks import (  # noqa: E402
+    CaffeBlock,
+    ModalityInput,
+    ResNetBlock,
+    as_modalities,
+    caffe_stage,
+    measure_cost,
+    resnet_stage,
+)
+from fas_lib.models.mm_losses import ADSNLoss, center_loss, cosine_loss  # noqa: E402
+from fas_lib.models.mmfas import (  # noqa: E402
+    DEFAULT_CHANNELS,
+    MMFAS,
+    MMFAS_PRESETS,
+    AggregationBlock,
+    CaffeTrunk,
+    MMFASConfig,
+    build_mmfas,
+    describe_mmfas,
+    mmfas_dummy_input,
+)
+
+__all__ += [
+    "ADSN", "ADSN_PRESETS", "ADSNConfig", "ADSNLoss", "ADSNOutput", "AggregationBlock",
+    "CaffeBlock", "CaffeTrunk", "ConcatFuse", "DEFAULT_CHANNELS", "GlobalCrossModal",
+    "LocalFineGrained", "MMFAS", "MMFAS_PRESETS", "MMFASConfig", "ModalityInput", "ResNet18Trunk",
+    "ResNetBlock", "adsn_dummy_input", "as_modalities", "attention_maps", "build_adsn",
+    "build_mmfas", "caffe_stage", "center_loss", "cosine_loss", "describe_adsn",
+    "describe_mmfas", "measure_cost", "mmfas_dummy_input", "resnet_stage", "surface_normals",
+]
+
+# Temporal models (issue 16): STASN (Yang et al., CVPR 2019) and MS-FANS over time.
+from fas_lib.models.encoders import (  # noqa: E402
+    ENCODERS,
+    FrameEncoder,
+    ResNetEncoder,
+    TableEncoder,
+    build_frame_encoder,
+)
+from fas_lib.models.regions import (  # noqa: E402
+    LOCATORS,
+    RegionAttention,
+    crop_regions,
+    region_boxes_px,
+    region_overlap,
+    region_theta,
+)
+from fas_lib.models.stasn import (  # noqa: E402
+    BRANCHES,
+    STASN,
+    STASN_PRESETS,
+    STASNOutput,
+    stasn_loss,
+)
+from fas_lib.models.temporal import (  # noqa: E402
+    TEMPORAL_MODES,
+    TemporalMultiScaleNet,
+    TemporalMultiScaleOutput,
+    temporal_msfans_loss,
+)
+
+__all__ += [
+    "BRANCHES", "ENCODERS", "LOCATORS", "STASN", "STASN_PRESETS", "TEMPORAL_MODES",
+    "FrameEncoder", "RegionAttention", "ResNetEncoder", "STASNOutput", "TableEncoder",
+    "TemporalMultiScaleNet", "TemporalMultiScaleOutput", "build_frame_encoder", "crop_regions",
+    "region_boxes_px", "region_overlap", "region_theta", "stasn_loss", "temporal_msfans_loss",
 ]

@@ -239,15 +239,18 @@ def illuminate(rgb: np.ndarray, field: np.ndarray) -> np.ndarray:
     return cv2.multiply(rgb, field, dtype=cv2.CV_8U)
 
 
+def saturation_matrix(s: float) -> np.ndarray:
+    """``(3, 3)`` float64 colour matrix scaling saturation by ``s`` about the luma."""
+    luma = np.array([0.299, 0.587, 0.114])
+    return s * np.eye(3) + (1 - s) * np.outer(np.ones(3), luma)
+
+
 def colour_pipeline(rgb: np.ndarray, camera: Camera, illuminant: np.ndarray) -> np.ndarray:
     """The camera's colour processing: white balance (``awb`` of the cast removed), tint,
     saturation and sharpening, on uint8 RGB."""
     cast = np.asarray(illuminant, np.float64)
     wb = (cast / cast.mean()) ** (-camera.awb)
-    luma = np.array([0.299, 0.587, 0.114])
-    s = camera.saturation
-    sat = s * np.eye(3) + (1 - s) * np.outer(np.ones(3), luma)
-    m = np.diag(camera.tint) @ sat @ np.diag(wb)
+    m = np.diag(camera.tint) @ saturation_matrix(camera.saturation) @ np.diag(wb)
     out = cv2.transform(rgb, m.astype(np.float32))
     if camera.sharpen > 0:
         soft = cv2.GaussianBlur(out, (0, 0), 1.0)

@@ -102,6 +102,37 @@ def head_motion(
     return out
 
 
+def medium_drift(
+    rng: np.random.Generator, n: int, k_frame: float = 1.0, handheld: bool = True,
+    strength: float = 1.0,
+) -> list[np.ndarray]:
+    """Per-frame rigid motion of a held medium: ``n`` frame-space ``(3, 3)`` homographies.
+
+    Roll, scale, translation and perspective follow damped random walks (starting at the
+    identity); a hand-held medium moves about three times more than one on a stand.
+
+    Args:
+        rng: generator (six normal draws per frame).
+        n: number of frames.
+        k_frame: frame width / 640 (translation and perspective scale with the frame).
+        handheld: held in the hand (phone, print) rather than standing (monitor).
+        strength: factor on every step (1 = SynthSpoof's motion, 0 = still).
+    """
+    amp = (1.0 if handheld else 0.35) * strength
+    step = np.array([0.35, 0.004, 1.5, 1.5, 1.5e-5, 1.5e-5]) * amp
+    state, vel, out = np.zeros(6), np.zeros(6), []
+    for _ in range(n):
+        a = np.radians(state[0])
+        m = np.eye(3)
+        m[:2, :2] = (1 + state[1]) * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        m[:2, 2] = state[2:4] * k_frame
+        m[2, :2] = state[4:6] / k_frame
+        out.append(m)
+        vel = 0.6 * vel + rng.normal(0, 1, 6) * step
+        state = state + vel
+    return out
+
+
 def _pose(
     centre: np.ndarray, rot: float, scale: float, tx: float, ty: float, squash: float
 ) -> np.ndarray:

@@ -13,6 +13,7 @@ from .fingers import draw_fingers, rounded_rect, skin_colour
 from .gt import rect_polygon
 from .factors import DISPLAYS, Display
 from .media import Medium, sheen
+from .scene import make_scene
 
 
 #: Share of devices with a light body (silver, white or a coloured case) rather than a black one.
@@ -102,9 +103,12 @@ def _draw_hands(
     bez: np.ndarray,
     fp: float,
     gain: float,
+    hands: bool | None = None,
 ) -> None:
-    """Fingers holding the device: always for a phone, sometimes for a monitor."""
-    if kind == "replay_phone" or rng.random() < 0.35:  # held in the hand
+    """Fingers holding the device: always for a phone, sometimes for a monitor (``hands``
+    ``None``), or as ``hands`` says."""
+    held = (kind == "replay_phone" or rng.random() < 0.35) if hands is None else hands
+    if held:  # held in the hand
         sides = (
             ("left", "right")
             if rng.random() < 0.5
@@ -153,6 +157,7 @@ def make_display(
     kind: str,
     pitch: float = 1.5,
     display: Display = DISPLAYS[0],
+    hands: bool | None = None,
 ) -> Medium:
     """A phone or monitor showing video: bezel, RGB stripe sub-pixels, backlight, glare.
 
@@ -172,6 +177,8 @@ def make_display(
         kind: ``"replay_phone"`` or ``"replay_screen"``.
         pitch: camera pixels per display pixel (sets the lens blur in texture pixels).
         display: the panel (:data:`fas_lib.synthspoof.factors.DISPLAYS`).
+        hands: fingers holding the device: ``None`` (SynthSpoof) always for a phone and for
+            35 % of monitors, ``True`` always, ``False`` never.
     """
     aw, ah = 3 * disp_w, 3 * disp_h
     fp = 3 * face_px
@@ -183,7 +190,7 @@ def make_display(
     tex = np.zeros((ch, cw, 4), np.uint8)
     device = (pad, pad, ox + aw + int(bez[2]), oy + ah + int(bez[3]))
     _draw_body(tex, rng, kind, device, bez, radius, fp, gain)
-    _draw_hands(tex, rng, kind, device, bez, fp, gain)
+    _draw_hands(tex, rng, kind, device, bez, fp, gain, hands)
     lut = _backlight_lut(rng, display)  # panel transfer (LUT), glare (additive, texture units)
     glare = sheen(rng, aw, ah, rng.uniform(*display.glare) / gain)
     extra = {
@@ -219,3 +226,28 @@ def display_texture(medium: Medium, content: np.ndarray) -> np.ndarray:
         cv2.add(big, e["glare"]), cv2.COLOR_RGB2RGBA
     )
     return medium.rgba
+
+
+def backlight_bleed(rng: np.random.Generator, width: int, height: int, peak: float) -> np.ndarray:
+    """Backlight bleeding past an LCD's edges: 2-4 soft blobs of light on the panel's borders,
+    ``(height, width)`` uint8 peaking at about ``peak`` grey levels."""
+    q = 4  # smooth: computed on a coarse grid, upsampled
+    yy, xx = np.mgrid[0:height:q, 0:width:q].astype(np.float32)
+    field = np.zeros_like(xx)
+    for _ in range(int(rng.integers(2, 5))):
+        side, t = int(rng.integers(4)), rng.uniform(0.05, 0.95)
+        cx, cy = [(t * width, 0), (width, t * height), (t * width, height), (0, t * height)][side]
+        s = rng.uniform(0.04, 0.12) * max(width, height)
+        field += np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s * s)) * rng.uniform(0.5, 1)
+    glow = np.clip(peak * np.minimum(field, 1.0), 0, 255).astype(np.uint8)
+    return cv2.resize(glow, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def room_reflection(rng: np.random.Generator, width: int, height: int, peak: float,
+                    wall_sat: tuple[float, float], wall_val: tuple[float, float]) -> np.ndarray:
+    """A room (:func:`~.scene.make_scene` with these wall ranges) mirrored in a screen's glass
+    and out of focus: ``(height, width, 3)`` uint8 of at most ``peak`` grey levels."""
+    small = make_scene(rng, 160, 120, wall_sat, wall_val)[:, ::-1]  # a mirror image
+    small = cv2.GaussianBlur(small, (0, 0), rng.uniform(2.0, 5.0))
+    return cv2.convertScaleAbs(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR),
+                               alpha=peak / 255.0)

@@ -26,6 +26,7 @@ from .render import (
     blend_rgba,
     eye_schedule,
     head_motion,
+    medium_drift,
     render_view,
     similarity,
     warp_patch,
@@ -209,20 +210,8 @@ class _Renderer:
         return t @ tilt @ s
 
     def _drift(self, handheld: bool) -> list[np.ndarray]:
-        """Per-frame rigid motion of the medium: damped random walks of a small homography."""
-        amp = 1.0 if handheld else 0.35
-        step = np.array([0.35, 0.004, 1.5, 1.5, 1.5e-5, 1.5e-5]) * amp
-        state, vel, out = np.zeros(6), np.zeros(6), []
-        for _ in range(self.n):
-            a = np.radians(state[0])
-            m = np.eye(3)
-            m[:2, :2] = (1 + state[1]) * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-            m[:2, 2] = state[2:4] * self.k_frame
-            m[2, :2] = state[4:6] / self.k_frame
-            out.append(m)
-            vel = 0.6 * vel + self.rng.normal(0, 1, 6) * step
-            state = state + vel
-        return out
+        """Per-frame rigid motion of the medium (:func:`~.render.medium_drift`)."""
+        return medium_drift(self.rng, self.n, self.k_frame, handheld)
 
     def _scene2(self) -> tuple[np.ndarray, float]:
         w, h = self.size

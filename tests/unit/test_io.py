@@ -9,7 +9,15 @@ import cv2
 import numpy as np
 import pytest
 
-from fas_lib.io import MediaError, is_video, iter_frames, read_image, sample_indices
+from fas_lib.io import (
+    DEFAULT_FPS,
+    MediaError,
+    is_video,
+    iter_frames,
+    read_image,
+    sample_indices,
+    video_fps,
+)
 
 W, H = 64, 48
 
@@ -219,3 +227,10 @@ def test_wrong_header_frame_count_still_gives_evenly_spaced_frames(video, monkey
     assert sorted(i for i, _ in got) == [0, 3, 6], "7 frames really: 0, 3, 6"
     for i, f in got:
         assert abs(float(f.mean()) - 30 * i) < 3
+
+
+def test_video_fps_from_header_or_default(tmp_path):
+    assert video_fps(write_video(tmp_path / "a.avi", 3, fps=12)) == 12
+    (tmp_path / "bad.avi").write_bytes(b"not a video")
+    assert video_fps(tmp_path / "bad.avi") == DEFAULT_FPS
+    assert video_fps(tmp_path / "photo.png") == DEFAULT_FPS

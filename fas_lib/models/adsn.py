@@ -1,0 +1,296 @@
+"""ADSN: attention-aware dual-stream network on depth and NIR (Deng et al., "Attention-Aware
+Dual-Stream Network for Multimodal Face Anti-Spoofing", IEEE TIFS 2023).
+
+What the paper states and this module follows: two ResNet18 streams, one on the **surface
+normals computed from depth** (:func:`surface_normals`) and one on NIR; an attention-based
+fusion with a **global cross-modal** branch and a **local fine-grained** branch; training with
+BCE + center loss + cosine loss (:class:`~fas_lib.models.mm_losses.ADSNLoss`).
+
+Where the text we could find is silent (the search corpora hold the title, abstract and the
+summary "ResNet18; BCE, center and cosine loss; depth + IR; feature-level fusion", not the
+method section), these are **our choices**, each a parameter of :class:`ADSNConfig`:
+
+* fusion on the last stage's maps ``F_d, F_n`` of shape ``(B, C, h, w)``;
+* global cross-modal branch (:class:`GlobalCrossModal`): the two streams' average-pooled
+  descriptors, concatenated, go through an MLP (``2C -> 2C/r -> 2C``, ``reduction`` r = 4)
+  whose output is a softmax **over the two modalities per channel**: weights ``g_d + g_n = 1``
+  for every channel, each depending on both modalities; output ``g_d * F_d + g_n * F_n``;
+* local fine-grained branch (:class:`LocalFineGrained`): a ``kernel`` x ``kernel`` (3)
+  convolution on the concatenated maps gives two logits per position, softmax **over the two
+  modalities per position**: maps ``a_d + a_n = 1`` at every pixel; output
+  ``a_d * F_d + a_n * F_n``;
+* the two branches' outputs are summed, average-pooled into the embedding (``C``), and a
+  linear layer gives one logit (positive = bona fide, :data:`fas_lib.LIVE`);
+* ``fusion="concat"``: the ablation: concatenated maps, 1x1 conv ``2C -> C`` + BN + ReLU,
+  same pooling and classifier (same embedding size);
+* paper preset: torchvision's ResNet18 sizes (widths 64/64/128/256/512, blocks 2/2/2/2,
+  7x7 stride-2 stem and max-pool) at 224 x 224 (ResNet18's ImageNet input; the paper's crop
+  size is not in what we found); CPU preset: widths 16/16/32/64/128 at 112 x 112 (4 x 4 maps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fas_lib.models.mm_blocks import ModalityInput, as_modalities, measure_cost, resnet_stage
+
+__all__ = [
+    "ADSN", "ADSN_PRESETS", "ADSNConfig", "ADSNOutput", "ConcatFuse", "GlobalCrossModal",
+    "LocalFineGrained", "ResNet18Trunk", "adsn_dummy_input", "attention_maps", "build_adsn",
+    "describe_adsn", "surface_normals",
+]
+
+
+def surface_normals(depth: Tensor, pixel_size: float = 1.0, hole: float | None = 0.0) -> Tensor:
+    """Unit surface normals of a depth map, facing the camera.
+
+    With ``d(row, col)`` the distance along the optical axis (larger = farther) and
+    ``pixel_size`` the lateral size of a pixel in the depth's unit, the normal is
+    ``(dd/dx, dd/dy, 1) / norm`` (x along columns, y along rows; z > 0 towards the camera).
+    Derivatives by central differences inside and one-sided ones on the border
+    (:func:`torch.gradient`), exact on planes.
+
+    Args:
+        depth: ``(B, 1, H, W)`` or ``(H, W)``.
+        pixel_size: lateral pixel size in depth units (1: depth already in pixels).
+        hole: depth value of missing pixels (structured-light holes); their normals are set to
+            ``(0, 0, 0)``. ``None``: no holes.
+
+    Returns:
+        ``(B, 3, H, W)`` (or ``(3, H, W)`` for a 2-D input) channels ``(n_x, n_y, n_z)``, in
+        the depth's floating dtype (integer depth becomes float32).
+    """
+    flat = depth.dim() == 2
+    d = depth[None, None] if flat else depth
+    if d.dim() != 4 or d.shape[1] != 1:
+        raise ValueError(f"depth must be (B, 1, H, W) or (H, W), got {tuple(depth.shape)}")
+    d = d if d.is_floating_point() else d.float()
+    dy, dx = torch.gradient(d, spacing=pixel_size, dim=(2, 3))
+    n = torch.cat([dx, dy, torch.ones_like(dx)], dim=1)
+    n = n / n.norm(dim=1, keepdim=True)
+    if hole is not None:
+        n = n * (d != hole)
+    return n[0] if flat else n
+
+
+@dataclass(frozen=True)
+class ADSNConfig:
+    """Sizes and options of :class:`ADSN`.
+
+    Attributes:
+        widths: ``(stem, stage1, stage2, stage3, stage4)``; ``C = widths[-1]``.
+        blocks: basic blocks per stage.
+        input_size: side of the square inputs (ResNet18 reduces it 32-fold).
+        normals: the depth stream sees :func:`surface_normals` (3 channels); ``False``: raw
+            depth (1 channel).
+        pixel_size: passed to :func:`surface_normals`.
+        nir_channels: NIR input channels.
+        fusion: ``"attention"`` (global + local branches) or ``"concat"`` (ablation).
+        reduction: global branch MLP reduction ``r``.
+        kernel: local branch convolution size.
+    """
+
+    widths: tuple[int, int, int, int, int] = (64, 64, 128, 256, 512)
+    blocks: tuple[int, int, int, int] = (2, 2, 2, 2)
+    input_size: int = 224
+    normals: bool = True
+    pixel_size: float = 1.0
+    nir_channels: int = 1
+    fusion: str = "attention"
+    reduction: int = 4
+    kernel: int = 3
+
+    def __post_init__(self) -> None:
+        if self.fusion not in ("attention", "concat"):
+            raise ValueError(f"fusion must be 'attention' or 'concat', got {self.fusion!r}")
+        if len(self.widths) != 5 or len(self.blocks) != 4:
+            raise ValueError("widths needs 5 entries (stem, stages 1-4), blocks 4")
+
+
+#: The paper's sizes (ResNet18 at 224) and a CPU preset.
+ADSN_PRESETS: dict[str, ADSNConfig] = {
+    "paper": ADSNConfig(),
+    "cpu": ADSNConfig(widths=(16, 16, 32, 64, 128), input_size=112),
+}
+
+
+class ResNet18Trunk(nn.Module):
+    """ResNet18 without its classifier: 7x7/2 stem, 3x3/2 max-pool, four stages (strides 1,
+    2, 2, 2); returns the last stage's maps ``(B, widths[4], S/32, S/32)``."""
+
+    def __init__(self, in_channels: int, widths: Sequence[int], blocks: Sequence[int]) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, widths[0], 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
+        )
+        self.stages = nn.Sequential(*[
+            resnet_stage(widths[i], widths[i + 1], blocks[i], 1 if i == 0 else 2)
+            for i in range(4)
+        ])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.stages(self.stem(x))
+
+
+class GlobalCrossModal(nn.Module):
+    """Global cross-modal branch: per-channel modality weights from both pooled descriptors.
+
+    ``forward(a, b)`` returns ``(g_a * a + g_b * b, weights)`` with ``weights`` of shape
+    ``(B, 2, C)`` summing to 1 over dim 1.
+    """
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        hidden = max(1, 2 * channels // reduction)
+        self.mlp = nn.Sequential(nn.Linear(2 * channels, hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(hidden, 2 * channels))
+
+    def forward(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        desc = torch.cat([a.mean(dim=(2, 3)), b.mean(dim=(2, 3))], dim=1)
+        w = self.mlp(desc).view(a.shape[0], 2, a.shape[1]).softmax(dim=1)
+        return w[:, 0, :, None, None] * a + w[:, 1, :, None, None] * b, w
+
+
+class LocalFineGrained(nn.Module):
+    """Local fine-grained branch: per-position modality weights from both maps.
+
+    ``forward(a, b)`` returns ``(m_a * a + m_b * b, maps)`` with ``maps`` of shape
+    ``(B, 2, h, w)`` summing to 1 over dim 1 at every position.
+    """
+
+    def __init__(self, channels: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2 * channels, 2, kernel, padding=kernel // 2)
+
+    def forward(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        maps = self.conv(torch.cat([a, b], dim=1)).softmax(dim=1)
+        return maps[:, :1] * a + maps[:, 1:] * b, maps
+
+
+class ConcatFuse(nn.Module):
+    """The ablation's fusion: ``ReLU(BN(conv1x1(cat(a, b))))``, ``2C -> C``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(2 * channels, channels, 1, bias=False),
+                                  nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        return self.body(torch.cat([a, b], dim=1))
+
+
+class ADSNOutput(NamedTuple):
+    """What :class:`ADSN` returns.
+
+    Attributes:
+        logits: ``(B,)``, one logit per sample, positive = bona fide.
+        embedding: ``(B, C)`` pooled fused features (center and cosine losses act on it).
+        channel_weights: ``(B, 2, C)`` global branch weights (depth, NIR), or ``None``.
+        spatial_maps: ``(B, 2, h, w)`` local branch maps (depth, NIR), or ``None``.
+    """
+
+    logits: Tensor
+    embedding: Tensor
+    channel_weights: Tensor | None
+    spatial_maps: Tensor | None
+
+
+class ADSN(nn.Module):
+    """Deng et al.'s dual-stream network (see the module docstring).
+
+    ``forward(x)`` takes ``{"depth": (B, 1, S, S), "nir": (B, C_nir, S, S)}`` (or the two
+    stacked on channels) and returns an :class:`ADSNOutput`.
+    """
+
+    modalities = ("depth", "nir")
+
+    def __init__(self, config: ADSNConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or ADSNConfig()
+        c = cfg.widths[-1]
+        self.depth_stream = ResNet18Trunk(3 if cfg.normals else 1, cfg.widths, cfg.blocks)
+        self.nir_stream = ResNet18Trunk(cfg.nir_channels, cfg.widths, cfg.blocks)
+        #: ``{"global", "local"}`` branches (attention) or ``{"concat"}`` (ablation).
+        self.fusion = nn.ModuleDict(
+            {"global": GlobalCrossModal(c, cfg.reduction), "local": LocalFineGrained(c, cfg.kernel)}
+            if cfg.fusion == "attention" else {"concat": ConcatFuse(c)}
+        )
+        self.classifier = nn.Linear(c, 1)
+
+    def streams(self, x: ModalityInput) -> tuple[Tensor, Tensor]:
+        """The two streams' last maps ``(F_depth, F_nir)``."""
+        inputs = as_modalities(x, self.modalities, (1, self.config.nir_channels))
+        depth = inputs["depth"]
+        if self.config.normals:
+            depth = surface_normals(depth, self.config.pixel_size)
+        return self.depth_stream(depth), self.nir_stream(inputs["nir"])
+
+    def forward(self, x: ModalityInput) -> ADSNOutput:
+        f_d, f_n = self.streams(x)
+        weights = maps = None
+        if "concat" in self.fusion:
+            fused = self.fusion["concat"](f_d, f_n)
+        else:
+            glob, weights = self.fusion["global"](f_d, f_n)
+            loc, maps = self.fusion["local"](f_d, f_n)
+            fused = glob + loc
+        emb = fused.mean(dim=(2, 3))
+        return ADSNOutput(self.classifier(emb).squeeze(1), emb, weights, maps)
+
+
+def build_adsn(preset: str | ADSNConfig = "cpu", **overrides: Any) -> ADSN:
+    """An :class:`ADSN` from a preset name (:data:`ADSN_PRESETS`) or a config, with
+    ``overrides`` of config fields (e.g. ``fusion="concat"``)."""
+    cfg = ADSN_PRESETS[preset] if isinstance(preset, str) else preset
+    return ADSN(replace(cfg, **overrides))
+
+
+def adsn_dummy_input(config: ADSNConfig, batch_size: int = 1) -> dict[str, Tensor]:
+    """Zeros of the right shape for both modalities of ``config``."""
+    s = config.input_size
+    return {"depth": torch.zeros(batch_size, 1, s, s),
+            "nir": torch.zeros(batch_size, config.nir_channels, s, s)}
+
+
+@torch.no_grad()
+def attention_maps(model: ADSN, x: ModalityInput, size: int | None = None) -> dict[str, Tensor]:
+    """The fusion's attention for plotting, in eval mode.
+
+    Returns:
+        ``{"depth", "nir"}``: the local branch's maps ``(B, S, S)`` upsampled (bilinear) to
+        ``size`` (default: the input side), summing to 1 over the two modalities at every
+        pixel; ``{"depth_channels", "nir_channels"}``: the global branch's ``(B, C)`` weights.
+
+    Raises:
+        ValueError: the model uses concatenation (it has no attention).
+    """
+    if model.config.fusion != "attention":
+        raise ValueError("attention_maps needs fusion='attention'")
+    was_training = model.training
+    try:
+        out = model.eval()(x)
+    finally:
+        model.train(was_training)
+    side = size or model.config.input_size
+    up = F.interpolate(out.spatial_maps, size=(side, side), mode="bilinear", align_corners=False)
+    return {"depth": up[:, 0], "nir": up[:, 1], "depth_channels": out.channel_weights[:, 0],
+            "nir_channels": out.channel_weights[:, 1]}
+
+
+def describe_adsn(presets: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Parameters and FLOPs of one forward pass (batch 1) per preset, as
+    :func:`~fas_lib.models.mmfas.describe_mmfas` (the surface normals cost no FLOPs here)."""
+    out = {}
+    for name in presets or list(ADSN_PRESETS):
+        cfg = ADSN_PRESETS[name]
+        row: dict[str, Any] = measure_cost(ADSN(cfg), adsn_dummy_input(cfg))
+        row.update({k: asdict(cfg)[k] for k in ("input_size", "widths", "blocks")})
+        out[name] = row
+    return out

@@ -1,0 +1,238 @@
+"""MM-FAS: multi-modal face anti-spoofing with per-modality trunks and deep layer aggregation
+(Parkin & Grinchuk, "Recognizing Multi-Modal Face Spoofing with Face Recognition Networks",
+CVPRW 2019).
+
+The paper is short on the architecture; this follows the authors' public ChaLearn 2019 code
+(``AlexanderParkin/ChaLearn_liveness_challenge``, ``models/architectures/resnet_caffe_DLAS.py``,
+the ``DLAS_type='A'`` network they trained with ``opts.py``), written anew here:
+
+* one "ResNet caffe" trunk per modality (stem 3x3 conv without padding + BN + PReLU, then three
+  :func:`~fas_lib.models.mm_blocks.caffe_stage`), returning its level-1, 2 and 3 features;
+* **main path**: the three level-3 maps concatenated, a fourth stage (``M * w3 -> w4``),
+  global average pooling;
+* **aggregation path** (:class:`AggregationBlock`, levels 1, 2, 3): concatenate the
+  modalities' level-k maps, 1x1 convolution (with bias) back to one modality's width ``w_k``,
+  ReLU, add the previous level's aggregation output (levels 2 and 3), pass through a copy of
+  stage ``k + 1`` (its own weights); the level-3 output is pooled;
+* **head**: the two pooled vectors are summed (the authors' choice; ``head="concat"`` as an
+  option) and a linear layer gives 2 logits, index 1 bona fide (:data:`fas_lib.LIVE`).
+
+Options: ``aggregation=False`` (main path only), any subset of ``("rgb", "depth", "nir")``,
+``fusion="early"`` (channel fusion: one trunk on the stacked channels, the baseline), widths,
+blocks per stage and input size. Presets (:data:`MMFAS_PRESETS`): ``"paper"`` = the authors'
+ResNet34-caffe sizes (widths 32/64/128/256/512, blocks 1/2/5/3, 112 x 112 input) and ``"cpu"``
+(widths 8/16/24/32/64, one block per stage, 64 x 64 input) that trains in minutes on 2 cores.
+
+The authors fed depth and IR as 3-channel images (CASIA-SURF's JPEGs); here each modality has
+its own channel count, by default 3 (RGB), 1 (depth), 1 (NIR): only the stems' first
+convolutions change (``2 * 9 * w0`` fewer parameters per 1-channel modality).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from fas_lib.models.mm_blocks import ModalityInput, as_modalities, caffe_stage, measure_cost
+
+__all__ = [
+    "DEFAULT_CHANNELS", "MMFAS", "MMFAS_PRESETS", "AggregationBlock", "CaffeTrunk",
+    "MMFASConfig", "build_mmfas", "describe_mmfas", "mmfas_dummy_input",
+]
+
+#: Input channels of each modality the crop cache stores.
+DEFAULT_CHANNELS: dict[str, int] = {"rgb": 3, "depth": 1, "nir": 1}
+
+
+@dataclass(frozen=True)
+class MMFASConfig:
+    """Sizes and options of :class:`MMFAS`.
+
+    Attributes:
+        modalities: the modalities used, in order (a subset of :data:`DEFAULT_CHANNELS`'s keys).
+        channels: input channels per modality (default :data:`DEFAULT_CHANNELS`; left out
+            of the config's hash, so that a config can key a dict).
+        widths: ``(w0, w1, w2, w3, w4)``: stem and stages 1-4.
+        blocks: residual blocks in stages 1-4.
+        input_size: side ``S`` of the square inputs; the trunk needs ``S >= 48``.
+        aggregation: with the aggregation path (levels 1-3); ``False`` keeps the main path.
+        fusion: ``"late"`` (per-modality trunks, the paper) or ``"early"`` (the modalities'
+            channels stacked into one trunk; no aggregation path).
+        head: ``"sum"`` (authors) or ``"concat"`` of the pooled main and aggregation vectors.
+        n_classes: logits (2: index 1 bona fide).
+    """
+
+    modalities: tuple[str, ...] = ("rgb", "depth", "nir")
+    channels: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CHANNELS),
+                                        hash=False)
+    widths: tuple[int, int, int, int, int] = (32, 64, 128, 256, 512)
+    blocks: tuple[int, int, int, int] = (1, 2, 5, 3)
+    input_size: int = 112
+    aggregation: bool = True
+    fusion: str = "late"
+    head: str = "sum"
+    n_classes: int = 2
+
+    def __post_init__(self) -> None:
+        if self.fusion not in ("late", "early"):
+            raise ValueError(f"fusion must be 'late' or 'early', got {self.fusion!r}")
+        if self.head not in ("sum", "concat"):
+            raise ValueError(f"head must be 'sum' or 'concat', got {self.head!r}")
+        missing = [m for m in self.modalities if m not in self.channels]
+        if not self.modalities or missing:
+            raise ValueError(f"no channel count for modalities {missing or '(none given)'}")
+        if len(self.widths) != 5 or len(self.blocks) != 4:
+            raise ValueError("widths needs 5 entries (stem, stages 1-4), blocks 4")
+        if self.input_size < 48:
+            raise ValueError(f"input_size {self.input_size} < 48: the trunk's unpadded "
+                             "convolutions and pools leave no pixel")
+
+    @property
+    def n_channels(self) -> list[int]:
+        """Input channels of the used modalities, in order."""
+        return [int(self.channels[m]) for m in self.modalities]
+
+    @property
+    def uses_aggregation(self) -> bool:
+        """Whether the aggregation path is built (late fusion with ``aggregation=True``)."""
+        return self.aggregation and self.fusion == "late"
+
+
+#: The two presets: the authors' sizes and one for 2 CPU cores.
+MMFAS_PRESETS: dict[str, MMFASConfig] = {
+    "paper": MMFASConfig(),
+    "cpu": MMFASConfig(widths=(8, 16, 24, 32, 64), blocks=(1, 1, 1, 1), input_size=64),
+}
+
+
+class CaffeTrunk(nn.Module):
+    """Stem and stages 1-3 of the "ResNet caffe" trunk; returns the three levels' maps.
+
+    Side ``S`` becomes ``S - 2`` (stem), then ``(s - 2) // 2`` per stage.
+    """
+
+    def __init__(self, in_channels: int, widths: Sequence[int], blocks: Sequence[int]) -> None:
+        super().__init__()
+        w0, w1, w2, w3 = widths[:4]
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, w0, 3, padding=0, bias=False),
+                                  nn.BatchNorm2d(w0), nn.PReLU(w0))
+        self.stage1 = caffe_stage(w0, w1, blocks[0])
+        self.stage2 = caffe_stage(w1, w2, blocks[1])
+        self.stage3 = caffe_stage(w2, w3, blocks[2])
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        l1 = self.stage1(self.stem(x))
+        l2 = self.stage2(l1)
+        return l1, l2, self.stage3(l2)
+
+
+class AggregationBlock(nn.Module):
+    """One level of the aggregation path: ``stage(ReLU(conv1x1(cat(feats))) [+ prev])``.
+
+    Args:
+        n_modalities: ``M``, how many maps are concatenated.
+        width: ``w_k``, one modality's width at this level (the 1x1 conv maps ``M*w_k -> w_k``).
+        stage: the copy of the next stage (``w_k -> w_{k+1}``); its own weights.
+    """
+
+    def __init__(self, n_modalities: int, width: int, stage: nn.Module) -> None:
+        super().__init__()
+        self.merge = nn.Conv2d(n_modalities * width, width, 1, bias=True)
+        self.stage = stage
+
+    def fuse(self, feats: Sequence[Tensor], prev: Tensor | None = None) -> Tensor:
+        """The block before its stage: ``ReLU(conv1x1(cat(feats)))``, plus ``prev`` if given."""
+        x = torch.relu(self.merge(torch.cat(list(feats), dim=1)))
+        return x if prev is None else x + prev
+
+    def forward(self, feats: Sequence[Tensor], prev: Tensor | None = None) -> Tensor:
+        return self.stage(self.fuse(feats, prev))
+
+
+class MMFAS(nn.Module):
+    """Parkin & Grinchuk's multi-modal network (see the module docstring).
+
+    ``forward(x)`` takes ``{modality: (B, C_m, S, S)}`` (or the channels stacked in
+    ``config.modalities`` order) and returns ``(B, n_classes)`` logits; :meth:`embed` the fused
+    vector before the classifier.
+    """
+
+    def __init__(self, config: MMFASConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or MMFASConfig()
+        w, b = cfg.widths, cfg.blocks
+        if cfg.fusion == "early":
+            self.trunks = nn.ModuleDict({"early": CaffeTrunk(sum(cfg.n_channels), w, b)})
+        else:
+            self.trunks = nn.ModuleDict({m: CaffeTrunk(c, w, b)
+                                         for m, c in zip(cfg.modalities, cfg.n_channels)})
+        n = len(self.trunks)
+        self.main_stage = caffe_stage(n * w[3], w[4], b[3])
+        self.agg = nn.ModuleList()
+        if cfg.uses_aggregation:
+            self.agg = nn.ModuleList(
+                [AggregationBlock(n, w[k], caffe_stage(w[k], w[k + 1], b[k])) for k in (1, 2, 3)]
+            )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        both = cfg.uses_aggregation and cfg.head == "concat"
+        self.classifier = nn.Linear(w[4] * (2 if both else 1), cfg.n_classes)
+
+    def levels(self, x: ModalityInput) -> list[tuple[Tensor, Tensor, Tensor]]:
+        """Each trunk's level-1, 2, 3 maps (one trunk for early fusion)."""
+        cfg = self.config
+        inputs = as_modalities(x, cfg.modalities, cfg.n_channels)
+        if cfg.fusion == "early":
+            return [self.trunks["early"](torch.cat([inputs[m] for m in cfg.modalities], 1))]
+        return [self.trunks[m](inputs[m]) for m in cfg.modalities]
+
+    def embed(self, x: ModalityInput) -> Tensor:
+        """The fused vector the classifier sees: ``(B, w4)`` (``(B, 2*w4)`` for ``concat``)."""
+        levels = self.levels(x)
+        main = self.pool(self.main_stage(torch.cat([lv[2] for lv in levels], 1))).flatten(1)
+        if not self.agg:
+            return main
+        agg: Tensor | None = None
+        for k, block in enumerate(self.agg):
+            agg = block([lv[k] for lv in levels], agg)
+        pooled = self.pool(agg).flatten(1)
+        return main + pooled if self.config.head == "sum" else torch.cat([main, pooled], 1)
+
+    def forward(self, x: ModalityInput) -> Tensor:
+        return self.classifier(self.embed(x))
+
+
+def build_mmfas(preset: str | MMFASConfig = "cpu", **overrides: Any) -> MMFAS:
+    """An :class:`MMFAS` from a preset name (:data:`MMFAS_PRESETS`) or a config.
+
+    ``overrides`` replace config fields, e.g. ``build_mmfas("cpu", aggregation=False,
+    modalities=("depth",))``.
+    """
+    cfg = MMFAS_PRESETS[preset] if isinstance(preset, str) else preset
+    return MMFAS(replace(cfg, **overrides))
+
+
+def mmfas_dummy_input(config: MMFASConfig, batch_size: int = 1) -> dict[str, Tensor]:
+    """Zeros of the right shape for every modality of ``config``."""
+    s = config.input_size
+    return {m: torch.zeros(batch_size, c, s, s)
+            for m, c in zip(config.modalities, config.n_channels, strict=True)}
+
+
+def describe_mmfas(presets: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Parameters and FLOPs of one forward pass (batch 1) per preset.
+
+    Returns:
+        ``{preset: {"params", "flops", "macs", "input_size", "widths", "blocks"}}``; FLOPs at
+        2 per multiply-accumulate (:func:`~fas_lib.models.mm_blocks.measure_cost`).
+    """
+    out = {}
+    for name in presets or list(MMFAS_PRESETS):
+        cfg = MMFAS_PRESETS[name]
+        row: dict[str, Any] = measure_cost(MMFAS(cfg), mmfas_dummy_input(cfg))
+        row.update({k: asdict(cfg)[k] for k in ("input_size", "widths", "blocks")})
+        out[name] = row
+    return out

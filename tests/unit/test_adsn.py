@@ -1,0 +1,238 @@
+"""Unit tests of fas_lib.models.adsn (ADSN, Deng et al.) and fas_lib.models.mm_losses.
+
+Surface normals on a plane (exact) and a sphere (analytic normals); parameter counts recomputed
+from the layer sizes; the attention branches' maps normalise over the two modalities; center
+and cosine losses against values worked out by hand; a few seeded steps reduce the loss. Only
+the CPU preset runs forward passes; the file runs in a few seconds on one thread.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from fas_lib.models import (
+    ADSN,
+    ADSN_PRESETS,
+    ADSNConfig,
+    ADSNLoss,
+    GlobalCrossModal,
+    LocalFineGrained,
+    adsn_dummy_input,
+    attention_maps,
+    build_adsn,
+    center_loss,
+    cosine_loss,
+    describe_adsn,
+    surface_normals,
+)
+from fas_lib.utils import set_seed
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+# ---------------------------------------------------------------- surface normals
+
+
+def grid(n: int, h: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (columns) and y (rows) coordinates of an n x n grid of pitch h centred on 0."""
+    c = (torch.arange(n, dtype=torch.float64) - (n - 1) / 2) * h
+    y, x = torch.meshgrid(c, c, indexing="ij")
+    return x, y
+
+
+def test_normals_of_a_plane_are_exact_everywhere():
+    h = 0.01
+    x, y = grid(32, h)
+    depth = (0.3 * x - 0.2 * y + 5.0)[None, None]
+    n = surface_normals(depth, pixel_size=h)
+    expected = torch.tensor([0.3, -0.2, 1.0], dtype=torch.float64) / math.sqrt(1.13)
+    assert n.shape == (1, 3, 32, 32)
+    assert n.dtype == torch.float64
+    assert torch.allclose(n[0].permute(1, 2, 0), expected.expand(32, 32, 3), atol=1e-12)
+    # float32 depth far from the camera loses digits to cancellation, not to the method
+    n32 = surface_normals(depth.float(), pixel_size=h)
+    assert torch.allclose(n32[0].permute(1, 2, 0), expected.float().expand(32, 32, 3), atol=1e-3)
+
+
+def test_normals_of_a_sphere_point_out_of_it():
+    h, radius = 0.02, 1.0
+    x, y = grid(121, h)
+    r2 = x**2 + y**2
+    front = torch.sqrt((radius**2 - r2).clamp(min=0))
+    depth = torch.where(r2 < radius**2, 3.0 - front, torch.full_like(x, 3.0))
+    n = surface_normals(depth, pixel_size=h)  # (3, H, W) for a 2-D input
+    inside = r2 < (0.8 * radius) ** 2
+    expected = torch.stack([x, y, front]) / radius  # outward normal, z towards the camera
+    err = (n.double() - expected).abs()[:, inside]
+    assert err.max() < 1e-3  # central differences: O(h^2) error, 5e-4 measured
+    assert torch.allclose(n.norm(dim=0), torch.ones(121, 121, dtype=torch.float64))
+
+
+def test_normals_of_holes_are_zero():
+    depth = torch.full((1, 1, 5, 5), 2.0)
+    depth[0, 0, 2, 3] = 0.0
+    n = surface_normals(depth)
+    assert torch.equal(n[0, :, 2, 3], torch.zeros(3))
+    assert torch.equal(n[0, :, 0, 0], torch.tensor([0.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="depth"):
+        surface_normals(torch.zeros(1, 3, 5, 5))
+
+
+# ---------------------------------------------------------------- sizes per preset
+
+
+def block_params(ci: int, co: int, stride: int) -> int:
+    shortcut = ci * co + 2 * co if (ci != co or stride != 1) else 0
+    return 9 * ci * co + 2 * co + 9 * co * co + 2 * co + shortcut
+
+
+def trunk_params(cin: int, w: tuple[int, ...], b: tuple[int, ...]) -> int:
+    total = 49 * cin * w[0] + 2 * w[0]
+    for i in range(4):
+        total += sum(block_params(w[i] if j == 0 else w[i + 1], w[i + 1],
+                                  (1 if i == 0 else 2) if j == 0 else 1) for j in range(b[i]))
+    return total
+
+
+def adsn_params(cfg: ADSNConfig) -> int:
+    c = cfg.widths[-1]
+    total = trunk_params(3 if cfg.normals else 1, cfg.widths, cfg.blocks)
+    total += trunk_params(cfg.nir_channels, cfg.widths, cfg.blocks)
+    if cfg.fusion == "attention":
+        hidden = 2 * c // cfg.reduction
+        total += (2 * c * hidden + hidden) + (hidden * 2 * c + 2 * c)  # global MLP
+        total += 2 * c * 2 * cfg.kernel**2 + 2  # local conv
+    else:
+        total += 2 * c * c + 2 * c  # 1x1 conv + BN
+    return total + c + 1
+
+
+def test_paper_preset_is_two_resnet18s():
+    cfg = ADSN_PRESETS["paper"]
+    assert cfg.widths == (64, 64, 128, 256, 512) and cfg.blocks == (2, 2, 2, 2)
+    model = ADSN(cfg)
+    # torchvision's ResNet18 trunk (no fc) has 11,176,512 parameters with a 3-channel stem
+    assert trunk_params(3, cfg.widths, cfg.blocks) == 11_176_512
+    assert sum(p.numel() for p in model.depth_stream.parameters()) == 11_176_512
+    assert sum(p.numel() for p in model.parameters()) == adsn_params(cfg) == 22_891_267
+
+
+@pytest.mark.parametrize("overrides", [{}, {"fusion": "concat"}, {"normals": False},
+                                       {"nir_channels": 3}])
+def test_cpu_preset_shapes_and_counts(overrides):
+    model = build_adsn("cpu", **overrides)
+    cfg = model.config
+    assert sum(p.numel() for p in model.parameters()) == adsn_params(cfg)
+    out = model(adsn_dummy_input(cfg, batch_size=2))
+    assert out.logits.shape == (2,) and out.embedding.shape == (2, 128)
+    if cfg.fusion == "attention":
+        assert out.spatial_maps.shape == (2, 2, 4, 4)  # 112 / 32 = 3.5 -> 4
+        assert out.channel_weights.shape == (2, 2, 128)
+    else:
+        assert out.spatial_maps is None and out.channel_weights is None
+
+
+def test_describe_cpu_preset():
+    row = describe_adsn(["cpu"])["cpu"]
+    assert row["params"] == adsn_params(ADSN_PRESETS["cpu"]) == 1_440_451
+    assert row["flops"] == 133_718_272 and row["input_size"] == 112
+
+
+# ---------------------------------------------------------------- attention fusion
+
+
+def test_attention_weights_sum_to_one_over_the_modalities():
+    set_seed(0)
+    a, b = torch.randn(3, 8, 5, 6), torch.randn(3, 8, 5, 6)
+    out, w = GlobalCrossModal(8, reduction=4)(a, b)
+    assert out.shape == a.shape and w.shape == (3, 2, 8)
+    assert torch.allclose(w.sum(dim=1), torch.ones(3, 8))
+    assert torch.allclose(out, w[:, 0, :, None, None] * a + w[:, 1, :, None, None] * b)
+    out, maps = LocalFineGrained(8, kernel=3)(a, b)
+    assert out.shape == a.shape and maps.shape == (3, 2, 5, 6)
+    assert torch.allclose(maps.sum(dim=1), torch.ones(3, 5, 6))
+
+
+def test_zero_attention_logits_average_the_modalities():
+    a, b = torch.full((1, 2, 2, 2), 2.0), torch.full((1, 2, 2, 2), 6.0)
+    local = LocalFineGrained(2)
+    torch.nn.init.zeros_(local.conv.weight)
+    torch.nn.init.zeros_(local.conv.bias)
+    out, maps = local(a, b)
+    assert torch.equal(maps, torch.full((1, 2, 2, 2), 0.5))
+    assert torch.equal(out, torch.full((1, 2, 2, 2), 4.0))
+
+
+def test_attention_maps_for_plotting():
+    set_seed(0)
+    model = build_adsn("cpu")
+    x = {k: torch.rand_like(v) for k, v in adsn_dummy_input(model.config, 2).items()}
+    maps = attention_maps(model, x)
+    assert maps["depth"].shape == maps["nir"].shape == (2, 112, 112)
+    assert torch.allclose(maps["depth"] + maps["nir"], torch.ones(2, 112, 112), atol=1e-6)
+    assert torch.allclose(maps["depth_channels"] + maps["nir_channels"], torch.ones(2, 128))
+    assert model.training  # restored
+    with pytest.raises(ValueError, match="attention"):
+        attention_maps(build_adsn("cpu", fusion="concat"), x)
+
+
+# ---------------------------------------------------------------- losses by hand
+
+
+def test_center_loss_by_hand():
+    feats = torch.tensor([[1.0, 2.0], [3.0, 0.0], [0.0, 1.0]])
+    centers = torch.tensor([[1.0, 1.0], [2.0, 0.0]])
+    # differences (0, 1), (1, 0), (-1, 0): squared norms 1, 1, 1 -> 0.5 * mean = 0.5
+    assert center_loss(feats, torch.tensor([0, 1, 0]), centers).item() == pytest.approx(0.5)
+
+
+def test_cosine_loss_by_hand():
+    feats = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    centers = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 1, 1])
+    # samples 1 and 2 sit on their own center (pull 0) orthogonal to the other (push 0);
+    # sample 3 is at 45 degrees to both: pull 1 - 1/sqrt(2), push 1/sqrt(2) - margin
+    assert cosine_loss(feats, labels, centers).item() == pytest.approx(1 / 3)
+    assert cosine_loss(feats, labels, centers, margin=0.5).item() == pytest.approx(1 / 6)
+    assert cosine_loss(feats, labels, centers, margin=0.9).item() == pytest.approx(
+        (1 - 1 / math.sqrt(2)) / 3)
+
+
+def test_adsn_loss_total_by_hand():
+    loss = ADSNLoss(dim=2, lambda_center=0.1, lambda_cosine=0.5)
+    with torch.no_grad():
+        loss.centers.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    logits = torch.tensor([0.0, math.log(3.0)])
+    emb = torch.tensor([[0.0, 3.0], [1.0, 0.0]])  # bona fide, then attack
+    out = loss((logits, emb), torch.tensor([1, 0]))
+    # BCE: (-log sigmoid(0) - log(1 - sigmoid(log 3))) / 2 = (log 2 + log 4) / 2 = 1.5 log 2
+    assert out["bce"].item() == pytest.approx(1.5 * math.log(2))
+    # center: ||(0, 3) - (0, 1)||^2 = 4 and 0 -> 0.5 * mean = 1
+    assert out["center"].item() == pytest.approx(1.0)
+    # cosine: both on their own center's direction, orthogonal to the other -> 0
+    assert out["cosine"].item() == pytest.approx(0.0, abs=1e-7)
+    assert out["total"].item() == pytest.approx(1.5 * math.log(2) + 0.1 * 1.0)
+
+
+# ---------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("fusion", ["attention", "concat"])
+def test_a_few_steps_reduce_the_loss(fusion):
+    set_seed(0)
+    model = build_adsn("cpu", fusion=fusion, input_size=64)
+    criterion = ADSNLoss(dim=model.config.widths[-1])
+    x = {k: torch.rand_like(v) for k, v in adsn_dummy_input(model.config, 8).items()}
+    y = torch.tensor([0, 1] * 4)
+    opt = torch.optim.Adam(list(model.parameters()) + list(criterion.parameters()), lr=1e-3)
+    losses = []
+    for _ in range(6):
+        loss = criterion(model(x), y)["total"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
