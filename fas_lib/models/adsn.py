@@ -31,14 +31,19 @@ method section), these are **our choices**, each a parameter of :class:`ADSNConf
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fas_lib.models.mm_blocks import ModalityInput, as_modalities, measure_cost, resnet_stage
+from fas_lib.models.mm_blocks import (
+    ModalityInput,
+    as_modalities,
+    describe_presets,
+    resnet_stage,
+)
 
 __all__ = [
     "ADSN", "ADSN_PRESETS", "ADSNConfig", "ADSNOutput", "ConcatFuse", "GlobalCrossModal",
@@ -287,10 +292,4 @@ def attention_maps(model: ADSN, x: ModalityInput, size: int | None = None) -> di
 def describe_adsn(presets: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     """Parameters and FLOPs of one forward pass (batch 1) per preset, as
     :func:`~fas_lib.models.mmfas.describe_mmfas` (the surface normals cost no FLOPs here)."""
-    out = {}
-    for name in presets or list(ADSN_PRESETS):
-        cfg = ADSN_PRESETS[name]
-        row: dict[str, Any] = measure_cost(ADSN(cfg), adsn_dummy_input(cfg))
-        row.update({k: asdict(cfg)[k] for k in ("input_size", "widths", "blocks")})
-        out[name] = row
-    return out
+    return describe_presets(ADSN_PRESETS, ADSN, adsn_dummy_input, presets)

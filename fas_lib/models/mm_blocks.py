@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -143,3 +145,18 @@ def measure_cost(model: nn.Module, inputs: Mapping[str, Tensor]) -> dict[str, fl
     flops = float(counter.get_total_flops())
     params = float(sum(p.numel() for p in model.parameters() if p.requires_grad))
     return {"params": params, "flops": flops, "macs": flops / 2}
+
+
+def describe_presets(table: Mapping[str, Any], build: Callable[[Any], nn.Module],
+                     dummy: Callable[[Any], Mapping[str, Tensor]],
+                     presets: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Parameters and FLOPs (:func:`measure_cost`) of one forward pass per preset of ``table``
+    (a preset name -> config dataclass with ``input_size``, ``widths`` and ``blocks``), with
+    those three fields; ``build(config)`` makes the model, ``dummy(config)`` its input."""
+    out = {}
+    for name in presets or list(table):
+        cfg = table[name]
+        row: dict[str, Any] = measure_cost(build(cfg), dummy(cfg))
+        row.update({k: asdict(cfg)[k] for k in ("input_size", "widths", "blocks")})
+        out[name] = row
+    return out

@@ -31,13 +31,13 @@ convolutions change (``2 * 9 * w0`` fewer parameters per 1-channel modality).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from fas_lib.models.mm_blocks import ModalityInput, as_modalities, caffe_stage, measure_cost
+from fas_lib.models.mm_blocks import ModalityInput, as_modalities, caffe_stage, describe_presets
 
 __all__ = [
     "DEFAULT_CHANNELS", "MMFAS", "MMFAS_PRESETS", "AggregationBlock", "CaffeTrunk",
@@ -229,10 +229,4 @@ def describe_mmfas(presets: Sequence[str] | None = None) -> dict[str, dict[str, 
         ``{preset: {"params", "flops", "macs", "input_size", "widths", "blocks"}}``; FLOPs at
         2 per multiply-accumulate (:func:`~fas_lib.models.mm_blocks.measure_cost`).
     """
-    out = {}
-    for name in presets or list(MMFAS_PRESETS):
-        cfg = MMFAS_PRESETS[name]
-        row: dict[str, Any] = measure_cost(MMFAS(cfg), mmfas_dummy_input(cfg))
-        row.update({k: asdict(cfg)[k] for k in ("input_size", "widths", "blocks")})
-        out[name] = row
-    return out
+    return describe_presets(MMFAS_PRESETS, MMFAS, mmfas_dummy_input, presets)
