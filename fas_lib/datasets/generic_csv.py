@@ -20,6 +20,7 @@ with :func:`fas_lib.protocol.read_protocol` (``path`` relative to ``root``).
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -173,28 +174,28 @@ class SynthSpoof(DatasetAdapter):
         name = super().resolve_protocol(protocol)
         return "standard" if name == "default" else name
 
-    def _table(self) -> pd.DataFrame:
-        if not hasattr(self, "_cached_table"):
-            self.check_layout()
-            self._cached_table = read_protocol(self.root / "protocol.csv")
-        return self._cached_table
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """``protocol.csv``, read once (folds and every protocol are built from it)."""
+        self.check_layout()
+        return read_protocol(self.root / "protocol.csv")
 
     def folds(self, protocol: str) -> tuple[int, ...]:
         """1 .. the number of cameras (p3, p4) or attack types (loao) in the table."""
         if protocol not in FOLDED:
             return ()
-        return tuple(range(1, len(shift_folds(self._table(), protocol)) + 1))
+        return tuple(range(1, len(shift_folds(self.table, protocol)) + 1))
 
     def check_fold(self, protocol: str, fold: int | str | None) -> int | None:
         """As the base class, and a level's name (``"c2"``, ``"print_cut"``) for its number."""
         if protocol in FOLDED and isinstance(fold, str):
-            names = shift_folds(self._table(), protocol)
+            names = shift_folds(self.table, protocol)
             if fold in names:
                 fold = names.index(fold) + 1
         return super().check_fold(protocol, fold)
 
     def _rows(self, protocol: str, fold: int | None, skips: SkipLog) -> list[dict]:
-        table = self._table()
+        table = self.table
         if protocol != "standard":
             table = apply_protocol(table, protocol, fold)
         return drop_missing(table.to_dict("records"), self.root, skips)
