@@ -1,0 +1,290 @@
+"""Training on clips: STASN, MS-FANS over time and the single-frame MS-FANS, on clip sets.
+
+:func:`run_clip_experiment` trains one model on the clips of a clip cache
+(:class:`~fas_lib.clips.ClipSet`, :func:`~fas_lib.clips.clip_batch`), scores every ``dev`` and
+``test`` clip and computes the video-level metrics (a clip is one video:
+:func:`fas_lib.scoring.evaluate_scores` on one row per clip). Three models
+(:data:`~fas_lib.clip_inputs.CLIP_MODELS`, ``ClipConfig.model``):
+
+* ``"stasn"``: :class:`~fas_lib.models.STASN` (any ``branches``, ``n_regions``, ``t``) on one
+  crop scale, loss :func:`~fas_lib.models.stasn_loss`;
+* ``"msfans_time"``: :class:`~fas_lib.models.TemporalMultiScaleNet` (MS-FANS's scale fusion per
+  frame, an LSTM over frames), loss :func:`~fas_lib.models.temporal_msfans_loss`;
+* ``"msfans_frame"``: the single-frame baseline: the same network with ``temporal="mean"``
+  (which *is* :class:`~fas_lib.models.MultiScaleNet` on each frame) trained on the clips' frames
+  as independent samples. It is scored twice: ``score`` (the mean logits of the clip's ``t``
+  frames) and ``score_one_frame`` (the middle frame alone, "MS-FANS on one frame").
+
+Inputs and data (:class:`~fas_lib.clip_inputs.ClipConfig`, :data:`~fas_lib.clip_inputs.ClipData`,
+:func:`~fas_lib.clip_inputs.clip_input`): see :mod:`fas_lib.clip_inputs`.
+
+Reproducibility (as :mod:`fas_lib.train`): the model is initialised from ``seed``; every epoch
+re-seeds Python, NumPy and PyTorch and draws its clip order and crop offsets from ``(seed,
+epoch)``; a checkpoint is written after every epoch, so a resumed run scores exactly as an
+uninterrupted one (tested). Run folders (:func:`clip_run_dir`): the config and a key of the
+data (:func:`clip_data_key`), as :func:`fas_lib.runs.run_dir`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from fas_lib.clip_inputs import (
+    ClipConfig,
+    ClipData,
+    ClipSource,
+    build_clip_model,
+    clip_input,
+    frame_positions,
+)
+from fas_lib.config import epoch_seed
+from fas_lib.models import scores_from_logits, stasn_loss, temporal_msfans_loss
+from fas_lib.runs import (
+    CHECKPOINT,
+    config_hash,
+    data_key,
+    load_checkpoint,
+    read_results,
+    save_checkpoint,
+    write_run,
+)
+from fas_lib.scoring import evaluate_scores
+from fas_lib.utils import rng_state, set_rng_state, set_seed, tune_malloc
+
+__all__ = ["clip_data_key", "clip_run_dir", "run_clip_experiment", "run_clip_many", "score_clips"]
+
+
+
+def _loss(model: nn.Module, cfg: ClipConfig, x: Tensor, y: Tensor, it: int,
+          max_iter: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The training loss of a batch: ``(loss, logits, targets)``."""
+    if cfg.model == "stasn":
+        out = model(x)
+        return stasn_loss(out, y, branch_weight=cfg.branch_weight), out.logits, y
+    if cfg.model == "msfans_frame":  # frames as independent samples
+        y = y.repeat_interleave(x.shape[1])
+        x = x.flatten(0, 1).unsqueeze(1)
+    out = model(x)
+    return temporal_msfans_loss(out, y, it, max_iter, cfg.aux_weight), out.logits, y
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def score_clips(model: nn.Module, cfg: ClipConfig, sources: Sequence[ClipSource],
+                progress: bool = False) -> pd.DataFrame:
+    """Score every clip of ``sources`` (eval mode, centre windows).
+
+    Returns:
+        One row per clip: ``split, video_id, subject, label, attack_type, score`` (bona-fide
+        probability); ``"msfans_frame"`` adds ``score_one_frame`` (the middle frame alone).
+    """
+    model.eval()
+    n = sum(len(s) for s in sources)
+    scores, one = np.empty(n), np.empty(n)
+    mid = int(frame_positions(cfg.t, 1)[0])
+    with torch.no_grad():
+        for start in tqdm(range(0, n, cfg.eval_batch_size), desc=f"score {cfg.name}",
+                          leave=False, disable=not progress):
+            idx = np.arange(start, min(n, start + cfg.eval_batch_size))
+            x, _ = clip_input(sources, idx, cfg)
+            scores[idx] = scores_from_logits(model(x).logits).double().numpy()
+            if cfg.model == "msfans_frame":
+                one[idx] = scores_from_logits(model(x[:, mid:mid + 1]).logits).double().numpy()
+    videos = pd.concat([s.clips.videos.assign(split=s.clips.split) for s in sources],
+                       ignore_index=True)
+    table = pd.DataFrame({c: videos[c].astype(str).to_numpy()
+                          for c in ("split", "video_id", "subject", "attack_type")})
+    table.insert(3, "label", videos["label"].astype(int).to_numpy())
+    table["score"] = scores
+    if cfg.model == "msfans_frame":
+        table["score_one_frame"] = one
+    return table
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def clip_data_key(data: ClipData) -> str:
+    """A short fingerprint of a run's data: per split and source, the cache's
+    :func:`~fas_lib.runs.data_key`, the clip length and the clips' video ids."""
+    key = {split: [[data_key(s.cache), int(s.clips.t),
+                    config_hash(s.clips.videos["video_id"].astype(str).tolist())]
+                   for s in sources] for split, sources in sorted(data.items())}
+    return config_hash(key)
+
+
+def clip_run_dir(cfg: ClipConfig, data: ClipData, out_root: str | Path) -> Path:
+    """``out_root/<name>-<hash of the config and clip_data_key(data)>``."""
+    return Path(out_root) / f"{cfg.name}-{config_hash([cfg.to_dict(), clip_data_key(data)])}"
+
+
+@dataclass
+class _ClipRun:
+    """One run while it trains."""
+
+    cfg: ClipConfig
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.MultiStepLR
+    train: list[ClipSource]
+    iters: int
+    history: list[dict[str, Any]]
+    train_seconds: float = 0.0
+
+
+def _train_epoch(run: _ClipRun, epoch: int, bar: tqdm) -> dict[str, Any]:
+    """One seeded pass over the training clips (order and windows from ``(seed, epoch)``)."""
+    cfg, n = run.cfg, sum(len(s) for s in run.train)
+    set_seed(epoch_seed(cfg.seed, epoch))
+    rng = np.random.default_rng([cfg.seed, epoch])
+    order, offsets = rng.permutation(n), rng.random((n, 2))
+    run.model.train()
+    t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
+    lr = run.opt.param_groups[0]["lr"]
+    for b, picks in enumerate(np.array_split(order, run.iters)):  # no batch of one clip
+        x, y = clip_input(run.train, picks, cfg, offsets[picks])
+        loss, logits, targets = _loss(run.model, cfg, x, y, epoch * run.iters + b,
+                                      cfg.epochs * run.iters)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        seen += len(picks)
+        loss_sum += loss.item() * len(picks)
+        correct += (logits.argmax(1) == targets).float().mean().item() * len(picks)
+        bar.update(1)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+    run.sched.step()
+    dt = time.perf_counter() - t0
+    return {"epoch": epoch + 1, "lr": lr, "loss": loss_sum / seen, "accuracy": correct / seen,
+            "seconds": dt, "clips_per_s": seen / dt if dt > 0 else None}
+
+
+def _start(cfg: ClipConfig, train: list[ClipSource], ckpt: Path, resume: bool) -> _ClipRun:
+    """The seeded model, optimiser and schedule, restored from ``ckpt`` when resuming."""
+    torch.manual_seed(cfg.seed)
+    model = build_clip_model(cfg)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=cfg.gamma)
+    n = sum(len(s) for s in train)
+    run = _ClipRun(cfg, model, opt, sched, train, math.ceil(n / cfg.batch_size), [])
+    if resume and ckpt.is_file():
+        ck = load_checkpoint(ckpt)
+        if json.loads(ck["config"]) != cfg.to_dict():
+            raise ValueError(f"{ckpt} belongs to a run with another config; use another "
+                             "out_dir or resume=False")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        set_rng_state(ck["rng"])
+        run.history, run.train_seconds = json.loads(ck["history"]), float(ck["train_seconds"])
+    return run
+
+
+def _check_data(data: ClipData) -> None:
+    missing = [s for s in ("train", "test") if not sum(len(x) for x in data.get(s, []))]
+    if missing:
+        raise ValueError(f"the clip data has no clips in {missing}; it has "
+                         f"{ {k: sum(len(x) for x in v) for k, v in data.items()} }")
+
+
+def run_clip_experiment(cfg: ClipConfig, data: ClipData, out_dir: str | Path,
+                        resume: bool = True, progress: bool = True,
+                        stop_after_epoch: int | None = None) -> dict[str, Any]:
+    """Train on ``data["train"]``, score ``dev`` / ``test`` clips, write the run folder.
+
+    Args:
+        cfg: the run's :class:`ClipConfig`.
+        data: :data:`ClipData` (``"train"``, ``"test"``; ``"dev"`` fixes the threshold, else
+            test's EER threshold is used and recorded, :func:`fas_lib.scoring.evaluate_scores`).
+        out_dir: run folder: ``checkpoint.pt`` after every epoch, ``scores.csv``,
+            ``results.json``.
+        resume: continue from ``out_dir/checkpoint.pt`` when it exists.
+        progress: a tqdm bar over the iterations.
+        stop_after_epoch: stop once this many epochs are done (checkpoint kept, nothing
+            scored); returns ``{"complete": False, ...}``.
+
+    Returns:
+        ``results.json``'s content: ``config``, ``metrics`` (``video`` level; ``frame`` is the
+        same numbers, one row per clip), ``metrics_one_frame`` (``"msfans_frame"``),
+        ``history``, ``timing``, ``data``.
+
+    Raises:
+        ValueError: a split without clips, a checkpoint of another config, a bad config.
+    """
+    _check_data(data)
+    tune_malloc()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = _start(cfg, list(data["train"]), out / CHECKPOINT, resume)
+    done = len(run.history)
+    with tqdm(total=cfg.epochs * run.iters, initial=done * run.iters, unit="it",
+              desc=f"train {cfg.name}", disable=not progress, leave=False) as bar:
+        for epoch in range(done, cfg.epochs):
+            if stop_after_epoch is not None and epoch >= stop_after_epoch:
+                break
+            record = _train_epoch(run, epoch, bar)
+            run.history.append(record)
+            run.train_seconds += record["seconds"]
+            save_checkpoint(out / CHECKPOINT, {
+                "epoch": epoch + 1, "model": run.model.state_dict(),
+                "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(),
+                "rng": rng_state(), "config": json.dumps(cfg.to_dict()),
+                "history": json.dumps(run.history), "train_seconds": run.train_seconds})
+    if len(run.history) < cfg.epochs:
+        return {"complete": False, "epochs_done": len(run.history), "config": cfg.to_dict()}
+    return _score_and_write(run, data, out, progress)
+
+
+def _score_and_write(run: _ClipRun, data: ClipData, out: Path, progress: bool) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    scores = pd.concat([score_clips(run.model, run.cfg, data[s], progress)
+                        for s in ("dev", "test") if data.get(s)], ignore_index=True)
+    eval_s = time.perf_counter() - t0
+    counts = {s: {"clips": sum(len(x) for x in v), "sources": len(v)} for s, v in data.items()}
+    results: dict[str, Any] = {
+        "complete": True, "name": run.cfg.name, "config": run.cfg.to_dict(),
+        "metrics": evaluate_scores(scores), "history": run.history,
+        "timing": {"train_seconds": run.train_seconds, "eval_seconds": eval_s,
+                   "train_clips_per_s": (sum(len(s) for s in run.train) * run.cfg.epochs
+                                         / run.train_seconds if run.train_seconds else None),
+                   "eval_clips_per_s": len(scores) / eval_s if eval_s > 0 else None,
+                   "threads": torch.get_num_threads()},
+        "data": {"counts": counts, "key": clip_data_key(data)}, "scores_csv": "scores.csv",
+    }
+    if "score_one_frame" in scores:
+        results["metrics_one_frame"] = evaluate_scores(scores, "score_one_frame")
+    write_run(out, results, scores)
+    return results
+
+
+def run_clip_many(configs: Sequence[ClipConfig], data: ClipData, out_root: str | Path,
+                  progress: bool = True, desc: str = "clip runs") -> list[dict[str, Any]]:
+    """Run (or read back, when finished) each config in its :func:`clip_run_dir`.
+
+    Each result gets ``run_dir``. A tqdm bar over the runs.
+    """
+    results = []
+    bar = tqdm(configs, desc=desc, unit="run", disable=not progress)
+    for cfg in bar:
+        bar.set_postfix_str(cfg.name)
+        folder = clip_run_dir(cfg, data, out_root)
+        res = read_results(folder)
+        if res is None or not res.get("complete"):
+            res = run_clip_experiment(cfg, data, folder, resume=True, progress=progress)
+        res["run_dir"] = str(folder)
+        results.append(res)
+    return results
