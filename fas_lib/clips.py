@@ -285,14 +285,18 @@ def motion_separability(energy: pd.DataFrame) -> dict[str, Any]:
 
 
 def clip_report(clips: ClipSet | Iterable[ClipSet], title: str = "clips") -> str:
-    """Kept clips per split, then one line per drop reason (like
-    :func:`fas_lib.cache_build.skip_report`): ``"clips (test): 2 videos with fewer than 4 of 8
-    frames with a face"``."""
+    """Kept clips per split, then per split the kept clips with filled slots and one line per
+    drop reason, like :func:`fas_lib.cache_build.skip_report`: ``"clips (test): 2 videos with
+    fewer than 4 of 8 frames with a face"``."""
     sets = [clips] if isinstance(clips, ClipSet) else list(clips)
     kept = ", ".join(f"{c.split} {len(c)}" for c in sets)
     t = sets[0].t if sets else DEFAULT_T
     lines = [f"{title}: T={t} frames; kept {kept}"]
     for c in sets:
+        n_filled = int((c.videos["n_found"] < c.t).sum()) if len(c) else 0
+        if n_filled:
+            lines.append(f"{title} ({c.split}): {n_filled} kept clips with missing frames "
+                         "filled by the nearest frame in time")
         for reason, n in c.dropped.items():
             words = DROP_WORDS.get(reason, reason.replace("_", " "))
             lines.append(f"{title} ({c.split}): {n} "

@@ -102,6 +102,7 @@ def test_clip_set_fills_drops_and_counts():
     assert clips.dropped == {"too_few_frames": 1, "no_frames": 2}
     assert clip_report(clips) == (
         "clips: T=4 frames; kept train 3\n"
+        "clips (train): 2 kept clips with missing frames filled by the nearest frame in time\n"
         "clips (train): 1 videos with fewer than 2 of 4 frames with a face\n"
         "clips (train): 2 videos with no cached frame (skipped by the crop cache)")
     # a stricter minimum drops print_b (3 of 4) too; a lenient one keeps print_c
