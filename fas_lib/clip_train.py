@@ -63,7 +63,10 @@ from fas_lib.runs import (
 from fas_lib.scoring import evaluate_scores
 from fas_lib.utils import rng_state, set_rng_state, set_seed, tune_malloc
 
-__all__ = ["clip_data_key", "clip_run_dir", "run_clip_experiment", "run_clip_many", "score_clips"]
+__all__ = [
+    "clip_data_key", "clip_run_dir", "load_clip_run", "run_clip_experiment", "run_clip_many",
+    "score_clips",
+]
 
 
 
@@ -288,3 +291,22 @@ def run_clip_many(configs: Sequence[ClipConfig], data: ClipData, out_root: str |
         res["run_dir"] = str(folder)
         results.append(res)
     return results
+
+
+def load_clip_run(run_dir: str | Path) -> tuple[nn.Module, ClipConfig]:
+    """The trained model (eval mode) and config of a finished clip run folder.
+
+    Raises:
+        FileNotFoundError: the folder has no checkpoint.
+        ValueError: the run stopped before its last epoch.
+    """
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint in {run_dir}: train it with run_clip_experiment")
+    ck = load_checkpoint(path)
+    cfg = ClipConfig.from_dict(json.loads(ck["config"]))
+    if int(ck["epoch"]) < cfg.epochs:
+        raise ValueError(f"{run_dir} stopped at epoch {ck['epoch']} of {cfg.epochs}; resume it")
+    model = build_clip_model(cfg)
+    model.load_state_dict(ck["model"])
+    return model.eval(), cfg
