@@ -15,7 +15,8 @@ The runs are :class:`~fas_lib.clip_inputs.ClipConfig` s trained by
 * **the comparison** (:func:`compare_runs`): test scores of two runs on the same clips, the
   paired bootstrap of their EER difference over test subjects
   (:func:`fas_lib.metrics.paired_bootstrap_eer`);
-* :func:`result_row`: the video-level EER / HTER / APCER / BPCER / ACER of a run, one row.
+* :func:`result_row`: the video-level EER / HTER / APCER / BPCER / ACER of a run, one row;
+  :func:`run_cells` runs a list of cells and returns their rows.
 
 The attention statistic is :mod:`fas_lib.video_attention`; the figures :mod:`fas_lib.video_plots`.
 """
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from fas_lib.clip_inputs import ClipConfig, ClipData, ClipSource, subset_clips
+from fas_lib.clip_train import run_clip_many
 from fas_lib.clips import ClipSet
 from fas_lib.metrics import paired_bootstrap_eer
 from fas_lib.models.stasn import BRANCHES
@@ -40,7 +42,7 @@ from fas_lib.synthesis import ATTACK_TYPE, ReplaySettings, synthesize_protocol
 
 __all__ = [
     "DATA_CELLS", "METRICS", "REPLAY_WORDS", "compare_runs", "is_real_replay", "replay_data",
-    "result_row", "split_data", "stasn_grid", "stasn_name", "synthesize_replays",
+    "result_row", "run_cells", "split_data", "stasn_grid", "stasn_name", "synthesize_replays",
 ]
 
 #: The data ablation's training sets (:func:`replay_data`).
@@ -188,3 +190,14 @@ def compare_runs(a: str | Path, b: str | Path, score_a: str = "score", score_b: 
     out = paired_bootstrap_eer(both["label"], both["score_a"], both["score_b"], both[cluster],
                                n_boot=n_boot, seed=seed)
     return {**out, "cluster": cluster.replace("_id", ""), "n_clips": int(len(both))}
+
+
+def run_cells(cells: Sequence[tuple[str, str, ClipConfig]], data: ClipData,
+              out_root: str | Path, progress: bool = True) -> pd.DataFrame:
+    """Run (or read back) the cells ``(study, value, config)`` on ``data``; one row per cell:
+    ``study``, ``value``, :func:`result_row`'s columns and ``run_dir``. Cells with equal
+    configs share one run (:func:`fas_lib.clip_train.run_clip_many` reads it back)."""
+    results = run_clip_many([c for _, _, c in cells], data, out_root, progress,
+                            desc=f"{len(cells)} cells")
+    return pd.DataFrame([{"study": s, "value": v, **result_row(r), "run_dir": r["run_dir"]}
+                         for (s, v, _), r in zip(cells, results)])

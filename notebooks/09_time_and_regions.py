@@ -1,0 +1,308 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · Time and regions: clips, STASN and MS-FANS over time
+#
+# Every model so far scored **one frame**; a video's score was the mean of its frames' scores.
+# But a face anti-spoofing system sees a video: a live face blinks and moves its mouth, a print
+# moves rigidly (a warped one bends), a replay shows the recorded motion through a screen.
+# STASN (Yang et al., "Face Anti-Spoofing: Model Matters, So Does Data", CVPR 2019) reads
+# clips of T frames with two modules: a **temporal** one (TASM: a CNN per frame, an LSTM over
+# the frames) and a **spatial** one that first picks K regions of every frame (RAM, a
+# differentiable spatial-transformer crop) and scores them (SASM). Its two claims: the regions
+# it attends to are the evidence (borders, moiré, reflections), and **synthesized** replay
+# attacks are good training data. This notebook tests both on SynthSpoof, and adds what the
+# MS-FANS paper names as future work: its scale fusion run on every frame, an LSTM over time.
+#
+# **Learning goals**
+#
+# 1. Build a clip cache (T frames per video, aligned once) and see the motion cues it carries.
+# 2. Build STASN up branch by branch, then vary K (regions) and T (frames), at video level.
+# 3. Run the data ablation: real replays, synthesized replays only, both; tested on real ones.
+# 4. Count how often the attended regions cover the medium's border, against chance.
+# 5. Compare MS-FANS over time with MS-FANS on one frame and with STASN, with a paired
+#    bootstrap over test subjects.
+#
+# **Before this notebook**: 02 (crops), 05 (MS-FANS), 06 (the paired bootstrap).
+# Papers: STASN (CVPR 2019); MS-FANS (ICPR 2018), Sec. V. The models are
+# `fas_lib.models.stasn` and `fas_lib.models.temporal`; training `fas_lib.clip_train`.
+#
+# Runtime on a laptop CPU: about 12 min (caching 960 clips, synthesizing 216 replays, 12 clip
+# models at 64 px), seconds when its runs exist in `RUNS_DIR`. SMOKE: under 1 min.
+
+# %%
+import time
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from fas_lib import video_study as vs
+from fas_lib.align import FaceAligner
+from fas_lib.clip_inputs import ClipConfig, ClipSource
+from fas_lib.clip_plots import plot_motion_energy
+from fas_lib.clip_train import load_clip_run
+from fas_lib.clips import clip_report, motion_energy, motion_separability
+from fas_lib.datasets import load_protocol
+from fas_lib.plots import image_grid, save_fig
+from fas_lib.prepare import get_clips
+from fas_lib.runs import read_results
+from fas_lib.utils import data_dir, environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.video_attention import border_attention
+from fas_lib.video_plots import (attention_examples, plot_attention, plot_differences,
+                                 plot_metric_bars)
+
+T0 = time.perf_counter()
+print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
+
+# %% tags=["parameters"]
+SMOKE = False            # True: tiny data and one epoch (tests, CI)
+SEED = 0
+DATASET = "synthspoof"   # or a real dataset with DATA_ROOT (no attention statistic: no ground truth)
+DATA_ROOT = None
+WORKERS = 2
+T = 8                    # frames per clip in the cache (SynthSpoof videos have 8)
+USE_GT_BOXES = True      # SynthSpoof: the generator's face boxes, not dlib's detector (4x faster)
+STASN_SCALE = 1.4        # STASN's crop scale: the medium's border is in ~90 % of the views
+MSFANS_SCALES = (1.2, 1.3, 1.4)  # MS-FANS over time: Table III's last group but one
+INPUT_SIZE = 64          # model input side (the paper's CNN_S reads 112; 64 is ~3x cheaper)
+EPOCHS = 6
+BATCH_SIZE = 8           # clips per step
+LR = 3e-3
+BRANCHES = ("temporal", "spatial", "both")
+KS = (1, 2, 4)           # regions per frame (the full model: the last)
+TS = (1, 4, 8)           # frames per clip (the full model: the last)
+DATA_CELLS = ("real", "synth", "both")
+KINDS = ("live", "print_flat", "replay_phone", "replay_screen")  # rows of the attention figure
+N_RANDOM = 8             # random regions per frame for the attention statistic's chance
+N_BOOT = 1000
+FIG_DIR = "../figures"
+RESULTS_DIR = "../results"
+RUNS_DIR = "../runs"
+
+# %%
+set_seed(SEED)
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
+if SMOKE:  # the smoke SynthSpoof: 1 subject per split, 2 frames per video
+    T, TS, KS, EPOCHS, N_BOOT = 2, (1, 2), (1, 2), 1, min(N_BOOT, 50)
+BASE = ClipConfig(name="stasn", model="stasn", scales=(STASN_SCALE,), t=T,
+                  input_size=INPUT_SIZE, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR,
+                  milestones=(max(1, EPOCHS - 2),), seed=SEED, n_regions=max(KS),
+                  branches="both")
+SCALES = tuple(sorted({STASN_SCALE, *MSFANS_SCALES}))
+
+# %% [markdown]
+# ## 1. Frames vs clips: the clip cache
+#
+# A frame model sees 4 frames of a video, one at a time (notebooks 03-07). A clip model sees T
+# frames at once, in time order. The clip cache (`fas_lib.prepare.get_clips`, `fas prepare
+# --clips T`) decodes every video once, aligns T evenly spaced frames at every scale and
+# indexes them as clips; a frame without a face is a counted skip, a clip with too few frames
+# is dropped and counted, and the missing slots of a kept clip repeat the nearest frame.
+
+# %%
+cache, clips = get_clips(DATASET, DATA_ROOT, smoke=SMOKE, workers=WORKERS, t=T, scales=SCALES,
+                         use_gt_boxes=USE_GT_BOXES and DATASET == "synthspoof")
+print(cache)
+DATA = vs.split_data(cache, clips)
+test = clips["test"]
+at = {s: i for i, s in enumerate(cache.scales)}
+kinds = [k for k in KINDS if k in set(test.videos["attack_type"])] or sorted(
+    set(test.videos["attack_type"]))[:4]
+first = {k: int(np.flatnonzero(test.videos["attack_type"] == k)[0]) for k in kinds}
+strip = [[cache.crops("test")[r, at[STASN_SCALE]] for r in test.rows[first[k]]] for k in kinds]
+fig = image_grid(strip, row_labels=kinds, col_labels=[f"t={j + 1}" for j in range(T)],
+                 cell_inches=1.2, title=f"one test clip per kind, scale {STASN_SCALE}")
+save_fig(fig, "09_clip_strip", FIG_DIR)
+plt.show()
+
+# %% [markdown]
+# ## 2. Is there motion evidence, and is it easy?
+#
+# The motion energy of a clip is the mean absolute difference of consecutive aligned frames
+# (`fas_lib.clips.motion_energy`): alignment removes most rigid head motion, so what is left
+# is expression, blinks, a print's bending and a screen's refresh. If motion alone separated
+# live from attacks, no model would be needed; the title gives its EER as a score.
+
+# %%
+ENERGY = motion_energy(cache, test, at[STASN_SCALE])
+MOTION = motion_separability(ENERGY)
+ax = plot_motion_energy(ENERGY, title=f"Motion energy per test clip, scale {STASN_SCALE}")
+save_fig(ax.figure, "09_motion", FIG_DIR)
+plt.show()
+
+# %% [markdown]
+# ## 3. STASN built up branch by branch, K and T
+#
+# The CPU study preset: CNN_S frames of `INPUT_SIZE` px (the 112 px centre window of the
+# cached crop, resized), regions of a quarter of the frame side cropped to twice their size,
+# an LSTM of 128, SGD as the frame models (`fas_lib.clip_train`). `temporal` is TASM alone,
+# `spatial` RAM + SASM alone, `both` the full model with fused scores; then K and T vary
+# around it. Every number is at **video level** (one clip per video): the threshold fixed at
+# the dev EER, then test EER, HTER, APCER (the worst attack type), BPCER and ACER.
+
+# %%
+GRID = vs.stasn_grid(BASE, BRANCHES, KS, TS)
+ABL = vs.run_cells(GRID, DATA, RUNS_DIR)
+show = ["study", "value", *vs.METRICS, "worst_type", "train_seconds"]
+display(ABL[show].round(4))
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
+for ax, study in zip(axes, ("branches", "regions", "frames")):
+    plot_metric_bars(ABL[ABL.study == study], "value", ax=ax, title=f"STASN: {study}")
+fig.tight_layout()
+save_fig(fig, "09_ablations", FIG_DIR)
+plt.show()
+
+# %% [markdown]
+# ## 4. So does data: synthesized replays
+#
+# `fas_lib.synthesis` turns any live video into a replay attack: a display (sub-pixels and
+# moiré, gamma and gamut, backlight bleed, reflections, bezel and hand) recaptured by a camera.
+# Here every live video of the training and dev subjects is replayed once (seeded). The full
+# STASN is trained three times, each on live clips plus: the real replays; the synthesized
+# replays **only**; both. Dev holds the same kinds as training; test holds the test subjects'
+# live clips and **real** replays only, so the "synth" cell never saw a real replay.
+
+# %%
+root = cache.manifest["root"]
+table = load_protocol(DATASET, root).table
+synth_root = data_dir() / "replays" / f"{DATASET}-{'smoke' if SMOKE else 'full'}-seed{SEED}"
+replays, skips = vs.synthesize_replays(table, root, synth_root, seed=SEED)
+print(f"{len(replays)} synthesized replays in {synth_root}; skipped: {dict(skips.counts)}")
+synth_cache, synth_clips = get_clips("csv", synth_root, smoke=SMOKE, workers=WORKERS, t=T,
+                                     scales=(STASN_SCALE,))
+cells = [(c, vs.replay_data(cache, clips, synth_cache, synth_clips, c)) for c in DATA_CELLS]
+REPLAY_ROWS = pd.concat([vs.run_cells([("data", c, replace(BASE, name=f"data-{c}"))], data,
+                                      RUNS_DIR) for c, data in cells], ignore_index=True)
+display(REPLAY_ROWS[show].round(4))
+ax = plot_metric_bars(REPLAY_ROWS, "value", metrics=("test_eer", "test_apcer", "test_acer"),
+                      title="STASN trained on live + ... replays; tested on real replays")
+save_fig(ax.figure, "09_data_ablation", FIG_DIR)
+plt.show()
+
+# %% [markdown]
+# ## 5. Where does STASN look?
+#
+# Each of the K regions of every frame of every attack clip is mapped back to the frame
+# (through the crop's alignment transform, recomputed from the cached landmarks) and tested
+# against SynthSpoof's ground-truth outline of the printed picture or the screen: does the
+# outline pass through the region? Chance is the same count for regions of the same size
+# placed uniformly at random in the same frames (`fas_lib.video_attention`).
+
+# %%
+full = ABL[(ABL.study == "branches") & (ABL.value == "both")].iloc[0]
+model, cfg = load_clip_run(full.run_dir)
+ATTENTION = None
+if DATASET == "synthspoof":
+    from fas_lib.synthspoof import SynthSpoofReader
+
+    aligner = FaceAligner(scales=(STASN_SCALE,), crop_size=cache.crops("test").shape[2],
+                          landmarks=str(cache.manifest["params"].get("landmarks", "5")))
+    ATTENTION = border_attention(model, cfg, ClipSource(cache, test),
+                                 SynthSpoofReader(root).load_gt, aligner, n_random=N_RANDOM,
+                                 seed=SEED, n_boot=N_BOOT)
+    per = pd.DataFrame(ATTENTION["per_attack_type"]).T
+    per.loc["all"] = {k: ATTENTION[k] for k in per.columns}
+    display(per.round(3))
+else:
+    print("no ground-truth medium outline for a real dataset: the statistic is skipped")
+images, boxes, labels = attention_examples(model, cfg, ClipSource(cache, test), kinds,
+                                           n_frames=min(T, 4))
+fig = plot_attention(images, boxes, labels, title=f"STASN's {cfg.n_regions} regions per frame")
+save_fig(fig, "09_attention", FIG_DIR)
+plt.show()
+
+# %% [markdown]
+# ## 6. MS-FANS over time
+#
+# `TemporalMultiScaleNet` runs MS-FANS's scale fusion (one CNN over the scales, the LSTM that
+# weighs them) on every frame, then an LSTM over the frames. Its baseline is the same network
+# trained on single frames (`temporal="mean"`: exactly MS-FANS per frame), scored on the
+# middle frame alone ("one frame") and on the mean of the clip's frames. STASN's row is the
+# full model of section 3, on the same clips. Is a difference more than luck? The paired
+# bootstrap resamples test subjects (notebook 06).
+
+# %%
+MS_BASE = dict(scales=MSFANS_SCALES, t=T, input_size=INPUT_SIZE, epochs=EPOCHS,
+               batch_size=BATCH_SIZE, lr=LR, milestones=(max(1, EPOCHS - 2),), seed=SEED)
+MS = vs.run_cells([("msfans", "over time", ClipConfig(name="msfans-time", model="msfans_time",
+                                                      **MS_BASE)),
+                   ("msfans", "frames", ClipConfig(name="msfans-frame", model="msfans_frame",
+                                                   **MS_BASE))], DATA, RUNS_DIR)
+frame_dir = MS.run_dir[1]
+one = vs.result_row(read_results(frame_dir), "score_one_frame")
+COMPARE = pd.concat([MS.assign(value=["MS-FANS over time", "MS-FANS, mean of frames"]),
+                     pd.DataFrame([{"study": "msfans", "value": "MS-FANS, one frame", **one,
+                                    "run_dir": frame_dir}]),
+                     ABL[(ABL.study == "branches") & (ABL.value == "both")].assign(
+                         value="STASN")], ignore_index=True)
+display(COMPARE[show].round(4))
+PAIRS = [("over time - one frame", MS.run_dir[0], frame_dir, "score", "score_one_frame"),
+         ("over time - mean of frames", MS.run_dir[0], frame_dir, "score", "score"),
+         ("over time - STASN", MS.run_dir[0], full.run_dir, "score", "score")]
+BOOT = [{"label": name, **vs.compare_runs(a, b, sa, sb, n_boot=N_BOOT, seed=SEED)}
+        for name, a, b, sa, sb in PAIRS]
+display(pd.DataFrame(BOOT)[["label", "diff", "ci_low", "ci_high", "p_a_better", "cluster"]]
+        .round(4))
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+plot_metric_bars(COMPARE, "value", ax=axes[0], title="MS-FANS over time vs one frame, STASN")
+plot_differences(BOOT, ax=axes[1])
+fig.tight_layout()
+save_fig(fig, "09_msfans_time", FIG_DIR)
+plt.show()
+
+# %%
+def records(df: pd.DataFrame) -> list[dict]:
+    """JSON rows without run folders (NaN -> None)."""
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+             for k, v in r.items() if k != "run_dir"} for r in df.to_dict(orient="records")]
+
+
+save_results(dict(
+    dataset=DATASET, smoke=SMOKE, seed=SEED, level="video", t=T, input_size=INPUT_SIZE,
+    epochs=EPOCHS, stasn_scale=STASN_SCALE, msfans_scales=list(MSFANS_SCALES),
+    clips={s: len(c) for s, c in clips.items()}, clip_report=clip_report(clips.values()),
+    motion=MOTION, ablations=records(ABL), data_ablation=records(REPLAY_ROWS),
+    synthesized=dict(videos=len(replays), skipped=dict(skips.counts),
+                     clips={s: len(c) for s, c in synth_clips.items()}),
+    attention=ATTENTION, msfans_time=dict(rows=records(COMPARE), bootstrap=BOOT),
+    runtime_s=time.perf_counter() - T0,
+), "09_time_and_regions", RESULTS_DIR)
+print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
+
+# %% [markdown]
+# ## Summary
+#
+# * A clip cache aligns T frames per video once; clips index them, with counted drops. Motion
+#   energy alone separates live from attacks only partly (section 2): time carries evidence,
+#   but not an easy one.
+# * STASN built up branch by branch (section 3): the table gives what the temporal module, the
+#   regions and their fusion each bring at video level, and how K and T change it, on this
+#   CPU-sized preset (64 px, a few epochs).
+# * The data ablation (section 4) asks STASN's second question: can synthesized replays stand
+#   in for recorded ones, and do they help beside them? Read the "synth" row against "real".
+# * The attention statistic (section 5) says whether the learned regions sit on the medium's
+#   border more often than regions placed at random, per attack type.
+# * MS-FANS over time against MS-FANS on one frame and STASN (section 6), with the bootstrap
+#   interval that says which differences are more than the luck of 16 test subjects.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Train STASN with `locator="regress"` (the public re-implementation's RAM) by building the
+#    model yourself from `fas_lib.models.STASN`: do the regions move to the border more often?
+# 2. Set `INPUT_SIZE=112` and `EPOCHS=10` (about 4x the time): which conclusions of sections
+#    3 and 6 survive?
+# 3. Add `overlap_weight` to `stasn_loss` (see `fas_lib.models.stasn`) so that the K regions
+#    spread out, and re-run section 5's statistic.
+# 4. Point `DATASET` / `DATA_ROOT` at CASIA-FASD: section 4 then synthesizes replays from its
+#    live videos, and the "synth" row says whether SynthSpoof's display model transfers.
