@@ -4,7 +4,8 @@ STASN's abstract says its region attention finds the evidence: borders, moire, r
 SynthSpoof knows where the medium's border is in every frame (ground truth ``medium_inner``:
 the outline of the printed picture or of the screen's active area, frame pixels), so the claim
 can be counted: a region **covers the border** when that outline passes through it, i.e. when
-the region holds points on both sides of it (:func:`covers_border`, on a grid of points).
+the region holds points on both sides of it (:func:`covers_border`, on the 7 x 7 grid of its
+cells' centres, :func:`box_points`).
 
 Each of the ``K`` regions of every frame of every attack clip is mapped from the model's input
 pixels back to frame pixels: input -> the cached crop (the centre window, resized:

@@ -62,7 +62,7 @@ def stasn_name(cfg: ClipConfig) -> str:
     return f"stasn-{cfg.branches}{k}-t{cfg.t}"
 
 
-def stasn_grid(base: ClipConfig, branches: Sequence[str] = BRANCHES,
+def stasn_grid(base: ClipConfig, branches: Sequence[str] = ("temporal", "spatial", "both"),
                ks: Sequence[int] = (1, 2, 4), ts: Sequence[int] = (1, 4, 8)
                ) -> list[tuple[str, str, ClipConfig]]:
     """The ablation cells ``(study, value, config)`` around the full STASN ``base``.

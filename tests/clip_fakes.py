@@ -23,9 +23,10 @@ ATTACKS: tuple[str, ...] = ("print_flat", "replay_phone")
 
 
 def fake_landmarks(cx: float = 160.0, cy: float = 120.0, iod: float = 60.0) -> np.ndarray:
-    """dlib's 5 points (right eye outer/inner, left eye outer/inner, nose) of an upright face."""
-    return np.array([[cx - iod * 0.8, cy - 20], [cx - iod * 0.2, cy - 20],
-                     [cx + iod * 0.8, cy - 20], [cx + iod * 0.2, cy - 20],
+    """dlib's 5 points of an upright face, in dlib's order: the image-right eye's outer and
+    inner corners, the image-left eye's outer and inner corners, the nose base."""
+    return np.array([[cx + iod * 0.8, cy - 20], [cx + iod * 0.2, cy - 20],
+                     [cx - iod * 0.8, cy - 20], [cx - iod * 0.2, cy - 20],
                      [cx, cy + 15]], dtype=np.float32)
 
 
