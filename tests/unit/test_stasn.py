@@ -6,6 +6,7 @@ the ResNet-50 preset is only built (parameter counts), never run.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -160,6 +161,26 @@ def test_crop_of_grid_aligned_box_equals_slicing():
     half = crop_regions(img, centres, size=0.25, out_size=8)
     x, y = boxes[0]
     assert torch.allclose(half[:, 0], F.avg_pool2d(img[:, :, y:y + 16, x:x + 16], 2), atol=1e-5)
+
+
+def test_crop_equals_a_hand_made_affine_warp():
+    """Off the pixel grid and zoomed: the crop equals OpenCV's warp with the pixel matrix
+    worked out by hand from ``x_in = size * x_out + cx`` (normalised, align_corners=False):
+    output pixel ``j`` reads input pixel ``u = (W size / n) j + (W / 2)(size / n - size + cx + 1)
+    - 1/2``, and the same for rows."""
+    cv2 = pytest.importorskip("cv2")
+    h, w, n, size = 48, 64, 20, 0.3
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32),
+                            torch.arange(w, dtype=torch.float32), indexing="ij")
+    img = torch.stack([torch.sin(xx / 7) + yy / 40, torch.cos(yy / 5) * xx / 64, xx * yy / 3000])
+    cx, cy = 0.137, -0.291
+    crop = crop_regions(img[None], torch.tensor([[[cx, cy]]]), size=size, out_size=n)[0, 0]
+    m = np.array([[w * size / n, 0, w / 2 * (size / n - size + cx + 1) - 0.5],
+                  [0, h * size / n, h / 2 * (size / n - size + cy + 1) - 0.5]])
+    hand = cv2.warpAffine(img.permute(1, 2, 0).numpy(), m, (n, n),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    assert np.abs(crop.permute(1, 2, 0).numpy() - hand).max() < 0.01
 
 
 def test_crop_is_differentiable_in_the_centre():
