@@ -64,15 +64,20 @@ from fas_lib.scoring import evaluate_scores
 from fas_lib.utils import rng_state, set_rng_state, set_seed, tune_malloc
 
 __all__ = [
-    "clip_data_key", "clip_run_dir", "load_clip_run", "run_clip_experiment", "run_clip_many",
-    "score_clips",
+    "clip_data_key", "clip_loss", "clip_run_dir", "load_clip_run", "run_clip_experiment",
+    "run_clip_many", "score_clips",
 ]
 
 
 
-def _loss(model: nn.Module, cfg: ClipConfig, x: Tensor, y: Tensor, it: int,
+def clip_loss(model: nn.Module, cfg: ClipConfig, x: Tensor, y: Tensor, it: int,
           max_iter: int) -> tuple[Tensor, Tensor, Tensor]:
-    """The training loss of a batch: ``(loss, logits, targets)``."""
+    """The training loss of a batch (:func:`~fas_lib.models.stasn_loss` or, frames as samples
+    for ``"msfans_frame"``, :func:`~fas_lib.models.temporal_msfans_loss`).
+
+    Returns:
+        ``(loss, logits, targets)``: the logits and targets the loss compared.
+    """
     if cfg.model == "stasn":
         out = model(x)
         return stasn_loss(out, y, branch_weight=cfg.branch_weight), out.logits, y
@@ -159,7 +164,7 @@ def _train_epoch(run: _ClipRun, epoch: int, bar: tqdm) -> dict[str, Any]:
     lr = run.opt.param_groups[0]["lr"]
     for b, picks in enumerate(np.array_split(order, run.iters)):  # no batch of one clip
         x, y = clip_input(run.train, picks, cfg, offsets[picks])
-        loss, logits, targets = _loss(run.model, cfg, x, y, epoch * run.iters + b,
+        loss, logits, targets = clip_loss(run.model, cfg, x, y, epoch * run.iters + b,
                                       cfg.epochs * run.iters)
         run.opt.zero_grad(set_to_none=True)
         loss.backward()

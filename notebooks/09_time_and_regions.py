@@ -244,7 +244,7 @@ COMPARE = pd.concat([MS.assign(value=["MS-FANS over time", "MS-FANS, mean of fra
                      pd.DataFrame([{"study": "msfans", "value": "MS-FANS, one frame", **one,
                                     "run_dir": frame_dir}]),
                      ABL[(ABL.study == "branches") & (ABL.value == "both")].assign(
-                         value="STASN")], ignore_index=True)
+                         study="msfans", value="STASN")], ignore_index=True)
 display(COMPARE[show].round(4))
 PAIRS = [("over time - one frame", MS.run_dir[0], frame_dir, "score", "score_one_frame"),
          ("over time - mean of frames", MS.run_dir[0], frame_dir, "score", "score"),

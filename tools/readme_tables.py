@@ -9,7 +9,9 @@ The numbers come only from the files the notebooks write:
 * ``results/seed_spread.json`` (``tools/seed_spread.py``): one group of Table III under
   several training seeds;
 * ``results/07_generalisation.json`` (notebook 07): the models and the LBP baseline under the
-  shift protocols of ``fas_lib.shift``.
+  shift protocols of ``fas_lib.shift``;
+* ``results/09_time_and_regions.json`` (notebook 09): the video models (STASN's ablations, the
+  data ablation, MS-FANS over time) and the attention statistic.
 
 Each table is written into README.md between a pair of markers::
 
@@ -17,7 +19,7 @@ Each table is written into README.md between a pair of markers::
     ...generated...
     <!-- results:table_ii:end -->
 
-(``table_ii``, ``table_iii``, ``lbp``, ``seeds``, ``shift``; ``summary``: the best test EER of each family,
+(``table_ii``, ``table_iii``, ``lbp``, ``seeds``, ``shift``, ``video``; ``summary``: the best test EER of each family,
 written when all three files exist; ``border``: the share of attack crops that show the
 medium's border per scale, from ``results/00_data.json`` and ``results/02_crops.json``). The paper's numbers appear only in columns or rows
 labelled as the paper's; they are read from the same results files (keys ``paper_*``), which the
@@ -47,6 +49,7 @@ SECTIONS: dict[str, str] = {
     "lbp": "06_lbp_baseline",
     "seeds": "seed_spread",
     "shift": "07_generalisation",
+    "video": "09_time_and_regions",
 }
 
 #: Display names of the Table III methods, in the paper's row order.
@@ -481,8 +484,86 @@ def render_shift(res: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- notebook 09
+
+#: Row labels of notebook 09's studies: study -> (table label, value -> model words).
+VIDEO_STUDIES: dict[str, str] = {
+    "branches": "STASN, branches", "regions": "STASN, K regions", "frames": "STASN, t frames",
+    "data": "STASN, training replays", "msfans": "MS-FANS / STASN",
+}
+VIDEO_VALUES: dict[str, str] = {
+    "temporal": "temporal only (TASM)", "spatial": "spatial only (RAM + SASM)",
+    "both": "both (fused)", "real": "live + real replays", "synth": "live + synthesized replays",
+}
+
+
+def _video_row(row: Mapping[str, Any]) -> str:
+    """One markdown row of notebook 09's table: study, model, video-level metrics."""
+    cells = [_pct(row.get(k)) for k in ("test_eer", "test_hter", "test_apcer", "test_bpcer",
+                                        "test_acer", "dev_eer")]
+    what = VIDEO_VALUES.get(str(row["value"]), str(row["value"]))
+    if row["study"] == "data" and row["value"] == "both":
+        what = "live + real + synthesized replays"
+    return f"| {VIDEO_STUDIES.get(row['study'], row['study'])} | {what} | " + " | ".join(cells) + " |"
+
+
+def _video_rows(res: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The rows of the table: the ablations (each cell once), the data ablation, MS-FANS."""
+    seen, rows = set(), []
+    for row in [*res["ablations"], *res["data_ablation"], *res["msfans_time"]["rows"]]:
+        key = (row["study"], str(row["value"]))
+        if key not in seen:
+            seen.add(key)
+            rows.append(row)
+    return rows
+
+
+def _attention_line(att: Mapping[str, Any] | None) -> str:
+    """The attention statistic in words (``None``: not measured)."""
+    if not att or att.get("attended") is None:
+        return "Attention statistic: not measured (no ground-truth medium outline)."
+    per = "; ".join(f"{t} {_pct(v['attended'])} vs {_pct(v['chance'])}"
+                    for t, v in sorted(att["per_attack_type"].items())
+                    if v.get("attended") is not None)
+    return (f"Attention: {_pct(att['attended'])} % of STASN's attended regions on attack frames "
+            f"cover the medium's border, against {_pct(att['chance'])} % for regions of the same "
+            f"size placed at random (difference {_signed(att['diff'])} points, 95 % "
+            f"bootstrap interval over clips [{_signed(att['ci_low'])}, "
+            f"{_signed(att['ci_high'])}]; {att['n_regions']} regions, K = {att['k']}). "
+            f"Per attack type, attended vs chance (%): {per}.")
+
+
+def render_video(res: Mapping[str, Any]) -> str:
+    """Markdown for notebook 09: video-level metrics of STASN's ablations, the data ablation and
+    MS-FANS over time; the attention statistic; the paired bootstrap of MS-FANS over time.
+
+    Args:
+        res: the contents of ``results/09_time_and_regions.json`` (keys ``ablations``,
+            ``data_ablation``, ``msfans_time`` with ``rows`` and ``bootstrap``, ``attention``,
+            ``t``, ``input_size``, ``epochs``).
+    """
+    lines = [f"**Notebook 09** — video level (one clip of {res['t']} frames per video), test "
+             "split, threshold at the dev EER; CNN_S frames of "
+             f"{res['input_size']} px, {res['epochs']} epochs. The data-ablation rows are tested "
+             "on the live videos and the real replays of the test subjects only.", "",
+             "| study | model | EER | HTER | APCER | BPCER | ACER | dev EER |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [_video_row(r) for r in _video_rows(res)]
+    boot = res["msfans_time"].get("bootstrap") or []
+    if boot:
+        lines += ["", "MS-FANS over time, paired bootstrap over test "
+                  f"{boot[0].get('cluster', 'subject')}s (EER difference, points, 95 % "
+                  "interval): " + "; ".join(
+                      f"{b['label']}: {_signed(b['diff'])} [{_signed(b['ci_low'])}, "
+                      f"{_signed(b['ci_high'])}]" for b in boot) + "."]
+    lines += ["", _attention_line(res.get("attention")),
+              "", _provenance({**res, "level": "video", "protocol": None},
+                              "09_time_and_regions.ipynb")]
+    return "\n".join(lines)
+
+
 RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp,
-             "seeds": render_seed_spread, "shift": render_shift}
+             "seeds": render_seed_spread, "shift": render_shift, "video": render_video}
 
 #: Sections rendered from several results files (written only when all of them exist).
 MULTI: dict[str, tuple[tuple[str, ...], Any]] = {

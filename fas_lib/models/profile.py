@@ -37,7 +37,8 @@ def _dummy_input(model: nn.Module, n_scales: int, input_size: int, batch_size: i
 
 
 def count_flops(
-    model: nn.Module, n_scales: int = 3, input_size: int = 112, batch_size: int = 1
+    model: nn.Module, n_scales: int = 3, input_size: int = 112, batch_size: int = 1,
+    inputs: Tensor | None = None,
 ) -> dict[str, float]:
     """FLOPs, MACs and parameters of one forward pass over ``n_scales`` crops (eval mode).
 
@@ -61,12 +62,14 @@ def count_flops(
         n_scales: number of scales (Table IV: 3).
         input_size: crop side ``S``.
         batch_size: ``B``; FLOPs scale linearly with it.
+        inputs: the input to use instead of the one built from the three numbers above (e.g. a
+            clip batch ``(B, T, 3, S, S)`` of STASN); LSTMs are counted over all their steps.
 
     Returns:
         ``{"flops", "macs", "params"}`` (``params`` counts all trainable parameters of ``model``).
     """
     was_training = model.training
-    x = _dummy_input(model, n_scales, input_size, batch_size)
+    x = _dummy_input(model, n_scales, input_size, batch_size) if inputs is None else inputs
     lstm_flops = [0]
 
     def _lstm_hook(mod: nn.LSTM, inputs: tuple[Tensor, ...], _out: Any) -> None:
@@ -180,7 +183,7 @@ def measure_latency(
     """
     was_training = model.training
     model.eval().to(device)
-    x = _dummy_input(model, n_scales, input_size, batch_size).to(device)
+    x = _dummy_input(model, n_scales, input_size, batch_size) if inputs is None else inputs.to(device)
     times = []
     try:
         with torch.no_grad():

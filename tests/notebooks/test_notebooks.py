@@ -306,6 +306,29 @@ def check_07(results: dict[str, dict], run: SmokeRun) -> None:
     assert r["context"], "no single-scale curve"
 
 
+def check_09(results: dict[str, dict], run: SmokeRun) -> None:
+    """Video models: clips per split, STASN's ablations, the data ablation, MS-FANS over time
+    with its bootstrap, the attention statistic, every metric a rate."""
+    r = results["09_time_and_regions"]
+    assert all(n > 0 for n in r["clips"].values()), r["clips"]
+    assert {x["study"] for x in r["ablations"]} == {"branches", "regions", "frames"}
+    assert {x["value"] for x in r["ablations"] if x["study"] == "branches"} == {
+        "temporal", "spatial", "both"}
+    assert [x["value"] for x in r["data_ablation"]] == ["real", "synth", "both"]
+    rows = [*r["ablations"], *r["data_ablation"], *r["msfans_time"]["rows"]]
+    for x in rows:
+        for key in ("dev_eer", "test_eer", "test_hter", "test_apcer", "test_bpcer", "test_acer"):
+            _fraction(x[key], f"09 {x['study']} {x['value']} {key}")
+    assert len(r["msfans_time"]["rows"]) == 4 and len(r["msfans_time"]["bootstrap"]) == 3
+    for b in r["msfans_time"]["bootstrap"]:
+        assert b["ci_low"] <= b["diff"] <= b["ci_high"], b
+    att = r["attention"]
+    assert att["n_regions"] > 0
+    _fraction(att["attended"], "09 attended share")
+    _fraction(att["chance"], "09 chance share")
+    assert r["synthesized"]["videos"] > 0
+
+
 def check_generic(results: dict[str, dict], run: SmokeRun) -> None:
     """Any notebook without its own check: every results file is a non-empty dict."""
     for stem, content in results.items():
@@ -315,6 +338,7 @@ def check_generic(results: dict[str, dict], run: SmokeRun) -> None:
 EXPECTED: dict[str, Callable[[dict[str, dict], SmokeRun], None]] = {
     "00": check_00, "01": check_01, "02": check_02, "03": check_03,
     "04": check_04, "05": check_05, "06": check_06, "07": check_07,
+    "09": check_09,
 }
 
 

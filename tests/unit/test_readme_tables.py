@@ -296,3 +296,38 @@ def test_repository_readme_matches_results():
     assert rt.replace_sections(readme, rt.load_sections(results)) == readme, (
         "README.md is out of date with results/: run `python tools/readme_tables.py`"
     )
+
+
+# --- notebook 09 (video models) -----------------------------------------------------------------
+
+def _video_row(study: str, value: str, eer: float) -> dict:
+    return {"study": study, "value": value, "test_eer": eer, "test_hter": 0.1,
+            "test_apcer": 0.2, "test_bpcer": 0.05, "test_acer": 0.125, "dev_eer": 0.08}
+
+
+VIDEO = {
+    "dataset": "synthspoof", "smoke": False, "t": 8, "input_size": 64, "epochs": 6,
+    "ablations": [_video_row("branches", "temporal", 0.1), _video_row("branches", "both", 0.05),
+                  _video_row("regions", "K=4", 0.05), _video_row("regions", "K=4", 0.05)],
+    "data_ablation": [_video_row("data", "synth", 0.3), _video_row("data", "both", 0.04)],
+    "msfans_time": {"rows": [_video_row("msfans", "MS-FANS over time", 0.02)],
+                    "bootstrap": [{"label": "over time - one frame", "diff": -0.015,
+                                   "ci_low": -0.04, "ci_high": 0.01, "cluster": "subject"}]},
+    "attention": {"attended": 0.25, "chance": 0.1, "diff": 0.15, "ci_low": 0.1, "ci_high": 0.2,
+                  "n_regions": 640, "k": 4,
+                  "per_attack_type": {"print_flat": {"attended": 0.3, "chance": 0.1}}},
+}
+
+
+def test_render_video_rows_bootstrap_and_attention():
+    md = rt.render_video(VIDEO)
+    assert "| STASN, branches | temporal only (TASM) | 10.00 | 10.00 | 20.00 | 5.00 | 12.50 | 8.00 |" in md
+    assert md.count("| STASN, K regions | K=4 |") == 1  # a repeated cell is listed once
+    assert "| STASN, training replays | live + synthesized replays | 30.00 |" in md
+    assert "| STASN, training replays | live + real + synthesized replays | 4.00 |" in md
+    assert "| MS-FANS / STASN | MS-FANS over time | 2.00 |" in md
+    assert "over time - one frame: −1.50 [−4.00, +1.00]" in md
+    assert "25.00 % of STASN's attended regions" in md and "against 10.00 %" in md
+    assert "print_flat 30.00 vs 10.00" in md and "one clip of 8 frames" in md
+    none = rt.render_video({**VIDEO, "attention": None})
+    assert "not measured" in none
