@@ -67,7 +67,7 @@ print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")
 # %% tags=["parameters"]
 SMOKE = False            # True: tiny data and one epoch (tests, CI)
 SEED = 0
-DATASET = "synthspoof"   # or a real dataset with DATA_ROOT (no attention statistic: no ground truth)
+DATASET = "synthspoof"   # or a real dataset with DATA_ROOT (then no attention statistic)
 DATA_ROOT = None
 WORKERS = 2
 T = 8                    # frames per clip in the cache (SynthSpoof videos have 8)

@@ -504,7 +504,8 @@ def _video_row(row: Mapping[str, Any]) -> str:
     what = VIDEO_VALUES.get(str(row["value"]), str(row["value"]))
     if row["study"] == "data" and row["value"] == "both":
         what = "live + real + synthesized replays"
-    return f"| {VIDEO_STUDIES.get(row['study'], row['study'])} | {what} | " + " | ".join(cells) + " |"
+    study = VIDEO_STUDIES.get(row["study"], row["study"])
+    return f"| {study} | {what} | " + " | ".join(cells) + " |"
 
 
 def _video_rows(res: Mapping[str, Any]) -> list[Mapping[str, Any]]:

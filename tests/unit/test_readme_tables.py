@@ -321,7 +321,8 @@ VIDEO = {
 
 def test_render_video_rows_bootstrap_and_attention():
     md = rt.render_video(VIDEO)
-    assert "| STASN, branches | temporal only (TASM) | 10.00 | 10.00 | 20.00 | 5.00 | 12.50 | 8.00 |" in md
+    assert ("| STASN, branches | temporal only (TASM) | 10.00 | 10.00 | 20.00 | 5.00 | 12.50 "
+            "| 8.00 |") in md
     assert md.count("| STASN, K regions | K=4 |") == 1  # a repeated cell is listed once
     assert "| STASN, training replays | live + synthesized replays | 30.00 |" in md
     assert "| STASN, training replays | live + real + synthesized replays | 4.00 |" in md

@@ -179,7 +179,8 @@ def test_run_cells_rows(real, tmp_path):
 def test_box_points_and_border_test():
     pts = box_points(np.array([0.0, 0.0, 7.0, 14.0]), n=7)
     assert pts.shape == (49, 2)
-    assert np.allclose(pts[:7, 0], np.arange(7) + 0.5) and np.allclose(pts[::7, 1], 2 * np.arange(7) + 1)
+    assert np.allclose(pts[:7, 0], np.arange(7) + 0.5)
+    assert np.allclose(pts[::7, 1], 2 * np.arange(7) + 1)
     square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=float)
     assert covers_border(box_points(np.array([5.0, 5.0, 15.0, 15.0])), square)
     assert not covers_border(box_points(np.array([2.0, 2.0, 8.0, 8.0])), square)  # inside
