@@ -268,3 +268,15 @@ def test_a_training_step_reduces_the_loss(branches):
         opt.step()
     assert ("temporal" in parts) == (branches == "both")
     assert batch_loss() < before
+
+
+def test_flops_of_a_clip_grow_by_one_frame_per_frame():
+    """count_flops with a clip as input: each frame adds the same cost, its LSTM step included
+    (the LSTM is counted by hand: 2 * 4H(D + H) per step, D = 1024, H = 128)."""
+    from fas_lib.models import count_flops
+
+    model = STASN.from_preset("cpu", branches="temporal")
+    flops = [count_flops(model, inputs=clips(1, t))["flops"] for t in (1, 2, 3)]
+    per_frame = flops[1] - flops[0]
+    assert flops[2] - flops[1] == pytest.approx(per_frame)
+    assert per_frame > 2 * 4 * 128 * (1024 + 128)
