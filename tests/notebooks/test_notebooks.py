@@ -326,7 +326,7 @@ def check_09(results: dict[str, dict], run: SmokeRun) -> None:
     assert att["n_regions"] > 0
     _fraction(att["attended"], "09 attended share")
     _fraction(att["chance"], "09 chance share")
-    assert r["synthesized"]["videos"] > 0
+    assert r["synthesized"]["videos"] > 0 and r["synthesized"]["clips"]["train"] > 0
 
 
 def check_generic(results: dict[str, dict], run: SmokeRun) -> None:
