@@ -2,8 +2,9 @@
 
 :func:`consolidate` reads the finished shards of :mod:`fas_lib.cache_shards` in protocol-table
 order and writes every array of :data:`fas_lib.cache.ARRAYS` for each split (``crops``, and
-``depth`` / ``nir`` when the cache has them, through a memory map, one shard at a time), ``table.csv`` (one row per frame), and returns the manifest
-that :func:`fas_lib.cache_build.build_cache` writes last. Every file goes through
+``depth`` / ``nir`` when the cache has them, through a memory map, one shard at a time),
+``table.csv`` (one row per frame), and returns the manifest that
+:func:`fas_lib.cache_build.build_cache` writes last. Every file goes through
 :func:`fas_lib.utils.atomic_path`.
 """
 
