@@ -269,3 +269,16 @@ def test_modality_batch_contract(mod_cache, reference):
         modality_batch(reference, "train", [0])
     with pytest.raises(IndexError):
         modality_batch(mod_cache, "train", [len(labels)])
+
+
+def test_fas_prepare_modalities(marker, tmp_path, capsys):
+    from fas_lib.cli import main
+
+    out = tmp_path / "c"
+    assert main(["prepare", "--dataset", "csv", "--root", str(marker), "--out", str(out),
+                 "--n-frames", "1", "--workers", "1", "--no-progress",
+                 "--modalities", "nir", "depth"]) == 0
+    assert "128 px crops + depth, nir crops" in capsys.readouterr().out
+    assert (out / "depth_train.npy").is_file() and (out / "nir_train.npy").is_file()
+    with pytest.raises(SystemExit):
+        main(["prepare", "--dataset", "csv", "--root", str(marker), "--modalities", "ir"])
