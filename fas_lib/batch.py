@@ -210,6 +210,26 @@ def process_media(
     return items, counts
 
 
+def process_media_frames(
+    path: str | os.PathLike,
+    aligner: FaceAligner,
+    every: int | None = None,
+    n_frames: int | None = None,
+    boxes: Mapping[int, Box | None] | None = None,
+    precropped: bool = False,
+) -> tuple[list[FrameItem], collections.Counter, list[int]]:
+    """:func:`process_media` plus the indices of the sampled frames that had no face.
+
+    The crop cache records them (:mod:`fas_lib.cache_shards`) so that a clip of a video
+    (:mod:`fas_lib.clips`) knows which time slots are missing.
+
+    Returns:
+        The aligned frames, the skip counts, and the no-face frame indices in decoding order.
+    """
+    items, counts, no_face, _, _ = _process(path, aligner, every, n_frames, boxes, precropped)
+    return items, counts, no_face
+
+
 # ---------------------------------------------------------------------------------- workers
 
 _WORKER: dict[str, FaceAligner] = {}

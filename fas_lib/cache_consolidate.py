@@ -82,7 +82,10 @@ def _frame_table(table: pd.DataFrame, jobs: list[ShardJob], shards: dict[str, di
         meta = shards[job.key]
         for reason, k in meta["skips"].items():
             media_skips[reason] += k
-            skipped.append({"path": job.rel, "reason": reason, "count": int(k), "stage": "media"})
+            entry = {"path": job.rel, "reason": reason, "count": int(k), "stage": "media"}
+            if reason == "no_face":  # which sampled frames: the missing slots of a clip
+                entry["frames"] = [int(i) for i in meta["no_face_idx"]]
+            skipped.append(entry)
         for f in meta["frame_idx"]:
             rows.append({**{col: row[col] for col in COLUMNS}, "frame_idx": int(f),
                          "index": index_in_split[row["split"]]})

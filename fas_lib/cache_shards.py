@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from fas_lib import batch
 from fas_lib.align import FaceAligner
-from fas_lib.batch import FrameItem, process_media
+from fas_lib.batch import FrameItem, process_media_frames
 from fas_lib.cache_modalities import ModalityError, modality_crops
 from fas_lib.datasets import read_face_locations
 from fas_lib.parallel import pool_map
@@ -107,9 +107,12 @@ def _aligner(scales: tuple[float, ...], crop_size: int) -> FaceAligner:
 
 
 def shard_arrays(job: ShardJob, items: list[FrameItem], skips: dict[str, int],
+                 no_face: list[int] | tuple[int, ...] = (),
                  extra: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The arrays of one video's shard (frames in frame order; empty arrays for no frame);
-    ``extra``: more arrays of the same rows (the modality crops), added as they are."""
+    ``no_face_idx`` holds the sampled frames without a face (what a clip needs to know which
+    of its time slots are missing, :mod:`fas_lib.clips`); ``extra``: more arrays of the same
+    rows (the modality crops), added as they are."""
     items = sorted(items, key=lambda it: it.frame_idx)
     n_s, c = len(job.scales), job.crop_size
     return {
@@ -125,6 +128,7 @@ def shard_arrays(job: ShardJob, items: list[FrameItem], skips: dict[str, int],
         "pad": (np.stack([np.asarray(it.pad_fraction, np.float32) for it in items])
                 if items else np.zeros((0, n_s), np.float32)),
         "skips": np.array(json.dumps(dict(sorted(skips.items())))),
+        "no_face_idx": np.array(sorted(int(i) for i in no_face), dtype=np.int64),
     }
 
 
@@ -144,12 +148,13 @@ def with_modalities(job: ShardJob, aligner: FaceAligner, items: list[FrameItem],
 def run_job(job: ShardJob, shard_dir: str) -> tuple[str, int, dict[str, int]]:
     """Process one video and write its shard atomically; returns (key, frames, skip counts)."""
     aligner = _aligner(job.scales, job.crop_size)
-    items, skips = process_media(job.path, aligner, every=job.every, n_frames=job.n_frames,
-                                 boxes=job.boxes, precropped=job.precropped)
+    items, skips, no_face = process_media_frames(
+        job.path, aligner, every=job.every, n_frames=job.n_frames, boxes=job.boxes,
+        precropped=job.precropped)
     extra = None
     if job.modalities:
         items, extra = with_modalities(job, aligner, items, skips)
-    arrays = shard_arrays(job, items, skips, extra)
+    arrays = shard_arrays(job, items, skips, no_face, extra)
     with atomic_path(Path(shard_dir) / f"{job.key}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
     return job.key, len(items), dict(skips)
@@ -172,6 +177,8 @@ def load_shard(file: Path, job: ShardJob) -> dict[str, Any]:
             raise ValueError(f"{name} has shape {data[name].shape}, expected {shape}")
     if str(data["path"]) != job.rel or data["crops"].dtype != np.uint8:
         raise ValueError("shard of another video or dtype")
+    if "no_face_idx" not in data:
+        raise ValueError("shard of an older build (no no_face_idx)")
     data["skips"] = json.loads(str(data["skips"]))
     return data
 

@@ -5,6 +5,7 @@
     fas prepare --dataset casia_fasd --root /data/CASIA-FASD [--protocol standard] [--n-frames 4]
     fas prepare --dataset synthspoof [--smoke]          # generates SynthSpoof first
     fas prepare --dataset synthspoof --modalities depth nir   # + depth and NIR crops
+    fas prepare --dataset synthspoof --clips 8          # a clip cache: 8 frames per video
     fas info ~/.cache/fas_lib/caches/casia_fasd-standard_nodev-1a2b3c4d5e
     fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
     fas train --config configs/table_ii.yaml --set epochs=2   # seven runs, one per scale
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     frames.add_argument("--n-frames", type=int, help="frames per video, evenly spaced "
                         "(default 4; smoke 2)")
     frames.add_argument("--every", type=int, help="keep every k-th frame instead")
+    frames.add_argument("--clips", type=int, metavar="T", help="a clip cache: T evenly spaced "
+                        "frames per video and the clip index (prints the clip report)")
     pr.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     pr.add_argument("--scales", type=float, nargs="+", help="crop scales relative to the face "
                     "box (default the paper's 0.9 ... 1.5; wider context works too, e.g. "
@@ -194,8 +197,21 @@ def padding_line(cache: CropCache) -> str:
 
 def _prepare(args: argparse.Namespace) -> int:
     from fas_lib import SCALES
-    from fas_lib.prepare import get_cache
+    from fas_lib.prepare import get_cache, get_clips
 
+    if args.clips is not None:
+        cache, clips = get_clips(
+            args.dataset, args.root, args.protocol, args.fold, smoke=args.smoke,
+            workers=args.workers, progress=not args.no_progress, t=args.clips,
+            scales=tuple(args.scales) if args.scales else SCALES, out=args.out,
+            use_gt_boxes=args.use_gt_boxes, force=args.force, modalities=tuple(args.modalities))
+        if args.no_progress:  # get_clips prints it with progress
+            from fas_lib.clips import clip_report
+
+            print(clip_report(clips.values()))
+        print()
+        print(describe(cache))
+        return 0
     cache = get_cache(args.dataset, args.root, args.protocol, args.fold, smoke=args.smoke,
                       workers=args.workers, progress=not args.no_progress,
                       n_frames=args.n_frames, every=args.every,

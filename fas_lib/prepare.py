@@ -6,7 +6,9 @@
 :func:`get_cache` turns a notebook's ``DATASET`` / ``DATA_ROOT`` / ``SMOKE`` parameters into a
 finished crop cache (:mod:`fas_lib.cache`): SynthSpoof is generated first when no root is given
 (:func:`fas_lib.synthspoof.generate`), then :func:`fas_lib.cache_build.build_cache` builds or
-opens the cache. :func:`smoke_synth_config` is the tiny SynthSpoof of ``SMOKE`` runs.
+opens the cache. :func:`get_clips` does the same for a clip cache (T frames per video and
+the clips of every split, :mod:`fas_lib.clips`). :func:`smoke_synth_config` is the tiny
+SynthSpoof of ``SMOKE`` runs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fas_lib import SCALES
 from fas_lib.cache import CropCache
@@ -22,6 +25,9 @@ from fas_lib.cache_modalities import check_modalities
 from fas_lib.datasets import get_adapter
 from fas_lib.shift import protocol_view
 from fas_lib.synthspoof import SynthConfig, generate
+
+if TYPE_CHECKING:  # fas_lib.clips imports torch: loaded only when clips are asked for
+    from fas_lib.clips import ClipSet
 
 
 def smoke_synth_config() -> SynthConfig:
@@ -120,3 +126,50 @@ def get_cache(
                         use_gt_boxes=use_gt_boxes, max_videos_per_group=limit, force=force,
                         modalities=mods)
     return protocol_view(cache, view, fold) if view else cache
+
+
+def get_clips(
+    dataset: str = "synthspoof",
+    root: str | Path | None = None,
+    protocol: str | None = None,
+    fold: int | None = None,
+    smoke: bool = False,
+    workers: int = 2,
+    progress: bool = True,
+    *,
+    t: int | None = None,
+    min_frames: int | None = None,
+    scales: Iterable[float] = SCALES,
+    out: str | Path | None = None,
+    use_gt_boxes: bool = False,
+    force: bool = False,
+    modalities: Iterable[str] = (),
+) -> tuple[CropCache, dict[str, ClipSet]]:
+    """The clip cache a notebook asks for: :func:`get_cache` with ``n_frames=t``, and the
+    :class:`~fas_lib.clips.ClipSet` of every split (:func:`fas_lib.clips.clip_set`).
+
+    Every video is decoded once and ``t`` evenly spaced frames are aligned and cached (built,
+    resumed and opened like any crop cache); the clips index them. ``t=None``: 8
+    (:data:`~fas_lib.clips.DEFAULT_T`), or 2 when ``smoke`` (smoke SynthSpoof videos have 2
+    frames). Other arguments as :func:`get_cache`; ``min_frames`` as :func:`fas_lib.clips.clip_set`.
+    With ``progress`` the clip report (:func:`fas_lib.clips.clip_report`) is printed.
+
+    Returns:
+        ``(cache, {"train": ClipSet, "dev": ..., "test": ...})``; ``cache`` is the
+        :class:`~fas_lib.shift.ProtocolView` for a SynthSpoof shift protocol.
+
+    Raises:
+        ValueError: bad ``t`` / ``min_frames``, or ``root`` is ``None`` for a real dataset.
+    """
+    from fas_lib.clips import DEFAULT_T, clip_report, clip_sets
+
+    t = (2 if smoke else DEFAULT_T) if t is None else t
+    if isinstance(t, bool) or int(t) != t or int(t) < 1:
+        raise ValueError(f"t (frames per clip) must be a positive integer, got {t!r}")
+    cache = get_cache(dataset, root, protocol, fold, smoke, workers, progress,
+                      n_frames=int(t), scales=scales, out=out, use_gt_boxes=use_gt_boxes,
+                      force=force, modalities=modalities)
+    clips = clip_sets(cache, int(t), min_frames)
+    if progress:
+        print(clip_report(clips.values()))
+    return cache, clips
