@@ -1,9 +1,5 @@
 """Training the multi-modal networks (MM-FAS, ADSN) on a crop cache with depth and NIR crops.
 
->>> from fas_lib.mm_train import MMRunConfig, train_mm, mm_run_dir
->>> cfg = MMRunConfig("mmfas", options={"modalities": ("depth",), "input_size": 64})
->>> res = train_mm(cfg, cache, mm_run_dir(cfg, "runs", cache))        # doctest: +SKIP
-
 One run (:func:`train_mm`): the model of :class:`MMRunConfig` (any MM-FAS config, including a
 single modality, early fusion, no aggregation and the face-recognition trunk with
 :func:`~fas_lib.models.init_from_face_recognition`; or any ADSN config with the weights of
@@ -66,7 +62,7 @@ from fas_lib.scoring import scores_table
 from fas_lib.utils import rng_state, set_rng_state, set_seed, tune_malloc
 
 __all__ = ["INITS", "MM_MODELS", "MMRunConfig", "SplitData", "build_mm", "load_mm_run",
-           "load_splits", "mm_run_dir", "score_mm", "train_mm"]
+           "load_splits", "make_optimizer", "mm_run_dir", "score_mm", "train_mm", "train_step"]
 
 MM_MODELS: tuple[str, ...] = ("mmfas", "adsn")
 INITS: tuple[str, ...] = ("random", "face_recognition")
@@ -214,12 +210,19 @@ def _inputs(data: SplitData, modalities: tuple[str, ...], rows: Tensor) -> dict[
     return {m: data.x[m][rows] for m in modalities}
 
 
-def _loss(model: nn.Module, loss_mod: ADSNLoss | None, x: dict[str, Tensor],
-          y: Tensor) -> Tensor:
+def train_step(model: nn.Module, loss_mod: ADSNLoss | None, opt: torch.optim.Optimizer,
+               x: Mapping[str, Tensor], y: Tensor) -> float:
+    """One optimiser step: MM-FAS's cross-entropy (``loss_mod=None``) or ADSN's loss.
+
+    Returns:
+        The batch's mean loss before the step.
+    """
     out = model(x)
-    if loss_mod is None:
-        return F.cross_entropy(out, y)
-    return loss_mod(out, y)["total"]
+    loss = F.cross_entropy(out, y) if loss_mod is None else loss_mod(out, y)["total"]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.item())
 
 
 @torch.no_grad()
@@ -274,23 +277,26 @@ def _epoch(state: dict[str, Any], rows: Tensor, train: SplitData, epoch: int,
         if cfg.flip:
             f = flips[batch].view(-1, 1, 1, 1)
             x = {m: torch.where(f, v.flip(-1), v) for m, v in x.items()}
-        loss = _loss(model, loss_mod, x, train.y[batch])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total, seen = total + loss.item() * len(batch), seen + len(batch)
+        loss = train_step(model, loss_mod, opt, x, train.y[batch])
+        total, seen = total + loss * len(batch), seen + len(batch)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}")
     dt = time.perf_counter() - t0
     return {"epoch": epoch + 1, "loss": total / max(seen, 1), "seconds": dt,
             "samples_per_s": seen / dt if dt > 0 else float("nan")}
 
 
+def make_optimizer(cfg: MMRunConfig, model: nn.Module,
+                   loss_mod: ADSNLoss | None) -> torch.optim.Optimizer:
+    """Adam over the model's parameters and the loss module's (ADSN's class centers)."""
+    params = list(model.parameters()) + (list(loss_mod.parameters()) if loss_mod else [])
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
 def _state(cfg: MMRunConfig) -> dict[str, Any]:
     model, loss_mod = build_mm(cfg)
-    params = list(model.parameters()) + (list(loss_mod.parameters()) if loss_mod else [])
-    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(cfg, model, loss_mod)
     return {"cfg": cfg, "model": model, "loss": loss_mod, "opt": opt, "history": [],
             "epoch": 0, "train_seconds": 0.0}
 
@@ -371,8 +377,8 @@ def train_mm(cfg: MMRunConfig, cache: Any, out_dir: str | Path, resume: bool = T
             left, or a checkpoint of another config in ``out_dir``.
     """
     out = Path(out_dir)
-    done = read_results(out) if resume else None
-    if done and done.get("complete") and done.get("config") == cfg.to_dict():
+    done = (read_results(out) or {}) if resume else {}
+    if done.get("complete") and done.get("config") == cfg.to_dict():
         return done
     tune_malloc()
     if data is None:
