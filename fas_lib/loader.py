@@ -202,22 +202,3 @@ def load_split_tensors(cache: Any, split: str, scale_indices: Sequence[int], siz
     for start in range(0, n, chunk):
         x[start:start + chunk] = ds.batch(np.arange(start, min(n, start + chunk)))[0]
     return SplitTensors(x, torch.from_numpy(ds.labels.copy()), cache.frames(split))
-
-
-def modality_batch(cache: Any, split: str, rows: Sequence[int], scale_index: int = 0,
-                   size: int | None = None) -> dict[str, torch.Tensor]:
-    """TEMPORARY stand-in for branch ``modcache``'s function (same contract; replaced at merge).
-
-    Returns ``{"rgb": (B, 3, h, w), "depth": (B, 1, h, w), "nir": (B, 1, h, w)}`` float32 in
-    ``[-1, 1]``, centre ``size`` crops (``None``: whole crops) of scale ``scale_index``.
-    """
-    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-    side = cache.crops(split).shape[2]
-    size = side if size is None else int(size)
-    o = centre_offset(side, size)
-    out = {"rgb": to_float(cache.crops(split)[rows][:, scale_index:scale_index + 1,
-                                                     o:o + size, o:o + size])[:, 0]}
-    for name in getattr(cache, "modalities", ()):
-        arr = cache.array(name, split)[rows][:, scale_index, o:o + size, o:o + size]
-        out[name] = to_float(arr[:, None, :, :, None])[:, 0]
-    return out
