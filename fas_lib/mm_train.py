@@ -182,7 +182,7 @@ def load_splits(cache: Any, scale: float, size: int | None = None, splits: tuple
         parts = [modality_batch(cache, split, np.arange(a, min(a + chunk, len(frames))),
                                 scale_index=index, size=size)
                  for a in range(0, len(frames), chunk)]
-        x = {m: torch.cat([p[m] for p in parts]) for m in parts[0]}
+        x = {m: torch.cat([p[m] for p in parts]) for m in ("rgb", *cache.modalities)}
         out[split] = SplitData(x, torch.tensor(frames["label"].to_numpy(np.int64)), frames)
     return out
 

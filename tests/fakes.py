@@ -347,8 +347,8 @@ def build_modality_cache(root: Path, n_videos: int = 3, frames: int = 2, size: i
                          attack_types: tuple[str, ...] = ("print_flat", "replay_phone", "mask"),
                          ):
     """A finished :class:`~fas_lib.cache.CropCache` folder with ``depth_<split>.npy`` and
-    ``nir_<split>.npy`` beside the RGB crops (the layout of branch ``modcache``), opened, with
-    ``modalities = ("depth", "nir")``.
+    ``nir_<split>.npy`` beside the RGB crops (the layout of :mod:`fas_lib.cache_modalities`),
+    opened (``modalities == ("depth", "nir")``).
 
     Every split holds ``n_videos`` live videos and ``n_videos`` videos per attack type, each of
     ``frames`` frames; the signals follow :data:`FAKE_MM_SENSORS` (a bump in depth, a bright
@@ -390,7 +390,4 @@ def build_modality_cache(root: Path, n_videos: int = 3, frames: int = 2, size: i
                            "modalities": ["depth", "nir"]},
                 "root": str(root), "counts": {"frames": len(rows)}}
     (root / "manifest.json").write_text(json.dumps(manifest))
-    cache = open_cache(root)
-    if not hasattr(cache, "modalities"):  # before modcache's CropCache.modalities
-        cache.modalities = ("depth", "nir")
-    return cache
+    return open_cache(root)
