@@ -533,8 +533,9 @@ def render_multimodal(res: Mapping[str, Any]) -> str:
     sensor = res["sensor_eer"]
     lines = ["**Per sensor** — test EER % of bona fide against each attack type alone.", "",
              "| model | " + " | ".join(types) + " |", "|---|" + "---:|" * len(types)]
-    lines += [f"| {MM_NAMES.get(n, n)} | " + " | ".join(_pct(sensor[n].get(t)) for t in types)
-              + " |" for n in sensor]
+    order = [n for n in MM_NAMES if n in sensor]  # the JSON's keys are sorted
+    lines += [f"| {MM_NAMES[n]} | " + " | ".join(_pct(sensor[n].get(t)) for t in types)
+              + " |" for n in order]
     n_test = next(iter(res["reports"].values()))
     lines += ["", f"**MM-FAS and its ablation** — % at the dev-EER threshold (APCER: the worst "
                   f"attack type, ISO/IEC 30107-3); {n_test['n_test_attacks']} test attack and "
@@ -565,7 +566,9 @@ def render_bench_mm(res: Mapping[str, Any]) -> str:
              "| model | input | training samples/s | inference ms per face |",
              "|---|---:|---:|---:|"]
     lines += [f"| {MM_NAMES.get(n, n)} | {r['input_size']} | {r['train_samples_per_s']:.1f} | "
-              f"{r['infer_ms_per_face']:.2f} |" for n, r in res["speed"].items()]
+              f"{r['infer_ms_per_face']:.2f} |"
+              for n, r in sorted(res["speed"].items(), key=lambda kv: list(MM_NAMES).index(kv[0])
+                                 if kv[0] in MM_NAMES else len(MM_NAMES))]
     lines += ["", "| network | preset | input | parameters (M) | GFLOPs |",
               "|---|---|---:|---:|---:|"]
     lines += [f"| {net} | {preset} | {r['input_size']} | {r['params'] / 1e6:.2f} | "
