@@ -54,6 +54,8 @@ print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")
 # %% tags=["parameters"]
 SMOKE = False            # True: tiny data and one epoch per model (tests, CI)
 SEED = 0
+DATASET = "synthspoof"   # or a dataset with depth and NIR (casia_surf, a CSV with extra columns)
+DATA_ROOT = None         # that dataset's folder (None: SynthSpoof, generated below)
 WORKERS = 2
 N_SUBJECTS = 16          # SynthSpoof subjects (split 15/15/20 like Replay-Attack: 5 / 5 / 6)
 SESSIONS = ("s1", "s2")  # of s1-s3 (room and light)
@@ -106,10 +108,12 @@ SYNTH = SynthConfig(n_subjects=N_SUBJECTS, frames_per_video=FRAMES, sessions=SES
                     attack_types=ALL_ATTACK_TYPES,
                     modalities=("depth", "nir"), seed=SEED)
 t = time.perf_counter()
-reader = generate(SYNTH, workers=WORKERS)
-cache = build_cache("synthspoof", reader.root, scales=(SCALE,), n_frames=FRAMES,
-                    crop_size=CROP_SIZE, workers=WORKERS, use_gt_boxes=True,
-                    modalities=("depth", "nir"))
+SYNTHETIC = DATASET == "synthspoof"
+if SYNTHETIC:
+    reader = generate(SYNTH, workers=WORKERS)
+    DATA_ROOT = reader.root
+cache = build_cache(DATASET, DATA_ROOT, scales=(SCALE,), n_frames=FRAMES, crop_size=CROP_SIZE,
+                    workers=WORKERS, use_gt_boxes=SYNTHETIC, modalities=("depth", "nir"))
 DATA_SECONDS = time.perf_counter() - t
 print(cache, f"\ndata ready in {DATA_SECONDS:.0f} s")
 display(cache.summary())
@@ -124,8 +128,13 @@ display(cache.summary())
 # print and the live face.
 
 # %%
-test_subject = sorted(reader.protocol.loc[reader.protocol["split"] == "test", "subject"])[0]
-views = sensor_views(reader, test_subject, SESSIONS[0])
+if SYNTHETIC:
+    test_subject = sorted(reader.protocol.loc[reader.protocol["split"] == "test", "subject"])[0]
+    views = sensor_views(reader, test_subject, SESSIONS[0])
+else:  # another dataset: the first cached test frame of each attack type
+    first = cache.frames("test").groupby("attack_type")["index"].first()
+    views = {k: (cache.crops("test")[i, 0], cache.array("depth", "test")[i, 0],
+                 cache.array("nir", "test")[i, 0]) for k, i in first.items()}
 fig, axes = plt.subplots(len(views), 3, figsize=(7.5, 2.3 * len(views)))
 for row, (kind, images) in zip(axes, views.items()):
     for ax, img, title in zip(row, images, ("RGB", "depth", "NIR")):
@@ -290,8 +299,8 @@ def clean(obj):
 
 
 save_results(clean(dict(
-    dataset="synthspoof", smoke=SMOKE, seed=SEED, level="frame",
-    synth_config=SYNTH.to_dict(), crop_size=CROP_SIZE, scale=SCALE,
+    dataset=DATASET, smoke=SMOKE, seed=SEED, level="frame",
+    synth_config=SYNTH.to_dict() if SYNTHETIC else None, crop_size=CROP_SIZE, scale=SCALE,
     n_frames={s: int((cache.table["split"] == s).sum()) for s in ("train", "dev", "test")},
     attack_types=sorted(set(cache.table.loc[cache.table["label"] == 0, "attack_type"])),
     **study.summary(),
