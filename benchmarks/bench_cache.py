@@ -14,14 +14,19 @@ Measured in one run, on this machine:
   ``DataLoader(ds, batch_size=32, shuffle=True)`` (``read_samples_per_s_dataloader``);
 * ``train_samples_per_s``: CNN_S MS-FANS 3 scales (``fas_lib.models.MultiScaleNet``), batch 32,
   SGD with the Eq. 6 loss, on batches already in memory;
-* ``read_over_train``: target >= 10 (reading must never be what training waits for).
+* ``read_over_train``: target >= 10 (reading must never be what training waits for);
+* depth and NIR (``modality_*``): a small SynthSpoof generated with both
+  (``--modality-subjects`` subjects, one session, 4 frames per video) cached twice with 1
+  worker, RGB only and with ``modalities=("depth", "nir")``: build milliseconds per cached frame
+  (``modality_build_ms_per_frame_rgb`` / ``_rgbdn``) and bytes on disk per cached frame (the
+  whole cache folder, ``modality_disk_bytes_per_frame_rgb`` / ``_rgbdn``), and their ratios.
 
 Read and train rounds alternate so that a machine slowing down affects both alike; medians
 are reported. Writes ``results/bench_cache.json``.
 
 Usage::
 
-    python benchmarks/bench_cache.py [--smoke] [--subjects 6] [--threads 2]
+    python benchmarks/bench_cache.py [--smoke] [--subjects 6] [--threads 2] [--modality-subjects 3]
 """
 
 from __future__ import annotations
@@ -73,6 +78,28 @@ def timed_build(root: Path, out: Path, n_frames: int, workers: int) -> tuple[flo
     wall = time.perf_counter() - t0
     n = len(cache.table) + cache.manifest["skips"]["media"].get("no_face", 0)
     return n / wall, cache
+
+
+def modality_costs(subjects: int, n_frames: int, folder: Path) -> dict[str, float]:
+    """Build milliseconds and disk bytes per cached frame, RGB only vs RGB + depth + NIR."""
+    config = SynthConfig(n_subjects=subjects, frames_per_video=4, sessions=("s1",),
+                         live_per_session=1, modalities=("depth", "nir"))
+    root = generate(config, workers=2, progress=False).root
+    res: dict[str, float] = {}
+    for tag, mods in (("rgb", ()), ("rgbdn", ("depth", "nir"))):
+        t0 = time.perf_counter()
+        cache = build_cache("synthspoof", root, out=folder / f"mod_{tag}", n_frames=n_frames,
+                            workers=1, progress=False, force=True, modalities=mods)
+        wall = time.perf_counter() - t0
+        n = max(len(cache.table), 1)
+        res[f"modality_build_ms_per_frame_{tag}"] = 1000 * wall / n
+        res[f"modality_disk_bytes_per_frame_{tag}"] = cache.size_bytes() / n
+        res["modality_frames"] = len(cache.table)
+    res["modality_build_ratio"] = (res["modality_build_ms_per_frame_rgbdn"]
+                                   / res["modality_build_ms_per_frame_rgb"])
+    res["modality_disk_ratio"] = (res["modality_disk_bytes_per_frame_rgbdn"]
+                                  / res["modality_disk_bytes_per_frame_rgb"])
+    return res
 
 
 class TiledCache:
@@ -139,10 +166,13 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=12, help="training iterations per round")
     ap.add_argument("--rounds", type=int, default=3, help="alternating read/train rounds")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--modality-subjects", type=int, default=3,
+                    help="subjects of the depth + NIR SynthSpoof (0: skip that part)")
     ap.add_argument("--results-dir", default="results")
     args = ap.parse_args()
     if args.smoke:
         args.subjects, args.read_frames, args.iters, args.rounds = 3, 128, 2, 1
+        args.modality_subjects = min(args.modality_subjects, 3)
     import torch
 
     from fas_lib.loader import CropDataset
@@ -165,6 +195,8 @@ def main() -> None:
             for f in ["table.csv"] + [f"crops_{s}.npy" for s in ("train", "dev", "test")])
         res["cache_frames"] = len(c1.table)
         res["cache_skips"] = c1.manifest["skips"]["media"]
+        if args.modality_subjects:
+            res.update(modality_costs(args.modality_subjects, args.n_frames, tmp))
         tiled = TiledCache(c1, args.read_frames, tmp)
         ds = CropDataset(tiled, "train", SCALE_IDX, train=True, seed=0)
         res["read_frames"] = len(ds)

@@ -15,6 +15,7 @@ median box difference 0 px);
 the landmarks are predicted on the RGB frame, and each crop is one ``warpAffine`` of the
 original frame with the composed matrix (no full-frame warp). ``align(rgb, box=...)`` skips the
 detector and uses a given face box (a dataset's face-location file, or SynthSpoof's ground truth).
+``align_whole(image)`` takes an image that already is a face crop (CASIA-SURF) as the face box.
 """
 
 from __future__ import annotations
@@ -214,22 +215,34 @@ class FaceAligner:
         return similarity_transform(dlib68_to_paper5(landmarks), TEMPLATE_PAPER5)
 
     def crops_from_matrix(
-        self, rgb: np.ndarray, matrix: np.ndarray
+        self, rgb: np.ndarray, matrix: np.ndarray, interpolation: int = cv2.INTER_LINEAR
     ) -> tuple[np.ndarray, np.ndarray]:
         """Cut the crops at every scale from the frame with one warp per scale.
 
         Cutting from the aligned frame and resizing equals one affine warp from the original
         frame with the composed matrix; composing saves a full-frame warp and a resampling.
+
+        Args:
+            rgb: the ``(H, W, 3)`` uint8 frame, or an ``(H, W)`` uint8 one-channel image on the
+                same pixel grid (the depth and NIR crops of the cache,
+                :mod:`fas_lib.cache_modalities`, are cut with the RGB frame's matrix).
+            matrix: ``(2, 3)`` frame -> unit face box (:meth:`alignment_matrix`).
+            interpolation: OpenCV flag (``cv2.INTER_LINEAR`` for RGB; ``cv2.INTER_NEAREST``
+                keeps a depth map's holes as holes).
+
+        Returns:
+            ``(n_scales, crop_size, crop_size[, 3])`` uint8 crops and the ``(n_scales,)``
+            share of each crop outside the frame.
         """
         h, w = rgb.shape[:2]
         n = self.crop_size
-        crops = np.empty((len(self.scales), n, n, 3), dtype=np.uint8)
+        crops = np.empty((len(self.scales), n, n, *rgb.shape[2:]), dtype=np.uint8)
         pads = np.empty(len(self.scales), dtype=np.float32)
         border = self._BORDER[self.pad_mode]
         for i, s in enumerate(self.scales):
             m = crop_matrix(matrix, s, 1.0, n)
             cv2.warpAffine(
-                rgb, m, (n, n), dst=crops[i], flags=cv2.INTER_LINEAR, borderMode=border,
+                rgb, m, (n, n), dst=crops[i], flags=interpolation, borderMode=border,
                 borderValue=(0, 0, 0),
             )
             pads[i] = padded_fraction(m, n, w, h)
@@ -271,6 +284,25 @@ class FaceAligner:
         n_faces = len(boxes)
         return [self.align_box(rgb, b, n_faces) for b in boxes]
 
+    def align_whole(self, rgb: np.ndarray) -> AlignResult:
+        """The crops of an image that already is a face crop (CASIA-SURF's pre-cropped faces):
+        no detector and no landmarks; the whole image is taken as the aligned face box.
+
+        The matrix maps the image onto the unit face box (``[[1/W, 0, 0], [0, 1/H, 0]]``, so a
+        non-square image is stretched to a square), the scale-1.0 crop is the whole image
+        resized, a scale above 1 adds padding around it and one below 1 zooms in. ``box`` is
+        the whole image ``(0, 0, W, H)``; ``landmarks`` are ``(5, 2)`` NaN (none predicted).
+
+        Args:
+            rgb: the image (grey and RGBA are converted, see :func:`ensure_rgb_uint8`).
+        """
+        rgb = ensure_rgb_uint8(rgb)
+        h, w = rgb.shape[:2]
+        m = whole_image_matrix(w, h)
+        crops, pads = self.crops_from_matrix(rgb, m)
+        box = np.array([0.0, 0.0, float(w), float(h)])
+        return AlignResult(box, np.full((5, 2), np.nan), m, crops, pads, 1)
+
     def align_box(self, rgb: np.ndarray, box: np.ndarray, n_faces: int = 1) -> AlignResult:
         """Landmarks, alignment and crops of the face in ``box`` (an RGB uint8 frame): the one
         function that cuts the crops of the cache (:meth:`align`) and of ``fas predict``."""
@@ -278,6 +310,14 @@ class FaceAligner:
         m = self.alignment_matrix(lms)
         crops, pads = self.crops_from_matrix(rgb, m)
         return AlignResult(box, lms, m, crops, pads, n_faces)
+
+
+def whole_image_matrix(width: int, height: int) -> np.ndarray:
+    """``(2, 3)`` matrix mapping a ``width`` x ``height`` image onto the unit face box (the
+    alignment of :meth:`FaceAligner.align_whole`)."""
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be positive, got {width} x {height}")
+    return np.array([[1.0 / width, 0.0, 0.0], [0.0, 1.0 / height, 0.0]])
 
 
 def ensure_rgb_uint8(img: np.ndarray) -> np.ndarray:

@@ -62,6 +62,9 @@ class FrameItem:
         landmarks: ``(5, 2)`` float32 points in dlib's 5-point order (frame pixels).
         box: ``(4,)`` float32 face box ``[x0, y0, x1, y1]`` (detected or given).
         pad_fraction: ``(S,)`` float32 share of each crop that lies outside the frame.
+        matrix: ``(2, 3)`` frame -> unit face box alignment the crops were cut with (the depth
+            and NIR crops of the cache are cut with it too).
+        frame_size: ``(height, width)`` of the frame.
     """
 
     path: str
@@ -70,6 +73,8 @@ class FrameItem:
     landmarks: np.ndarray
     box: np.ndarray
     pad_fraction: np.ndarray
+    matrix: np.ndarray | None = None
+    frame_size: tuple[int, int] | None = None
 
 
 @dataclass
@@ -121,7 +126,7 @@ class BatchResult:
             )
 
 
-def _item(path: str, idx: int, res: AlignResult) -> FrameItem:
+def _item(path: str, idx: int, res: AlignResult, frame_size: tuple[int, int]) -> FrameItem:
     lms = np.asarray(res.landmarks, dtype=np.float64)
     if len(lms) == 68:
         lms = dlib68_to_dlib5(lms)
@@ -132,6 +137,8 @@ def _item(path: str, idx: int, res: AlignResult) -> FrameItem:
         landmarks=lms.astype(np.float32),
         box=np.asarray(res.box, dtype=np.float32),
         pad_fraction=np.asarray(res.pad_fraction, dtype=np.float32),
+        matrix=np.asarray(res.matrix, dtype=np.float64),
+        frame_size=(int(frame_size[0]), int(frame_size[1])),
     )
 
 
@@ -141,6 +148,7 @@ def _process(
     every: int | None,
     n_frames: int | None,
     boxes: Mapping[int, Box | None] | None,
+    precropped: bool = False,
 ) -> tuple[list[FrameItem], collections.Counter, list[int], int, bool]:
     """:func:`process_media` plus the no-face frame indices, frames seen and whether it was read."""
     path = str(path)
@@ -152,7 +160,9 @@ def _process(
         for idx, frame in iter_frames(path, every=every, n_frames=n_frames):
             seen += 1
             res = None
-            if boxes is not None and idx in boxes:
+            if precropped:
+                res = aligner.align_whole(frame)
+            elif boxes is not None and idx in boxes:
                 if boxes[idx] is not None:
                     res = aligner.align(frame, box=boxes[idx])
             else:
@@ -161,7 +171,7 @@ def _process(
                 counts["no_face"] += 1
                 no_face.append(int(idx))
             else:
-                items.append(_item(path, idx, res))
+                items.append(_item(path, idx, res, frame.shape[:2]))
     except MediaError as exc:
         counts[exc.reason] += 1
     return items, counts, no_face, seen, seen > 0
@@ -173,6 +183,7 @@ def process_media(
     every: int | None = None,
     n_frames: int | None = None,
     boxes: Mapping[int, Box | None] | None = None,
+    precropped: bool = False,
 ) -> tuple[list[FrameItem], collections.Counter]:
     """Align the chosen frames of one image or video; count what could not be used.
 
@@ -184,6 +195,8 @@ def process_media(
         boxes: face boxes ``(left, top, right, bottom)`` by frame index (a face-location file):
             a box is used instead of the detector, ``None`` means "no face in this frame"
             (counted as ``no_face``); frames missing from the mapping fall back to the detector.
+        precropped: every frame already is a face crop (CASIA-SURF): no detector, the whole
+            frame is the face box (:meth:`~fas_lib.align.FaceAligner.align_whole`).
 
     Returns:
         The aligned frames, and counts per reason of :data:`SKIP_REASONS` (one
@@ -193,7 +206,7 @@ def process_media(
     Raises:
         ValueError: ``every`` or ``n_frames`` below 1 (a programming error, not bad media).
     """
-    items, counts, _, _, _ = _process(path, aligner, every, n_frames, boxes)
+    items, counts, _, _, _ = _process(path, aligner, every, n_frames, boxes, precropped)
     return items, counts
 
 
@@ -203,6 +216,7 @@ def process_media_frames(
     every: int | None = None,
     n_frames: int | None = None,
     boxes: Mapping[int, Box | None] | None = None,
+    precropped: bool = False,
 ) -> tuple[list[FrameItem], collections.Counter, list[int]]:
     """:func:`process_media` plus the indices of the sampled frames that had no face.
 
@@ -212,7 +226,7 @@ def process_media_frames(
     Returns:
         The aligned frames, the skip counts, and the no-face frame indices in decoding order.
     """
-    items, counts, no_face, _, _ = _process(path, aligner, every, n_frames, boxes)
+    items, counts, no_face, _, _ = _process(path, aligner, every, n_frames, boxes, precropped)
     return items, counts, no_face
 
 

@@ -14,13 +14,18 @@ notebooks' :func:`fas_lib.prepare.get_cache` call). Layout of a cache folder::
     landmarks_<split>.npy     (N, 5, 2) float32, the predictor's points in frame pixels
     boxes_<split>.npy         (N, 4) float32 face box (left, top, right, bottom)
     pad_<split>.npy           (N, S) float32 share of each crop outside the frame
+    depth_<split>.npy         (N, S, 128, 128) uint8 depth crops (caches built with modalities)
+    nir_<split>.npy           (N, S, 128, 128) uint8 near-infrared crops (idem)
     table.csv                 one row per frame (protocol columns, frame_idx, index)
     manifest.json             dataset, protocol, parameters, versions, counts, every skip
 
 Every per-frame array is a file ``<name>_<split>.npy`` whose rows follow the split's table rows
 (:data:`ARRAYS` names them); :meth:`CropCache.array` reads any of them, so arrays a later
 cache version adds (clips of T frames, depth or NIR crops per frame and scale) need no new
-reader code.
+reader code. Depth and NIR crops (``build_cache(..., modalities=("depth", "nir"))``, ``fas
+prepare --modalities depth nir``) are cut with the RGB crop's alignment matrix, so a pixel of a
+frame lands on the same crop pixel in every modality (:mod:`fas_lib.cache_modalities`);
+:attr:`CropCache.modalities` says which a cache holds.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ ARRAYS: dict[str, str] = {
     "landmarks": "(5, 2) float32 predictor points in frame pixels",
     "boxes": "(4,) float32 face box (left, top, right, bottom) in frame pixels",
     "pad": "(S,) float32 share of each crop outside the frame",
+    "depth": "(S, crop_size, crop_size) uint8 depth crops, same alignment as the RGB crops "
+             "(nearest-neighbour: holes stay 0); only in caches built with modalities",
+    "nir": "(S, crop_size, crop_size) uint8 near-infrared crops, same alignment as the RGB "
+           "crops (bilinear); only in caches built with modalities",
 }
 
 
@@ -103,6 +112,11 @@ class CropCache:
             arr = np.load(file, mmap_mode=None if _npy_is_empty(file) else "r")
             self._arrays[key] = arr
         return self._arrays[key]
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The extra modalities the cache holds (``("depth", "nir")``), ``()`` for RGB only."""
+        return tuple(self.manifest["params"].get("modalities", ()))
 
     def crops(self, split: str) -> np.ndarray:
         """Crops of a split, ``(N, S, 128, 128, 3)`` uint8 RGB, memory-mapped, table order."""

@@ -18,6 +18,15 @@ records times).
 Skips are counted, never silent: the adapter's (listed files missing, ...) and the media's
 (``missing_file``, ``unreadable_file``, ``empty_video``, ``no_face`` frames) are counted per
 reason, listed item by item in the manifest and printed by :func:`skip_report`.
+
+Depth and NIR (``modalities=("depth", "nir")``, :mod:`fas_lib.cache_modalities`): the crops of
+every frame and scale are cut from the row's ``depth_path`` / ``ir_path`` with the RGB crop's
+alignment matrix and written as ``depth_<split>.npy`` / ``nir_<split>.npy``; a video whose
+modality file is missing or corrupt is a counted skip (``modality_missing``,
+``modality_unreadable``). CASIA-SURF's faces come pre-cropped (``adapter.precropped``): with
+modalities, no detector runs and every image is its own face box (recorded in the parameters as
+``"alignment": "whole_image"``). An RGB-only cache has exactly the parameters (and so the
+folder) it had before modalities existed.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import pandas as pd
 from fas_lib import CROP_SIZE, SCALES
 from fas_lib.cache import CACHE_VERSION, CacheError, CropCache
 from fas_lib.cache_consolidate import consolidate
+from fas_lib.cache_modalities import COLUMNS, check_modalities
 from fas_lib.cache_shards import (
     ShardJob,
     face_file_boxes,
@@ -70,6 +80,9 @@ REASON_WORDS: dict[str, str] = {
     "empty_video": "empty videos",
     "no_face": "frames with no detected face",
     "bad_face_file": "unreadable face-location files (dlib used instead)",
+    "modality_missing": "videos without their depth or NIR file (all their frames skipped)",
+    "modality_unreadable": "videos whose depth or NIR file is corrupt or does not match the "
+                           "RGB frames (all their frames skipped)",
 }
 
 
@@ -86,8 +99,18 @@ def limit_videos(table: pd.DataFrame, per_group: int | None) -> pd.DataFrame:
 def cache_params(
     scales: Iterable[float], crop_size: int, every: int | None, n_frames: int | None,
     use_gt_boxes: bool, max_videos_per_group: int | None,
+    modalities: Iterable[str] = (), precropped: bool = False,
 ) -> dict[str, Any]:
-    """The parameters that determine a cache's contents (stored in ``params.json``)."""
+    """The parameters that determine a cache's contents (stored in ``params.json``).
+
+    ``modalities`` (checked, :func:`fas_lib.cache_modalities.check_modalities`) and
+    ``precropped`` enter only when set (``"modalities"``, ``"alignment": "whole_image"``), so
+    an RGB-only cache keeps the parameters, hash and folder it always had.
+    """
+    mods = check_modalities(modalities)
+    extra: dict[str, Any] = {"modalities": list(mods)} if mods else {}
+    if precropped:
+        extra["alignment"] = "whole_image"
     return {
         "scales": [float(s) for s in scales],
         "crop_size": int(crop_size),
@@ -98,6 +121,7 @@ def cache_params(
         "use_gt_boxes": bool(use_gt_boxes),
         "max_videos_per_group": max_videos_per_group,
         "cache_version": CACHE_VERSION,
+        **extra,
     }
 
 
@@ -131,9 +155,23 @@ def _plan_jobs(
             except (ValueError, OSError) as exc:
                 notes.append({"path": str(face_file.relative_to(root)), "reason": "bad_face_file",
                               "count": 1, "detail": str(exc)})
+        mods = tuple(params.get("modalities", ()))
+        mod_paths = tuple(str(root / row[COLUMNS[m]]) if row[COLUMNS[m]] else "" for m in mods)
         jobs.append(ShardJob(shard_key(row["path"]), str(root / row["path"]), row["path"],
-                             scales, int(crop_size), params["every"], params["n_frames"], boxes))
+                             scales, int(crop_size), params["every"], params["n_frames"], boxes,
+                             mods, mod_paths, "alignment" in params))
     return jobs, notes, n_face_files
+
+
+def check_modality_files(table: pd.DataFrame, modalities: tuple[str, ...], dataset: str) -> None:
+    """Raise ``ValueError`` when no row of ``table`` lists a file for one of ``modalities`` (a
+    row without one is a counted ``modality_missing`` skip; a dataset without any is an error)."""
+    for mod in modalities:
+        if not table[COLUMNS[mod]].astype(str).str.len().any():
+            raise ValueError(
+                f"{dataset} lists no {mod} file (column {COLUMNS[mod]} is empty in every row); "
+                "cache it without that modality, or add the column (generic CSV), or generate "
+                f"SynthSpoof with SynthConfig(modalities=({mod!r},))")
 
 
 # ----------------------------------------------------------------------------- building
@@ -210,7 +248,8 @@ def _load_shards(jobs: list[ShardJob], shard_dir: Path, workers: int,
                 file.unlink(missing_ok=True)
                 redo.append(job)
                 continue
-            del data["crops"]  # read again while writing the arrays; keeps memory small
+            for name in ("crops", *job.modalities):
+                del data[name]  # read again while writing the arrays; keeps memory small
             shards[job.key] = data
         if not redo:
             break
@@ -235,6 +274,7 @@ def build_cache(
     max_videos_per_group: int | None = None,
     force: bool = False,
     keep_shards: bool = False,
+    modalities: Iterable[str] = (),
     _stop_after: int | None = None,
 ) -> CropCache:
     """Build (or resume, or just open) the crop cache of a dataset protocol.
@@ -258,6 +298,9 @@ def build_cache(
             (quick looks at a large dataset; ``None`` keeps all).
         force: rebuild from scratch even if ``out`` holds a cache.
         keep_shards: keep the per-video shards after the final arrays are written.
+        modalities: ``("depth", "nir")`` or a part of it: also cache the crops of the rows'
+            depth / NIR files, cut with the RGB crops' alignment (see the module docstring;
+            ``()``: RGB only).
         _stop_after: test hook: raise :class:`~fas_lib.cache_shards.BuildInterrupted` after
             this many videos.
 
@@ -268,7 +311,7 @@ def build_cache(
         fas_lib.datasets.DatasetLayoutError: ``root`` does not hold the dataset's layout.
         fas_lib.protocol.ProtocolError: unknown protocol or fold.
         CacheError: ``out`` holds a cache of other parameters (and ``force`` is off).
-        ValueError: bad parameters.
+        ValueError: bad parameters, or a modality no row of the table has a file for.
     """
     scales = tuple(float(s) for s in scales)
     _check_arguments(scales, every=every, n_frames=n_frames, workers=workers,
@@ -277,7 +320,9 @@ def build_cache(
     if use_gt_boxes and adapter.name != "synthspoof":
         raise ValueError("use_gt_boxes is for SynthSpoof only (it needs the generator's boxes)")
     root = adapter.root
-    params = cache_params(scales, crop_size, every, n_frames, use_gt_boxes, max_videos_per_group)
+    mods = check_modalities(modalities)
+    params = cache_params(scales, crop_size, every, n_frames, use_gt_boxes, max_videos_per_group,
+                          mods, bool(mods) and adapter.precropped)
     proto_name = adapter.resolve_protocol(protocol)
     out = Path(out).expanduser() if out is not None else default_cache_dir(
         adapter.name, proto_name, fold, root, params)
@@ -287,6 +332,7 @@ def build_cache(
     t0 = time.perf_counter()
     res = adapter.load(protocol, fold)
     table = limit_videos(res.table, max_videos_per_group).reset_index(drop=True)
+    check_modality_files(table, mods, res.dataset)
     params_doc = {"dataset": res.dataset, "protocol": res.protocol, "fold": res.fold,
                   "root": str(root.resolve()), "params": params}
     _check_params(out, params_doc, force)

@@ -1,9 +1,10 @@
 """Crop cache, the last step of a build: the per-split arrays, the frame table and the manifest.
 
 :func:`consolidate` reads the finished shards of :mod:`fas_lib.cache_shards` in protocol-table
-order and writes every array of :data:`fas_lib.cache.ARRAYS` for each split (``crops`` through a
-memory map, one shard at a time), ``table.csv`` (one row per frame), and returns the manifest
-that :func:`fas_lib.cache_build.build_cache` writes last. Every file goes through
+order and writes every array of :data:`fas_lib.cache.ARRAYS` for each split (``crops``, and
+``depth`` / ``nir`` when the cache has them, through a memory map, one shard at a time),
+``table.csv`` (one row per frame), and returns the manifest that
+:func:`fas_lib.cache_build.build_cache` writes last. Every file goes through
 :func:`fas_lib.utils.atomic_path`.
 """
 
@@ -32,9 +33,11 @@ def _versions() -> dict[str, str]:
 
 
 def _write_crops(out: Path, split: str, split_jobs: list[ShardJob],
-                 shards: dict[str, dict[str, Any]], shape: tuple[int, ...]) -> Path:
-    """``crops_<split>.npy`` from the shards' crops, written through a memory map."""
-    file = out / f"crops_{split}.npy"
+                 shards: dict[str, dict[str, Any]], shape: tuple[int, ...],
+                 name: str = "crops") -> Path:
+    """``<name>_<split>.npy`` from the shards' ``name`` arrays (uint8 crops, RGB or a
+    modality's), written through a memory map."""
+    file = out / f"{name}_{split}.npy"
     with atomic_path(file) as tmp:
         if not shape[0]:
             with open(tmp, "wb") as fh:  # a path would get ".npy" appended
@@ -46,7 +49,7 @@ def _write_crops(out: Path, split: str, split_jobs: list[ShardJob],
             k = len(shards[job.key]["frame_idx"])
             if k:
                 with np.load(out / "shards" / f"{job.key}.npz", allow_pickle=False) as z:
-                    crops[pos:pos + k] = z["crops"]
+                    crops[pos:pos + k] = z[name]
             pos += k
         crops.flush()
         del crops
@@ -54,16 +57,19 @@ def _write_crops(out: Path, split: str, split_jobs: list[ShardJob],
 
 
 def _write_split(out: Path, split: str, split_jobs: list[ShardJob],
-                 shards: dict[str, dict[str, Any]], n_s: int, c: int) -> dict[str, Any]:
+                 shards: dict[str, dict[str, Any]], n_s: int, c: int,
+                 modalities: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every array of one split; returns the split's entry of the manifest's ``arrays``."""
     n = sum(len(shards[j.key]["frame_idx"]) for j in split_jobs)
     file = _write_crops(out, split, split_jobs, shards, (n, n_s, c, c, 3))
+    extra = {m: _write_crops(out, split, split_jobs, shards, (n, n_s, c, c), m).name
+             for m in modalities}
     for name, empty in (("landmarks", (0, 5, 2)), ("boxes", (0, 4)), ("pad", (0, n_s))):
         parts = [shards[j.key][name] for j in split_jobs]
         arr = np.concatenate(parts).astype(np.float32) if parts else np.zeros(empty, np.float32)
         with atomic_path(out / f"{name}_{split}.npy") as tmp, open(tmp, "wb") as fh:
             np.save(fh, arr.reshape((-1, *empty[1:])))
-    return {"crops": file.name, "shape": [n, n_s, c, c, 3]}
+    return {"crops": file.name, "shape": [n, n_s, c, c, 3], **extra}
 
 
 def _frame_table(table: pd.DataFrame, jobs: list[ShardJob], shards: dict[str, dict[str, Any]],
@@ -117,7 +123,8 @@ def consolidate(out: Path, table: pd.DataFrame, jobs: list[ShardJob],
     arrays_info = {}
     for split in SPLITS:
         split_jobs = [j for j, s in zip(jobs, table["split"], strict=True) if s == split]
-        arrays_info[split] = _write_split(out, split, split_jobs, shards, n_s, c)
+        arrays_info[split] = _write_split(out, split, split_jobs, shards, n_s, c,
+                                          tuple(params.get("modalities", ())))
     frames, media_skips = _frame_table(table, jobs, shards, skipped)
     atomic_write_text(out / "table.csv", frames.to_csv(index=False, lineterminator="\n"))
     return {

@@ -6,7 +6,9 @@ detector) and runs them with :func:`run_shard_jobs` on :func:`fas_lib.parallel.p
 pool. Each finished video is written as a shard ``shards/<key>.npz`` through
 :func:`fas_lib.utils.atomic_path`, so an interrupted build resumes by skipping finished shards,
 and a half-written temporary file is never taken for a shard; :func:`load_shard` checks one
-before it is used.
+before it is used. With depth / NIR (:mod:`fas_lib.cache_modalities`) a shard also holds their
+crops, cut with each frame's RGB alignment; a video whose modality file cannot be used keeps no
+frame and is counted under its reason.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tqdm.auto import tqdm
 from fas_lib import batch
 from fas_lib.align import FaceAligner
 from fas_lib.batch import FrameItem, process_media_frames
+from fas_lib.cache_modalities import ModalityError, modality_crops
 from fas_lib.datasets import read_face_locations
 from fas_lib.parallel import pool_map
 from fas_lib.utils import atomic_path
@@ -50,6 +53,9 @@ class ShardJob:
     every: int | None
     n_frames: int | None
     boxes: dict[int, Box | None] | None
+    modalities: tuple[str, ...] = ()
+    modality_paths: tuple[str, ...] = ()  # absolute, one per modality ("" when none listed)
+    precropped: bool = False  # the images are face crops (CASIA-SURF): no detector
 
 
 def shard_key(rel_path: str) -> str:
@@ -101,13 +107,16 @@ def _aligner(scales: tuple[float, ...], crop_size: int) -> FaceAligner:
 
 
 def shard_arrays(job: ShardJob, items: list[FrameItem], skips: dict[str, int],
-                 no_face: list[int] | tuple[int, ...] = ()) -> dict[str, np.ndarray]:
+                 no_face: list[int] | tuple[int, ...] = (),
+                 extra: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The arrays of one video's shard (frames in frame order; empty arrays for no frame);
     ``no_face_idx`` holds the sampled frames without a face (what a clip needs to know which
-    of its time slots are missing, :mod:`fas_lib.clips`)."""
+    of its time slots are missing, :mod:`fas_lib.clips`); ``extra``: more arrays of the same
+    rows (the modality crops), added as they are."""
     items = sorted(items, key=lambda it: it.frame_idx)
     n_s, c = len(job.scales), job.crop_size
     return {
+        **(extra or {}),
         "path": np.array(job.rel),
         "frame_idx": np.array([it.frame_idx for it in items], dtype=np.int64),
         "crops": (np.stack([it.crops for it in items]).astype(np.uint8, copy=False) if items
@@ -123,12 +132,29 @@ def shard_arrays(job: ShardJob, items: list[FrameItem], skips: dict[str, int],
     }
 
 
+def with_modalities(job: ShardJob, aligner: FaceAligner, items: list[FrameItem],
+                    skips: dict[str, int]) -> tuple[list[FrameItem], dict[str, np.ndarray]]:
+    """The frames to keep and their modality crops; when a modality file cannot be used, no
+    frame, empty crops and one count of the reason in ``skips``."""
+    items = sorted(items, key=lambda it: it.frame_idx)
+    paths = dict(zip(job.modalities, job.modality_paths, strict=True))
+    try:
+        return items, modality_crops(aligner, items, paths, job.precropped)
+    except ModalityError as exc:
+        skips[exc.reason] = skips.get(exc.reason, 0) + 1
+        return [], modality_crops(aligner, [], paths, job.precropped)
+
+
 def run_job(job: ShardJob, shard_dir: str) -> tuple[str, int, dict[str, int]]:
     """Process one video and write its shard atomically; returns (key, frames, skip counts)."""
+    aligner = _aligner(job.scales, job.crop_size)
     items, skips, no_face = process_media_frames(
-        job.path, _aligner(job.scales, job.crop_size), every=job.every, n_frames=job.n_frames,
-        boxes=job.boxes)
-    arrays = shard_arrays(job, items, skips, no_face)
+        job.path, aligner, every=job.every, n_frames=job.n_frames, boxes=job.boxes,
+        precropped=job.precropped)
+    extra = None
+    if job.modalities:
+        items, extra = with_modalities(job, aligner, items, skips)
+    arrays = shard_arrays(job, items, skips, no_face, extra)
     with atomic_path(Path(shard_dir) / f"{job.key}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
     return job.key, len(items), dict(skips)
@@ -141,10 +167,12 @@ def load_shard(file: Path, job: ShardJob) -> dict[str, Any]:
             data = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise ValueError(f"unreadable shard: {exc}") from None
-    n = len(data["frame_idx"])
-    expected = {"crops": (n, len(job.scales), job.crop_size, job.crop_size, 3),
-                "landmarks": (n, 5, 2), "boxes": (n, 4), "pad": (n, len(job.scales))}
+    n, n_s, c = len(data.get("frame_idx", ())), len(job.scales), job.crop_size
+    expected = {"crops": (n, n_s, c, c, 3), "landmarks": (n, 5, 2), "boxes": (n, 4),
+                "pad": (n, n_s), **{m: (n, n_s, c, c) for m in job.modalities}}
     for name, shape in expected.items():
+        if name not in data:
+            raise ValueError(f"shard has no array {name!r}")
         if data[name].shape != shape:
             raise ValueError(f"{name} has shape {data[name].shape}, expected {shape}")
     if str(data["path"]) != job.rel or data["crops"].dtype != np.uint8:

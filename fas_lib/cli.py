@@ -4,6 +4,7 @@
 
     fas prepare --dataset casia_fasd --root /data/CASIA-FASD [--protocol standard] [--n-frames 4]
     fas prepare --dataset synthspoof [--smoke]          # generates SynthSpoof first
+    fas prepare --dataset synthspoof --modalities depth nir   # + depth and NIR crops
     fas prepare --dataset synthspoof --clips 8          # a clip cache: 8 frames per video
     fas info ~/.cache/fas_lib/caches/casia_fasd-standard_nodev-1a2b3c4d5e
     fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
@@ -68,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
                     "3 subjects; a real dataset: 2 videos per split and attack type)")
     pr.add_argument("--use-gt-boxes", action="store_true",
                     help="SynthSpoof: the generator's face boxes instead of dlib's detector")
+    pr.add_argument("--modalities", nargs="+", default=[], choices=("depth", "nir"),
+                    help="also cache depth and/or NIR crops, cut with the RGB crops' alignment "
+                    "(SynthSpoof is then generated with them; CASIA-SURF and a CSV with "
+                    "depth_path / ir_path columns have them)")
     pr.add_argument("--force", action="store_true", help="rebuild from scratch")
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -162,7 +167,8 @@ def describe(cache: CropCache) -> str:
          f"{m['protocol']}{fold}"),
         f"root      {m['root']}",
         (f"sampling  {sampling}; scales {', '.join(f'{s:g}' for s in p['scales'])}; "
-         f"{p['crop_size']} px crops"),
+         f"{p['crop_size']} px crops"
+         + (f" + {', '.join(cache.modalities)} crops" if cache.modalities else "")),
         "videos    " + ", ".join(f"{s} {n}" for s, n in videos.items()),
         padding_line(cache),
         f"size      {human_bytes(cache.size_bytes())} on disk",
@@ -198,7 +204,7 @@ def _prepare(args: argparse.Namespace) -> int:
             args.dataset, args.root, args.protocol, args.fold, smoke=args.smoke,
             workers=args.workers, progress=not args.no_progress, t=args.clips,
             scales=tuple(args.scales) if args.scales else SCALES, out=args.out,
-            use_gt_boxes=args.use_gt_boxes, force=args.force)
+            use_gt_boxes=args.use_gt_boxes, force=args.force, modalities=tuple(args.modalities))
         if args.no_progress:  # get_clips prints it with progress
             from fas_lib.clips import clip_report
 
@@ -210,7 +216,8 @@ def _prepare(args: argparse.Namespace) -> int:
                       workers=args.workers, progress=not args.no_progress,
                       n_frames=args.n_frames, every=args.every,
                       scales=tuple(args.scales) if args.scales else SCALES, out=args.out,
-                      use_gt_boxes=args.use_gt_boxes, force=args.force)
+                      use_gt_boxes=args.use_gt_boxes, force=args.force,
+                      modalities=tuple(args.modalities))
     print()
     print(describe(cache))
     return 0

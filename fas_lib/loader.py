@@ -63,6 +63,62 @@ def centre_input(crops_u8: np.ndarray, size: int = 112) -> torch.Tensor:
     return to_float(crops_u8[:, :, o:o + size, o:o + size], channels_last=True)
 
 
+def modality_batch(cache: Any, split: str, rows: Sequence[int], scale_index: int | None = None,
+                   size: int | None = None, modalities: Sequence[str] | None = None,
+                   ) -> dict[str, torch.Tensor]:
+    """One scale of some frames in every cached modality, as the multi-modal models take them.
+
+    The RGB, depth and NIR crops of a frame share one alignment (:mod:`fas_lib.cache_modalities`)
+    and are cut here to the same centre window, so they stay pixel-aligned. Every modality is
+    scaled like RGB (:func:`to_float`: uint8 ``v`` -> ``v / 127.5 - 1``, in ``[-1, 1]``).
+
+    Args:
+        cache: a crop cache (:class:`~fas_lib.cache.CropCache` or a protocol view of one) built
+            with modalities.
+        split: ``"train"``, ``"dev"`` or ``"test"``.
+        rows: positions in ``cache.frames(split)``.
+        scale_index: position in ``cache.scales`` (``None``: the cached scale nearest 1.0).
+        size: side of the centre window (as :func:`centre_input`; ``None``: the whole crop).
+        modalities: the modalities besides RGB (``None``: all the cache holds, at least one).
+
+    Returns:
+        ``{"rgb": (B, 3, h, w), "depth": (B, 1, h, w), "nir": (B, 1, h, w)}`` float32 (one
+        key per modality asked for), ``"label"`` ``(B,)`` int64 (1 = bona fide) and ``"row"``
+        ``(B,)`` int64.
+
+    Raises:
+        ValueError: a modality the cache does not hold, a scale index or size out of range.
+        IndexError: a row out of range.
+    """
+    held = tuple(getattr(cache, "modalities", ()))
+    mods = held if modalities is None else tuple(modalities)
+    if (modalities is None and not held) or any(m not in held for m in mods):
+        raise ValueError(f"the cache holds the modalities {held}, not {list(mods)}; build it "
+                         "with modalities=('depth', 'nir') (fas prepare --modalities depth nir)")
+    scales = np.asarray(cache.scales, dtype=np.float64)
+    k = int(np.argmin(np.abs(scales - 1.0))) if scale_index is None else int(scale_index)
+    if not 0 <= k < len(scales):
+        raise ValueError(f"scale_index must be in 0..{len(scales) - 1}, got {scale_index}")
+    crops = cache.crops(split)
+    side = crops.shape[2]
+    size = side if size is None else int(size)
+    if not 1 <= size <= side:
+        raise ValueError(f"size must be between 1 and the cached crop side {side}, got {size}")
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if len(rows) and (rows.min() < 0 or rows.max() >= len(crops)):
+        raise IndexError(f"row out of range for a split of {len(crops)} frames")
+    o = centre_offset(side, size)
+    win = slice(o, o + size)
+    out = {"rgb": to_float(crops[rows, k][:, None, win, win], channels_last=True)[:, 0]}
+    for m in mods:
+        block = cache.array(m, split)[rows, k][:, None, None, win, win]
+        out[m] = to_float(block, channels_last=False)[:, 0]
+    labels = cache.frames(split)["label"].to_numpy(dtype=np.int64)
+    out["label"] = torch.from_numpy(labels[rows])
+    out["row"] = torch.from_numpy(rows)
+    return out
+
+
 class CropDataset(torch.utils.data.Dataset):
     """Frames of one split of a crop cache as ``(x, label, row)`` samples.
 

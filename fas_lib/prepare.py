@@ -13,6 +13,7 @@ SynthSpoof of ``SMOKE`` runs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from fas_lib import SCALES
 from fas_lib.cache import CropCache
 from fas_lib.cache_build import DEFAULT_N_FRAMES, build_cache
+from fas_lib.cache_modalities import check_modalities
 from fas_lib.datasets import get_adapter
 from fas_lib.shift import protocol_view
 from fas_lib.synthspoof import SynthConfig, generate
@@ -37,8 +39,9 @@ def smoke_synth_config() -> SynthConfig:
 
 
 def dataset_root(dataset: str, root: str | Path | None, smoke: bool, workers: int,
-                 progress: bool) -> tuple[str, str | Path]:
-    """The registry name of ``dataset`` and its root; SynthSpoof without a root is generated.
+                 progress: bool, modalities: tuple[str, ...] = ()) -> tuple[str, str | Path]:
+    """The registry name of ``dataset`` and its root; SynthSpoof without a root is generated
+    (with the depth / NIR ``modalities`` asked for).
 
     Raises:
         ValueError: ``root`` is ``None`` for a dataset other than SynthSpoof.
@@ -51,6 +54,8 @@ def dataset_root(dataset: str, root: str | Path | None, smoke: bool, workers: in
                 "'synthspoof' is generated when no root is given; see README 'Use a real dataset'"
             )
         config = smoke_synth_config() if smoke else SynthConfig()
+        if modalities:
+            config = dataclasses.replace(config, modalities=tuple(modalities))
         root = generate(config, workers=workers, progress=progress).root
     return name, root
 
@@ -70,6 +75,7 @@ def get_cache(
     out: str | Path | None = None,
     use_gt_boxes: bool = False,
     force: bool = False,
+    modalities: Iterable[str] = (),
 ) -> CropCache:
     """The crop cache a notebook asks for with its ``DATASET`` / ``DATA_ROOT`` parameters.
 
@@ -95,12 +101,17 @@ def get_cache(
         out: cache folder (``None``: :func:`fas_lib.cache_build.default_cache_dir`).
         use_gt_boxes: SynthSpoof: the generator's face boxes instead of dlib's detector.
         force: rebuild the cache from scratch.
+        modalities: ``("depth", "nir")`` or a part: also cache depth / NIR crops cut with the
+            RGB alignment (:mod:`fas_lib.cache_modalities`); a generated SynthSpoof is
+            generated with them.
 
     Raises:
-        ValueError: ``root`` is ``None`` for a dataset other than SynthSpoof.
+        ValueError: ``root`` is ``None`` for a dataset other than SynthSpoof, or an unknown
+            modality, or one the dataset has no files for.
         fas_lib.datasets.DatasetLayoutError: ``root`` does not hold the dataset's layout.
     """
-    name, root = dataset_root(dataset, root, smoke, workers, progress)
+    mods = check_modalities(modalities)
+    name, root = dataset_root(dataset, root, smoke, workers, progress, mods)
     if n_frames is None and every is None:
         n_frames = 2 if smoke else DEFAULT_N_FRAMES
     limit = 2 if (smoke and name != "synthspoof") else None
@@ -112,7 +123,8 @@ def get_cache(
         protocol = "standard"
     cache = build_cache(name, root, protocol, None if view else fold, out=out, scales=scales,
                         every=every, n_frames=n_frames, workers=workers, progress=progress,
-                        use_gt_boxes=use_gt_boxes, max_videos_per_group=limit, force=force)
+                        use_gt_boxes=use_gt_boxes, max_videos_per_group=limit, force=force,
+                        modalities=mods)
     return protocol_view(cache, view, fold) if view else cache
 
 
@@ -131,6 +143,7 @@ def get_clips(
     out: str | Path | None = None,
     use_gt_boxes: bool = False,
     force: bool = False,
+    modalities: Iterable[str] = (),
 ) -> tuple[CropCache, dict[str, ClipSet]]:
     """The clip cache a notebook asks for: :func:`get_cache` with ``n_frames=t``, and the
     :class:`~fas_lib.clips.ClipSet` of every split (:func:`fas_lib.clips.clip_set`).
@@ -155,7 +168,7 @@ def get_clips(
         raise ValueError(f"t (frames per clip) must be a positive integer, got {t!r}")
     cache = get_cache(dataset, root, protocol, fold, smoke, workers, progress,
                       n_frames=int(t), scales=scales, out=out, use_gt_boxes=use_gt_boxes,
-                      force=force)
+                      force=force, modalities=modalities)
     clips = clip_sets(cache, int(t), min_frames)
     if progress:
         print(clip_report(clips.values()))

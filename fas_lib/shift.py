@@ -25,8 +25,9 @@ that choosing an epoch or a threshold on it measures how a model copes with *a* 
 peeking at the test's. (OULU-NPU's own dev split shares the training's sessions, phones and
 instruments; P1 here keeps "train and dev on sessions 1-2, test on session 3", with dev on the
 session training does not see. This is the course's choice, documented in notebook 07.)
-Levels are taken in sorted order: ``s1 < s2 < s3``; instruments per family (``print*`` attacks:
-printers, the others: displays).
+Levels are taken in sorted order: ``s1 < s2 < s3``; instruments per family (``print*`` attacks,
+the opt-in ``print_nir`` included: printers; ``replay*``: displays; any other attack type, such
+as SynthSpoof's opt-in ``mask``, is a family of its own: its masks ``m1 < m2 < m3``).
 
 :class:`ProtocolView` presents a crop cache of the ``standard`` protocol under another protocol
 without cutting a single crop again: it is a :class:`~fas_lib.cache.CropCache` whose tables and
@@ -65,7 +66,10 @@ def _need(levels: list[str], k: int, what: str, protocol: str) -> None:
 
 
 def _family(attack_type: pd.Series) -> pd.Series:
-    return np.where(attack_type.str.startswith("print"), "print", "replay")
+    """``print`` for ``print*``, ``replay`` for ``replay*``, else the attack type (``mask``)."""
+    return pd.Series(np.where(attack_type.str.startswith("print"), "print",
+                              np.where(attack_type.str.startswith("replay"), "replay",
+                                       attack_type)), index=attack_type.index)
 
 
 def folds(table: pd.DataFrame, protocol: str) -> list[str]:
@@ -104,9 +108,9 @@ def _keep_session(t: pd.DataFrame, role: int, protocol: str) -> pd.Series:
 
 
 def _keep_instrument(t: pd.DataFrame, role: int, protocol: str) -> pd.Series:
-    fam = pd.Series(_family(t["attack_type"]), index=t.index)
+    fam = _family(t["attack_type"])
     keep = t["label"] == 1
-    for f in ("print", "replay"):
+    for f in sorted(set(fam[t["label"] == 0])):
         mask = (fam == f) & (t["label"] == 0)
         if not mask.any():
             continue

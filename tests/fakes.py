@@ -329,3 +329,65 @@ def build_generic_csv(root: Path, n_per_class: int = 2) -> FakeDataset:
                 lines.append(f"{rel},{label},{split},s{split}")
     write_lines(fake.root / "protocol.csv", lines)
     return fake
+
+
+# --- a fabricated crop cache with depth and NIR crops (multi-modal tests) ----------------------
+
+#: What each fake attack type looks like to each sensor: (rgb flat, depth face-shaped, nir face)
+FAKE_MM_SENSORS: dict[str, tuple[bool, bool, bool]] = {
+    "live": (False, True, True),
+    "print_flat": (True, False, True),     # flat in depth, the printed face shows in NIR
+    "replay_phone": (True, False, False),  # flat, and a screen shows no face in NIR
+    "mask": (True, True, False),           # face-shaped in depth, wrong NIR
+}
+
+
+def build_modality_cache(root: Path, n_videos: int = 3, frames: int = 2, size: int = 64,
+                         scales: tuple[float, ...] = (1.0, 1.4), seed: int = 0,
+                         attack_types: tuple[str, ...] = ("print_flat", "replay_phone", "mask"),
+                         ):
+    """A finished :class:`~fas_lib.cache.CropCache` folder with ``depth_<split>.npy`` and
+    ``nir_<split>.npy`` beside the RGB crops (the layout of :mod:`fas_lib.cache_modalities`),
+    opened (``modalities == ("depth", "nir")``).
+
+    Every split holds ``n_videos`` live videos and ``n_videos`` videos per attack type, each of
+    ``frames`` frames; the signals follow :data:`FAKE_MM_SENSORS` (a bump in depth, a bright
+    disc in NIR, a flat RGB texture for attacks) plus noise, so that a tiny model learns them.
+    """
+    import json
+
+    import pandas as pd
+
+    from fas_lib.cache import open_cache
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[:size, :size] / (size - 1) - 0.5
+    bump = np.clip(1 - 8 * (xx**2 + yy**2), 0, 1)
+    rows = []
+    arrays: dict[tuple[str, str], list[np.ndarray]] = {}
+    for split in ("train", "dev", "test"):
+        for kind in ("live", *attack_types):
+            rgb_flat, depth_face, nir_face = FAKE_MM_SENSORS[kind]
+            for v in range(n_videos):
+                for f in range(frames):
+                    noise = rng.normal(0, 12, (len(scales), size, size))
+                    tex = rng.normal(0, 40 if not rgb_flat else 8, (len(scales), size, size, 3))
+                    rgb = np.clip(128 + tex, 0, 255).astype(np.uint8)
+                    depth = np.clip(60 + (150 * bump if depth_face else 0) + noise, 0, 255)
+                    nir = np.clip(40 + (120 * bump if nir_face else 20) + noise, 0, 255)
+                    for name, arr in (("crops", rgb), ("depth", depth), ("nir", nir)):
+                        arrays.setdefault((name, split), []).append(arr.astype(np.uint8))
+                    n = sum(r["split"] == split for r in rows)
+                    rows.append({"split": split, "video_id": f"{split}_{kind}_{v}",
+                                 "subject": f"{split}{v}", "label": int(kind == "live"),
+                                 "attack_type": kind, "frame_idx": f, "index": n})
+    for (name, split), items in arrays.items():
+        np.save(root / f"{name}_{split}.npy", np.stack(items))
+    pd.DataFrame(rows).to_csv(root / "table.csv", index=False)
+    manifest = {"complete": True, "dataset": "fake_mm", "protocol": "standard", "fold": None,
+                "params": {"scales": list(scales), "crop_size": size,
+                           "modalities": ["depth", "nir"]},
+                "root": str(root), "counts": {"frames": len(rows)}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return open_cache(root)

@@ -10,6 +10,9 @@ The numbers come only from the files the notebooks write:
   several training seeds;
 * ``results/07_generalisation.json`` (notebook 07): the models and the LBP baseline under the
   shift protocols of ``fas_lib.shift``;
+* ``results/08_multimodal.json`` (notebook 08): per-sensor EER, the MM-FAS and ADSN ablation
+  tables, the unseen-attack rows (section ``multimodal``); ``results/bench_mm.json``
+  (``benchmarks/bench_mm.py``): the multi-modal models' speed and size (``bench_mm``);
 * ``results/09_time_and_regions.json`` (notebook 09): the video models (STASN's ablations, the
   data ablation, MS-FANS over time) and the attention statistic.
 
@@ -49,7 +52,6 @@ SECTIONS: dict[str, str] = {
     "lbp": "06_lbp_baseline",
     "seeds": "seed_spread",
     "shift": "07_generalisation",
-    "video": "09_time_and_regions",
 }
 
 #: Display names of the Table III methods, in the paper's row order.
@@ -484,7 +486,104 @@ def render_shift(res: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- notebook 09
+RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp,
+             "seeds": render_seed_spread, "shift": render_shift}
+
+#: Sections rendered from several results files (written only when all of them exist).
+MULTI: dict[str, tuple[tuple[str, ...], Any]] = {
+    "summary": (("03_table_ii", "06_table_iii", "06_lbp_baseline"), render_summary),
+    "border": (("00_data", "02_crops"), render_border),
+}
+
+
+# --- notebook 08 (multi-modal anti-spoofing) and benchmarks/bench_mm.py -----------------------
+
+#: Row labels of notebook 08's tables.
+MM_NAMES: dict[str, str] = {
+    "rgb": "RGB alone", "depth": "depth alone", "nir": "NIR alone",
+    "early": "early fusion (channels stacked)", "mmfas_main": "MM-FAS without aggregation",
+    "mmfas": "MM-FAS", "fr_random": "MM-FAS, dlib trunk, random init",
+    "fr_init": "MM-FAS, dlib trunk, face-recognition init",
+    "ensemble": "MM-FAS ensemble of the attack-type folds",
+    "adsn": "ADSN (BCE + center + cosine, attention)", "adsn_no_bce": "ADSN without BCE",
+    "adsn_no_center": "ADSN without center loss", "adsn_no_cosine": "ADSN without cosine loss",
+    "adsn_concat": "ADSN, concatenation instead of attention",
+}
+
+
+def _mm_rows(res: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    """ISO / ChaLearn rows of notebook 08's reports, one per run name."""
+    rows = ["| model | ACER | APCER | BPCER | test EER | TPR@FPR=1e-2 | TPR@FPR=1e-3 | worst type |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for n in names:
+        r = res["reports"][n]
+        rows.append(f"| {MM_NAMES.get(n, n)} | {_pct(r['acer'])} | {_pct(r['apcer'])} | "
+                    f"{_pct(r['bpcer'])} | {_pct(r['test_eer'])} | {_pct(r['tpr_at_fpr_1e-02'])}"
+                    f" | {_pct(r['tpr_at_fpr_1e-03'])} | {r['worst_type']} |")
+    return rows
+
+
+def render_multimodal(res: Mapping[str, Any]) -> str:
+    """Markdown for notebook 08: per-sensor EER by attack type, the MM-FAS and ADSN ablation
+    tables, the unseen-attack rows and the port's descriptor error.
+
+    Args:
+        res: the contents of ``results/08_multimodal.json`` (keys ``sensor_eer``, ``groups``,
+            ``reports``, ``unseen``, ``attack_types``, ``port_descriptor_error``).
+    """
+    types = list(res["attack_types"])
+    sensor = res["sensor_eer"]
+    lines = ["**Per sensor** — test EER % of bona fide against each attack type alone.", "",
+             "| model | " + " | ".join(types) + " |", "|---|" + "---:|" * len(types)]
+    order = [n for n in MM_NAMES if n in sensor]  # the JSON's keys are sorted
+    lines += [f"| {MM_NAMES[n]} | " + " | ".join(_pct(sensor[n].get(t)) for t in types)
+              + " |" for n in order]
+    n_test = next(iter(res["reports"].values()))
+    lines += ["", f"**MM-FAS and its ablation** — % at the dev-EER threshold (APCER: the worst "
+                  f"attack type, ISO/IEC 30107-3); {n_test['n_test_attacks']} test attack and "
+                  f"{n_test['n_test_bona_fide']} bona fide frames.", ""]
+    lines += _mm_rows(res, res["groups"]["mmfas"])
+    lines += ["", "**Unseen attack types** — each fold's MM-FAS on the type it never saw "
+                  "(threshold from dev without that type).", "",
+              "| held-out type | test EER | APCER | BPCER | ACER |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {u['attack_type']} | {_pct(u['test_eer'])} | {_pct(u['apcer'])} | "
+              f"{_pct(u['bpcer'])} | {_pct(u['acer'])} |" for u in res["unseen"]]
+    lines += ["", "**ADSN and its ablation** (depth as surface normals + NIR; without BCE: "
+                  "scored by the embedding's cosines to the class centers).", ""]
+    lines += _mm_rows(res, res["groups"]["adsn"])
+    err = res.get("port_descriptor_error")
+    if err is not None:
+        lines += ["", f"dlib port: max |port - dlib| over the 128-d descriptors of the two "
+                      f"portraits = {float(err):.1e}."]
+    lines += ["", _provenance({**res, "protocol": None}, "08_multimodal.ipynb")]
+    return "\n".join(lines)
+
+
+def render_bench_mm(res: Mapping[str, Any]) -> str:
+    """Markdown for ``results/bench_mm.json``: training and inference speed per model, and
+    parameters / FLOPs per preset."""
+    lines = [f"**Multi-modal models, speed** ({res['threads']} threads, batch "
+             f"{res['batch_size']}, random inputs in memory"
+             + ("; **tiny run: not a measurement**" if res.get("smoke") else "") + ")", "",
+             "| model | input | training samples/s | inference ms per face |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {MM_NAMES.get(n, n)} | {r['input_size']} | {r['train_samples_per_s']:.1f} | "
+              f"{r['infer_ms_per_face']:.2f} |"
+              for n, r in sorted(res["speed"].items(), key=lambda kv: list(MM_NAMES).index(kv[0])
+                                 if kv[0] in MM_NAMES else len(MM_NAMES))]
+    lines += ["", "| network | preset | input | parameters (M) | GFLOPs |",
+              "|---|---|---:|---:|---:|"]
+    lines += [f"| {net} | {preset} | {r['input_size']} | {r['params'] / 1e6:.2f} | "
+              f"{r['flops'] / 1e9:.3f} |"
+              for net, presets in res["sizes"].items() for preset, r in presets.items()]
+    return "\n".join(lines)
+
+
+SECTIONS.update({"multimodal": "08_multimodal", "bench_mm": "bench_mm"})
+RENDERERS.update({"multimodal": render_multimodal, "bench_mm": render_bench_mm})
+
+
+# --- notebook 09 (time and regions: STASN and MS-FANS over time) ------------------------------
 
 #: Row labels of notebook 09's studies: study -> (table label, value -> model words).
 VIDEO_STUDIES: dict[str, str] = {
@@ -563,14 +662,8 @@ def render_video(res: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp,
-             "seeds": render_seed_spread, "shift": render_shift, "video": render_video}
-
-#: Sections rendered from several results files (written only when all of them exist).
-MULTI: dict[str, tuple[tuple[str, ...], Any]] = {
-    "summary": (("03_table_ii", "06_table_iii", "06_lbp_baseline"), render_summary),
-    "border": (("00_data", "02_crops"), render_border),
-}
+SECTIONS.update({"video": "09_time_and_regions"})
+RENDERERS.update({"video": render_video})
 
 
 def load_sections(results_dir: Path) -> dict[str, str]:

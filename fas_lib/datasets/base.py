@@ -204,6 +204,9 @@ class DatasetAdapter(abc.ABC):
         required: relative paths that must exist under the root.
         layout: the expected layout in words, for error messages.
         face_dir: folder under the root holding ``.face`` files, or ``None``.
+        precropped: the images already are face crops, cut separately per modality (CASIA-SURF):
+            a crop cache with depth / NIR takes each whole image as the face box instead of
+            detecting (:mod:`fas_lib.cache_modalities`).
     """
 
     name: ClassVar[str] = ""
@@ -213,6 +216,7 @@ class DatasetAdapter(abc.ABC):
     required: ClassVar[tuple[str, ...]] = ()
     layout: ClassVar[str] = ""
     face_dir: ClassVar[str | None] = None
+    precropped: ClassVar[bool] = False
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser()

@@ -24,6 +24,11 @@ Tolerances (*unverified* formats): ``val_label.txt`` may hold one label per line
 or lines whose first token is the RGB path and whose last token is the label (Bob's
 ``bob.db.casiasurf`` reads it that way); labels are matched on the sample stem
 (``Val/0000/000000``). Validation samples without a label are skipped (``unlabelled``).
+
+Crop cache: the colour, depth and IR images are face crops cut separately (of different sizes,
+on no shared pixel grid), so the adapter is ``precropped``: a cache with depth / NIR
+(``fas prepare --modalities depth nir``) runs no detector and takes each whole image as its
+face box (:mod:`fas_lib.cache_modalities`); an RGB-only cache detects the face as before.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ class CasiaSurf(DatasetAdapter):
     default_protocol = "challenge"
     required = ("train_list.txt",)
     layout = "train_list.txt, Training/ and (for dev) val_public_list.txt + val_label.txt"
+    precropped = True
 
     def _rows(self, protocol: str, fold: int | None, skips: SkipLog) -> list[dict]:
         rows: list[dict] = []

@@ -56,9 +56,13 @@ from fas_lib.models.dlib_dat import (
 from fas_lib.models.face_recognition import (
     DESCRIPTOR_DIM,
     FEATURE_NAMES,
+    TRUNK_WIDTHS,
     DlibResNet,
+    DlibTrunk,
     add_prev,
     default_model_path,
+    dlib_stage,
+    dlib_trunk_sides,
     embed_with_features,
     face_descriptors,
     load_face_recognition_net,
@@ -134,6 +138,8 @@ from fas_lib.models.mmfas import (  # noqa: E402
     MMFASConfig,
     build_mmfas,
     describe_mmfas,
+    dlib_trunk_config,
+    init_from_face_recognition,
     mmfas_dummy_input,
 )
 
@@ -144,6 +150,8 @@ __all__ += [
     "ResNetBlock", "adsn_dummy_input", "as_modalities", "attention_maps", "build_adsn",
     "build_mmfas", "caffe_stage", "center_loss", "cosine_loss", "describe_adsn",
     "describe_mmfas", "measure_cost", "mmfas_dummy_input", "resnet_stage", "surface_normals",
+    "DlibTrunk", "TRUNK_WIDTHS", "dlib_stage", "dlib_trunk_config", "dlib_trunk_sides",
+    "init_from_face_recognition",
 ]
 
 # Temporal models (issue 16): STASN (Yang et al., CVPR 2019) and MS-FANS over time.

@@ -91,6 +91,14 @@ class ResidualBlock(nn.Module):
         return F.relu(add_prev(y, shortcut))
 
 
+def dlib_stage(c_in: int, c_out: int, n_blocks: int, downsample: bool = True) -> nn.Sequential:
+    """One stage of dlib's ResNet: ``n_blocks`` :class:`ResidualBlock`, the first one
+    ``c_in -> c_out`` and down-sampling (side ``s -> max((s - 3) // 2 + 1, s // 2)``) when
+    ``downsample``."""
+    return nn.Sequential(*[ResidualBlock(c_in if i == 0 else c_out, c_out, downsample and i == 0)
+                           for i in range(n_blocks)])
+
+
 class DlibResNet(nn.Module):
     """dlib's face-recognition ResNet (29 convolutions, 128-d output, 150 x 150 RGB input).
 
@@ -106,9 +114,7 @@ class DlibResNet(nn.Module):
         self.register_buffer("mean", torch.tensor([122.782, 117.001, 104.298]).view(1, 3, 1, 1))
         stages, width = [], 32
         for channels, blocks, down in STAGES:
-            layers = [ResidualBlock(width if i == 0 else channels, channels, down and i == 0)
-                      for i in range(blocks)]
-            stages.append(nn.Sequential(*layers))
+            stages.append(dlib_stage(width, channels, blocks, down))
             width = channels
         self.stages = nn.ModuleList(stages)
         self.fc = nn.Linear(width, DESCRIPTOR_DIM, bias=False)
@@ -137,6 +143,52 @@ class DlibResNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_features(x)[0]
+
+
+#: Widths of dlib's stem and of its stages 1-3, the levels 1-3 of an MM-FAS trunk.
+TRUNK_WIDTHS: tuple[int, int, int, int] = (32, 32, 64, 128)
+
+
+def dlib_trunk_sides(size: int) -> tuple[int, int, int]:
+    """Sides of the level-1, 2, 3 maps of :class:`DlibTrunk` for a ``size`` x ``size`` input."""
+    side = ((size - 7) // 2 + 1 - 3) // 2 + 1  # 7x7/2 convolution, 3x3/2 max-pool
+    l1 = side
+    l2 = max((l1 - 3) // 2 + 1, l1 // 2)  # add_prev keeps the larger of conv and shortcut
+    return l1, l2, max((l2 - 3) // 2 + 1, l2 // 2)
+
+
+class DlibTrunk(nn.Module):
+    """dlib's stem and stages 1-3 as an MM-FAS trunk: ``forward`` returns the level-1, 2, 3
+    maps (dlib's ``stage1``, ``stage2``, ``stage3``: 32, 64 and 128 channels).
+
+    The input follows the course's convention (:func:`fas_lib.loader.to_float`: ``u8 / 127.5 -
+    1``, any number of channels) and is turned into dlib's ``(u8 - mean) / 256`` first, with
+    the buffer ``mean`` (per channel; dlib's RGB mean once loaded, see
+    :func:`~fas_lib.models.mmfas.init_from_face_recognition`), so that loaded weights see what
+    they were trained on. Parameter names match :class:`DlibResNet`'s (``conv``, ``affine``,
+    ``stages.0-2``).
+
+    Args:
+        in_channels: input channels (3: RGB; 1: depth or NIR).
+    """
+
+    def __init__(self, in_channels: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, TRUNK_WIDTHS[0], 7, 2, 0)
+        self.affine = Affine(TRUNK_WIDTHS[0])
+        self.register_buffer("mean", torch.full((1, in_channels, 1, 1), 127.5))
+        width, stages = TRUNK_WIDTHS[0], []
+        for channels, blocks, down in STAGES[:3]:
+            stages.append(dlib_stage(width, channels, blocks, down))
+            width = channels
+        self.stages = nn.ModuleList(stages)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        z = ((x + 1.0) * 127.5 - self.mean) / INPUT_SCALE
+        y = F.max_pool2d(F.relu(self.affine(self.conv(z))), 3, 2)
+        l1 = self.stages[0](y)
+        l2 = self.stages[1](l1)
+        return l1, l2, self.stages[2](l2)
 
 
 def _expected_layers(model: DlibResNet) -> list[tuple[str, nn.Module | None, dict[str, int]]]:

@@ -7,9 +7,11 @@ needs nothing here.
   could find): an angular companion of the center loss on the same centers,
   ``mean_i [(1 - cos(f_i, c_{y_i})) + mean_{k != y_i} max(0, cos(f_i, c_k) - margin)]``, pulling
   each embedding's direction to its class center and pushing it from the other class's;
-* :class:`ADSNLoss`: ``BCE + lambda_center * center + lambda_cosine * cosine`` with learnable
-  centers (updated by the optimizer with the network's parameters rather than Wen et al.'s
-  separate ``alpha`` rule); each weight at 0 removes its term (the ablation).
+* :class:`ADSNLoss`: ``lambda_bce * BCE + lambda_center * center + lambda_cosine * cosine``
+  with learnable centers (updated by the optimizer with the network's parameters rather than
+  Wen et al.'s separate ``alpha`` rule); each weight at 0 removes its term (the ablation;
+  without BCE the classifier learns nothing and a model is scored from its embedding's
+  cosines to the two centers: :meth:`ADSNLoss.center_scores`).
 
 Labels: 1 = bona fide (:data:`fas_lib.LIVE`), 0 = attack; ADSN's logit is positive for bona fide.
 """
@@ -54,7 +56,7 @@ def cosine_loss(features: Tensor, labels: Tensor, centers: Tensor, margin: float
 
 
 class ADSNLoss(nn.Module):
-    """``BCE(logit, y) + lambda_center * center_loss + lambda_cosine * cosine_loss``.
+    """``lambda_bce * BCE(logit, y) + lambda_center * center_loss + lambda_cosine * cosine_loss``.
 
     The class centers ``(n_classes, dim)`` are parameters of this module, drawn from
     ``N(0, 0.1^2)`` at start (not zero, so that cosines are defined): give
@@ -66,11 +68,13 @@ class ADSNLoss(nn.Module):
         lambda_cosine: weight of :func:`cosine_loss`.
         margin: of :func:`cosine_loss`.
         n_classes: number of centers (2: attack, bona fide).
+        lambda_bce: weight of the BCE term (1; 0 in the "without BCE" ablation).
     """
 
     def __init__(self, dim: int, lambda_center: float = 0.01, lambda_cosine: float = 0.1,
-                 margin: float = 0.0, n_classes: int = 2) -> None:
+                 margin: float = 0.0, n_classes: int = 2, lambda_bce: float = 1.0) -> None:
         super().__init__()
+        self.lambda_bce = lambda_bce
         self.centers = nn.Parameter(0.1 * torch.randn(n_classes, dim))
         self.lambda_center = lambda_center
         self.lambda_cosine = lambda_cosine
@@ -91,5 +95,12 @@ class ADSNLoss(nn.Module):
         bce = F.binary_cross_entropy_with_logits(logits, labels.float())
         center = center_loss(emb, labels, self.centers)
         cosine = cosine_loss(emb, labels, self.centers, self.margin)
-        total = bce + self.lambda_center * center + self.lambda_cosine * cosine
+        total = (self.lambda_bce * bce + self.lambda_center * center
+                 + self.lambda_cosine * cosine)
         return {"total": total, "bce": bce, "center": center, "cosine": cosine}
+
+    def center_scores(self, embedding: Tensor) -> Tensor:
+        """A bona-fide score from the embedding alone: ``cos(f, c_bona_fide) - cos(f, c_attack)``
+        (in ``[-2, 2]``), for a model trained without BCE; ``(B, D) -> (B,)``."""
+        cos = F.normalize(embedding, dim=1) @ F.normalize(self.centers, dim=1).T
+        return cos[:, 1] - cos[:, 0]

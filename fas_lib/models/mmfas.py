@@ -37,11 +37,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from fas_lib.models.face_recognition import (
+    TRUNK_WIDTHS,
+    DlibResNet,
+    DlibTrunk,
+    dlib_stage,
+    dlib_trunk_sides,
+    load_face_recognition_net,
+)
 from fas_lib.models.mm_blocks import ModalityInput, as_modalities, caffe_stage, describe_presets
 
 __all__ = [
     "DEFAULT_CHANNELS", "MMFAS", "MMFAS_PRESETS", "AggregationBlock", "CaffeTrunk",
-    "MMFASConfig", "build_mmfas", "describe_mmfas", "mmfas_dummy_input",
+    "MMFASConfig", "build_mmfas", "describe_mmfas", "dlib_trunk_config",
+    "init_from_face_recognition", "mmfas_dummy_input",
 ]
 
 #: Input channels of each modality the crop cache stores.
@@ -64,6 +73,12 @@ class MMFASConfig:
             channels stacked into one trunk; no aggregation path).
         head: ``"sum"`` (authors) or ``"concat"`` of the pooled main and aggregation vectors.
         n_classes: logits (2: index 1 bona fide).
+        trunk: ``"caffe"`` (the authors' trunk) or ``"dlib"``: dlib's face-recognition ResNet
+            from its stem to its stage 3 (:class:`~fas_lib.models.face_recognition.DlibTrunk`;
+            widths fixed to :data:`~fas_lib.models.face_recognition.TRUNK_WIDTHS`, 3/4/3
+            blocks), so that :func:`init_from_face_recognition` can load its weights; the
+            aggregation path's stage copies and the fourth stage are then dlib-style stages
+            (:func:`~fas_lib.models.face_recognition.dlib_stage`, ``blocks`` of them).
     """
 
     modalities: tuple[str, ...] = ("rgb", "depth", "nir")
@@ -76,6 +91,7 @@ class MMFASConfig:
     fusion: str = "late"
     head: str = "sum"
     n_classes: int = 2
+    trunk: str = "caffe"
 
     def __post_init__(self) -> None:
         if self.fusion not in ("late", "early"):
@@ -87,9 +103,21 @@ class MMFASConfig:
             raise ValueError(f"no channel count for modalities {missing or '(none given)'}")
         if len(self.widths) != 5 or len(self.blocks) != 4:
             raise ValueError("widths needs 5 entries (stem, stages 1-4), blocks 4")
-        if self.input_size < 48:
+        if self.trunk not in ("caffe", "dlib"):
+            raise ValueError(f"trunk must be 'caffe' or 'dlib', got {self.trunk!r}")
+        if self.trunk == "dlib":
+            self._check_dlib()
+        elif self.input_size < 48:
             raise ValueError(f"input_size {self.input_size} < 48: the trunk's unpadded "
                              "convolutions and pools leave no pixel")
+
+    def _check_dlib(self) -> None:
+        if tuple(self.widths[:4]) != TRUNK_WIDTHS:
+            raise ValueError(f"trunk='dlib' needs widths starting {TRUNK_WIDTHS} (dlib's), got "
+                             f"{tuple(self.widths)}; see dlib_trunk_config")
+        if dlib_trunk_sides(self.input_size)[2] < 3:
+            raise ValueError(f"input_size {self.input_size} is too small for the dlib trunk "
+                             "(its level-3 maps must be at least 3 x 3: input_size >= 56)")
 
     @property
     def n_channels(self) -> list[int]:
@@ -153,6 +181,26 @@ class AggregationBlock(nn.Module):
         return self.stage(self.fuse(feats, prev))
 
 
+def _stage(cfg: MMFASConfig, c_in: int, c_out: int, n_blocks: int) -> nn.Sequential:
+    """A stage after the trunks (fourth stage, aggregation copies) in the trunk's style.
+
+    dlib's shortcut zero-fills missing channels and so cannot drop any: a dlib-style stage that
+    narrows (the fourth stage's ``M * 128 -> w4``) starts with a 1x1 convolution to ``c_out``.
+    """
+    if cfg.trunk == "caffe":
+        return caffe_stage(c_in, c_out, n_blocks)
+    stage = dlib_stage(min(c_in, c_out), c_out, n_blocks, downsample=True)
+    if c_in <= c_out:
+        return stage
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), *stage)
+
+
+def _trunk(cfg: MMFASConfig, in_channels: int) -> nn.Module:
+    if cfg.trunk == "dlib":
+        return DlibTrunk(in_channels)
+    return CaffeTrunk(in_channels, cfg.widths, cfg.blocks)
+
+
 class MMFAS(nn.Module):
     """Parkin & Grinchuk's multi-modal network (see the module docstring).
 
@@ -166,16 +214,16 @@ class MMFAS(nn.Module):
         self.config = cfg = config or MMFASConfig()
         w, b = cfg.widths, cfg.blocks
         if cfg.fusion == "early":
-            self.trunks = nn.ModuleDict({"early": CaffeTrunk(sum(cfg.n_channels), w, b)})
+            self.trunks = nn.ModuleDict({"early": _trunk(cfg, sum(cfg.n_channels))})
         else:
-            self.trunks = nn.ModuleDict({m: CaffeTrunk(c, w, b)
+            self.trunks = nn.ModuleDict({m: _trunk(cfg, c)
                                          for m, c in zip(cfg.modalities, cfg.n_channels)})
         n = len(self.trunks)
-        self.main_stage = caffe_stage(n * w[3], w[4], b[3])
+        self.main_stage = _stage(cfg, n * w[3], w[4], b[3])
         self.agg = nn.ModuleList()
         if cfg.uses_aggregation:
             self.agg = nn.ModuleList(
-                [AggregationBlock(n, w[k], caffe_stage(w[k], w[k + 1], b[k])) for k in (1, 2, 3)]
+                [AggregationBlock(n, w[k], _stage(cfg, w[k], w[k + 1], b[k])) for k in (1, 2, 3)]
             )
         self.pool = nn.AdaptiveAvgPool2d(1)
         both = cfg.uses_aggregation and cfg.head == "concat"
@@ -230,3 +278,60 @@ def describe_mmfas(presets: Sequence[str] | None = None) -> dict[str, dict[str, 
         2 per multiply-accumulate (:func:`~fas_lib.models.mm_blocks.measure_cost`).
     """
     return describe_presets(MMFAS_PRESETS, MMFAS, mmfas_dummy_input, presets)
+
+
+def dlib_trunk_config(preset: str | MMFASConfig = "cpu", **overrides: Any) -> MMFASConfig:
+    """A preset with dlib's face-recognition trunk (``trunk="dlib"``, widths
+    :data:`~fas_lib.models.face_recognition.TRUNK_WIDTHS` + the preset's ``w4``), for
+    :func:`init_from_face_recognition` and its random-init control; ``overrides`` as in
+    :func:`build_mmfas` (``input_size`` at least 56)."""
+    cfg = MMFAS_PRESETS[preset] if isinstance(preset, str) else preset
+    fields: dict[str, Any] = {"trunk": "dlib", "widths": (*TRUNK_WIDTHS, cfg.widths[4])}
+    return replace(cfg, **{**fields, **overrides})
+
+
+@torch.no_grad()
+def init_from_face_recognition(model: MMFAS, net: DlibResNet | None = None,
+                               inflate: str = "mean") -> dict[str, str]:
+    """Load dlib's face-recognition weights into every trunk of a ``trunk="dlib"`` MM-FAS.
+
+    The RGB trunk receives dlib's stem and stages 1-3 as they are (its level maps then equal
+    :func:`~fas_lib.models.face_recognition.embed_with_features`' ``stage1-3`` on the same
+    face); a trunk with another channel count (depth, NIR: 1) receives them **inflated**: the
+    first convolution's weights averaged over the three RGB input channels and repeated, and
+    the input mean averaged the same way. A grey image ``(v, v, v)`` so gives the RGB stem a
+    response three times the inflated stem's on ``v`` (``inflate="sum"`` keeps it equal). The
+    aggregation path, the fourth stage and the classifier keep their random initialisation.
+
+    Args:
+        model: an :class:`MMFAS` with ``trunk="dlib"`` and late fusion.
+        net: the ported network (default :func:`~fas_lib.models.face_recognition.
+            load_face_recognition_net`).
+        inflate: ``"mean"`` (the weights averaged over RGB) or ``"sum"``.
+
+    Returns:
+        ``{modality: "copied" | "inflated"}``.
+
+    Raises:
+        ValueError: the model has the caffe trunk or early fusion, or ``inflate`` is unknown.
+    """
+    cfg = model.config
+    if inflate not in ("mean", "sum"):
+        raise ValueError(f"inflate must be 'mean' or 'sum', got {inflate!r}")
+    if cfg.trunk != "dlib" or cfg.fusion != "late":
+        raise ValueError("init_from_face_recognition needs trunk='dlib' and fusion='late' "
+                         f"(got trunk={cfg.trunk!r}, fusion={cfg.fusion!r})")
+    source = (net or load_face_recognition_net()).state_dict()
+    done = {}
+    for name, trunk in model.trunks.items():
+        own = trunk.state_dict()
+        state = {k: source[k].clone() for k in own}
+        c = own["conv.weight"].shape[1]
+        if c != 3:
+            w = state["conv.weight"]
+            w = w.mean(1, keepdim=True) if inflate == "mean" else w.sum(1, keepdim=True)
+            state["conv.weight"] = w.repeat(1, c, 1, 1)
+            state["mean"] = state["mean"].mean(1, keepdim=True).repeat(1, c, 1, 1)
+        trunk.load_state_dict(state)
+        done[name] = "copied" if c == 3 else "inflated"
+    return done

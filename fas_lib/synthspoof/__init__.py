@@ -16,17 +16,21 @@ Example:
 Importing the package does no work.
 """
 
-from .config import ATTACK_TYPES, GENERATOR_VERSION, MODALITIES, SynthConfig, config_hash
+from .config import (ALL_ATTACK_TYPES, ATTACK_TYPES, EXTRA_ATTACK_TYPES, GENERATOR_VERSION,
+                     MODALITIES, MODALITY_VERSION, SynthConfig, config_hash)
 from .factors import SESSION_NAMES
 from .dataset import default_root, generate, plan_jobs, protocol_table, split_subjects
 from .gt import aligned_box, border_share, crop_shows_border, face_box
-from .reader import SynthSpoofReader
+from .reader import SynthSpoofReader, sensor_views
 from .subjects import Subject, distinctness, make_subjects, subject_thumbnails
 
 __all__ = [
+    "ALL_ATTACK_TYPES",
     "ATTACK_TYPES",
+    "EXTRA_ATTACK_TYPES",
     "GENERATOR_VERSION",
     "MODALITIES",
+    "MODALITY_VERSION",
     "SESSION_NAMES",
     "Subject",
     "SynthConfig",
@@ -41,6 +45,7 @@ __all__ = [
     "generate",
     "make_subjects",
     "plan_jobs",
+    "sensor_views",
     "protocol_table",
     "split_subjects",
     "subject_thumbnails",

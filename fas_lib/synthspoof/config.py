@@ -22,7 +22,19 @@ ATTACK_TYPES: tuple[str, ...] = (
     "replay_phone",
     "replay_screen",
 )
+#: Opt-in attack types (never in the default dataset): ``"mask"``, a rigid 3-D mask worn by an
+#: attacker (face-shaped depth; resin / paper-mache texture, eye holes), and ``"print_nir"``, a
+#: flat print whose NIR-absorbing (carbon) ink shows a skin-like face to the NIR camera.
+EXTRA_ATTACK_TYPES: tuple[str, ...] = ("mask", "print_nir")
+#: Every attack type a config may ask for.
+ALL_ATTACK_TYPES: tuple[str, ...] = ATTACK_TYPES + EXTRA_ATTACK_TYPES
 MODALITIES: tuple[str, ...] = ("depth", "nir")
+#: Version of what the depth / NIR renderers and the opt-in attacks draw, folded into
+#: :func:`config_hash` only for configs that ask for modalities or an opt-in attack type, so
+#: that changing them regenerates those datasets and leaves the default one (RGB) alone.
+#: 1: depth holes at dark hair and grazing angles, NIR distance falloff and skin highlights,
+#: ink-dependent print contrast, 3-D fingers, masks and NIR prints.
+MODALITY_VERSION: str = "1"
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,8 @@ class SynthConfig:
             (:mod:`fas_lib.synthspoof.factors`).
         live_per_session: live videos of every subject in every session (each attack type
             has one video per subject and session).
-        attack_types: attack species, a subset of :data:`ATTACK_TYPES`.
+        attack_types: attack species, a subset of :data:`ALL_ATTACK_TYPES` (the default
+            :data:`ATTACK_TYPES`; the opt-in :data:`EXTRA_ATTACK_TYPES` on request).
         modalities: extra pixel-aligned modalities, a subset of ``("depth", "nir")``.
         seed: master seed; every video draws from ``SeedSequence([seed, video_index])``.
         user_faces_dir: optional folder of extra portrait photos used as subject sources.
@@ -70,7 +83,7 @@ class SynthConfig:
             raise ValueError(f"frames must be at least 320x240, got {self.width}x{self.height}")
         for name, allowed in (
             ("sessions", SESSION_NAMES),
-            ("attack_types", ATTACK_TYPES),
+            ("attack_types", ALL_ATTACK_TYPES),
             ("modalities", MODALITIES),
         ):
             bad = [v for v in getattr(self, name) if v not in allowed]
@@ -102,11 +115,14 @@ def user_faces_fingerprint(user_faces_dir: str | None) -> list[list]:
 
 
 def config_hash(config: SynthConfig) -> str:
-    """Short hash of the parameters, the generator version and the user photos' fingerprint."""
+    """Short hash of the parameters, the generator version and the user photos' fingerprint
+    (and :data:`MODALITY_VERSION` when the config asks for modalities or opt-in attacks)."""
     payload = {
         "params": config.to_dict(),
         "version": GENERATOR_VERSION,
         "user_faces": user_faces_fingerprint(config.user_faces_dir),
     }
+    if config.modalities or set(config.attack_types) & set(EXTRA_ATTACK_TYPES):
+        payload["modality_version"] = MODALITY_VERSION
     blob = json.dumps(payload, sort_keys=True).encode()
     return hashlib.sha1(blob).hexdigest()[:10]

@@ -33,7 +33,7 @@ from fas_lib.protocol import make_table, write_protocol
 from fas_lib.utils import atomic_write_text, data_dir
 
 from .camera import noise_bank
-from .config import ATTACK_TYPES, GENERATOR_VERSION, SynthConfig, config_hash
+from .config import GENERATOR_VERSION, SynthConfig, config_hash
 from .factors import SESSION_NAMES, assign_cameras, by_name, instrument_for
 from .reader import SynthSpoofReader
 from .render import make_world
@@ -72,8 +72,7 @@ def plan_jobs(config: SynthConfig) -> list[VideoJob]:
         for session in config.sessions:
             s_idx = SESSION_NAMES.index(session)
             kinds = [("live", f"live{j + 1}", "") for j in range(config.live_per_session)]
-            kinds += [(k, k, instrument_for(si, s_idx, ATTACK_TYPES.index(k)))
-                      for k in config.attack_types]
+            kinds += [(k, k, instrument_for(si, s_idx, k)) for k in config.attack_types]
             plan += [(si, session, kind, tag, instrument) for kind, tag, instrument in kinds]
     cameras = assign_cameras([(splits[si], session, instrument or "live")
                               for si, session, _, _, instrument in plan])

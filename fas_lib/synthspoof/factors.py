@@ -21,7 +21,12 @@ camera   ``c1`` old USB webcam; ``c2`` laptop webcam; ``c3`` phone A; ``c4`` pho
 printer  ``p1`` office laser, plain paper; ``p2`` inkjet, glossy photo paper; ``p3`` colour
          laser, recycled paper
 display  ``d1`` matte laptop LCD; ``d2`` glossy OLED phone; ``d3`` bluish IPS tablet
+mask     ``m1`` glossy painted resin; ``m2`` matte paper-mache; ``m3`` 3-D printed gypsum
+         (only for the opt-in ``mask`` attack)
 =======  ==================================================================================
+
+A print's NIR contrast depends on its ink (``Printer.nir_ink``): carbon toner absorbs 850 nm,
+dye inks hardly do. The opt-in ``print_nir`` attack uses the same printers with carbon ink.
 """
 
 from __future__ import annotations
@@ -96,6 +101,8 @@ class Printer:
         dot_mix: range of the share of hard dots in the printed tone.
         gloss: strength of the specular sheen on the paper (0 = matte).
         paper: paper white, RGB.
+        nir_ink: share of its inks' visible darkness that also absorbs 850 nm light (carbon
+            black toner high, dye inks low): the contrast of the printed face in NIR.
     """
 
     name: str
@@ -106,6 +113,32 @@ class Printer:
     dot_mix: tuple[float, float]
     gloss: float
     paper: tuple[float, float, float]
+    nir_ink: float = 0.4
+
+
+@dataclass(frozen=True)
+class MaskMaterial:
+    """A rigid 3-D face mask (the opt-in ``mask`` attack).
+
+    Attributes:
+        name: ``"m1"`` ...
+        title: what it stands for.
+        flatness: share of the face's own shading and detail the paint removes (1 = flat).
+        tint: RGB gains of the paint relative to the subject's skin.
+        gloss: peak of its specular highlight, grey levels (RGB and NIR).
+        nir: its NIR reflectance at 850 nm, grey levels (skin is about 150-180).
+        grain: amplitude of its surface texture (paper fibres, print layers), grey levels.
+        smooth: blur of the face relief it was moulded on, in inter-ocular distances.
+    """
+
+    name: str
+    title: str
+    flatness: float
+    tint: tuple[float, float, float]
+    gloss: float
+    nir: float
+    grain: float
+    smooth: float
 
 
 @dataclass(frozen=True)
@@ -155,11 +188,11 @@ CAMERAS: tuple[Camera, ...] = (
 )
 PRINTERS: tuple[Printer, ...] = (
     Printer("p1", "office laser printer, plain paper", 4.2, (15.0, 75.0, 45.0), (0.42, 0.62),
-            (0.55, 0.72), 0.0, (244.0, 243.0, 236.0)),
+            (0.55, 0.72), 0.0, (244.0, 243.0, 236.0), 0.55),
     Printer("p2", "inkjet printer, glossy photo paper", 2.6, (15.0, 75.0, 0.0), (0.78, 0.95),
-            (0.3, 0.45), 0.55, (251.0, 250.0, 248.0)),
+            (0.3, 0.45), 0.55, (251.0, 250.0, 248.0), 0.15),
     Printer("p3", "colour laser printer, recycled paper", 3.4, (105.0, 165.0, 45.0),
-            (0.55, 0.8), (0.45, 0.62), 0.15, (236.0, 231.0, 218.0)),
+            (0.55, 0.8), (0.45, 0.62), 0.15, (236.0, 231.0, 218.0), 0.35),
 )
 DISPLAYS: tuple[Display, ...] = (
     Display("d1", "matte laptop LCD", "rgb", (0.25, 0.38), (0.08, 0.14), (0.85, 1.0),
@@ -168,6 +201,13 @@ DISPLAYS: tuple[Display, ...] = (
             (1.0, 0.96, 1.02), (50.0, 90.0)),
     Display("d3", "bluish IPS tablet screen", "rgb", (0.3, 0.45), (0.04, 0.08), (0.9, 1.1),
             (0.9, 0.95, 1.0), (25.0, 60.0)),
+)
+MASKS: tuple[MaskMaterial, ...] = (
+    MaskMaterial("m1", "glossy painted resin mask", 0.5, (1.04, 0.98, 0.92), 70.0, 205.0, 2.0,
+                 0.12),
+    MaskMaterial("m2", "matte paper-mache mask", 0.6, (1.0, 0.96, 0.9), 0.0, 190.0, 7.0, 0.2),
+    MaskMaterial("m3", "3-D printed gypsum mask, full colour", 0.4, (0.97, 0.97, 0.97), 15.0,
+                 215.0, 4.0, 0.08),
 )
 SESSION_NAMES: tuple[str, ...] = tuple(s.name for s in SESSIONS)
 CAMERA_NAMES: tuple[str, ...] = tuple(c.name for c in CAMERAS)
@@ -182,11 +222,27 @@ class Factors:
     instrument: str
 
 
-def instrument_for(subject_index: int, session: int, attack_index: int) -> str:
+#: Attack type -> the family of its instrument, in the order that rotates the levels
+#: (``fas_lib.synthspoof.config.ALL_ATTACK_TYPES``).
+ATTACK_INSTRUMENTS: dict[str, tuple] = {
+    "print_flat": PRINTERS, "print_warped": PRINTERS, "print_cut": PRINTERS,
+    "replay_phone": DISPLAYS, "replay_screen": DISPLAYS, "mask": MASKS, "print_nir": PRINTERS,
+}
+
+
+def instrument_for(subject_index: int, session: int, attack_type: str) -> str:
     """The instrument of an attack: a subject's three prints in a session use the three
-    printers and its two replays two of the three displays, rotated by subject and session."""
-    k = (subject_index + session + attack_index) % 3
-    return (PRINTERS if attack_index < 3 else DISPLAYS)[k].name
+    printers, its two replays two of the three displays, rotated by subject and session; a
+    mask is one of :data:`MASKS` and a NIR print one of the printers, rotated likewise.
+
+    Raises:
+        KeyError: ``attack_type`` is not in :data:`ATTACK_INSTRUMENTS`.
+    """
+    if attack_type not in ATTACK_INSTRUMENTS:
+        raise KeyError(f"no instrument family for attack type {attack_type!r}; "
+                       f"known: {list(ATTACK_INSTRUMENTS)}")
+    k = (subject_index + session + list(ATTACK_INSTRUMENTS).index(attack_type)) % 3
+    return ATTACK_INSTRUMENTS[attack_type][k].name
 
 
 def assign_cameras(cells: list[tuple[str, ...]]) -> list[str]:
@@ -207,9 +263,9 @@ def assign_cameras(cells: list[tuple[str, ...]]) -> list[str]:
     return out
 
 
-def by_name(name: str) -> Session | Camera | Printer | Display:
-    """The level called ``name`` (``"s2"``, ``"c4"``, ``"p1"``, ``"d3"``)."""
-    for level in (*SESSIONS, *CAMERAS, *PRINTERS, *DISPLAYS):
+def by_name(name: str) -> Session | Camera | Printer | Display | MaskMaterial:
+    """The level called ``name`` (``"s2"``, ``"c4"``, ``"p1"``, ``"d3"``, ``"m1"``)."""
+    for level in (*SESSIONS, *CAMERAS, *PRINTERS, *DISPLAYS, *MASKS):
         if level.name == name:
             return level
     raise KeyError(f"no capture-factor level {name!r}")

@@ -35,6 +35,7 @@ def draw_fingers(
     reach: float,
     sides: tuple[str, ...],
     colour: np.ndarray,
+    heights: np.ndarray | None = None,
 ) -> None:
     """Draw holding fingers (shaded capsules) across the edges of ``rect`` on an RGBA canvas.
 
@@ -46,6 +47,8 @@ def draw_fingers(
         reach: how far fingers reach inside the edge, in canvas pixels.
         sides: edges to hold, among ``"left"``, ``"right"``, ``"bottom"``.
         colour: skin colour.
+        heights: optional ``(H, W)`` uint8 canvas receiving each finger's height above the
+            held object (255 on its ridge; the depth modality), modified in place.
     """
     x0, y0, x1, y1 = rect
     for side in sides:
@@ -65,11 +68,12 @@ def draw_fingers(
             else:
                 a, b = (pos + 3 * finger_w * ang, y1 + 3 * finger_w), (pos, y1 - r_in)
             wid = finger_w * (1.25 if n == 1 else 1.0) * rng.uniform(0.9, 1.1)
-            _finger(canvas, np.array(a), np.array(b), wid, colour)
+            _finger(canvas, np.array(a), np.array(b), wid, colour, heights)
 
 
 def _finger(
-    canvas: np.ndarray, a: np.ndarray, b: np.ndarray, wid: float, colour: np.ndarray
+    canvas: np.ndarray, a: np.ndarray, b: np.ndarray, wid: float, colour: np.ndarray,
+    heights: np.ndarray | None = None,
 ) -> None:
     """One finger from ``a`` (knuckle side) to the tip ``b``: shaded capsule with a nail."""
     h, w = canvas.shape[:2]
@@ -109,3 +113,6 @@ def _finger(
     dst = canvas[by0:by1, bx0:bx1]
     dst[..., :3] = np.clip(rgb * alpha + dst[..., :3] * (1 - alpha), 0, 255).astype(np.uint8)
     dst[..., 3] = np.maximum(dst[..., 3], m)
+    if heights is not None:  # a cylinder: height follows the same profile as the shading
+        hgt = heights[by0:by1, bx0:bx1]
+        hgt[...] = np.maximum(hgt, (shade * (m > 127) * 255).astype(np.uint8))

@@ -44,7 +44,8 @@ class Medium:
         to_plane: maps ``(N, 2)`` content-pixel points to plane coordinates.
         z: ``(H, W)`` uint8 distance added behind the plane (bend), or ``None`` when flat.
         gain: brightness factor applied after warping (emissive screens), 1 for prints.
-        extra: kind-specific data (display LUT, sub-pixel mask, glare, eye holes ...).
+        extra: kind-specific data (display LUT, sub-pixel mask, glare, eye holes, ``fingers``:
+            the holding fingers' heights, uint8 in plane coordinates ...).
     """
 
     kind: str
@@ -229,6 +230,7 @@ def make_print(
         tex[rim, :3] = (tex[rim, :3] * 0.55).astype(np.uint8)  # cut paper edge
         extra["holes"] = holes
     sides = tuple(s for s in ("left", "right", "bottom") if rng.random() < 0.6) or ("right",)
+    extra["fingers"] = np.zeros((ch, cw), np.uint8)
     draw_fingers(
         tex,
         (px0, py0, px1, py1),
@@ -237,6 +239,7 @@ def make_print(
         float(border[[0, 2, 3]].mean()) + face_px * 0.05,
         sides,
         skin_colour(rng),
+        extra["fingers"],
     )
     outer = rect_polygon(px0, py0, px1, py1)
     inner = rect_polygon(ox, oy, ox + w, oy + h)
@@ -299,6 +302,8 @@ def _bend(
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(0, 0, 0, 0),
     )
+    extra = extra | {"fingers": cv2.remap(extra["fingers"], map_x, map_y, cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)}
     phi_l = rng.uniform(-0.5, 0.5)
     shade = np.clip(0.78 + 0.26 * np.cos(np.nan_to_num(s / radius) - phi_l), 0, 1.04)
     out[..., :3] = np.clip(out[..., :3] * shade[None, :, None].astype(np.float32), 0, 255).astype(

@@ -88,3 +88,37 @@ class SynthSpoofReader:
             raise OSError(f"could not decode {self.root / rel}")
         height = int(self.manifest["params"]["height"])
         return stack.reshape(-1, height, stack.shape[-1])
+
+
+def sensor_views(reader: SynthSpoofReader, subject: str,
+                 session: str = "s1") -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """What each sensor sees of each attack: the middle frame of one subject's videos.
+
+    Args:
+        reader: a SynthSpoof generated with ``modalities=("depth", "nir")``.
+        subject: subject id, e.g. ``"s000"``.
+        session: session name.
+
+    Returns:
+        ``attack_type -> (rgb (H, W, 3), depth (H, W), nir (H, W))`` uint8, in protocol order
+        (``"live"`` first: the subject's first live video of the session).
+
+    Raises:
+        KeyError: no video of ``subject`` in ``session``.
+        FileNotFoundError: the dataset was generated without depth or NIR.
+    """
+    p = reader.protocol
+    rows = p[(p["subject"] == subject) & (p["session"] == session)]
+    if rows.empty:
+        raise KeyError(f"no video of subject {subject!r} in session {session!r}; subjects: "
+                       f"{sorted(p['subject'].unique())[:5]}, sessions: "
+                       f"{sorted(p['session'].unique())}")
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for vid, kind in zip(rows["video_id"], rows["attack_type"], strict=True):
+        if kind in out:
+            continue
+        depth, nir = reader.read_modality(vid, "depth"), reader.read_modality(vid, "nir")
+        frames = reader.read_frames(vid)
+        t = len(frames) // 2
+        out[kind] = (frames[t], depth[t], nir[t])
+    return out

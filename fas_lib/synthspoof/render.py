@@ -259,7 +259,8 @@ def render_view(
         pose: ``(3, 3)`` head motion in world coordinates.
         variant: sprite variant (``"open"``, ``"half"``, ``"closed"``, ``"smile"``).
         bg: the background already warped by ``m_out`` (saves a warp per frame).
-        aux: optional ``(H, W, 3)`` uint8 output receiving [relief, skin, alpha] of the subject.
+        aux: optional ``(H, W, 3)`` uint8 output receiving [relief, skin, alpha] of the subject,
+            or ``(H, W, 4)`` receiving also its mask's NIR reflectance (``subject.nir``).
 
     Returns:
         ``(image, landmarks68)`` in output pixels.
@@ -272,7 +273,10 @@ def render_view(
         blend_rgba(img, patch, x0, y0)
         if aux is not None:
             alpha = subject.sprites["open"][..., 3]
-            stack = np.dstack([subject.relief, subject.skin, alpha])
+            maps = [subject.relief, subject.skin, alpha]
+            if aux.shape[2] > 3:
+                maps.append(subject.nir if subject.nir is not None else np.zeros_like(alpha))
+            stack = np.dstack(maps)
             p2 = warp_patch(stack, m, size)
             if p2 is not None:
                 a2, ax, ay = p2

@@ -104,9 +104,10 @@ def _draw_hands(
     fp: float,
     gain: float,
     hands: bool | None = None,
+    heights: np.ndarray | None = None,
 ) -> None:
     """Fingers holding the device: always for a phone, sometimes for a monitor (``hands``
-    ``None``), or as ``hands`` says."""
+    ``None``), or as ``hands`` says; their heights go to ``heights`` (depth modality)."""
     held = (kind == "replay_phone" or rng.random() < 0.35) if hands is None else hands
     if held:  # held in the hand
         sides = (
@@ -122,6 +123,7 @@ def _draw_hands(
             float(bez[[0, 2]].mean()) + fp * 0.04,
             sides,
             skin_colour(rng) / gain,
+            heights,
         )
 
 
@@ -190,7 +192,8 @@ def make_display(
     tex = np.zeros((ch, cw, 4), np.uint8)
     device = (pad, pad, ox + aw + int(bez[2]), oy + ah + int(bez[3]))
     _draw_body(tex, rng, kind, device, bez, radius, fp, gain)
-    _draw_hands(tex, rng, kind, device, bez, fp, gain, hands)
+    fingers = np.zeros((ch, cw), np.uint8)
+    _draw_hands(tex, rng, kind, device, bez, fp, gain, hands, fingers)
     lut = _backlight_lut(rng, display)  # panel transfer (LUT), glare (additive, texture units)
     glare = sheen(rng, aw, ah, rng.uniform(*display.glare) / gain)
     extra = {
@@ -199,6 +202,7 @@ def make_display(
         "glare": cv2.cvtColor(glare, cv2.COLOR_GRAY2RGB),
         "active": (ox, oy, aw, ah),
         "display": (disp_w, disp_h),
+        "fingers": fingers,
     }
     return Medium(
         "replay",

@@ -42,6 +42,8 @@ class Subject:
         landmarks: variant name -> ``(68, 2)`` landmarks in sprite pixels.
         skin: ``(H, W)`` uint8 skin mask (for the near-infrared modality).
         relief: ``(H, W)`` uint8 height of the head above the body plane (depth modality).
+        nir: ``(H, W)`` uint8 NIR reflectance of what covers the face (a mask,
+            :mod:`.mask`), 0 where skin, hair or eyes show; ``None`` for a bare head.
     """
 
     subject_id: str
@@ -51,6 +53,7 @@ class Subject:
     landmarks: dict[str, np.ndarray] = field(repr=False)
     skin: np.ndarray = field(repr=False)
     relief: np.ndarray = field(repr=False)
+    nir: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def iod(self) -> float:

@@ -1,8 +1,10 @@
-"""Render one video (live, print or replay) with its exact per-frame ground truth.
+"""Render one video (live, print, replay or mask) with its exact per-frame ground truth.
 
 Live: the subject in its first scene, with head motion and blinks, seen by the simulated camera.
 Attacks: a photo / video of the subject in its first scene shown on a medium (print or screen)
-that sits in a SECOND scene, drifts rigidly (homography) and is recaptured by the camera.
+that sits in a SECOND scene, drifts rigidly (homography) and is recaptured by the camera; a
+mask (opt-in) is worn in the first scene like a live video (:mod:`.mask`). Depth and NIR follow
+:mod:`.sensors`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import numpy as np
 
 from fas_lib.geometry import dlib68_to_dlib5, dlib68_to_paper5
 
-from .camera import bank_view, capture, sensor_noise_mono
+from .camera import capture
 from .factors import by_name, colour_pipeline, illuminate, light_field
 from .gt import POLY_SIDE_POINTS, face_box
+from .mask import mask_subject
 from .media import PRINT_IOD, Medium, make_print, sample_margins
 from .render import (
     WORLD_IOD,
@@ -34,8 +37,12 @@ from .render import (
 )
 from .scene import make_scene
 from .screen import display_texture, make_display
+from .sensors import (NIR_IOD_REF, RELIEF_SLOPE, depth_frame, head_nir, medium_nir, nir_frame,
+                      nir_gain)
 from .subjects import Subject
 
+#: Peak of the skin's specular highlight in NIR, grey levels.
+SKIN_SHINE: float = 30.0
 #: Face inter-ocular distance in the recorded frames, pixels at 640 x 480 (scaled with width).
 FRAME_IOD_RANGE: tuple[float, float] = (58.0, 80.0)
 _NPOLY = 4 * POLY_SIDE_POINTS
@@ -84,6 +91,9 @@ def render_video(
     r = _Renderer(subject, world, width, height, n_frames, rng, bank, want, job, seed)
     if job.attack_type == "live":
         r.live()
+    elif job.attack_type == "mask":
+        material = by_name(job.instrument)
+        r.live(mask_subject(subject, material, rng), material.gloss)
     elif job.attack_type.startswith("print"):
         r.printed()
     else:
@@ -161,8 +171,10 @@ class _Renderer:
         return np.array([w * self.rng.uniform(0.4, 0.6), h * self.rng.uniform(0.42, 0.54)])
 
     # -- live -------------------------------------------------------------------------------
-    def live(self) -> None:
+    def live(self, wearer: Subject | None = None, gloss: float = 0.0) -> None:
+        """A live video, or the subject's mask worn by ``wearer`` (mask NIR ``gloss``)."""
         w, h = self.size
+        s = self.s if wearer is None else wearer
         a = similarity(
             self._frame_iod() / WORLD_IOD,
             self.rng.uniform(-3, 3),
@@ -176,19 +188,17 @@ class _Renderer:
         near = self.rng.uniform(130, 160)
         nan = np.full((_NPOLY, 2), np.nan)
         for t in range(self.n):
-            aux = np.zeros((h, w, 3), np.uint8) if self.want_aux else None
-            img, lm = render_view(
-                self.w, self.s, a, self.size, poses[t], variants[t], bg=bg, aux=aux
-            )
+            aux = np.zeros((h, w, 3 + (s.nir is not None)), np.uint8) if self.want_aux else None
+            img, lm = render_view(self.w, s, a, self.size, poses[t], variants[t], bg=bg, aux=aux)
             self._emit(img, lm, nan, nan)
             if aux is not None:
                 alpha = aux[..., 2].astype(np.float32) / 255
                 depth = far * (1 - alpha) + (near - 20 + aux[..., 0] * (100 / 255)) * alpha
                 gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
-                skin = aux[..., 1].astype(np.float32) / 255
-                person = (0.45 * gray + 105) * skin + (0.7 * gray + 10) * (1 - skin)
-                nir = 0.35 * gray * (1 - alpha) + person * alpha
-                self._emit_aux(depth, nir)
+                hair = (alpha > 0.5) & (aux[..., 1] < 128) & (gray < 60)  # absorbs the pattern
+                slope = RELIEF_SLOPE * self._iod(lm) / NIR_IOD_REF
+                nir = head_nir(gray, aux, slope, nir_gain(lm, self.k_frame), SKIN_SHINE, gloss)
+                self._emit_aux(depth, nir, hair)
 
     # -- attacks ----------------------------------------------------------------------------
     def _window(self, margins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +245,8 @@ class _Renderer:
         if res is not None:
             patch, x0, y0 = res
             blend_rgba(img, patch, x0, y0, gain=medium.gain)
-        self._emit(img, apply(hmat, lm_plane), apply(hmat, medium.outer), apply(hmat, medium.inner),
+        lm = apply(hmat, lm_plane)
+        self._emit(img, lm, apply(hmat, medium.outer), apply(hmat, medium.inner),
                    lit=medium.kind == "replay")
         if not self.want_aux:
             return
@@ -246,7 +257,8 @@ class _Renderer:
         if res is not None:
             alpha = medium.rgba[..., 3]
             z = medium.z if medium.z is not None else np.zeros_like(alpha)
-            aux = warp_patch(np.dstack([nir_tex, z, alpha, alpha]), hmat, self.size)
+            stack = np.dstack([nir_tex, z, alpha, medium.extra["fingers"]])
+            aux = warp_patch(stack, hmat, self.size)
             if aux is not None:
                 ap, ax, ay = aux
                 ph, pw = ap.shape[:2]
@@ -259,9 +271,11 @@ class _Renderer:
                 fc = apply(hmat, lm_plane[30:31])[0]
                 s0 = inv[2, 0] * fc[0] + inv[2, 1] * fc[1] + inv[2, 2]
                 plane = (near * (sw / s0)).astype(np.float32) - ap[..., 1].astype(np.float32) * 0.5
+                plane += ap[..., 3].astype(np.float32) * (15 / 255)  # fingers stand proud
                 sl = (slice(ay, ay + ph), slice(ax, ax + pw))
                 depth[sl] = depth[sl] * (1 - a) + plane * a
-                nir[sl] = nir[sl] * (1 - a) + ap[..., 0].astype(np.float32) * a
+                gain = nir_gain(lm, self.k_frame)  # the illuminator's falloff
+                nir[sl] = nir[sl] * (1 - a) + ap[..., 0].astype(np.float32) * gain * a
         self._emit_aux(depth, nir)
 
     def printed(self) -> None:
@@ -295,6 +309,7 @@ class _Renderer:
         bg2, far = self._scene2()
         near = self.rng.uniform(135, 165)
         ox, oy = medium.extra["content_origin"]
+        picture = self._nir_picture(m_c, size, variant, content) if kind == "print_nir" else None
         if behind:
             holes = medium.extra["holes"][oy : oy + size[1], ox : ox + size[0]] > 0
         for t in range(self.n):
@@ -306,9 +321,9 @@ class _Renderer:
                 lm = lm_c.copy()
                 lm[eyes] = lm_b[eyes]
             nir_tex = None
-            if self.want_aux:  # paper and inks reflect NIR: a bright, low-contrast picture
-                g = cv2.cvtColor(medium.rgba, cv2.COLOR_RGBA2GRAY)
-                nir_tex = cv2.convertScaleAbs(g, alpha=0.5, beta=110)
+            if self.want_aux:  # paper reflects NIR, ink absorbs it by its carbon content
+                nir_tex = medium_nir(medium.rgba, medium.extra,
+                                     by_name(self.job.instrument).nir_ink, picture=picture)
             hmat = drift[t] @ h0
             self._attack_frame(bg2, hmat, medium, medium.to_plane(lm), far, near, nir_tex)
 
@@ -335,15 +350,8 @@ class _Renderer:
         bg2 = illuminate(bg2, self.light)  # the room is lit; the screen emits its own light
         near = self.rng.uniform(135, 165)
         nir_tex = None
-        if self.want_aux:
-            tex0 = medium.rgba[..., :3].astype(np.float32) * medium.gain
-            skin = (tex0[..., 0] > 80) & (tex0[..., 0] > tex0[..., 2] + 15)
-            nir_tex = np.where(skin, 0.45 * tex0[..., 0] + 105, 22).astype(np.float32)
-            ox, oy, aw, ah = medium.extra["active"]
-            nir_tex[oy : oy + ah, ox : ox + aw] = (
-                16 + 0.4 * medium.extra["glare"][..., 0].astype(np.float32) * medium.gain
-            )
-            nir_tex = np.clip(nir_tex, 0, 255).astype(np.uint8)
+        if self.want_aux:  # the panel emits no NIR: its glass, the bezel and the fingers
+            nir_tex = medium_nir(medium.rgba, medium.extra, None, gain=medium.gain)
         for t in range(self.n):
             content, lm = render_view(self.w, self.s, m_d, dsize, poses[t], variants[t], bg=bg_d)
             content = cv2.GaussianBlur(content, (0, 0), 0.5)  # the replayed video's camera
@@ -362,18 +370,24 @@ class _Renderer:
         self.outer.append(outer)
         self.inner.append(inner)
 
-    def _emit_aux(self, depth: np.ndarray, nir: np.ndarray) -> None:
-        w, h = self.size
-        d = np.clip(depth, 0, 255).astype(np.uint8)
-        d = cv2.resize(
-            cv2.resize(d, (w // 2, h // 2), interpolation=cv2.INTER_AREA),
-            (w, h),
-            interpolation=cv2.INTER_NEAREST,
-        )
-        edges = cv2.morphologyEx(d, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 25
-        holes = edges & (bank_view(self.bank, self.rng, h, w)[..., 1] > 19)  # ~38% of edge pixels
-        d = sensor_noise_mono(d, 1.5, self.rng, self.bank)
-        d[holes] = 0
-        n = cv2.GaussianBlur(np.clip(nir, 0, 255).astype(np.uint8), (0, 0), 0.8)
-        self.depth.append(d)
-        self.nir.append(sensor_noise_mono(n, 3.0, self.rng, self.bank))
+    def _emit_aux(self, depth: np.ndarray, nir: np.ndarray,
+                  absorb: np.ndarray | None = None) -> None:
+        """Record a depth and an NIR frame (:mod:`.sensors`); ``absorb``: dark hair."""
+        self.depth.append(depth_frame(depth, self.rng, self.bank, absorb))
+        self.nir.append(nir_frame(nir, self.rng, self.bank))
+
+    @staticmethod
+    def _iod(lm: np.ndarray) -> float:
+        return float(np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0)))
+
+    def _nir_picture(self, m_c: np.ndarray, size: tuple[int, int], variant: str,
+                     content: np.ndarray) -> np.ndarray | None:
+        """The NIR photo a ``print_nir`` attacker prints in carbon ink: the live head's NIR
+        (:func:`~.sensors.head_nir`) in the content's pixels; ``None`` without modalities."""
+        if not self.want_aux:
+            return None
+        aux = np.zeros((size[1], size[0], 3), np.uint8)
+        _, lm = render_view(self.w, self.s, m_c, size, np.eye(3), variant, aux=aux)
+        gray = cv2.cvtColor(content, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        nir = head_nir(gray, aux, RELIEF_SLOPE * self._iod(lm) / NIR_IOD_REF, 1.0, SKIN_SHINE)
+        return np.clip(nir, 0, 255).astype(np.uint8)

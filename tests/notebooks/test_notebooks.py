@@ -306,6 +306,27 @@ def check_07(results: dict[str, dict], run: SmokeRun) -> None:
     assert r["context"], "no single-scale curve"
 
 
+def check_08(results: dict[str, dict], run: SmokeRun) -> None:
+    """Multi-modal: per-sensor EER, the MM-FAS / ADSN rows, the ensemble, the unseen rows."""
+    r = results["08_multimodal"]
+    types = r["attack_types"]
+    assert {"mask", "print_nir"} <= set(types), types
+    assert set(r["groups"]["sensors"]) == {"rgb", "depth", "nir"}
+    assert {"mmfas", "mmfas_main", "early", "ensemble"} <= set(r["groups"]["mmfas"])
+    assert r["groups"]["adsn"] == ["adsn", "adsn_no_bce", "adsn_no_center", "adsn_no_cosine",
+                                   "adsn_concat"]
+    for name, rep in r["reports"].items():
+        for key in ("acer", "apcer", "bpcer", "test_eer", "tpr_at_fpr_1e-02", "tpr_at_fpr_1e-03"):
+            _fraction(rep[key], f"08 {name} {key}")
+        assert rep["apcer"] == max(rep["apcer_per_type"].values()), name
+        assert set(rep["eer_per_type"]) == set(types), name
+    for sensor in ("rgb", "depth", "nir"):
+        assert set(r["sensor_eer"][sensor]) == set(types)
+    assert {u["attack_type"] for u in r["unseen"]} == set(types)
+    for u in r["unseen"]:
+        assert set(u["apcer_per_type"]) == {u["attack_type"]}
+    if "fr_init" in r["reports"]:
+        assert r["port_descriptor_error"] < 1e-3, r["port_descriptor_error"]
 def check_09(results: dict[str, dict], run: SmokeRun) -> None:
     """Video models: clips per split, STASN's ablations, the data ablation, MS-FANS over time
     with its bootstrap, the attention statistic, every metric a rate."""
@@ -337,7 +358,7 @@ def check_generic(results: dict[str, dict], run: SmokeRun) -> None:
 
 EXPECTED: dict[str, Callable[[dict[str, dict], SmokeRun], None]] = {
     "00": check_00, "01": check_01, "02": check_02, "03": check_03,
-    "04": check_04, "05": check_05, "06": check_06, "07": check_07,
+    "04": check_04, "05": check_05, "06": check_06, "07": check_07, "08": check_08,
     "09": check_09,
 }
 

@@ -1,0 +1,125 @@
+"""Unit tests of fas_lib.mm_study on the fabricated modality cache of ``tests/fakes.py``: the
+study's runs, the ensemble's averaged scores, the unseen-attack rows, the tables, the summary
+and ADSN's attention samples (every run one epoch at 48 x 48; the face-recognition rows at
+56 x 56 in their own test). About 15 s on one thread."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fas_lib.mm_study import (
+    GROUPS,
+    StudyPlan,
+    attention_samples,
+    ensemble_scores,
+    fold_runs,
+    run_study,
+    study_runs,
+)
+from fas_lib.mm_train import load_splits
+from tests import fakes
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+FR = ("fr_random", "fr_init")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return fakes.build_modality_cache(tmp_path_factory.mktemp("mm") / "cache", size=56)
+
+
+@pytest.fixture(scope="module")
+def study(cache, tmp_path_factory):
+    plan = StudyPlan(input_size=48, epochs=1, adsn_epochs=1, batch_size=8, skip=FR)
+    return run_study(cache, plan, tmp_path_factory.mktemp("runs"), progress=False)
+
+
+def test_runs_of_the_plan():
+    plan = StudyPlan(input_size=64)
+    runs = study_runs(plan)
+    assert set(runs) == {r for rows in GROUPS.values() for r in rows} - {"ensemble"}
+    assert runs["depth"].modalities == ("depth",)
+    assert runs["early"].model_config().fusion == "early"
+    assert runs["mmfas_main"].model_config().aggregation is False
+    assert runs["fr_init"].init == "face_recognition"
+    assert runs["fr_init"].model_config().trunk == "dlib"
+    assert runs["fr_random"].options == runs["fr_init"].options
+    assert runs["adsn_no_bce"].loss == {"lambda_bce": 0.0}
+    assert runs["adsn_concat"].model_config().fusion == "concat"
+    folds = fold_runs(plan, ["mask", "print_flat"])
+    assert folds["fold_mask"].exclude_attacks == ("mask",)
+    assert folds["fold_mask"].options == runs["mmfas"].options
+    assert "fr_init" not in study_runs(StudyPlan(skip=FR))
+
+
+def test_ensemble_scores_average_and_check_frames():
+    a = pd.DataFrame({"split": ["dev", "test"], "video_id": ["v", "w"], "frame_idx": [0, 1],
+                      "label": [1, 0], "attack_type": ["live", "mask"], "score": [0.2, 0.4]})
+    b = a.assign(score=[0.6, 1.0])
+    out = ensemble_scores([a, b])
+    np.testing.assert_allclose(out["score"], [0.4, 0.7])
+    assert list(out.columns) == list(a.columns)
+    with pytest.raises(ValueError, match="same frames"):
+        ensemble_scores([a, b.iloc[::-1].reset_index(drop=True)])
+    with pytest.raises(ValueError, match="no scores"):
+        ensemble_scores([])
+
+
+def test_study_rows(study):
+    assert len(study.unseen) == 3
+    assert {u["attack_type"] for u in study.unseen} == {"print_flat", "replay_phone", "mask"}
+    for u in study.unseen:
+        assert u["run"] == f"fold_{u['attack_type']}"
+        assert set(u["apcer_per_type"]) == {u["attack_type"]}
+    folds = [study.scores[f"fold_{t}"]["score"] for t in ("mask", "print_flat", "replay_phone")]
+    np.testing.assert_allclose(study.scores["ensemble"]["score"], np.mean(folds, axis=0))
+    table = study.table("mmfas")
+    assert list(table.index) == ["rgb", "depth", "nir", "early", "mmfas_main", "mmfas",
+                                 "ensemble"]
+    assert ((table["acer"] >= 0) & (table["acer"] <= 1)).all()
+    assert list(study.table("adsn").index) == list(GROUPS["adsn"])
+    eers = study.sensor_eer()
+    assert list(eers.index) == ["rgb", "depth", "nir", "mmfas", "ensemble", "adsn"]
+    assert set(eers.columns) == {"print_flat", "replay_phone", "mask"}
+    summary = json.loads(json.dumps(study.summary()))  # JSON-friendly
+    assert summary["skipped"] == list(FR) and "fr_init" not in summary["groups"]["mmfas"]
+    assert summary["timing"]["fold_mask"]["n_train_frames"] == 18
+
+
+def test_rerun_reads_back(study, cache):
+    again = run_study(cache, study.plan, study.folders["rgb"].parent, progress=False)
+    assert again.reports == study.reports
+
+
+def test_fold_type_must_exist(cache, tmp_path):
+    with pytest.raises(ValueError, match="fold types"):
+        run_study(cache, StudyPlan(input_size=48, fold_types=("glasses",)), tmp_path,
+                  progress=False)
+
+
+def test_attention_samples(study, cache):
+    data = load_splits(cache, 1.0, 48, splits=("test",))["test"]
+    out = attention_samples(study.folders["adsn"], data, ["live", "mask", "replay_screen"])
+    assert out["missing"] == ["replay_screen"]
+    for t in ("live", "mask"):
+        s = out[t]
+        assert s["depth"].shape == s["attention_depth"].shape == (48, 48)
+        np.testing.assert_allclose(s["attention_depth"] + s["attention_nir"], 1, atol=1e-5)
+    assert data.frames["attack_type"][out["mask"]["row"]] == "mask"
+    with pytest.raises(ValueError, match="attention maps need ADSN"):
+        attention_samples(study.folders["mmfas"], data, ["live"])
+
+
+def test_face_recognition_rows_train(cache, tmp_path):
+    plan = StudyPlan(input_size=56, epochs=1, batch_size=8, fold_types=())
+    runs = study_runs(plan)
+    from fas_lib.mm_train import train_mm
+
+    for name in FR:
+        res = train_mm(runs[name], cache, tmp_path / name, progress=False)
+        assert res["complete"] and res["config"]["options"]["trunk"] == "dlib"
