@@ -52,7 +52,9 @@ def plot_motion_energy(energy: pd.DataFrame, ax: Axes | None = None,
     ax.set_xticks(range(1, len(kinds) + 1), kinds, rotation=30, ha="right")
     ax.set_ylabel("mean |frame difference| (grey levels)")
     sep = motion_separability(e)
-    eer_text = "n/a" if math.isnan(sep["eer"]) else f"{100 * sep['eer']:.1f} %"
-    ax.set_title(f"{title}\nEER of motion alone (live vs attack): {eer_text}, "
-                 f"{sep['n_clips']} clips", fontsize=10)
+    def pct(v: float) -> str:
+        return "n/a" if math.isnan(v) else f"{100 * v:.1f} %"
+
+    ax.set_title(f"{title}\nEER of motion alone as a liveness score: {pct(sep['eer'])} "
+                 f"(either sign: {pct(sep['eer_either'])}), {sep['n_clips']} clips", fontsize=10)
     return ax

@@ -264,24 +264,31 @@ def motion_energy(cache: CropCache, clips: ClipSet, scale_index: int,
 
 
 def motion_separability(energy: pd.DataFrame) -> dict[str, Any]:
-    """How well motion energy alone tells live from attacks: the EER of ``motion`` as a bona
-    fide score (more motion = more live), and per attack type, against the live clips.
+    """How well motion energy alone tells live from attacks.
+
+    ``eer`` scores with ``motion`` as a bona fide score (the hypothesis "more motion = more
+    live"); an EER above 50 % says that attacks move more. ``eer_either`` is the lower EER of the
+    two signs (``motion`` and ``-motion``): how separable the classes are, whatever the
+    direction. Both per attack type too, against the live clips.
 
     Returns:
-        ``{"eer": float, "per_attack": {attack_type: eer}, "n_clips": int}`` (NaN where a class
-        is missing).
+        ``{"eer", "eer_either": float, "per_attack", "per_attack_either": {attack_type: eer},
+        "n_clips": int}`` (NaN where a class is missing).
     """
     e = energy.dropna(subset=["motion"])
     live = e[e["label"] == 1]
 
-    def _eer(part: pd.DataFrame) -> float:
+    def _eer(part: pd.DataFrame, sign: float) -> float:
         if part["label"].nunique() < 2:
             return math.nan
-        return float(eer(part["label"].to_numpy(), part["motion"].to_numpy())[0])
+        return float(eer(part["label"].to_numpy(), sign * part["motion"].to_numpy())[0])
 
-    per = {str(a): _eer(pd.concat([live, g])) for a, g in e[e["label"] == 0].groupby(
-        "attack_type")}
-    return {"eer": _eer(e), "per_attack": per, "n_clips": int(len(e))}
+    parts = {str(a): pd.concat([live, g])
+             for a, g in e[e["label"] == 0].groupby("attack_type")}
+    return {"eer": _eer(e, 1.0), "eer_either": min(_eer(e, 1.0), _eer(e, -1.0)),
+            "per_attack": {a: _eer(p, 1.0) for a, p in parts.items()},
+            "per_attack_either": {a: min(_eer(p, 1.0), _eer(p, -1.0)) for a, p in parts.items()},
+            "n_clips": int(len(e))}
 
 
 def clip_report(clips: ClipSet | Iterable[ClipSet], title: str = "clips") -> str:

@@ -33,8 +33,8 @@
 # Papers: STASN (CVPR 2019); MS-FANS (ICPR 2018), Sec. V. The models are
 # `fas_lib.models.stasn` and `fas_lib.models.temporal`; training `fas_lib.clip_train`.
 #
-# Runtime on a laptop CPU: about 10 min (estimated: caching 960 clips, synthesizing and caching
-# 216 replays, 12 clip models at 64 px of 20-60 s each), seconds when its runs exist in
+# Runtime on a laptop CPU: about 6 min (measured on 2 cores: caching 960 clips, synthesizing
+# and caching 216 replays, 12 clip models at 64 px), seconds when its runs exist in
 # `RUNS_DIR`. SMOKE: under 1 min.
 
 # %%
@@ -134,7 +134,9 @@ plt.show()
 # The motion energy of a clip is the mean absolute difference of consecutive aligned frames
 # (`fas_lib.clips.motion_energy`): alignment removes most rigid head motion, so what is left
 # is expression, blinks, a print's bending and a screen's refresh. If motion alone separated
-# live from attacks, no model would be needed; the title gives its EER as a score.
+# live from attacks, no model would be needed. The title gives two EERs: motion as a liveness
+# score ("more motion = more live"; above 50 % means the attacks move more), and the better
+# of both signs, which says how separable the classes are at all.
 
 # %%
 ENERGY = motion_energy(cache, test, at[STASN_SCALE])

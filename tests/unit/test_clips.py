@@ -160,6 +160,11 @@ def test_motion_energy_hand_computed():
     sep = motion_separability(pd.DataFrame({"label": [1, 1, 0, 0], "motion": [5.0, 4, 1, 2],
                                             "attack_type": ["live", "live", "p", "r"]}))
     assert sep["eer"] == 0 and sep["per_attack"] == {"p": 0.0, "r": 0.0} and sep["n_clips"] == 4
+    assert sep["eer_either"] == 0 and sep["per_attack_either"] == {"p": 0.0, "r": 0.0}
+    # attacks that move more: the fixed sign fails completely, either sign separates them
+    rev = motion_separability(pd.DataFrame({"label": [1, 1, 0, 0], "motion": [1.0, 2, 5, 4],
+                                            "attack_type": ["live", "live", "p", "p"]}))
+    assert rev["eer"] == 1.0 and rev["eer_either"] == 0.0 and rev["per_attack_either"] == {"p": 0.0}
 
 
 # ----------------------------------------------------------------------------- real builds
