@@ -174,8 +174,12 @@ def measure_latency(
     repeats: int = 20,
     warmup: int = 3,
     device: str = "cpu",
+    inputs: Tensor | None = None,
 ) -> dict[str, float]:
     """Wall-clock forward latency in eval mode under ``torch.no_grad`` (milliseconds).
+
+    ``inputs`` replaces the input built from ``n_scales``, ``input_size`` and ``batch_size``
+    (as in :func:`count_flops`).
 
     Returns:
         ``{"median_ms", "min_ms", "mean_ms", "threads"}``; the number depends on the machine and
@@ -183,7 +187,8 @@ def measure_latency(
     """
     was_training = model.training
     model.eval().to(device)
-    x = _dummy_input(model, n_scales, input_size, batch_size) if inputs is None else inputs.to(device)
+    x = (_dummy_input(model, n_scales, input_size, batch_size) if inputs is None
+         else inputs).to(device)
     times = []
     try:
         with torch.no_grad():

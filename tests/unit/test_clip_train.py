@@ -15,8 +15,6 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.*
-from tests.clip_fakes import write_clip_cache  # noqa: E402
-
 from fas_lib.cache import open_cache  # noqa: E402
 from fas_lib.clip_inputs import (  # noqa: E402
     ClipConfig,
@@ -34,6 +32,7 @@ from fas_lib.clip_train import (  # noqa: E402
 )
 from fas_lib.clips import clip_set  # noqa: E402
 from fas_lib.models import STASN, TemporalMultiScaleNet  # noqa: E402
+from tests.clip_fakes import write_clip_cache  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -20,6 +20,7 @@ from fas_lib.models import (
     compare_with_paper,
     count_flops,
     describe,
+    measure_latency,
     msfans_loss,
     scores_from_logits,
 )
@@ -251,6 +252,17 @@ def test_flops_and_macs():
     cmp = compare_with_paper("cnn_s")
     assert cmp["paper_flops"] == PAPER_TABLE_IV_FLOPS["cnn_s"] == 0.075e9
     assert 0.5 < cmp["flops_over_paper"] < 2.0
+
+
+def test_measure_latency_with_built_and_given_inputs():
+    model = MultiScaleNet("cnn_s", "msfans", n_scales=2)
+    seen = []
+    model.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
+    lat = measure_latency(model, n_scales=2, input_size=112, repeats=2, warmup=1)
+    assert lat["median_ms"] > 0 and seen[-1] == (1, 2, 3, 112, 112)
+    given = torch.zeros(3, 2, 3, 112, 112)
+    measure_latency(model, repeats=1, warmup=0, inputs=given)
+    assert seen[-1] == (3, 2, 3, 112, 112) and model.training  # the mode is restored
 
 
 def test_paper_convention_reproduces_table_iv_within_two_percent():

@@ -18,8 +18,6 @@ import torch
 from matplotlib.patches import Rectangle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.*
-from tests.clip_fakes import write_clip_cache  # noqa: E402
-
 from fas_lib import video_study as vs  # noqa: E402
 from fas_lib.align import FaceAligner  # noqa: E402
 from fas_lib.cache import open_cache  # noqa: E402
@@ -43,6 +41,7 @@ from fas_lib.video_attention import (  # noqa: E402
     random_boxes,
 )
 from fas_lib.video_plots import plot_attention, plot_differences, plot_metric_bars  # noqa: E402
+from tests.clip_fakes import write_clip_cache  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread", "private_data_dir")
 
