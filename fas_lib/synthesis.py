@@ -19,11 +19,7 @@ Every draw comes from ``SeedSequence([seed, SEED_KEY])``: equal frames, settings
 equal bytes. :func:`synthesize_replay` also returns per frame the homography from input to output
 pixels (a live landmark lands on the replayed face) and the screen's and device's polygons;
 :func:`synthesize_video` writes an AVI and its protocol row; :func:`synthesize_protocol` does so
-for every live row of a protocol table.
-
-Example:
-    >>> out, info = synthesize_replay(frames, ReplaySettings(display="d2"), seed=3)
-    >>> info["homography"].shape, info["screen"].shape       # (T, 3, 3), (T, 32, 2)
+for every live row of a protocol table (``out, info = synthesize_replay(frames, seed=3)``).
 """
 
 from __future__ import annotations
@@ -44,14 +40,13 @@ from fas_lib.protocol import SkipLog, make_table, validate, write_protocol
 from fas_lib.synthspoof.camera import capture, noise_bank
 from fas_lib.synthspoof.dataset import write_avi
 from fas_lib.synthspoof.factors import (CAMERA_NAMES, DISPLAYS, SESSION_NAMES, by_name,
-                                        colour_pipeline, illuminate, light_field,
-                                        saturation_matrix)
+                                        colour_pipeline, illuminate, light_field, saturation_matrix)
 from fas_lib.synthspoof.media import Medium
 from fas_lib.synthspoof.render import apply, blend_rgba, medium_drift, similarity, warp_patch
 from fas_lib.synthspoof.scene import make_scene
 from fas_lib.synthspoof.screen import (backlight_bleed, display_texture, make_display,
                                        room_reflection)
-from fas_lib.utils import atomic_path, atomic_write_text
+from fas_lib.utils import atomic_path, atomic_write_text, guard_params
 
 #: The ``attack_type`` of synthesized replays in a protocol table.
 ATTACK_TYPE: str = "replay_synth"
@@ -376,10 +371,10 @@ def synthesize_protocol(table: pd.DataFrame, root: str | Path, out_root: str | P
     """A synthesized replay of every live row of a protocol table (any adapter's).
 
     Each live file is synthesized with seed :func:`video_seed` ``(seed, path)`` into
-    ``out_root`` / :func:`output_path`; an output that exists is kept (its row is drawn again,
-    cheaply and identically) unless ``overwrite``. A source that cannot be read is skipped and
-    counted by reason. Writes ``out_root/protocol.csv`` (the replays' rows, paths relative to
-    ``out_root``) and ``out_root/synthesis.json`` (seed, settings, counts, skipped files).
+    ``out_root`` / :func:`output_path`; an output that exists is kept unless ``overwrite`` (its
+    row is drawn again, identically: ``out_root/synthesis.json``, written first, records the
+    seed, settings and ``n_frames``, then the counts and skipped files). A source that cannot be
+    read is skipped and counted by reason. Writes ``out_root/protocol.csv`` (paths relative).
 
     Args:
         table: a protocol table (:mod:`fas_lib.protocol` columns).
@@ -392,12 +387,18 @@ def synthesize_protocol(table: pd.DataFrame, root: str | Path, out_root: str | P
 
     Returns:
         ``(replays, skips)``: the replays' protocol table and the :class:`SkipLog`.
+
+    Raises:
+        ValueError: two live files map to one output, or (without ``overwrite``) ``out_root``
+            holds replays of another seed, settings or ``n_frames``.
     """
-    settings = settings or ReplaySettings()
-    root, out_root = Path(root), Path(out_root)
+    settings, root, out_root = settings or ReplaySettings(), Path(root), Path(out_root)
     live = validate(table).query("label == 1")
-    rows: list[dict] = []
-    skips = SkipLog()
+    if len({output_path(p) for p in live["path"]}) < len(live):
+        raise ValueError(f"two live files of the table map to the same output in {out_root}")
+    report = guard_params(out_root / "synthesis.json", {"seed": int(seed), "n_frames": n_frames,
+                          "settings": dataclasses.asdict(settings)}, overwrite)
+    rows, skips = [], SkipLog()
     for src in live.to_dict("records"):
         rel, vseed = output_path(src["path"]), video_seed(seed, src["path"])
         if (out_root / rel).is_file() and not overwrite:
@@ -413,8 +414,7 @@ def synthesize_protocol(table: pd.DataFrame, root: str | Path, out_root: str | P
         rows.append(row)
     replays = make_table(rows)
     write_protocol(replays, out_root / "protocol.csv")
-    report = {"seed": int(seed), "settings": dataclasses.asdict(settings), "n_frames": n_frames,
-              "live": len(live), "written": len(replays), "skipped": dict(skips.counts),
-              "skipped_files": skips.items}
+    report.update(live=len(live), written=len(replays), skipped=dict(skips.counts),
+                  skipped_files=skips.items)
     atomic_write_text(out_root / "synthesis.json", json.dumps(report, indent=1))
     return replays, skips

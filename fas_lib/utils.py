@@ -287,3 +287,29 @@ def save_results(obj: dict[str, Any], name: str, results_dir: str | Path = "resu
 def load_results(name: str, results_dir: str | Path = "results") -> dict[str, Any]:
     """Read back a file written by :func:`save_results`."""
     return json.loads((Path(results_dir) / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def guard_params(path: str | Path, params: dict[str, Any], overwrite: bool = False
+                 ) -> dict[str, Any]:
+    """Record the parameters a resumable output folder is made with, refusing other ones.
+
+    Args:
+        path: the JSON file that records them (its other keys are kept apart and ignored).
+        params: the parameters of this call (JSON-serialisable).
+        overwrite: accept parameters other than the recorded ones (the caller redoes its work).
+
+    Returns:
+        ``params`` as JSON reads them back (tuples as lists), now written to ``path``.
+
+    Raises:
+        ValueError: ``path`` records another value of a key of ``params`` (without
+            ``overwrite``): outputs kept from that call would not match this one.
+    """
+    new, path = json.loads(json.dumps(params)), Path(path)
+    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else new
+    changed = sorted(k for k in new if old.get(k) != new[k])
+    if changed and not overwrite:
+        raise ValueError(f"{path.parent} holds outputs made with another {', '.join(changed)} "
+                         f"({path.name}); pass overwrite=True or use another folder")
+    atomic_write_text(path, json.dumps(new, indent=1))
+    return new

@@ -217,3 +217,35 @@ def test_protocol_of_a_synthspoof_dataset(synth, tmp_path):
     assert set(replays["attack_type"]) == {ATTACK_TYPE} and set(replays["label"]) == {0}
     frames = [f for _, f in iter_frames(tmp_path / replays["path"].iloc[0])]
     assert len(frames) == 2 and frames[0].shape == (480, 640, 3)
+
+
+def test_protocol_refuses_outputs_of_another_seed(portraits, tmp_path):
+    """Kept outputs were drawn with the seed, settings and frames that wrote them: a call with
+    other ones would list rows (camera, display) that do not describe the files."""
+    root = tmp_path / "data"
+    write_avi(root / "live" / "a.avi", _clip(portraits["grace_hopper"], 2), 25)
+    table = make_table([{"label": 1, "attack_type": "live", "quality": "", "split": "train",
+                         "path": "live/a.avi", "subject": "1", "video_id": "a"}])
+    out = tmp_path / "out"
+    synthesize_protocol(table, root, out, seed=1, n_frames=2)
+    for kwargs in ({"seed": 2, "n_frames": 2}, {"seed": 1, "n_frames": None},
+                   {"seed": 1, "n_frames": 2, "settings": ReplaySettings(display="d1")}):
+        with pytest.raises(ValueError, match="overwrite"):
+            synthesize_protocol(table, root, out, **kwargs)
+    again, _ = synthesize_protocol(table, root, out, seed=2, n_frames=2, overwrite=True)
+    fresh, _ = synthesize_protocol(table, root, tmp_path / "fresh", seed=2, n_frames=2)
+    assert again.drop(columns="path").equals(fresh.drop(columns="path"))
+    assert (out / again["path"].iloc[0]).read_bytes() == (
+        tmp_path / "fresh" / fresh["path"].iloc[0]).read_bytes()
+
+
+def test_protocol_refuses_two_sources_of_one_output(portraits, tmp_path):
+    """Two live files that map to one output path: the second would silently reuse the
+    first's replay (checked before any file is read)."""
+    root = tmp_path / "data"
+    write_avi(root / "live" / "a.avi", _clip(portraits["grace_hopper"], 2), 25)
+    base = {"label": 1, "attack_type": "live", "quality": "", "split": "train", "subject": "1"}
+    table = make_table([{**base, "path": "live/a.avi", "video_id": "a1"},
+                        {**base, "path": "live/a.mp4", "video_id": "a2"}])
+    with pytest.raises(ValueError, match="same output"):
+        synthesize_protocol(table, root, tmp_path / "out", seed=1, n_frames=2)
