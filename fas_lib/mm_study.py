@@ -68,7 +68,7 @@ class StudyPlan:
         batch_size, lr: Adam's batch and rate for every run.
         seed: the runs' seed.
         fold_types: the attack types that get a fold (``None``: every attack type of the
-            training split).
+            training split); each needs training and test attacks.
         adsn_loss: ADSN's loss weights (``lambda_center``, ``lambda_cosine``; the ablation sets
             one of ``lambda_bce``, ``lambda_center``, ``lambda_cosine`` to 0).
         skip: run names left out (e.g. ``("fr_random", "fr_init")`` on a machine without
@@ -261,7 +261,8 @@ def attention_samples(folder: str | Path, data: SplitData,
 
     Returns:
         ``{type: {"depth", "nir" (the two inputs, (S, S)), "attention_depth",
-        "attention_nir" (the local maps, (S, S)), "score_row"}}`` and ``"missing"``.
+        "attention_nir" (the local maps, (S, S)), "row" (its position in data)}}`` and
+        ``"missing"``.
     """
     model, _, cfg = load_mm_run(folder)
     if cfg.model != "adsn":
