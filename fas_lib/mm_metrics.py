@@ -4,7 +4,7 @@ Same conventions as :mod:`fas_lib.metrics`: label 1 = bona fide, a higher score 
 fide, a sample is accepted when ``score >= threshold``.
 
 * :func:`tpr_at_fpr`: the ChaLearn CASIA-SURF challenge's metric, the share of bona fide
-  accepted (TPR) at the strictest threshold that accepts at most a share ``fpr`` of the attacks
+  accepted (TPR) at the lowest threshold that accepts at most a share ``fpr`` of the attacks
   (FPR = APCER pooled over the attacks). No interpolation: with ``n`` attacks, an FPR below
   ``1 / n`` means "no attack accepted", so TPR at 1e-3 needs 1,000 attacks to say more than that;
   :func:`mm_report` records the number of attacks beside it.
@@ -36,7 +36,7 @@ FPR_TARGETS: tuple[float, ...] = (1e-2, 1e-3)
 
 
 def tpr_at_fpr(labels: ArrayLike, scores: ArrayLike, fpr: float) -> float:
-    """Share of bona fide accepted at the strictest threshold with at most ``fpr`` attacks
+    """Share of bona fide accepted at the lowest threshold with at most ``fpr`` attacks
     accepted (the best TPR among ROC points with ``FPR <= fpr``).
 
     Args:

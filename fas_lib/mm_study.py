@@ -68,7 +68,7 @@ class StudyPlan:
         batch_size, lr: Adam's batch and rate for every run.
         seed: the runs' seed.
         fold_types: the attack types that get a fold (``None``: every attack type of the
-            training split).
+            training split); each needs training and test attacks.
         adsn_loss: ADSN's loss weights (``lambda_center``, ``lambda_cosine``; the ablation sets
             one of ``lambda_bce``, ``lambda_center``, ``lambda_cosine`` to 0).
         skip: run names left out (e.g. ``("fr_random", "fr_init")`` on a machine without
@@ -218,8 +218,8 @@ def run_study(cache: Any, plan: StudyPlan, out_root: str | Path,
         progress: tqdm bars.
 
     Raises:
-        ValueError: a fold type absent from the training split, or as
-            :func:`fas_lib.mm_train.train_mm`.
+        ValueError: a fold type absent from the training split's or the test split's attacks
+            (checked before training), or as :func:`fas_lib.mm_train.train_mm`.
     """
     data = load_splits(cache, plan.scale, plan.input_size)
     train_types = sorted(set(data["train"].frames.loc[data["train"].y.numpy() == 0,
@@ -228,6 +228,11 @@ def run_study(cache: Any, plan: StudyPlan, out_root: str | Path,
     if set(types) - set(train_types):
         raise ValueError(f"fold types {sorted(set(types) - set(train_types))} are not attack "
                          f"types of the training split ({train_types})")
+    test = cache.frames("test")
+    unseen = sorted(set(types) - set(test.loc[test["label"] == 0, "attack_type"].astype(str)))
+    if unseen:  # their unseen-attack rows could not be measured, after training everything
+        raise ValueError(f"fold types {unseen} have no test attack; pass StudyPlan(fold_types="
+                         "...) with types of both the training and the test split")
     runs = {**study_runs(plan), **fold_runs(plan, types)}
     runs = {k: v for k, v in runs.items() if k not in plan.skip}
     results, scores, folders = _train_all(runs, cache, out_root, data, progress)
@@ -256,7 +261,8 @@ def attention_samples(folder: str | Path, data: SplitData,
 
     Returns:
         ``{type: {"depth", "nir" (the two inputs, (S, S)), "attention_depth",
-        "attention_nir" (the local maps, (S, S)), "score_row"}}`` and ``"missing"``.
+        "attention_nir" (the local maps, (S, S)), "row" (its position in data)}}`` and
+        ``"missing"``.
     """
     model, _, cfg = load_mm_run(folder)
     if cfg.model != "adsn":

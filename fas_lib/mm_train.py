@@ -251,11 +251,12 @@ def mm_run_dir(cfg: MMRunConfig, out_root: str | Path, cache: Any | None = None)
 
 
 def _train_rows(cfg: MMRunConfig, train: SplitData) -> Tensor:
-    keep = ~train.frames["attack_type"].astype(str).isin(cfg.exclude_attacks).to_numpy()
-    rows = torch.as_tensor(np.flatnonzero(keep))
-    if len(rows) == 0 or len(set(train.y[rows].tolist())) < 2:
-        raise ValueError(f"the training frames left after excluding {cfg.exclude_attacks} hold "
-                         "one class only")
+    kinds = train.frames["attack_type"].astype(str)
+    unknown = set(cfg.exclude_attacks) - set(kinds[train.y.numpy() == 0])
+    rows = torch.as_tensor(np.flatnonzero(~kinds.isin(cfg.exclude_attacks).to_numpy()))
+    if unknown or len(rows) == 0 or len(set(train.y[rows].tolist())) < 2:
+        why = f"{sorted(unknown)} are no attack types of it" if unknown else "one class is left"
+        raise ValueError(f"training frames after excluding {cfg.exclude_attacks}: {why}")
     return rows
 
 
@@ -373,8 +374,8 @@ def train_mm(cfg: MMRunConfig, cache: Any, out_dir: str | Path, resume: bool = T
         ``data``.
 
     Raises:
-        ValueError: a bad config, a cache without the model's modalities, one training class
-            left, or a checkpoint of another config in ``out_dir``.
+        ValueError: a bad config, a cache without the model's modalities, an excluded type that
+            no training attack has, one training class left, or another config's checkpoint.
     """
     out = Path(out_dir)
     done = (read_results(out) or {}) if resume else {}

@@ -331,7 +331,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #
 # 1. Set `SESSIONS=("s1", "s2", "s3")`: does the unseen-attack row of the mask change when
 #    the training data holds more rooms and lights?
-# 2. Train MM-FAS on depth and NIR only (`mm_study.StudyPlan.run("dn", options={"modalities":
+# 2. Train MM-FAS on depth and NIR only (`PLAN.run("dn", options={"modalities":
 #    ("depth", "nir")})` with `fas_lib.mm_train.train_mm`): how much does RGB add?
 # 3. `init_from_face_recognition(model, inflate="sum")` keeps the response of a grey image
 #    equal in the depth and NIR trunks: does it change the `fr_init` row?

@@ -95,6 +95,10 @@ class ADSNConfig:
         normals: the depth stream sees :func:`surface_normals` (3 channels); ``False``: raw
             depth (1 channel).
         pixel_size: passed to :func:`surface_normals`.
+        depth_hole: the input value of a depth hole, passed to :func:`surface_normals` (its
+            normal becomes 0): -1.0 is a hole (uint8 0) of the crop cache after
+            :func:`fas_lib.loader.to_float`, the inputs of :mod:`fas_lib.mm_train`; ``None``:
+            no holes.
         nir_channels: NIR input channels.
         fusion: ``"attention"`` (global + local branches) or ``"concat"`` (ablation).
         reduction: global branch MLP reduction ``r``.
@@ -106,6 +110,7 @@ class ADSNConfig:
     input_size: int = 224
     normals: bool = True
     pixel_size: float = 1.0
+    depth_hole: float | None = -1.0
     nir_channels: int = 1
     fusion: str = "attention"
     reduction: int = 4
@@ -234,7 +239,7 @@ class ADSN(nn.Module):
         inputs = as_modalities(x, self.modalities, (1, self.config.nir_channels))
         depth = inputs["depth"]
         if self.config.normals:
-            depth = surface_normals(depth, self.config.pixel_size)
+            depth = surface_normals(depth, self.config.pixel_size, self.config.depth_hole)
         return self.depth_stream(depth), self.nir_stream(inputs["nir"])
 
     def forward(self, x: ModalityInput) -> ADSNOutput:

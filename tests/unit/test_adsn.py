@@ -81,6 +81,25 @@ def test_normals_of_holes_are_zero():
         surface_normals(torch.zeros(1, 3, 5, 5))
 
 
+def test_the_depth_stream_sees_no_normal_at_a_cached_depth_hole():
+    # the crop cache stores a hole as uint8 0, which the loader's to_float makes -1.0; with a
+    # hole value of 0.0 the holes used to reach the stream as cliffs instead of zero normals
+    from fas_lib.loader import to_float
+
+    depth_u8 = torch.full((1, 1, 1, 32, 32), 140, dtype=torch.uint8)
+    depth_u8[..., 10:14, 20:25] = 0
+    depth = to_float(depth_u8.numpy(), channels_last=False)[:, 0]
+    assert float(depth.min()) == -1.0
+    model = ADSN(ADSNConfig(widths=(4, 4, 4, 4, 4), blocks=(1, 1, 1, 1), input_size=32)).eval()
+    seen = []
+    model.depth_stream.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+    with torch.no_grad():
+        model({"depth": depth, "nir": torch.zeros(1, 1, 32, 32)})
+    normals = seen[0][0]
+    assert torch.equal(normals[:, 10:14, 20:25], torch.zeros(3, 4, 5))
+    assert torch.equal(normals[:, 0, 0], torch.tensor([0.0, 0.0, 1.0]))
+
+
 # ---------------------------------------------------------------- sizes per preset
 
 

@@ -102,6 +102,19 @@ def test_fold_type_must_exist(cache, tmp_path):
                   progress=False)
 
 
+def test_fold_type_without_test_attacks_fails_before_training(tmp_path):
+    # a type the training split has but the test split lacks (a cross-type protocol) used to
+    # train every run, then fail in its unseen-attack row
+    cache = fakes.build_modality_cache(tmp_path / "cache", n_videos=2, size=48)
+    t = cache.table
+    t.loc[(t["split"] == "test") & (t["attack_type"] == "mask"), "attack_type"] = "print_flat"
+    plan = StudyPlan(input_size=48, epochs=1, batch_size=8, fold_types=("mask",),
+                     skip=tuple(study_runs(StudyPlan())))
+    with pytest.raises(ValueError, match=r"\['mask'\] have no test attack"):
+        run_study(cache, plan, tmp_path / "runs", progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_attention_samples(study, cache):
     data = load_splits(cache, 1.0, 48, splits=("test",))["test"]
     out = attention_samples(study.folders["adsn"], data, ["live", "mask", "replay_screen"])

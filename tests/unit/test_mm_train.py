@@ -131,6 +131,18 @@ def test_excluded_attacks_leave_training(cache, data, tmp_path):
                  cache, tmp_path / "none", progress=False, data=data)
 
 
+@pytest.mark.parametrize("exclude", [("Mask",), "mask"])
+def test_an_exclusion_that_matches_no_training_attack_is_an_error(cache, data, tmp_path,
+                                                                   exclude):
+    # a misspelt type, or a bare string (split into letters), used to exclude nothing and train
+    # on every attack while results.json claimed the type was left out
+    cfg = MMRunConfig(options={**SMALL, "modalities": ("nir",)}, epochs=1, batch_size=8,
+                      exclude_attacks=exclude)
+    with pytest.raises(ValueError, match="no attack types"):
+        train_mm(cfg, cache, tmp_path / "typo", progress=False, data=data)
+    assert not (tmp_path / "typo" / "results.json").exists()
+
+
 def test_adsn_with_and_without_bce(cache, data, tmp_path):
     base = dict(model="adsn", options={"input_size": 48}, epochs=2, batch_size=8)
     res = train_mm(MMRunConfig(**base), cache, tmp_path / "bce", progress=False, data=data)
