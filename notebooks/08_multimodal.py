@@ -33,9 +33,8 @@
 # **Before this notebook**: 00 (SynthSpoof, its depth and NIR preview), 02 (the crop cache),
 # 03 (training and the EER). Papers: Parkin & Grinchuk 2019; Deng et al. 2023.
 #
-# Runtime on a laptop CPU: about 11 min (measured on 2 cores with another job running; data
-# generation and caching included, 20 small models), seconds when its runs exist in
-# `RUNS_DIR`. SMOKE: under 1 min.
+# Runtime on a laptop CPU: about 6 min (measured on 2 idle cores: data generation and caching
+# included, 20 small models), seconds when its runs exist in `RUNS_DIR`. SMOKE: under 1 min.
 
 # %%
 import time

@@ -94,7 +94,10 @@ class ADSNConfig:
         input_size: side of the square inputs (ResNet18 reduces it 32-fold).
         normals: the depth stream sees :func:`surface_normals` (3 channels); ``False``: raw
             depth (1 channel).
-        pixel_size: passed to :func:`surface_normals`.
+        pixel_size: passed to :func:`surface_normals`; ``None`` (default): ``2 / W`` for inputs
+            ``W`` pixels wide, i.e. the crop spans [-1, 1] laterally as the cached depth spans
+            [-1, 1] after :func:`fas_lib.loader.to_float` (with 1.0 a face's relief of a few
+            grey levels per pixel gives normals within 0.001 of (0, 0, 1): no shape left).
         depth_hole: the input value of a depth hole, passed to :func:`surface_normals` (its
             normal becomes 0): -1.0 is a hole (uint8 0) of the crop cache after
             :func:`fas_lib.loader.to_float`, the inputs of :mod:`fas_lib.mm_train`; ``None``:
@@ -109,7 +112,7 @@ class ADSNConfig:
     blocks: tuple[int, int, int, int] = (2, 2, 2, 2)
     input_size: int = 224
     normals: bool = True
-    pixel_size: float = 1.0
+    pixel_size: float | None = None
     depth_hole: float | None = -1.0
     nir_channels: int = 1
     fusion: str = "attention"
@@ -237,10 +240,16 @@ class ADSN(nn.Module):
     def streams(self, x: ModalityInput) -> tuple[Tensor, Tensor]:
         """The two streams' last maps ``(F_depth, F_nir)``."""
         inputs = as_modalities(x, self.modalities, (1, self.config.nir_channels))
-        depth = inputs["depth"]
-        if self.config.normals:
-            depth = surface_normals(depth, self.config.pixel_size, self.config.depth_hole)
-        return self.depth_stream(depth), self.nir_stream(inputs["nir"])
+        return self.depth_stream(self.depth_input(inputs["depth"])), self.nir_stream(inputs["nir"])
+
+    def depth_input(self, depth: Tensor) -> Tensor:
+        """What the depth stream sees: :func:`surface_normals` of ``depth`` (``B, 1, H, W``)
+        with the config's pixel size and hole value, or the depth itself without normals."""
+        if not self.config.normals:
+            return depth
+        cfg = self.config
+        pixel = 2.0 / depth.shape[-1] if cfg.pixel_size is None else cfg.pixel_size
+        return surface_normals(depth, pixel, cfg.depth_hole)
 
     def forward(self, x: ModalityInput) -> ADSNOutput:
         f_d, f_n = self.streams(x)

@@ -100,6 +100,24 @@ def test_the_depth_stream_sees_no_normal_at_a_cached_depth_hole():
     assert torch.equal(normals[:, 0, 0], torch.tensor([0.0, 0.0, 1.0]))
 
 
+def test_default_pixel_size_makes_the_crop_span_the_depth_range():
+    # a depth ramp rising from -1 to 1 across the crop (as the cached uint8 depth after
+    # to_float) has slope 1 in the default units: normal (1, 0, 1) / sqrt(2) everywhere
+    w = 32
+    ramp = ((2 * torch.arange(w) + 1) / w - 1).expand(1, 1, w, w).clone()
+    default = ADSN(ADSNConfig(widths=(4, 4, 4, 4, 4), blocks=(1, 1, 1, 1), input_size=w))
+    n = default.depth_input(ramp)[0]
+    expected = torch.tensor([1.0, 0.0, 1.0]) / 2 ** 0.5
+    assert torch.allclose(n.permute(1, 2, 0), expected.expand(w, w, 3), atol=1e-5)
+    # pixel_size 1.0 (the old default): the same ramp is nearly flat, z within 0.002 of 1
+    flat = ADSN(ADSNConfig(widths=(4, 4, 4, 4, 4), blocks=(1, 1, 1, 1), input_size=w,
+                           pixel_size=1.0)).depth_input(ramp)[0]
+    assert float(flat[2].min()) > 0.998
+    raw = ADSN(ADSNConfig(widths=(4, 4, 4, 4, 4), blocks=(1, 1, 1, 1), input_size=w,
+                          normals=False)).depth_input(ramp)
+    assert torch.equal(raw, ramp)
+
+
 # ---------------------------------------------------------------- sizes per preset
 
 
