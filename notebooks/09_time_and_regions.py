@@ -33,7 +33,7 @@
 # Papers: STASN (CVPR 2019); MS-FANS (ICPR 2018), Sec. V. The models are
 # `fas_lib.models.stasn` and `fas_lib.models.temporal`; training `fas_lib.clip_train`.
 #
-# Runtime on a laptop CPU: about 6 min (measured on 2 cores: caching 960 clips, synthesizing
+# Runtime on a laptop CPU: about 5 min (measured on 2 cores: caching 960 clips, synthesizing
 # and caching 216 replays, 12 clip models at 64 px), seconds when its runs exist in
 # `RUNS_DIR`. SMOKE: under 1 min.
 
