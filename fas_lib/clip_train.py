@@ -57,11 +57,13 @@ from fas_lib.runs import (
     data_key,
     load_checkpoint,
     read_results,
+    restore_training,
     save_checkpoint,
+    training_checkpoint,
     write_run,
 )
 from fas_lib.scoring import evaluate_scores
-from fas_lib.utils import rng_state, set_rng_state, set_seed, tune_malloc
+from fas_lib.utils import set_seed, tune_malloc
 
 __all__ = [
     "clip_data_key", "clip_loss", "clip_run_dir", "load_clip_run", "run_clip_experiment",
@@ -69,9 +71,8 @@ __all__ = [
 ]
 
 
-
 def clip_loss(model: nn.Module, cfg: ClipConfig, x: Tensor, y: Tensor, it: int,
-          max_iter: int) -> tuple[Tensor, Tensor, Tensor]:
+                max_iter: int) -> tuple[Tensor, Tensor, Tensor]:
     """The training loss of a batch (:func:`~fas_lib.models.stasn_loss` or, frames as samples
     for ``"msfans_frame"``, :func:`~fas_lib.models.temporal_msfans_loss`).
 
@@ -165,7 +166,7 @@ def _train_epoch(run: _ClipRun, epoch: int, bar: tqdm) -> dict[str, Any]:
     for b, picks in enumerate(np.array_split(order, run.iters)):  # no batch of one clip
         x, y = clip_input(run.train, picks, cfg, offsets[picks])
         loss, logits, targets = clip_loss(run.model, cfg, x, y, epoch * run.iters + b,
-                                      cfg.epochs * run.iters)
+                                          cfg.epochs * run.iters)
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
         run.opt.step()
@@ -190,16 +191,13 @@ def _start(cfg: ClipConfig, train: list[ClipSource], ckpt: Path, resume: bool) -
     n = sum(len(s) for s in train)
     run = _ClipRun(cfg, model, opt, sched, train, math.ceil(n / cfg.batch_size), [])
     if resume and ckpt.is_file():
-        ck = load_checkpoint(ckpt)
-        if json.loads(ck["config"]) != cfg.to_dict():
-            raise ValueError(f"{ckpt} belongs to a run with another config; use another "
-                             "out_dir or resume=False")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        set_rng_state(ck["rng"])
-        run.history, run.train_seconds = json.loads(ck["history"]), float(ck["train_seconds"])
+        _, run.history, run.train_seconds = restore_training(ckpt, cfg.to_dict(), _parts(run))
     return run
+
+
+def _parts(run: _ClipRun) -> dict[str, Any]:
+    """What a clip run's checkpoint holds the state of."""
+    return {"model": run.model, "optimizer": run.opt, "scheduler": run.sched}
 
 
 def _check_data(data: ClipData) -> None:
@@ -247,11 +245,8 @@ def run_clip_experiment(cfg: ClipConfig, data: ClipData, out_dir: str | Path,
             record = _train_epoch(run, epoch, bar)
             run.history.append(record)
             run.train_seconds += record["seconds"]
-            save_checkpoint(out / CHECKPOINT, {
-                "epoch": epoch + 1, "model": run.model.state_dict(),
-                "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(),
-                "rng": rng_state(), "config": json.dumps(cfg.to_dict()),
-                "history": json.dumps(run.history), "train_seconds": run.train_seconds})
+            save_checkpoint(out / CHECKPOINT, training_checkpoint(
+                epoch + 1, _parts(run), cfg.to_dict(), run.history, run.train_seconds))
     if len(run.history) < cfg.epochs:
         return {"complete": False, "epochs_done": len(run.history), "config": cfg.to_dict()}
     return _score_and_write(run, data, out, progress)

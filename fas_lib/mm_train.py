@@ -55,11 +55,13 @@ from fas_lib.runs import (
     data_key,
     load_checkpoint,
     read_results,
+    restore_training,
     save_checkpoint,
+    training_checkpoint,
     write_run,
 )
 from fas_lib.scoring import scores_table
-from fas_lib.utils import rng_state, set_rng_state, set_seed, tune_malloc
+from fas_lib.utils import set_seed, tune_malloc
 
 __all__ = ["INITS", "MM_MODELS", "MMRunConfig", "SplitData", "build_mm", "load_mm_run",
            "load_splits", "make_optimizer", "mm_run_dir", "score_mm", "train_mm", "train_step"]
@@ -302,27 +304,19 @@ def _state(cfg: MMRunConfig) -> dict[str, Any]:
             "epoch": 0, "train_seconds": 0.0}
 
 
-def _checkpoint(state: dict[str, Any]) -> dict[str, Any]:
-    return {"epoch": state["epoch"], "model": state["model"].state_dict(),
-            "loss": state["loss"].state_dict() if state["loss"] is not None else {},
-            "optimizer": state["opt"].state_dict(), "rng": rng_state(),
-            "config": json.dumps(state["cfg"].to_dict()), "history": json.dumps(state["history"]),
-            "train_seconds": state["train_seconds"]}
+def _parts(state: dict[str, Any], optimizer: bool = True) -> dict[str, Any]:
+    """What a run's checkpoint holds the state of (the loss module only when it has one)."""
+    parts = {"model": state["model"], "optimizer": state["opt"]} if optimizer else {
+        "model": state["model"]}
+    return parts | ({"loss": state["loss"]} if state["loss"] is not None else {})
 
 
-def _restore(state: dict[str, Any], path: Path, optimizer: bool = True) -> None:
-    ck = load_checkpoint(path)
-    if json.loads(ck["config"]) != state["cfg"].to_dict():
-        raise ValueError(f"{path} belongs to a run with another config; use another folder or "
-                         "resume=False")
-    state["model"].load_state_dict(ck["model"])
-    if state["loss"] is not None:
-        state["loss"].load_state_dict(ck["loss"])
-    if optimizer:
-        state["opt"].load_state_dict(ck["optimizer"])
-        set_rng_state(ck["rng"])
-    state.update(epoch=int(ck["epoch"]), history=json.loads(ck["history"]),
-                 train_seconds=float(ck["train_seconds"]))
+def _restore(state: dict[str, Any], path: Path, optimizer: bool = True,
+             checkpoint: dict[str, Any] | None = None) -> None:
+    epoch, history, seconds = restore_training(
+        path, state["cfg"].to_dict(), _parts(state, optimizer), rng=optimizer,
+        checkpoint=checkpoint)
+    state.update(epoch=epoch, history=history, train_seconds=seconds)
 
 
 def _score_and_write(state: dict[str, Any], data: Mapping[str, SplitData], out: Path,
@@ -399,7 +393,8 @@ def train_mm(cfg: MMRunConfig, cache: Any, out_dir: str | Path, resume: bool = T
             state["history"].append(record)
             state["train_seconds"] += record["seconds"]
             state["epoch"] = epoch + 1
-            save_checkpoint(out / CHECKPOINT, _checkpoint(state))
+            save_checkpoint(out / CHECKPOINT, training_checkpoint(
+                epoch + 1, _parts(state), cfg.to_dict(), state["history"], state["train_seconds"]))
     return _score_and_write(state, data, out, len(rows))
 
 
@@ -413,8 +408,9 @@ def load_mm_run(out_dir: str | Path) -> tuple[nn.Module, ADSNLoss | None, MMRunC
     path = Path(out_dir) / CHECKPOINT
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint in {out_dir}: train it with train_mm")
-    cfg = MMRunConfig.from_dict(json.loads(load_checkpoint(path)["config"]))
+    ck = load_checkpoint(path)
+    cfg = MMRunConfig.from_dict(json.loads(ck["config"]))
     state = _state(replace(cfg, init="random"))  # the weights come from the checkpoint
     state["cfg"] = cfg
-    _restore(state, path, optimizer=False)
+    _restore(state, path, optimizer=False, checkpoint=ck)
     return state["model"].eval(), state["loss"], cfg

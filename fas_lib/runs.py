@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +49,13 @@ from fas_lib.scoring import (
     score_split,
     write_scores,
 )
-from fas_lib.utils import atomic_path, save_results
+from fas_lib.utils import atomic_path, rng_state, save_results, set_rng_state
 
 __all__ = [
     "BEST", "CHECKPOINT", "RESULTS", "SCORES", "config_hash", "data_key", "evaluate_run",
-    "extract_run_features", "load_checkpoint", "load_run", "read_results", "run_dir",
-    "save_checkpoint", "score_and_write", "selected_epoch", "write_run",
+    "extract_run_features", "load_checkpoint", "load_run", "read_results", "restore_training",
+    "run_dir", "save_checkpoint", "score_and_write", "selected_epoch", "training_checkpoint",
+    "write_run",
 ]
 
 BEST = "best.pt"
@@ -118,6 +120,53 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise ValueError(
             f"cannot read checkpoint {path} ({exc}); delete it or run with resume=False"
         ) from exc
+
+
+def training_checkpoint(epoch: int, parts: Mapping[str, Any], config: dict[str, Any],
+                        history: list[dict[str, Any]], train_seconds: float,
+                        **extra: Any) -> dict[str, Any]:
+    """What every trainer saves after an epoch (:func:`restore_training` reads it back):
+    ``epoch`` (epochs done), the ``state_dict()`` of each of ``parts`` under its name
+    (``model``, ``optimizer``, ``scheduler``, ...), the RNG states, the config and the history
+    as JSON, the training seconds, and ``extra`` as given."""
+    return {"epoch": int(epoch), **{name: p.state_dict() for name, p in parts.items()},
+            "rng": rng_state(), "config": json.dumps(config), "history": json.dumps(history),
+            "train_seconds": float(train_seconds), **extra}
+
+
+def restore_training(
+    path: Path, config: dict[str, Any], parts: Mapping[str, Any], *, rng: bool = True,
+    comparable: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    checkpoint: dict[str, Any] | None = None,
+) -> tuple[int, list[dict[str, Any]], float]:
+    """Load a :func:`training_checkpoint` into ``parts`` (and the RNGs when ``rng``).
+
+    Args:
+        path: the checkpoint file.
+        config: the config of the run resuming; the checkpoint's must equal it (compared
+            through ``comparable`` when given: keys that do not change the training dropped).
+        parts: name -> object with ``load_state_dict``, loaded from the entry of that name.
+        rng: restore the RNG states too (resuming training; not for scoring).
+        checkpoint: the checkpoint when the caller has read it already (``path`` not read again).
+
+    Returns:
+        ``(epochs done, history, train seconds)``.
+
+    Raises:
+        ValueError: the checkpoint is unreadable or belongs to another config.
+    """
+    ck = load_checkpoint(path) if checkpoint is None else checkpoint
+    saved, same = json.loads(ck["config"]), comparable or (lambda d: d)
+    if same(saved) != same(config):
+        diff = sorted(k for k in set(same(saved)) | set(same(config))
+                      if saved.get(k) != config.get(k))
+        raise ValueError(f"{path} belongs to a run with another config (a different config in "
+                         f"{diff}); use another out_dir or resume=False")
+    for name, p in parts.items():
+        p.load_state_dict(ck[name])
+    if rng:
+        set_rng_state(ck["rng"])
+    return int(ck["epoch"]), json.loads(ck["history"]), float(ck["train_seconds"])
 
 
 def load_run(out_dir: str | Path, device: str = "cpu") -> tuple[MultiScaleNet, ExperimentConfig]:

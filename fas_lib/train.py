@@ -67,12 +67,14 @@ from fas_lib.runs import (
     load_checkpoint,
     load_run,
     read_results,
+    restore_training,
     save_checkpoint,
     score_and_write,
     selected_epoch,
+    training_checkpoint,
 )
 from fas_lib.scoring import score_split
-from fas_lib.utils import get_device, rng_state, set_rng_state, set_seed, tune_malloc
+from fas_lib.utils import get_device, set_seed, tune_malloc
 
 __all__ = ["run_experiment", "train_one_epoch", "train_step"]
 
@@ -237,19 +239,9 @@ def _resume(ckpt_path: Path, cfg: ExperimentConfig, model: MultiScaleNet, opt: O
     Returns:
         ``(epochs done, history, train seconds)``.
     """
-    ck = load_checkpoint(ckpt_path)
-    saved = json.loads(ck["config"])
-    if _comparable(saved) != _comparable(cfg.to_dict()):
-        diff = sorted(k for k in _comparable(saved) if saved.get(k) != cfg.to_dict().get(k))
-        raise ValueError(
-            f"{ckpt_path} belongs to a run with a different config (differs in {diff}); "
-            "use another out_dir or resume=False"
-        )
-    model.load_state_dict(ck["model"])
-    opt.load_state_dict(ck["optimizer"])
-    sched.load_state_dict(ck["scheduler"])
-    set_rng_state(ck["rng"])
-    return int(ck["epoch"]), json.loads(ck["history"]), float(ck["train_seconds"])
+    return restore_training(ckpt_path, cfg.to_dict(),
+                            {"model": model, "optimizer": opt, "scheduler": sched},
+                            comparable=_comparable)
 
 
 @dataclass
@@ -276,17 +268,10 @@ class _Run:
 
 
 def _checkpoint(epoch: int, run: _Run) -> dict[str, Any]:
-    return {
-        "epoch": epoch,
-        "model": run.model.state_dict(),
-        "optimizer": run.opt.state_dict(),
-        "scheduler": run.sched.state_dict(),
-        "rng": rng_state(),
-        "config": json.dumps(run.cfg.to_dict()),
-        "model_config": json.dumps(run.model.config),
-        "history": json.dumps(run.history),
-        "train_seconds": run.train_seconds,
-    }
+    return training_checkpoint(
+        epoch, {"model": run.model, "optimizer": run.opt, "scheduler": run.sched},
+        run.cfg.to_dict(), run.history, run.train_seconds,
+        model_config=json.dumps(run.model.config))
 
 
 def run_experiment(
