@@ -33,8 +33,8 @@ from fas_lib.models import (
     MMFAS,
     describe_adsn,
     describe_mmfas,
+    describe_presets,
     dlib_trunk_config,
-    measure_cost,
     mmfas_dummy_input,
 )
 from fas_lib.utils import save_results, set_seed, tune_malloc
@@ -104,9 +104,7 @@ def main() -> None:
               f"{speed[name]['infer_ms_per_face']:7.2f} ms/face")
     fr = dlib_trunk_config("cpu")
     sizes = {"mmfas": describe_mmfas(), "adsn": describe_adsn(),
-             "mmfas_dlib_trunk": {"cpu": {**measure_cost(MMFAS(fr), mmfas_dummy_input(fr)),
-                                          "input_size": fr.input_size,
-                                          "widths": list(fr.widths), "blocks": list(fr.blocks)}}}
+             "mmfas_dlib_trunk": describe_presets({"cpu": fr}, MMFAS, mmfas_dummy_input)}
     for net, presets in sizes.items():
         for preset, row in presets.items():
             print(f"{net:17s} {preset:6s} {row['params'] / 1e6:6.2f} M params  "

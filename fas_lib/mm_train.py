@@ -48,6 +48,7 @@ from fas_lib.models import (
     MMFAS_PRESETS,
     ADSNLoss,
     init_from_face_recognition,
+    scores_from_logits,
 )
 from fas_lib.runs import (
     CHECKPOINT,
@@ -236,7 +237,7 @@ def score_mm(model: nn.Module, loss_mod: ADSNLoss | None, data: SplitData,
     for a in range(0, len(data.y), batch_size):
         out = model(_inputs(data, modalities, torch.arange(a, min(a + batch_size, len(data.y)))))
         if loss_mod is None:
-            scores.append(torch.softmax(out, 1)[:, 1])
+            scores.append(scores_from_logits(out))
         elif loss_mod.lambda_bce == 0:
             scores.append(loss_mod.center_scores(out.embedding))
         else:

@@ -27,7 +27,7 @@ Multi-modal networks (RGB / depth / NIR), issue 12:
   :func:`describe_adsn`;
 * :mod:`fas_lib.models.mm_losses`: :func:`center_loss`, :func:`cosine_loss`, :class:`ADSNLoss`;
 * :mod:`fas_lib.models.mm_blocks`: the residual stages they share, :func:`as_modalities`,
-  :func:`measure_cost`.
+  :func:`describe_presets`.
 
 Every public name is re-exported here: ``from fas_lib.models import MultiScaleNet, CNN_S,
 build_fusion, msfans_loss``.
@@ -125,7 +125,7 @@ from fas_lib.models.mm_blocks import (  # noqa: E402
     ResNetBlock,
     as_modalities,
     caffe_stage,
-    measure_cost,
+    describe_presets,
     resnet_stage,
 )
 from fas_lib.models.mm_losses import ADSNLoss, center_loss, cosine_loss  # noqa: E402
@@ -149,7 +149,7 @@ __all__ += [
     "LocalFineGrained", "MMFAS", "MMFAS_PRESETS", "MMFASConfig", "ModalityInput", "ResNet18Trunk",
     "ResNetBlock", "adsn_dummy_input", "as_modalities", "attention_maps", "build_adsn",
     "build_mmfas", "caffe_stage", "center_loss", "cosine_loss", "describe_adsn",
-    "describe_mmfas", "measure_cost", "mmfas_dummy_input", "resnet_stage", "surface_normals",
+    "describe_mmfas", "describe_presets", "mmfas_dummy_input", "resnet_stage", "surface_normals",
     "DlibTrunk", "TRUNK_WIDTHS", "dlib_stage", "dlib_trunk_config", "dlib_trunk_sides",
     "init_from_face_recognition",
 ]

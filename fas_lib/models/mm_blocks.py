@@ -8,7 +8,8 @@
   used by ADSN's streams;
 * :func:`as_modalities`: a ``{name: (B, C, H, W)}`` mapping from a mapping or from one tensor
   whose channels are the modalities stacked in order;
-* :func:`measure_cost`: parameters and FLOPs of one forward pass on given inputs.
+* :func:`describe_presets`: parameters and FLOPs of each preset of a network
+  (:func:`~fas_lib.models.profile.count_flops` on the preset's dummy input).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
+
+from fas_lib.models.profile import count_flops
 
 __all__ = [
     "CaffeBlock", "ModalityInput", "ResNetBlock", "as_modalities", "caffe_stage",
-    "measure_cost", "resnet_stage",
+    "describe_presets", "resnet_stage",
 ]
 
 #: What the multi-modal networks accept: ``{modality: (B, C_m, H, W)}`` or one ``(B, sum C_m,
@@ -123,40 +125,17 @@ def as_modalities(
     return out
 
 
-def measure_cost(model: nn.Module, inputs: Mapping[str, Tensor]) -> dict[str, float]:
-    """Parameters and FLOPs of one forward pass of ``model(inputs)`` in eval mode.
-
-    Same convention as :func:`fas_lib.models.profile.count_flops` (which builds its own
-    3-channel input and so cannot feed a multi-modal network): ``FlopCounterMode`` counts
-    convolutions and matrix products at 2 FLOPs per multiply-accumulate and ignores BatchNorm,
-    activations, pooling, element-wise products and additions.
-
-    Returns:
-        ``{"params", "flops", "macs"}`` (``params``: trainable parameters).
-    """
-    was_training = model.training
-    counter = FlopCounterMode(display=False)
-    try:
-        model.eval()
-        with counter, torch.no_grad():
-            model(inputs)
-    finally:
-        model.train(was_training)
-    flops = float(counter.get_total_flops())
-    params = float(sum(p.numel() for p in model.parameters() if p.requires_grad))
-    return {"params": params, "flops": flops, "macs": flops / 2}
-
-
 def describe_presets(table: Mapping[str, Any], build: Callable[[Any], nn.Module],
                      dummy: Callable[[Any], Mapping[str, Tensor]],
                      presets: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Parameters and FLOPs (:func:`measure_cost`) of one forward pass per preset of ``table``
+    """Parameters and FLOPs (:func:`~fas_lib.models.profile.count_flops`) of one forward pass
+    per preset of ``table``
     (a preset name -> config dataclass with ``input_size``, ``widths`` and ``blocks``), with
     those three fields; ``build(config)`` makes the model, ``dummy(config)`` its input."""
     out = {}
     for name in presets or list(table):
         cfg = table[name]
-        row: dict[str, Any] = measure_cost(build(cfg), dummy(cfg))
+        row: dict[str, Any] = count_flops(build(cfg), inputs=dummy(cfg))
         row.update({k: asdict(cfg)[k] for k in ("input_size", "widths", "blocks")})
         out[name] = row
     return out

@@ -275,7 +275,7 @@ def describe_mmfas(presets: Sequence[str] | None = None) -> dict[str, dict[str, 
 
     Returns:
         ``{preset: {"params", "flops", "macs", "input_size", "widths", "blocks"}}``; FLOPs at
-        2 per multiply-accumulate (:func:`~fas_lib.models.mm_blocks.measure_cost`).
+        2 per multiply-accumulate (:func:`~fas_lib.models.profile.count_flops`).
     """
     return describe_presets(MMFAS_PRESETS, MMFAS, mmfas_dummy_input, presets)
 

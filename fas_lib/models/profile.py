@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -38,7 +39,7 @@ def _dummy_input(model: nn.Module, n_scales: int, input_size: int, batch_size: i
 
 def count_flops(
     model: nn.Module, n_scales: int = 3, input_size: int = 112, batch_size: int = 1,
-    inputs: Tensor | None = None,
+    inputs: Tensor | Mapping[str, Tensor] | None = None,
 ) -> dict[str, float]:
     """FLOPs, MACs and parameters of one forward pass over ``n_scales`` crops (eval mode).
 
@@ -63,7 +64,8 @@ def count_flops(
         input_size: crop side ``S``.
         batch_size: ``B``; FLOPs scale linearly with it.
         inputs: the input to use instead of the one built from the three numbers above (e.g. a
-            clip batch ``(B, T, 3, S, S)`` of STASN); LSTMs are counted over all their steps.
+            clip batch ``(B, T, 3, S, S)`` of STASN, or the ``{modality: tensor}`` mapping of a
+            multi-modal network); LSTMs are counted over all their steps.
 
     Returns:
         ``{"flops", "macs", "params"}`` (``params`` counts all trainable parameters of ``model``).
