@@ -208,9 +208,12 @@ def clip_input(sources: Sequence[ClipSource], idx: Sequence[int] | np.ndarray, c
     for k in np.unique(which):
         src, pos = sources[k], np.flatnonzero(which == k)
         side = int(src.cache.crops(src.clips.split).shape[2])  # the whole cached crop
-        x, y = clip_batch(src.cache, src.clips, idx[pos] - starts[k],
+        clips = src.clips  # only the t frames the model sees are read
+        clips = dataclasses.replace(clips, rows=clips.rows[:, frame_positions(clips.t, cfg.t)],
+                                    t=cfg.t)
+        x, y = clip_batch(src.cache, clips, idx[pos] - starts[k],
                           scale_indices(src.cache, cfg.scales), size=side)
-        parts.append((pos, x[:, frame_positions(x.shape[1], cfg.t)], y))
+        parts.append((pos, x, y))
     x = torch.empty((len(idx), *parts[0][1].shape[1:]), dtype=parts[0][1].dtype)
     y = torch.empty(len(idx), dtype=torch.int64)
     for pos, xk, yk in parts:

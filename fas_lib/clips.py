@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from fas_lib.cache import CacheError, CropCache
-from fas_lib.loader import centre_input
+from fas_lib.loader import centre_input, check_window
 from fas_lib.metrics import eer
 from fas_lib.protocol import COLUMNS, SPLITS
 
@@ -108,7 +108,12 @@ def fill_slots(found: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, int]:
     return pick, own
 
 
-def _check_t(t: int, min_frames: int | None) -> tuple[int, int]:
+def check_clip_length(t: int, min_frames: int | None) -> tuple[int, int]:
+    """``(t, min_frames)`` as integers, ``min_frames`` defaulting to ``ceil(t / 2)``.
+
+    Raises:
+        ValueError: ``t`` is not a positive integer or ``min_frames`` not in ``1..t``.
+    """
     if isinstance(t, bool) or int(t) != t or int(t) < 1:
         raise ValueError(f"t must be a positive integer, got {t!r}")
     t = int(t)
@@ -147,7 +152,7 @@ def clip_set(cache: CropCache, split: str, t: int = DEFAULT_T,
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    t, m = _check_t(t, min_frames)
+    t, m = check_clip_length(t, min_frames)
     n_cached = cache.manifest.get("params", {}).get("n_frames")
     if n_cached is not None and int(n_cached) < t:
         raise ValueError(f"the cache holds {n_cached} frames per video, fewer than t={t}; "
@@ -191,14 +196,9 @@ def clip_sets(cache: CropCache, t: int = DEFAULT_T,
 def _check_batch(cache: CropCache, clips: ClipSet, idx: np.ndarray,
                  scale_indices: Sequence[int], size: int | None) -> tuple[np.ndarray, int]:
     """Validated scale positions and window side of :func:`clip_batch`."""
-    crops = cache.crops(clips.split)
-    n_scales, side = crops.shape[1], crops.shape[2]
-    sidx = np.asarray([int(i) for i in scale_indices], dtype=np.int64)
-    if not len(sidx) or sidx.min() < 0 or sidx.max() >= n_scales:
-        raise ValueError(f"scale_indices must be in 0..{n_scales - 1}, got {list(scale_indices)}")
+    n_scales, side = cache.crops(clips.split).shape[1:3]
     size = min(DEFAULT_SIZE, side) if size is None else int(size)
-    if not 1 <= size <= side:
-        raise ValueError(f"size must be between 1 and the cached crop side {side}, got {size}")
+    sidx = check_window(n_scales, side, scale_indices, size)
     if len(idx) and (idx.min() < 0 or idx.max() >= len(clips)):
         raise IndexError(f"clip index out of range for a ClipSet of {len(clips)} clips")
     return sidx, size

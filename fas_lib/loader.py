@@ -42,6 +42,22 @@ def to_float(batch_u8: np.ndarray, channels_last: bool = True) -> torch.Tensor:
     return out.mul_(1 / 127.5).sub_(1.0)
 
 
+def check_window(n_scales: int, side: int, scale_indices: Sequence[int], size: int) -> np.ndarray:
+    """The scale positions to read from crops of ``n_scales`` scales and side ``side``, checked
+    with the window side ``size`` (every reader of the cache checks them the same way).
+
+    Raises:
+        ValueError: no scale position, one outside ``0..n_scales - 1``, or ``size`` not in
+            ``1..side``.
+    """
+    idx = [int(i) for i in scale_indices]
+    if not idx or any(i < 0 or i >= n_scales for i in idx):
+        raise ValueError(f"scale_indices must be in 0..{n_scales - 1}, got {list(scale_indices)}")
+    if not 1 <= size <= side:
+        raise ValueError(f"size must be between 1 and the cached crop side {side}, got {size}")
+    return np.asarray(idx, dtype=np.int64)
+
+
 def centre_offset(side: int, size: int) -> int:
     """Top-left offset (y and x) of the centre ``size`` x ``size`` window of a ``side`` crop:
     the network's view at test time (:class:`CropDataset` with ``train=False``)."""
@@ -147,13 +163,8 @@ class CropDataset(torch.utils.data.Dataset):
             raise ValueError(f"cache split {split!r}: {len(frames)} table rows but "
                              f"{len(self.crops)} crops")
         self.labels = frames["label"].to_numpy(dtype=np.int64)
-        n_scales, side = self.crops.shape[1], self.crops.shape[2]
-        idx = [int(i) for i in scale_indices]
-        if not idx or any(i < 0 or i >= n_scales for i in idx):
-            raise ValueError(f"scale_indices must be in 0..{n_scales - 1}, got {list(scale_indices)}")
-        if not 1 <= size <= side:
-            raise ValueError(f"size must be between 1 and the cached crop side {side}, got {size}")
-        self.scale_indices = np.asarray(idx, dtype=np.int64)
+        self.scale_indices = check_window(self.crops.shape[1], self.crops.shape[2],
+                                          scale_indices, size)
         self.split, self.train, self.size, self.seed = split, bool(train), int(size), int(seed)
         self.epoch = 0
         self._offsets: np.ndarray | None = None

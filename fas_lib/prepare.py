@@ -161,15 +161,13 @@ def get_clips(
     Raises:
         ValueError: bad ``t`` / ``min_frames``, or ``root`` is ``None`` for a real dataset.
     """
-    from fas_lib.clips import DEFAULT_T, clip_report, clip_sets
+    from fas_lib.clips import DEFAULT_T, check_clip_length, clip_report, clip_sets
 
-    t = (2 if smoke else DEFAULT_T) if t is None else t
-    if isinstance(t, bool) or int(t) != t or int(t) < 1:
-        raise ValueError(f"t (frames per clip) must be a positive integer, got {t!r}")
+    t, _ = check_clip_length((2 if smoke else DEFAULT_T) if t is None else t, min_frames)
     cache = get_cache(dataset, root, protocol, fold, smoke, workers, progress,
-                      n_frames=int(t), scales=scales, out=out, use_gt_boxes=use_gt_boxes,
+                      n_frames=t, scales=scales, out=out, use_gt_boxes=use_gt_boxes,
                       force=force, modalities=modalities)
-    clips = clip_sets(cache, int(t), min_frames)
+    clips = clip_sets(cache, t, min_frames)
     if progress:
         print(clip_report(clips.values()))
     return cache, clips

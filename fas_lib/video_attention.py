@@ -84,12 +84,11 @@ def random_boxes(rng: np.random.Generator, n: int, size: float, input_size: int)
     return np.concatenate([lo, hi], axis=1)
 
 
-def attention_boxes(model: STASN, cfg: ClipConfig, source: ClipSource,
-                    idx: np.ndarray) -> np.ndarray:
-    """The attended boxes ``(B, t, K, 4)`` of clips ``idx`` in model input pixels (eval)."""
+def attention_boxes(model: STASN, x: torch.Tensor) -> np.ndarray:
+    """The attended boxes ``(B, t, K, 4)`` of clips ``x`` (model input,
+    :func:`~fas_lib.clip_inputs.clip_input`) in input pixels (eval)."""
     model.eval()
     with torch.no_grad():
-        x, _ = clip_input([source], idx, cfg)
         return model.region_boxes(x).numpy().astype(np.float64)
 
 
@@ -173,7 +172,7 @@ def border_attention(model: STASN, cfg: ClipConfig, source: ClipSource,
     cha: list[list[bool]] = []
     for start in range(0, len(attack), batch_size):
         idx = attack[start:start + batch_size]
-        boxes = attention_boxes(model, cfg, source, idx)
+        boxes = attention_boxes(model, clip_input([source], idx, cfg)[0])
         for b, i in enumerate(idx):
             gt = load_gt(str(clips.videos["video_id"].iloc[i]))
             a, c = _clip_hits(boxes[b], clips.rows[i, pos], source, gt, aligner, cfg, rng,

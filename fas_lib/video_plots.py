@@ -43,7 +43,7 @@ def attention_examples(model: Any, cfg: ClipConfig, source: ClipSource,
         x, _ = clip_input([source], [i], cfg)
         frames = ((x[0, :n_frames].permute(0, 2, 3, 1).numpy() + 1) * 127.5).clip(0, 255)
         images.append(frames.astype(np.uint8))
-        boxes.append(attention_boxes(model, cfg, source, np.array([i]))[0, :n_frames])
+        boxes.append(attention_boxes(model, x)[0, :n_frames])
         labels.append(f"{kind}\n{source.clips.videos['video_id'].iloc[i]}")
     return images, boxes, labels
 
