@@ -63,6 +63,7 @@ from fas_lib.runs import (
     write_run,
 )
 from fas_lib.scoring import evaluate_scores
+from fas_lib.train import sgd_schedule
 from fas_lib.utils import set_seed, tune_malloc
 
 __all__ = [
@@ -185,9 +186,7 @@ def _start(cfg: ClipConfig, train: list[ClipSource], ckpt: Path, resume: bool) -
     """The seeded model, optimiser and schedule, restored from ``ckpt`` when resuming."""
     torch.manual_seed(cfg.seed)
     model = build_clip_model(cfg)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                          weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=cfg.gamma)
+    opt, sched = sgd_schedule(model, cfg)
     n = sum(len(s) for s in train)
     run = _ClipRun(cfg, model, opt, sched, train, math.ceil(n / cfg.batch_size), [])
     if resume and ckpt.is_file():

@@ -76,7 +76,7 @@ from fas_lib.runs import (
 from fas_lib.scoring import score_split
 from fas_lib.utils import get_device, set_seed, tune_malloc
 
-__all__ = ["run_experiment", "train_one_epoch", "train_step"]
+__all__ = ["run_experiment", "sgd_schedule", "train_one_epoch", "train_step"]
 
 Optimizer = torch.optim.Optimizer
 Scheduler = torch.optim.lr_scheduler.MultiStepLR
@@ -222,10 +222,15 @@ def _build(cfg: ExperimentConfig, device: str) -> tuple[MultiScaleNet, Optimizer
     """The seeded model, its SGD optimiser and its learning-rate schedule."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(device)
+    return (model, *sgd_schedule(model, cfg))
+
+
+def sgd_schedule(model: nn.Module, cfg: Any) -> tuple[Optimizer, Scheduler]:
+    """The course's SGD (``lr``, ``momentum``, ``weight_decay`` of ``cfg``) and its step schedule
+    (``lr`` times ``gamma`` at each of ``cfg.milestones`` epochs), for frame and clip models."""
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=cfg.gamma)
-    return model, opt, sched
+    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=cfg.gamma)
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
