@@ -100,17 +100,18 @@ def _frame_hits(boxes: np.ndarray, polygon: np.ndarray, to_frame: np.ndarray,
     return np.array([covers_border(p, polygon) for p in pts])
 
 
-def _clip_hits(boxes: np.ndarray, rows: np.ndarray, source: ClipSource, gt: dict,
-               aligner: Any, cfg: ClipConfig, rng: np.random.Generator,
+def _clip_hits(boxes: np.ndarray, rows: np.ndarray, source: ClipSource, frame_idx: np.ndarray,
+               gt: dict, aligner: Any, cfg: ClipConfig, rng: np.random.Generator,
                n_random: int) -> tuple[list[bool], list[bool]]:
-    """Attended and random hits of one clip's frames (frames without a medium are skipped)."""
+    """Attended and random hits of one clip's frames (frames without a medium are skipped);
+    ``frame_idx``: the video frame of every row of the split."""
     split, cache = source.clips.split, source.cache
-    frames, landmarks = cache.frames(split), cache.landmarks(split)
+    landmarks = cache.landmarks(split)
     side = int(cache.crops(split).shape[2])
     attended: list[bool] = []
     chance: list[bool] = []
     for j, row in enumerate(rows):
-        polygon = np.asarray(gt["medium_inner"][int(frames["frame_idx"].iloc[row])])
+        polygon = np.asarray(gt["medium_inner"][int(frame_idx[row])])
         if not np.isfinite(polygon).all():
             continue
         to_frame = crop_to_frame(landmarks[row], cfg.scales[0], side, aligner)
@@ -168,6 +169,7 @@ def border_attention(model: STASN, cfg: ClipConfig, source: ClipSource,
     clips = source.clips
     attack = np.flatnonzero(clips.labels == 0)
     pos = frame_positions(clips.t, cfg.t)
+    frame_idx = source.cache.frames(clips.split)["frame_idx"].to_numpy()
     att: list[list[bool]] = []
     cha: list[list[bool]] = []
     for start in range(0, len(attack), batch_size):
@@ -175,8 +177,8 @@ def border_attention(model: STASN, cfg: ClipConfig, source: ClipSource,
         boxes = attention_boxes(model, clip_input([source], idx, cfg)[0])
         for b, i in enumerate(idx):
             gt = load_gt(str(clips.videos["video_id"].iloc[i]))
-            a, c = _clip_hits(boxes[b], clips.rows[i, pos], source, gt, aligner, cfg, rng,
-                              n_random)
+            a, c = _clip_hits(boxes[b], clips.rows[i, pos], source, frame_idx, gt, aligner, cfg,
+                              rng, n_random)
             att.append(a)
             cha.append(c)
     types = clips.videos["attack_type"].astype(str).to_numpy()[attack]
