@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from fas_lib.clips import ClipSet, clip_batch
 from fas_lib.config import scale_indices
+from fas_lib.loader import centre_offset
 from fas_lib.models import STASN, TemporalMultiScaleNet
 
 __all__ = [
@@ -228,7 +229,7 @@ def _window(x: Tensor, cfg: ClipConfig, offsets: np.ndarray | None) -> Tensor:
     w = min(cfg.window, side)
     margin = side - w
     if offsets is None:
-        offs = np.full((len(x), 2), margin // 2, dtype=np.int64)
+        offs = np.full((len(x), 2), centre_offset(side, w), dtype=np.int64)
     else:
         offs = np.floor(np.asarray(offsets, dtype=np.float64) * (margin + 1)).astype(np.int64)
     cut = torch.stack([x[i, ..., oy:oy + w, ox:ox + w] for i, (oy, ox) in enumerate(offs)])

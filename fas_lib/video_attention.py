@@ -28,6 +28,7 @@ import torch
 
 from fas_lib.clip_inputs import ClipConfig, ClipSource, clip_input, frame_positions
 from fas_lib.geometry import crop_matrix, invert_affine
+from fas_lib.loader import centre_offset
 from fas_lib.models import STASN
 from fas_lib.synthspoof.gt import points_in_polygon
 
@@ -55,7 +56,7 @@ def crop_to_frame(landmarks: np.ndarray, scale: float, side: int, aligner: Any) 
 def input_to_crop(points: np.ndarray, cfg: ClipConfig, side: int) -> np.ndarray:
     """Model input pixels -> cached crop pixels: undo the resize of the centre window."""
     w = min(cfg.window, side)
-    return np.asarray(points, dtype=np.float64) * (w / cfg.input_size) + (side - w) // 2
+    return np.asarray(points, dtype=np.float64) * (w / cfg.input_size) + centre_offset(side, w)
 
 
 def box_points(boxes: np.ndarray, n: int = 7) -> np.ndarray:
