@@ -228,7 +228,7 @@ def run_study(cache: Any, plan: StudyPlan, out_root: str | Path,
     if set(types) - set(train_types):
         raise ValueError(f"fold types {sorted(set(types) - set(train_types))} are not attack "
                          f"types of the training split ({train_types})")
-    test = cache.frames("test")
+    test = data["test"].frames
     unseen = sorted(set(types) - set(test.loc[test["label"] == 0, "attack_type"].astype(str)))
     if unseen:  # their unseen-attack rows could not be measured, after training everything
         raise ValueError(f"fold types {unseen} have no test attack; pass StudyPlan(fold_types="
