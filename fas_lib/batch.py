@@ -40,13 +40,14 @@ from tqdm.auto import tqdm
 from fas_lib import CROP_SIZE, SCALES
 from fas_lib.align import AlignResult, FaceAligner
 from fas_lib.geometry import dlib68_to_dlib5
-from fas_lib.io import MEDIA_REASONS, MediaError, iter_frames, sample_indices
+from fas_lib.io import BAD_FRAME, MEDIA_REASONS, MediaError, iter_frames, sample_indices
 from fas_lib.parallel import pool_map
 from fas_lib.protocol import SkipLog
 
 #: Why a file or a frame produced no crops: the file-level reasons of
-#: :class:`~fas_lib.io.MediaError` and ``"no_face"`` for a decoded frame with no face found.
-SKIP_REASONS: tuple[str, ...] = (*MEDIA_REASONS, "no_face")
+#: :class:`~fas_lib.io.MediaError`, ``"no_face"`` for a decoded frame with no face found and
+#: ``"unreadable_frame"`` (:data:`fas_lib.io.BAD_FRAME`) for a frame that did not decode.
+SKIP_REASONS: tuple[str, ...] = (*MEDIA_REASONS, "no_face", BAD_FRAME)
 
 Box = Sequence[float]
 
@@ -83,8 +84,9 @@ class BatchResult:
 
     Attributes:
         items: aligned frames, in the order of the paths and, within a file, of the frames.
-        skips: every skipped file (``(path, reason)``) and every frame with no face
-            (``("path#frame_idx", "no_face")``), with counts per reason.
+        skips: every skipped file (``(path, reason)``), every frame with no face
+            (``("path#frame_idx", "no_face")``) and every frame that did not decode
+            (``(path, "unreadable_frame")``), with counts per reason.
         n_frames_seen: frames decoded (aligned ones plus the ones with no face).
         n_files: number of paths given.
     """
@@ -109,6 +111,8 @@ class BatchResult:
         parts.append(f"{self.n_frames_seen} frames seen, {len(self.items)} aligned")
         n_no_face = counts.get("no_face", 0)
         parts.append(f"{n_no_face} frame{'s' if n_no_face != 1 else ''} with no face")
+        if counts.get(BAD_FRAME):
+            parts.append(f"{counts[BAD_FRAME]} frame(s) that did not decode")
         return "; ".join(parts)
 
     def check(self) -> None:
@@ -156,8 +160,13 @@ def _process(
     counts: collections.Counter = collections.Counter()
     no_face: list[int] = []
     seen = 0
+
+    def bad_frame(idx: int, exc: MediaError) -> None:
+        counts[BAD_FRAME] += 1
+
     try:
-        for idx, frame in iter_frames(path, every=every, n_frames=n_frames):
+        for idx, frame in iter_frames(path, every=every, n_frames=n_frames,
+                                      on_bad_frame=bad_frame):
             seen += 1
             res = None
             if precropped:
@@ -188,7 +197,7 @@ def process_media(
     """Align the chosen frames of one image or video; count what could not be used.
 
     Args:
-        path: an image or video file.
+        path: an image or video file, or a frame folder (:func:`fas_lib.io.frame_files`).
         aligner: a :class:`~fas_lib.align.FaceAligner`.
         every: every ``every``-th frame (see :func:`fas_lib.io.sample_indices`).
         n_frames: that many evenly spaced frames.
@@ -200,8 +209,9 @@ def process_media(
 
     Returns:
         The aligned frames, and counts per reason of :data:`SKIP_REASONS` (one
-        ``missing_file`` / ``unreadable_file`` / ``empty_video`` for a bad file, one
-        ``no_face`` per frame without a face). Bad media never raise.
+        ``missing_file`` / ``unreadable_file`` / ``empty_video`` / ``empty_folder`` for a bad
+        file, one ``no_face`` per frame without a face, one ``unreadable_frame`` per frame that
+        did not decode). Bad media never raise.
 
     Raises:
         ValueError: ``every`` or ``n_frames`` below 1 (a programming error, not bad media).
@@ -348,7 +358,7 @@ def _collect(paths: list[str], results: list[tuple | None]) -> BatchResult:
         items.extend(file_items)
         seen += n_seen
         files_read += bool(read)
-        for reason in MEDIA_REASONS:
+        for reason in (*MEDIA_REASONS, BAD_FRAME):
             for _ in range(counts.get(reason, 0)):
                 skips.add(path, reason)
         for idx in no_face:

@@ -10,19 +10,29 @@ Everything here decodes with OpenCV and returns ``(H, W, 3)`` uint8 **RGB** arra
   are clipped to ``[0, 1]`` and scaled;
 - JPEG files are decoded with their EXIF orientation applied (as a photo viewer shows them).
 
+A **frame folder** (one folder of image frames per video, as many copies of Replay-Attack,
+CASIA-FASD and OULU-NPU are released) is read like a video: its image files, in natural name
+order (``frame_2`` before ``frame_10``, :func:`frame_files`), are frames 0, 1, 2, ... and the
+same :func:`sample_indices` picks which of them to decode.
+
 A file that cannot be used raises :class:`MediaError`, whose ``reason`` is one of
 ``"missing_file"`` (no such file), ``"unreadable_file"`` (not a decodable image or video:
-corrupt, truncated, empty, not a media file) or ``"empty_video"`` (a video that opens but
-yields no frame). Batch code (:mod:`fas_lib.batch`) counts these reasons instead of stopping.
+corrupt, truncated, empty, not a media file), ``"empty_video"`` (a video or frame folder that
+opens but yields no frame) or ``"empty_folder"`` (a frame folder without an image file); a
+frame that does not decode goes to :func:`iter_frames`' ``on_bad_frame`` (:data:`BAD_FRAME`).
+Batch code (:mod:`fas_lib.batch`) counts these reasons instead of stopping.
 
 Example:
     >>> for idx, frame in iter_frames("video.avi", n_frames=4):   # 4 evenly spaced frames
+    ...     print(idx, frame.shape)
+    >>> for idx, frame in iter_frames("frames/client001/", n_frames=4):  # a frame folder
     ...     print(idx, frame.shape)
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -34,8 +44,18 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".avi", ".mov", ".mp4", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg", ".webm"}
 )
 
-#: The values of :attr:`MediaError.reason`.
-MEDIA_REASONS: tuple[str, ...] = ("missing_file", "unreadable_file", "empty_video")
+#: Extensions of the image files a frame folder is made of (lower case).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+
+#: The values of :attr:`MediaError.reason` (one per file: the file could not be used at all).
+MEDIA_REASONS: tuple[str, ...] = ("missing_file", "unreadable_file", "empty_video",
+                                  "empty_folder")
+
+#: Why one frame of a video or frame folder is left out (it does not decode; the others stay).
+BAD_FRAME: str = "unreadable_frame"
+#: ``on_bad_frame(frame_index, error)``: told about every frame that could not be decoded.
+BadFrameHook = Callable[[int, "MediaError"], None]
 
 #: Frame rate :func:`video_fps` gives when a file has no usable one (an image, a bad header).
 DEFAULT_FPS: float = 25.0
@@ -48,7 +68,7 @@ class MediaError(ValueError):
 
     Attributes:
         path: the file, as given.
-        reason: ``"missing_file"``, ``"unreadable_file"`` or ``"empty_video"``.
+        reason: one of :data:`MEDIA_REASONS`.
     """
 
     def __init__(self, path: str | os.PathLike, reason: str, message: str) -> None:
@@ -73,6 +93,56 @@ def video_fps(path: str | os.PathLike) -> float:
     fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
     cap.release()
     return float(fps) if np.isfinite(fps) and 1.0 <= fps <= 240.0 else DEFAULT_FPS
+
+
+def natural_key(name: str) -> list[str | int]:
+    """Sort key that orders the numbers in a name by value: ``frame_2`` before ``frame_10``."""
+    parts = re.split(r"(\d+)", name)
+    return [int(p) if i % 2 else p.lower() for i, p in enumerate(parts)]
+
+
+def frame_files(folder: str | os.PathLike) -> list[Path]:
+    """The frames of a frame folder (one video): its image files (:data:`IMAGE_EXTENSIONS`,
+    hidden files left out) in natural name order (:func:`natural_key`), frame 0 first.
+
+    Raises:
+        MediaError: ``missing_file`` (no such folder), ``unreadable_file`` (cannot be listed),
+            ``empty_folder`` (no image file; the message says what it holds instead).
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise MediaError(folder, "missing_file", f"frame folder not found: {folder}")
+    try:
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    except OSError as exc:
+        raise MediaError(folder, "unreadable_file", f"could not list {folder}: {exc}") from None
+    frames = [p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    if not frames:
+        held = ("is empty" if not entries else f"holds {len(entries)} entries but no image "
+                f"(e.g. {sorted(p.name for p in entries)[0]})")
+        kinds = ", ".join(sorted(IMAGE_EXTENSIONS))
+        raise MediaError(folder, "empty_folder",
+                         f"expected a folder of image frames ({kinds}), but {folder} {held}")
+    return sorted(frames, key=lambda p: natural_key(p.name))
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    """Frames :func:`iter_frames` would choose from: a video's (its header's count, else
+    counted by decoding), a frame folder's images, 1 for an image file.
+
+    Raises:
+        MediaError: the path is missing, a video that does not open, a folder without images.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return len(frame_files(path))
+    _check_exists(path)
+    if not is_video(path):
+        return 1
+    cap = _open_video(path)
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    return n if n > 0 else _count_frames(path)
 
 
 def _check_exists(path: Path) -> None:
@@ -224,11 +294,12 @@ def _count_frames(path: Path) -> int:
 
 
 def _decode(
-    cap: cv2.VideoCapture, keep: Callable[[int], bool], last: int | None, grabbed: list[int]
+    cap: cv2.VideoCapture, keep: Callable[[int], bool], last: int | None, grabbed: list[int],
+    path: Path, on_bad: BadFrameHook | None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Grab frames in order up to index ``last`` (to the end when ``None``) and yield
-    ``(index, RGB frame)`` for those ``keep`` accepts that decode; ``grabbed[0]`` counts the
-    frames grabbed."""
+    ``(index, RGB frame)`` for those ``keep`` accepts that decode (``on_bad`` is told of those
+    that do not); ``grabbed[0]`` counts the frames grabbed."""
     while (last is None or grabbed[0] <= last) and cap.grab():
         i = grabbed[0]
         grabbed[0] += 1
@@ -236,10 +307,12 @@ def _decode(
             ok, frame = cap.retrieve()
             if ok and frame is not None and frame.size:
                 yield i, to_rgb_uint8(frame)
+            elif on_bad is not None:
+                on_bad(i, MediaError(path, "unreadable_file", f"frame {i} of {path} is corrupt"))
 
 
 def _iter_video(
-    path: Path, every: int | None, n_frames: int | None
+    path: Path, every: int | None, n_frames: int | None, on_bad_frame: BadFrameHook | None
 ) -> Iterator[tuple[int, np.ndarray]]:
     cap = _open_video(path)
     grabbed = [0]  # frames the stream delivered (updated by _decode)
@@ -254,7 +327,7 @@ def _iter_video(
         last = max(wanted) if wanted else None
         keep = ((lambda i: i in wanted) if wanted is not None
                 else (lambda i: every is None or i % every == 0))
-        for i, rgb in _decode(cap, keep, last, grabbed):
+        for i, rgb in _decode(cap, keep, last, grabbed, path, on_bad_frame):
             done.add(i)
             yield i, rgb
     finally:
@@ -266,7 +339,8 @@ def _iter_video(
         if redo:
             cap = _open_video(path)
             try:
-                for i, rgb in _decode(cap, set(redo).__contains__, max(redo), [0]):
+                for i, rgb in _decode(cap, set(redo).__contains__, max(redo), [0], path,
+                                      on_bad_frame):
                     done.add(i)
                     yield i, rgb
             finally:
@@ -280,32 +354,66 @@ def _iter_video(
         )
 
 
-def iter_frames(
-    path: str | os.PathLike, every: int | None = None, n_frames: int | None = None
+def _iter_folder(
+    folder: Path, every: int | None, n_frames: int | None, on_bad_frame: BadFrameHook | None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(frame_index, rgb_frame)`` of a video, or ``(0, image)`` of an image file.
+    """The frames of a frame folder, chosen by :func:`sample_indices` as a video's are."""
+    files = frame_files(folder)
+    picks = sample_indices(len(files), every, n_frames)
+    done = 0
+    for i in picks:
+        try:
+            rgb = read_image(files[i])
+        except MediaError as exc:
+            if on_bad_frame is None:
+                raise MediaError(folder, "unreadable_file",
+                                 f"frame {i} of the frame folder {folder}: {exc}") from None
+            on_bad_frame(i, exc)
+            continue
+        done += 1
+        yield i, rgb
+    if not done:
+        raise MediaError(folder, "empty_video",
+                         f"expected at least one decodable frame, but none of the {len(picks)} "
+                         f"frames picked of {folder} ({len(files)} images) decoded")
 
-    Frames are read in order; frames that are skipped are only grabbed, not converted. When a
-    video's header promises more frames than it holds, the indices are chosen again from the
-    true count (these few then come after the others).
+
+def iter_frames(
+    path: str | os.PathLike, every: int | None = None, n_frames: int | None = None,
+    on_bad_frame: BadFrameHook | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame_index, rgb_frame)`` of a video or frame folder, or ``(0, image)`` of an
+    image file.
+
+    Frames are read in order; frames that are skipped are only grabbed (videos) or not read at
+    all (frame folders). When a video's header promises more frames than it holds, the indices
+    are chosen again from the true count (these few then come after the others).
 
     Args:
-        path: a video (:func:`is_video`) or an image file.
+        path: a video (:func:`is_video`), a frame folder (:func:`frame_files`) or an image file.
         every: every ``every``-th frame (see :func:`sample_indices`).
         n_frames: that many evenly spaced frames (see :func:`sample_indices`).
+        on_bad_frame: called as ``on_bad_frame(index, error)`` for a chosen frame that does not
+            decode (it is left out, the others are kept). Without it such a frame of a frame
+            folder raises ``MediaError`` (``unreadable_file``) when it is reached; one of a
+            video is left out.
 
     Yields:
-        Frame index in the video and the ``(H, W, 3)`` uint8 RGB frame.
+        Frame index (position in a frame folder) and the ``(H, W, 3)`` uint8 RGB frame.
 
     Raises:
-        MediaError: ``missing_file``, ``unreadable_file`` (cannot be opened or decoded) or
-            ``empty_video`` (opens but no frame decodes), before the first frame is yielded.
+        MediaError: ``missing_file``, ``unreadable_file`` (cannot be opened or decoded),
+            ``empty_folder`` (a folder without an image) or ``empty_video`` (opens but no frame
+            decodes; after the bad frames were reported).
         ValueError: ``every`` or ``n_frames`` below 1.
     """
     sample_indices(0, every, n_frames)  # validate the arguments before touching the file
     path = Path(path)
+    if path.is_dir():
+        yield from _iter_folder(path, every, n_frames, on_bad_frame)
+        return
     _check_exists(path)
     if is_video(path):
-        yield from _iter_video(path, every, n_frames)
+        yield from _iter_video(path, every, n_frames, on_bad_frame)
     else:
         yield 0, read_image(path)

@@ -39,7 +39,14 @@ from fas_lib import CROP_SIZE
 from fas_lib.align import AlignResult, FaceAligner
 from fas_lib.config import ExperimentConfig
 from fas_lib.devices import Precision
-from fas_lib.io import MEDIA_REASONS, VIDEO_EXTENSIONS, MediaError, iter_frames, to_rgb_uint8
+from fas_lib.io import (
+    IMAGE_EXTENSIONS,
+    MEDIA_REASONS,
+    VIDEO_EXTENSIONS,
+    MediaError,
+    iter_frames,
+    to_rgb_uint8,
+)
 from fas_lib.loader import centre_input
 from fas_lib.metrics import video_scores
 from fas_lib.models import MultiScaleNet, scores_from_logits
@@ -51,10 +58,6 @@ from fas_lib.utils import get_device
 __all__ = ["IMAGE_EXTENSIONS", "SKIP_REASONS", "FaceScore", "MediaScore", "PredictReport",
            "Predictor", "Threshold", "media_files", "portrait_files",
            "run_threshold"]
-
-#: Extensions a folder is searched for besides :data:`fas_lib.io.VIDEO_EXTENSIONS`.
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 
 #: Why nothing was scored: a file's (:data:`fas_lib.io.MEDIA_REASONS`), a frame's ``no_face``,
 #: and ``camera_closed`` for a camera that delivered no frame.

@@ -152,3 +152,28 @@ def test_bad_arguments(videos):
         align_batch(videos, every=0, progress=False)
     with pytest.raises(ValueError, match="boxes"):
         align_batch(videos, boxes=[None], progress=False)
+
+
+def test_frame_folders_are_aligned_and_their_bad_frames_counted(tiny, tmp_path):
+    """A frame folder is one file: its sampled frames are aligned with frame indices as a
+    video's; an undecodable frame, an empty folder and a folder without images are counted."""
+    frames = tiny.read_frames(tiny.video_ids[0])  # 2 frames with a face
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for folder in (good, bad):
+        folder.mkdir()
+        for k in range(3):
+            cv2.imwrite(str(folder / f"{k:03d}.png"), cv2.cvtColor(frames[k % 2],
+                                                                    cv2.COLOR_RGB2BGR))
+    (bad / "001.png").write_bytes(b"not a png")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "list.txt").write_text("frames elsewhere")
+    paths = [str(good), str(bad), str(tmp_path / "empty"), str(tmp_path / "text")]
+    res = align_batch(paths, n_frames=3, workers=1, progress=False)
+    res.check()
+    assert res.skips.counts == {"unreadable_frame": 1, "empty_folder": 2}
+    assert [(it.path, it.frame_idx) for it in res.items] == [
+        (str(good), 0), (str(good), 1), (str(good), 2), (str(bad), 0), (str(bad), 2)]
+    assert "2 files skipped: 2 empty_folder" in res.report()
+    assert "1 frame(s) that did not decode" in res.report()
+    assert set(res.skips.counts) <= set(SKIP_REASONS)

@@ -1,6 +1,7 @@
-"""fas_lib.io: images and videos in, RGB uint8 out, one clear MediaError for every bad file.
+"""fas_lib.io: images, videos and frame folders in, RGB uint8 out, one clear MediaError for
+every bad file.
 
-Every file here is written into ``tmp_path`` and is tiny (64 x 48 pixels, at most 7 frames).
+Every file here is written into ``tmp_path`` and is tiny (64 x 48 pixels, at most 12 frames).
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import pytest
 from fas_lib.io import (
     DEFAULT_FPS,
     MediaError,
+    frame_count,
+    frame_files,
     is_video,
     iter_frames,
+    natural_key,
     read_image,
     sample_indices,
     video_fps,
@@ -234,3 +238,66 @@ def test_video_fps_from_header_or_default(tmp_path):
     (tmp_path / "bad.avi").write_bytes(b"not a video")
     assert video_fps(tmp_path / "bad.avi") == DEFAULT_FPS
     assert video_fps(tmp_path / "photo.png") == DEFAULT_FPS
+
+
+# -- frame folders (one folder of image frames per video) ---------------------------------------
+
+
+def write_frames(folder, n: int, ext: str = ".png"):
+    """Frames ``frame_1`` ... ``frame_<n>``, frame k (0-based) filled with grey value 20 * k."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(n):
+        cv2.imwrite(str(folder / f"frame_{k + 1}{ext}"), np.full((H, W, 3), 20 * k, np.uint8))
+    return folder
+
+
+def test_frame_folder_is_sampled_like_a_video_in_natural_order(tmp_path):
+    folder = write_frames(tmp_path / "v", 12)  # frame_10 sorts before frame_2 as strings
+    assert [p.name for p in frame_files(folder)][:3] == ["frame_1.png", "frame_2.png",
+                                                         "frame_3.png"]
+    assert frame_count(folder) == 12
+    for kw in ({}, {"n_frames": 4}, {"every": 5}, {"every": 2, "n_frames": 3}, {"n_frames": 20}):
+        got = list(iter_frames(folder, **kw))
+        assert [i for i, _ in got] == sample_indices(12, kw.get("every"), kw.get("n_frames"))
+        for i, frame in got:  # frame i is the folder's i-th image, decoded as RGB
+            assert frame.shape == (H, W, 3) and int(frame.mean()) == 20 * i
+    assert natural_key("frame_2.png") < natural_key("frame_10.png")
+
+
+def test_frame_folder_without_images_is_a_clear_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MediaError) as err:
+        list(iter_frames(tmp_path / "empty"))
+    assert err.value.reason == "empty_folder" and "is empty" in str(err.value)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no frames here")
+    (tmp_path / "notes" / ".hidden.png").write_bytes(b"")  # hidden files are not frames
+    with pytest.raises(MediaError) as err:
+        frame_count(tmp_path / "notes")
+    assert err.value.reason == "empty_folder" and "readme.txt" in str(err.value)
+    with pytest.raises(MediaError) as err:
+        list(iter_frames(tmp_path / "gone"))
+    assert err.value.reason == "missing_file"
+
+
+def test_unreadable_frames_are_reported_and_the_others_kept(tmp_path):
+    folder = write_frames(tmp_path / "v", 5)
+    (folder / "frame_3.png").write_bytes(b"truncated")  # frame 2
+    bad: list[tuple[int, str]] = []
+    got = list(iter_frames(folder, on_bad_frame=lambda i, e: bad.append((i, e.reason))))
+    assert [i for i, _ in got] == [0, 1, 3, 4] and bad == [(2, "unreadable_file")]
+    with pytest.raises(MediaError) as err:  # no hook: the bad frame is an error, not a drop
+        list(iter_frames(folder))
+    assert err.value.reason == "unreadable_file" and "frame 2" in str(err.value)
+    for name in ("frame_1.png", "frame_2.png", "frame_4.png", "frame_5.png"):
+        (folder / name).write_bytes(b"")
+    bad.clear()
+    with pytest.raises(MediaError) as err:  # nothing decodes: an empty video, after the hook
+        list(iter_frames(folder, n_frames=2, on_bad_frame=lambda i, e: bad.append((i, e.reason))))
+    assert err.value.reason == "empty_video" and [i for i, _ in bad] == [0, 4]
+
+
+def test_frame_count_of_videos_and_images(video, tmp_path):
+    assert frame_count(video) == 7
+    cv2.imwrite(str(tmp_path / "one.jpg"), np.zeros((H, W, 3), np.uint8))
+    assert frame_count(tmp_path / "one.jpg") == 1
