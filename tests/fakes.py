@@ -7,6 +7,11 @@ with a parameter for how many subjects. Videos are real, decodable 2-frame 32x24
 can tell them apart after decoding. Builders return a :class:`FakeDataset` naming what was
 written, what was listed but left absent, and which files were written corrupt.
 
+:func:`build_replay_attack_frames` is a *frame-folder release* (one folder of JPEG frames per
+video, as many copies in circulation are): its frames hold a face dlib's detector finds
+(:func:`face_frame`: matplotlib's public-domain Grace Hopper portrait, 192 px wide), so a crop
+cache and training run on it end to end.
+
 Import from a test as ``from tests import fakes`` (the repository root must be on
 ``sys.path``; ``tests/unit/test_datasets.py`` shows how).
 """
@@ -329,6 +334,85 @@ def build_generic_csv(root: Path, n_per_class: int = 2) -> FakeDataset:
                 lines.append(f"{rel},{label},{split},s{split}")
     write_lines(fake.root / "protocol.csv", lines)
     return fake
+
+
+# --------------------------------------------------------------------------- frame folders
+FACE_W = 192  # frame width of face_frame: the portrait's face is about 70 px, above dlib's 40
+
+
+@functools.lru_cache(maxsize=1)
+def _portrait() -> np.ndarray:
+    """matplotlib's Grace Hopper portrait (public domain), BGR, resized to FACE_W wide."""
+    import matplotlib
+
+    img = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    h = round(img.shape[0] * FACE_W / img.shape[1])
+    return cv2.resize(img, (FACE_W, h), interpolation=cv2.INTER_AREA)
+
+
+def face_frame(kind: str, subject: int, index: int) -> np.ndarray:
+    """A BGR frame with a detectable face: the portrait tinted per ``subject``, shifted by 2 px
+    per frame ``index``; an attack (``kind != "live"``) is a faded, warm print with a white
+    paper border."""
+    img = _portrait().astype(np.float32)
+    h, w = img.shape[:2]
+    shift = np.float32([[1, 0, 2 * index - 2], [0, 1, index - 1]])
+    img = cv2.warpAffine(img, shift, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    img *= np.float32([1.0, 1.0 - 0.04 * (subject % 4), 1.0 + 0.04 * (subject % 4)])
+    if kind != "live":
+        img = 0.7 * img + 0.3 * np.float32([60, 120, 200])
+        img[:8] = img[-8:] = 245
+        img[:, :8] = img[:, -8:] = 245
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_frame_folder(fake: FakeDataset, rel: str, n: int, kind: str = "live",
+                       subject: int = 0, faces: bool = True, ext: str = ".jpg") -> None:
+    """Write the folder ``rel`` of ``n`` frames ``frame_1`` ... ``frame_<n>`` (natural order
+    differs from string order from 10 on): :func:`face_frame` s, or the tiny 32x24 frames."""
+    for i in range(n):
+        frame = face_frame(kind, subject, i) if faces else _frame(kind, min(i, 2))
+        ok, buf = cv2.imencode(ext, frame)
+        assert ok
+        _write(fake, f"{rel}/frame_{i + 1}{ext}", buf.tobytes())
+
+
+def build_replay_attack_frames(
+    root: Path, n_train: int = 1, n_devel: int = 1, n_test: int = 1, *, n_real: int = 2,
+    n_attacks: int = 2, frames: int = 3, protocol_csv: bool = True,
+) -> FakeDataset:
+    """Replay-Attack as a frame-folder release: ``<group>/real/<video name>/frame_<k>.jpg`` and
+    ``<group>/attack/fixed/<video name>/...``, the names of :func:`replay_names` without
+    ``.mov``; per client the first ``n_real`` real and ``n_attacks`` fixed-support attack
+    videos, each of ``frames`` face frames.
+
+    ``protocol_csv`` also writes ``protocol.csv`` at the root listing every folder (path, label,
+    split, subject, attack_type), so the same copy is read by the ``csv`` adapter as by
+    ``replay_attack``; ``fake.files`` holds the folders (not the frames).
+    """
+    fake = FakeDataset(Path(root))
+    lines = ["path,label,split,subject,attack_type"]
+    client = 0
+    for group, split, n in (("train", "train", n_train), ("devel", "dev", n_devel),
+                            ("test", "test", n_test)):
+        for _ in range(n):
+            client += 1
+            names = replay_names(client)
+            videos = [("real", v, "live") for v in names["real"][:n_real]]
+            videos += [("attack/fixed", v, parse_attack(v)) for v in names["fixed"][:n_attacks]]
+            for folder, name, attack in videos:
+                rel = f"{group}/{folder}/{name.removesuffix('.mov')}"
+                write_frame_folder(fake, rel, frames, attack, client)
+                lines.append(f"{rel},{int(attack == 'live')},{split},{client},{attack}")
+    fake.files = sorted({f.rsplit("/", 1)[0] for f in fake.files})
+    if protocol_csv:
+        write_lines(fake.root / "protocol.csv", lines)
+    return fake
+
+
+def parse_attack(name: str) -> str:
+    """The attack device of a Replay-Attack attack file name (``attack_print_...`` -> print)."""
+    return name.split("_")[1]
 
 
 # --- a fabricated crop cache with depth and NIR crops (multi-modal tests) ----------------------

@@ -178,12 +178,23 @@ def check_layout(title: str, root: Path, required: Iterable[str], layout: str) -
     )
 
 
-def drop_missing(rows: list[dict], root: Path, skips: SkipLog) -> list[dict]:
-    """Keep the rows whose files (and depth/IR files, when given) exist under ``root``."""
+def drop_missing(rows: list[dict], root: Path, skips: SkipLog,
+                 folders: bool = False) -> list[dict]:
+    """Keep the rows whose files (and depth/IR files, when given) exist under ``root``.
+
+    Args:
+        rows: row dicts with ``path`` (and optional ``depth_path``, ``ir_path``) relative to
+            ``root``.
+        root: the dataset root.
+        skips: where a row whose file is absent is recorded (``listed_missing``).
+        folders: a folder counts as present too (a frame folder: one video as image frames,
+            :func:`fas_lib.io.frame_files`); otherwise only a file does.
+    """
     kept = []
     for row in rows:
         paths = [row["path"]] + [row.get(k, "") for k in ("depth_path", "ir_path")]
-        absent = [p for p in paths if p and not (root / p).is_file()]
+        absent = [p for p in paths
+                  if p and not ((root / p).is_file() or (folders and (root / p).is_dir()))]
         if absent:
             skips.add(absent[0], "listed_missing")
         else:
@@ -207,6 +218,10 @@ class DatasetAdapter(abc.ABC):
         precropped: the images already are face crops, cut separately per modality (CASIA-SURF):
             a crop cache with depth / NIR takes each whole image as the face box instead of
             detecting (:mod:`fas_lib.cache_modalities`).
+        frames_as_rows: rows that share a ``video_id`` are the image frames of one video, in
+            natural path order (:func:`fas_lib.io.natural_key`): the crop cache samples
+            ``n_frames`` of them as it samples a video file's frames
+            (:func:`fas_lib.cache_plan.sample_frame_rows`). Off: every row is cached.
     """
 
     name: ClassVar[str] = ""
@@ -217,6 +232,7 @@ class DatasetAdapter(abc.ABC):
     layout: ClassVar[str] = ""
     face_dir: ClassVar[str | None] = None
     precropped: ClassVar[bool] = False
+    frames_as_rows: ClassVar[bool] = False
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser()

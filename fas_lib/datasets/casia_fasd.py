@@ -6,6 +6,10 @@ Layout under the root::
     test_release/<1..30>/...                   (test folder n is subject n + 20)
     face-locations/<train|test>_release/<n>/<name>.face      (optional face boxes)
 
+Frame-folder releases: a folder ``<n>/<name>/`` of image frames stands for ``<n>/<name>.avi``
+(:func:`fas_lib.io.frame_files`); when both are there the video is kept and the folder skipped
+as ``duplicate_entry``.
+
 File names: ``1, 2, HR_1`` real; ``3, 4, HR_2`` warped photo; ``5, 6, HR_3`` cut photo;
 ``7, 8, HR_4`` video replay. Quality: ``HR_*`` high; odd numbers normal, even numbers low
 (Bob's ``bob.pad.face`` mapping; not confirmed by a second source).
@@ -63,7 +67,8 @@ class CasiaFasd(DatasetAdapter):
     protocols = ("standard_nodev", "standard", "grandtest")
     default_protocol = "standard_nodev"  # the paper's: all 20 training subjects train
     required = ("train_release", "test_release")
-    layout = "train_release/<1..20>/ and test_release/<1..30>/ holding 1.avi ... HR_4.avi"
+    layout = ("train_release/<1..20>/ and test_release/<1..30>/ holding 1.avi ... HR_4.avi "
+              "(or folders 1/ ... HR_4/ of their frames)")
     face_dir = "face-locations"
 
     def _rows(self, protocol: str, fold: int | None, skips: SkipLog) -> list[dict]:
@@ -83,6 +88,11 @@ class CasiaFasd(DatasetAdapter):
     def _subject_rows(self, folder: Path, subject: str, split: str, skips: SkipLog) -> list[dict]:
         """Rows of one subject folder; missing and unknown files go to the skip log."""
         videos = {p.stem.upper(): p for p in folder.iterdir() if p.suffix.lower() == ".avi"}
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):  # frame folders
+            if sub.name.upper() in videos:
+                skips.add(relative(sub, self.root), "duplicate_entry")
+            else:
+                videos[sub.name.upper()] = sub
         rows = []
         for stem, (attack_type, quality) in FILES.items():
             path = videos.pop(stem, None)

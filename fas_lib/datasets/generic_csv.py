@@ -14,6 +14,19 @@ file, missing or unknown column, bad label or split, a live row with an attack t
 listed twice, no rows) raises one :class:`~fas_lib.protocol.ProtocolError` naming the CSV row.
 Listed files that do not exist are skipped as ``listed_missing``.
 
+Videos as image frames, two ways (frame-folder releases of Replay-Attack, CASIA-FASD, OULU-NPU):
+
+* a row whose ``path`` is a **folder** of image frames is one video (:func:`fas_lib.io.frame_files`:
+  its images in natural name order are frames 0, 1, ...);
+* rows **one per frame** that share a ``video_id`` are one video (frames in natural path
+  order). They must agree on label, split, subject and attack type, and be image files (not a
+  video or a folder): anything else raises :class:`~fas_lib.protocol.ProtocolError`.
+
+Either way the crop cache samples ``n_frames`` evenly spaced frames of the video exactly as it
+does a video file's (:func:`fas_lib.io.sample_indices`), and scores merge on ``video_id``. An
+empty folder, a folder without images and a frame that does not decode are counted skips of
+the cache (``empty_folder``, ``unreadable_frame``; :mod:`fas_lib.cache_build`).
+
 SynthSpoof (``synthspoof``): ``<root>/protocol.csv`` written by the SynthSpoof generator, read
 with :func:`fas_lib.protocol.read_protocol` (``path`` relative to ``root``).
 """
@@ -32,6 +45,7 @@ from fas_lib.datasets.base import (
     ProtocolResult,
     drop_missing,
 )
+from fas_lib.io import is_video
 from fas_lib.protocol import COLUMNS, ProtocolError, SkipLog, read_protocol
 from fas_lib.shift import FOLDED, PROTOCOLS, apply_protocol
 from fas_lib.shift import folds as shift_folds
@@ -78,6 +92,7 @@ def read_user_csv(csv_path: Path) -> list[dict]:
     for i, rec in enumerate(df.to_dict("records"), start=2):  # line 1 is the header
         where = f"{csv_path} line {i}"
         row = {k: str(v).strip() for k, v in rec.items()}
+        row["path"] = row["path"].rstrip("/")  # "frames/v1/": a frame folder
         if not row["path"]:
             raise ProtocolError(f"{where}: empty path")
         if row["path"] in seen:
@@ -109,6 +124,40 @@ def read_user_csv(csv_path: Path) -> list[dict]:
     return rows
 
 
+#: Columns the rows of one video (frames listed one per row) must agree on.
+VIDEO_COLUMNS: tuple[str, ...] = ("label", "split", "subject", "attack_type")
+
+
+def check_frame_rows(rows: list[dict], root: Path, csv_path: Path) -> None:
+    """Check the videos listed frame by frame: rows sharing a ``video_id`` agree on
+    :data:`VIDEO_COLUMNS` and are image files.
+
+    Raises:
+        ProtocolError: naming the ``video_id`` and the row that breaks the rule.
+    """
+    by_video: dict[str, list[dict]] = {}
+    for row in rows:
+        by_video.setdefault(row["video_id"], []).append(row)
+    for vid, group in by_video.items():
+        if len(group) < 2:
+            continue
+        for col in VIDEO_COLUMNS:
+            values = sorted({str(r.get(col, "")) for r in group})
+            if len(values) > 1:
+                raise ProtocolError(
+                    f"{csv_path}: the {len(group)} rows of video_id {vid!r} (one per frame) "
+                    f"disagree on {col}: {values}; give the frames of one video the same {col}, "
+                    "or give the videos different video_ids")
+        for r in group:
+            if is_video(r["path"]) or (root / r["path"]).is_dir():
+                kind = "a folder" if (root / r["path"]).is_dir() else "a video file"
+                raise ProtocolError(
+                    f"{csv_path}: video_id {vid!r} is shared by {len(group)} rows, but "
+                    f"{r['path']} is {kind}: only image frames listed one per row may share a "
+                    "video_id (a video file or a frame folder is a whole video: give it its "
+                    "own video_id)")
+
+
 class GenericCsv(DatasetAdapter):
     """Adapter for a user-written protocol CSV; see the module docstring.
 
@@ -121,6 +170,7 @@ class GenericCsv(DatasetAdapter):
     title = "Generic CSV"
     default_protocol = "protocol.csv"
     layout = "a protocol CSV (columns path,label,split[,subject,attack_type,...])"
+    frames_as_rows = True
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
@@ -150,7 +200,10 @@ class GenericCsv(DatasetAdapter):
         return super().load(protocol, fold)
 
     def _rows(self, protocol: str, fold: int | None, skips: SkipLog) -> list[dict]:
-        return drop_missing(read_user_csv(self.root / protocol), self.root, skips)
+        csv_path = self.root / protocol
+        rows = drop_missing(read_user_csv(csv_path), self.root, skips, folders=True)
+        check_frame_rows(rows, self.root, csv_path)
+        return rows
 
 
 class SynthSpoof(DatasetAdapter):

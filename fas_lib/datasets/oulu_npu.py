@@ -11,7 +11,9 @@ Layout under the root::
     Protocols/Protocol_4/{Train,Dev,Test}_<1..6>.txt
 
 Each list line is ``label,video`` such as ``+1,1_1_01_1``; the video is
-``<Split>_files/<video>.avi`` with the split of the list file. ``+1`` is bona fide and any
+``<Split>_files/<video>.avi`` with the split of the list file, or, in a frame-folder release,
+the folder ``<Split>_files/<video>/`` of its image frames (:func:`fas_lib.io.frame_files`;
+used when the ``.avi`` is absent). ``+1`` is bona fide and any
 negative label an attack (most copies use ``-1``; some use ``-2`` for replay). The attack type
 comes from the File number of the name, not from the label: 2 ``print1``, 3 ``print2``,
 4 ``replay1``, 5 ``replay2``: these are attack *instruments*; the dataset's evaluation
@@ -150,7 +152,9 @@ class OuluNpu(DatasetAdapter):
                 )
         kept = []
         for row in rows:
-            if (self.root / row["path"]).is_file():
+            if not (self.root / row["path"]).is_file() and (self.root / row["video_id"]).is_dir():
+                row["path"] = row["video_id"]  # a frame-folder release
+            if (self.root / row["path"]).exists():
                 kept.append(row)
             else:
                 skips.add(row["path"], "listed_missing")

@@ -7,6 +7,10 @@ Layout under the root (groups ``train``/``devel``/``test`` with 15/15/20 clients
     <group>/enroll/...                    (face-recognition enrollment: never used here)
     face-locations/<same relative path>.face                   (optional face boxes)
 
+Frame-folder releases: a folder named like a video (with or without ``.mov``) that holds the
+video's image frames stands for the video (:func:`fas_lib.io.frame_files`); the crop cache
+reads it like the video file.
+
 (``<device>``: print, mobile or highdef; ``<sdevice>``: highdef or mobile; ``<stype>``: photo
 or video; ``<light>``: controlled or adverse.)
 
@@ -114,7 +118,8 @@ class ReplayAttack(DatasetAdapter):
     protocols = tuple(PROTOCOL_FILTERS)
     default_protocol = "grandtest"
     required = tuple(f"{g}/{kind}" for g in GROUPS for kind in ("real", "attack"))
-    layout = "train/, devel/ and test/, each with real/ and attack/{fixed,hand}/ (.mov videos)"
+    layout = ("train/, devel/ and test/, each with real/ and attack/{fixed,hand}/ (.mov videos "
+              "or folders of their frames)")
     face_dir = "face-locations"
 
     def _rows(self, protocol: str, fold: int | None, skips: SkipLog) -> list[dict]:
@@ -149,7 +154,8 @@ class ReplayAttack(DatasetAdapter):
         return rows
 
     def _videos(self, group_dir: Path, skips: SkipLog) -> list[Path]:
-        """The ``.mov`` files of one group's ``real/`` and ``attack/<support>/`` folders."""
+        """The ``.mov`` files (or frame folders) of one group's ``real/`` and
+        ``attack/<support>/`` folders."""
         folders = [group_dir / "real"]
         for child in sorted((group_dir / "attack").iterdir()):
             if child.is_dir() and child.name.lower() in SUPPORTS:
@@ -157,5 +163,6 @@ class ReplayAttack(DatasetAdapter):
             else:
                 skips.add(relative(child, self.root), "unrecognised_name")
         return sorted(
-            p for folder in folders for p in folder.iterdir() if p.suffix.lower() == ".mov"
+            p for folder in folders for p in folder.iterdir()
+            if p.suffix.lower() == ".mov" or p.is_dir()
         )

@@ -435,6 +435,85 @@ def test_generic_csv_missing_file(tmp_path):
 
 
 # ----------------------------------------------------------------------------- SynthSpoof
+# ----------------------------------------------------------------------------- frame folders
+COLS = ["path", "label", "split", "subject", "attack_type", "video_id"]
+
+
+def test_frame_folder_release_reads_the_same_through_csv_and_replay_attack(tmp_path):
+    # 3 clients (one per group) x (2 real + 2 attack) folders of 3 JPEG frames
+    fake = fakes.build_replay_attack_frames(tmp_path / "ra")
+    by_csv = load_protocol("csv", fake.root)
+    by_layout = load_protocol("replay_attack", fake.root)
+    assert sorted(by_csv.table["path"]) == fake.files  # every row is a folder: one video
+    pd.testing.assert_frame_equal(by_csv.table[COLS], by_layout.table[COLS])
+    assert counts(by_layout, ("split", "attack_type")) == {
+        (s, a): 2 for s in ("train", "dev", "test") for a in ("live", "print")}
+    assert not by_csv.skips and not by_layout.skips
+    # a folder that is gone is listed_missing; a trailing slash names the same folder
+    text = (fake.root / "protocol.csv").read_text()
+    first = fake.files[0]
+    (fake.root / "p2.csv").write_text(text.replace(f"{first},", f"{first}/,")
+                                      + "train/real/gone,1,train,9,live\n")
+    res = load_protocol("csv", fake.root, protocol="p2.csv")
+    assert first in set(res.table["path"]) and res.skips == {"listed_missing": 1}
+
+
+def test_csv_rows_one_per_frame_share_a_video_id(tmp_path):
+    fake = fakes.FakeDataset(tmp_path)
+    lines = ["path,label,split,video_id"]
+    for split in ("train", "test"):
+        for label in (1, 0):
+            vid = f"{split}_{label}"
+            for k in (1, 2, 10):
+                rel = f"frames/{vid}_{k}.jpg"
+                fakes.write_image(fake, rel, "live" if label else "attack")
+                lines.append(f"{rel},{label},{split},{vid}")
+    fakes.write_lines(tmp_path / "protocol.csv", lines)
+    res = load_protocol("csv", tmp_path)
+    assert len(res.table) == 12 and res.table["video_id"].nunique() == 4
+
+
+FRAME_ROW_ERRORS = {
+    "labels_disagree": ("a/1.jpg,1,train,v\na/2.jpg,0,train,v\n", "disagree on label"),
+    "splits_disagree": ("a/1.jpg,1,train,v\na/2.jpg,1,test,v\n", "disagree on split"),
+    "video_shares": ("a/1.jpg,1,train,v\nclip.avi,1,train,v\n", "clip.avi is a video file"),
+    "folder_shares": ("a/1.jpg,1,train,v\na,1,train,v\n", "a is a folder"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FRAME_ROW_ERRORS))
+def test_csv_frame_rows_that_cannot_be_one_video_raise(tmp_path, case):
+    fake = fakes.FakeDataset(tmp_path)
+    for rel in ("a/1.jpg", "a/2.jpg"):
+        fakes.write_image(fake, rel)
+    fakes.write_video(fake, "clip.avi")
+    body, message = FRAME_ROW_ERRORS[case]
+    (tmp_path / "protocol.csv").write_text("path,label,split,video_id\n" + body)
+    with pytest.raises(ProtocolError, match=message):
+        load_protocol("csv", tmp_path)
+
+
+def test_casia_and_oulu_read_frame_folders_in_place_of_videos(tmp_path):
+    casia = fakes.build_casia_fasd(tmp_path / "casia", n_train=2, n_test=1, corrupt=False)
+    for stem in ("1", "HR_4"):  # test subject 21 released as frame folders
+        (casia.root / f"test_release/1/{stem}.avi").unlink()
+        fakes.write_frame_folder(casia, f"test_release/1/{stem}", 2, faces=False)
+    fakes.write_frame_folder(casia, "train_release/1/2", 2, faces=False)  # beside 2.avi
+    res = load_protocol("casia_fasd", casia.root)
+    paths = set(res.table["path"])
+    assert {"test_release/1/1", "test_release/1/HR_4", "train_release/1/2.avi"} <= paths
+    assert len(res.table) == 3 * 12 and res.skips == {"duplicate_entry": 1}
+    row = res.table[res.table["path"] == "test_release/1/HR_4"].iloc[0]
+    assert (row["attack_type"], row["quality"], row["video_id"]) == (
+        "video_replay", "high", "test_release/1/HR_4")
+    oulu = fakes.build_oulu_npu(tmp_path / "oulu")
+    (oulu.root / "Train_files/1_1_01_1.avi").unlink()
+    fakes.write_frame_folder(oulu, "Train_files/1_1_01_1", 2, faces=False)
+    res = load_protocol("oulu_npu", oulu.root, "1")
+    row = res.table[res.table["video_id"] == "Train_files/1_1_01_1"].iloc[0]
+    assert row["path"] == "Train_files/1_1_01_1" and row["label"] == 1 and not res.skips
+
+
 def test_synthspoof_reads_generator_protocol(tmp_path):
     fake = fakes.build_generic_csv(tmp_path / "user", n_per_class=1)
     table = load_protocol("csv", fake.root).table
