@@ -47,6 +47,7 @@ from fas_lib import CROP_SIZE, SCALES
 from fas_lib.cache import CACHE_VERSION, CacheError, CropCache
 from fas_lib.cache_consolidate import consolidate
 from fas_lib.cache_modalities import COLUMNS, check_modalities
+from fas_lib.cache_plan import estimate_cache, limit_videos, sample_frame_rows
 from fas_lib.cache_shards import (
     ShardJob,
     face_file_boxes,
@@ -77,7 +78,9 @@ REASON_WORDS: dict[str, str] = {
     "unlabelled": "samples without a label",
     "missing_file": "files missing",
     "unreadable_file": "unreadable or corrupt files",
-    "empty_video": "empty videos",
+    "empty_video": "empty videos (or frame folders none of whose frames decoded)",
+    "empty_folder": "frame folders without an image",
+    "unreadable_frame": "frames that could not be decoded (the video's other frames kept)",
     "no_face": "frames with no detected face",
     "bad_face_file": "unreadable face-location files (dlib used instead)",
     "modality_missing": "videos without their depth or NIR file (all their frames skipped)",
@@ -87,13 +90,6 @@ REASON_WORDS: dict[str, str] = {
 
 
 # ----------------------------------------------------------------------------- planning
-
-
-def limit_videos(table: pd.DataFrame, per_group: int | None) -> pd.DataFrame:
-    """The first ``per_group`` videos of every (split, attack type), in table order."""
-    if per_group is None:
-        return table
-    return table.groupby(["split", "attack_type"], sort=False).head(per_group)
 
 
 def cache_params(
@@ -138,13 +134,14 @@ def default_cache_dir(dataset: str, protocol: str, fold: int | None, root: Path,
 
 def _plan_jobs(
     table: pd.DataFrame, res: ProtocolResult, root: Path, scales: tuple[float, ...],
-    crop_size: int, params: dict[str, Any], use_gt_boxes: bool,
+    crop_size: int, params: dict[str, Any], use_gt_boxes: bool, frame_index: list[int | None],
 ) -> tuple[list[ShardJob], list[dict[str, Any]], int]:
-    """One job per table row; returns the jobs, bad face-file notes and face files used."""
+    """One job per table row (``frame_index``: the row's frame in its video when rows are
+    frames); returns the jobs, bad face-file notes and face files used."""
     notes: list[dict[str, Any]] = []
     jobs: list[ShardJob] = []
     n_face_files = 0
-    for row in table.to_dict("records"):
+    for row, k in zip(table.to_dict("records"), frame_index, strict=True):
         boxes = None
         if use_gt_boxes:
             boxes = gt_boxes(root, row["video_id"])
@@ -159,7 +156,7 @@ def _plan_jobs(
         mod_paths = tuple(str(root / row[COLUMNS[m]]) if row[COLUMNS[m]] else "" for m in mods)
         jobs.append(ShardJob(shard_key(row["path"]), str(root / row["path"]), row["path"],
                              scales, int(crop_size), params["every"], params["n_frames"], boxes,
-                             mods, mod_paths, "alignment" in params))
+                             mods, mod_paths, "alignment" in params, k))
     return jobs, notes, n_face_files
 
 
@@ -331,7 +328,11 @@ def build_cache(
         return cache
     t0 = time.perf_counter()
     res = adapter.load(protocol, fold)
-    table = limit_videos(res.table, max_videos_per_group).reset_index(drop=True)
+    table = limit_videos(res.table, max_videos_per_group, by_video=adapter.frames_as_rows)
+    frame_index: list[int | None] = [None] * len(table)
+    if adapter.frames_as_rows:  # rows sharing a video_id: a video's frames, sampled as one
+        table, frame_index = sample_frame_rows(table, params["every"], params["n_frames"])
+    table = table.reset_index(drop=True)
     check_modality_files(table, mods, res.dataset)
     params_doc = {"dataset": res.dataset, "protocol": res.protocol, "fold": res.fold,
                   "root": str(root.resolve()), "params": params}
@@ -339,8 +340,11 @@ def build_cache(
     shard_dir = out / "shards"
     shard_dir.mkdir(exist_ok=True)
     jobs, notes, n_face_files = _plan_jobs(table, res, root, scales, crop_size, params,
-                                           use_gt_boxes)
+                                           use_gt_boxes, frame_index)
     pending = [j for j in jobs if not (shard_dir / f"{j.key}.npz").is_file()]
+    if progress:  # before anything is decoded: the disk it needs (fas_lib.cache_plan)
+        print(estimate_cache(table, root, scales, crop_size, params["every"], params["n_frames"],
+                             mods).describe())
     if progress and len(pending) < len(jobs):
         print(f"resuming: {len(jobs) - len(pending)} of {len(jobs)} videos already done")
     run_shard_jobs(pending, shard_dir, int(workers), progress, _stop_after)

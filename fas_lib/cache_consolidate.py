@@ -98,16 +98,16 @@ def _crosstab(df: pd.DataFrame) -> dict[str, dict[str, int]]:
             for s, g in df.groupby("split", sort=False)}
 
 
-def _counts(table: pd.DataFrame, frames: pd.DataFrame, jobs: list[ShardJob],
-            shards: dict[str, dict[str, Any]], n_face_files: int) -> dict[str, Any]:
-    """The manifest's ``counts``: videos, videos with frames, frames, by attack type."""
+def _counts(table: pd.DataFrame, frames: pd.DataFrame, n_face_files: int) -> dict[str, Any]:
+    """The manifest's ``counts``: videos (distinct ``video_id``: the frames of a video listed
+    one per row are one video), videos with frames, frames, by attack type."""
+    videos = table.drop_duplicates(["split", "video_id"])
     return {
-        "videos": {s: int((table["split"] == s).sum()) for s in SPLITS},
-        "videos_with_frames": {s: int(sum(1 for j, sp in zip(jobs, table["split"], strict=True)
-                                          if sp == s and len(shards[j.key]["frame_idx"])))
+        "videos": {s: int((videos["split"] == s).sum()) for s in SPLITS},
+        "videos_with_frames": {s: int(frames.loc[frames["split"] == s, "video_id"].nunique())
                                for s in SPLITS},
         "frames": {s: int((frames["split"] == s).sum()) for s in SPLITS},
-        "videos_by_attack_type": _crosstab(table),
+        "videos_by_attack_type": _crosstab(videos),
         "frames_by_attack_type": _crosstab(frames),
         "face_location_files": n_face_files,
     }
@@ -139,7 +139,7 @@ def consolidate(out: Path, table: pd.DataFrame, jobs: list[ShardJob],
         "params": params,
         "versions": _versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "counts": _counts(table, frames, jobs, shards, n_face_files),
+        "counts": _counts(table, frames, n_face_files),
         "skips": {"protocol": dict(sorted(res.skips.items())),
                   "media": dict(sorted(media_skips.items())),
                   "faces": dict(Counter(n["reason"] for n in notes))},

@@ -14,8 +14,9 @@ crop is (the aligner's ``pad_mode``; with the default, 0: no depth, no light).
 Where the frames come from (the protocol table's ``depth_path`` / ``ir_path``, relative to the
 dataset root; :data:`COLUMNS`):
 
-* a video (:func:`fas_lib.io.is_video`): frame ``t`` of the RGB video is frame ``t`` of the
-  modality video (frame-aligned; the generic CSV's extra columns);
+* a video (:func:`fas_lib.io.is_video`) or a frame folder (:func:`fas_lib.io.frame_files`):
+  frame ``t`` of the RGB video is frame ``t`` of the modality video (frame-aligned; the
+  generic CSV's extra columns);
 * an image of ``k * H`` rows and ``W`` columns for ``H x W`` RGB frames: ``k`` frames stacked
   vertically, frame ``t`` is rows ``t*H ... (t+1)*H`` (SynthSpoof's PNG stacks,
   :meth:`fas_lib.synthspoof.reader.SynthSpoofReader.read_modality`); ``k = 1`` is a single
@@ -35,6 +36,7 @@ Colour modality images are converted to grey and 16-bit ones scaled to 8 bits
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -114,8 +116,8 @@ def read_modality_frames(path: str, indices: Sequence[int],
     """Frames ``indices`` of a depth or NIR file, ``(H, W)`` uint8 each (see module docstring).
 
     Args:
-        path: the file (absolute), a video or an image (a vertical stack when ``frame_size``
-            says so); ``""`` when the table row lists none.
+        path: the file (absolute), a video, a frame folder or an image (a vertical stack when
+            ``frame_size`` says so); ``""`` when the table row lists none.
         indices: frame indices of the RGB video (0 for an image).
         frame_size: ``(H, W)`` of the RGB frames the modality must match; ``None`` for
             pre-cropped datasets (any size; an image is one frame).
@@ -130,7 +132,7 @@ def read_modality_frames(path: str, indices: Sequence[int],
     if not path:
         raise ModalityError("modality_missing", "the protocol table lists no file")
     try:
-        if is_video(path):
+        if is_video(path) or Path(path).is_dir():
             frames = _video_frames(path, indices)
         else:
             img = _grey(read_image(path))

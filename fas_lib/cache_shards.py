@@ -56,6 +56,7 @@ class ShardJob:
     modalities: tuple[str, ...] = ()
     modality_paths: tuple[str, ...] = ()  # absolute, one per modality ("" when none listed)
     precropped: bool = False  # the images are face crops (CASIA-SURF): no detector
+    frame_index: int | None = None  # an image that is frame k of a video listed frame by frame
 
 
 def shard_key(rel_path: str) -> str:
@@ -154,6 +155,10 @@ def run_job(job: ShardJob, shard_dir: str) -> tuple[str, int, dict[str, int]]:
     extra = None
     if job.modalities:
         items, extra = with_modalities(job, aligner, items, skips)
+    if job.frame_index is not None:  # one frame of a video listed frame by frame: its index
+        for it in items:
+            it.frame_idx = job.frame_index
+        no_face = [job.frame_index for _ in no_face]
     arrays = shard_arrays(job, items, skips, no_face, extra)
     with atomic_path(Path(shard_dir) / f"{job.key}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)

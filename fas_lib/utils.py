@@ -184,6 +184,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMITTED_OUTPUTS = ("figures", "results")
 
 
+def human_bytes(n: int) -> str:
+    """``1536`` -> ``"1.5 KiB"`` (powers of 1024, as ``du -h`` counts)."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"  # pragma: no cover
+
+
 def smoke_output_dirs(smoke: bool, *dirs: str | Path) -> tuple[str, ...]:
     """A notebook's output folders, moved aside for a smoke run.
 

@@ -366,15 +366,24 @@ def face_frame(kind: str, subject: int, index: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def write_face_image(fake: FakeDataset, rel: str, kind: str = "live", subject: int = 0,
+                     index: int = 0) -> None:
+    """Write :func:`face_frame` ``(kind, subject, index)`` as the image ``rel`` (by suffix)."""
+    ok, buf = cv2.imencode(Path(rel).suffix, face_frame(kind, subject, index))
+    assert ok
+    _write(fake, rel, buf.tobytes())
+
+
 def write_frame_folder(fake: FakeDataset, rel: str, n: int, kind: str = "live",
                        subject: int = 0, faces: bool = True, ext: str = ".jpg") -> None:
     """Write the folder ``rel`` of ``n`` frames ``frame_1`` ... ``frame_<n>`` (natural order
     differs from string order from 10 on): :func:`face_frame` s, or the tiny 32x24 frames."""
     for i in range(n):
-        frame = face_frame(kind, subject, i) if faces else _frame(kind, min(i, 2))
-        ok, buf = cv2.imencode(ext, frame)
-        assert ok
-        _write(fake, f"{rel}/frame_{i + 1}{ext}", buf.tobytes())
+        if faces:
+            write_face_image(fake, f"{rel}/frame_{i + 1}{ext}", kind, subject, i)
+        else:
+            ok, buf = cv2.imencode(ext, _frame(kind, min(i, 2)))
+            _write(fake, f"{rel}/frame_{i + 1}{ext}", buf.tobytes())
 
 
 def build_replay_attack_frames(
