@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from fas_lib import experiments
+from fas_lib import experiments, paper
 from fas_lib.config import load_experiment
 from fas_lib.plots import image_grid, save_fig
 from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
@@ -77,8 +77,9 @@ print(f"{EXP.title}\n  {EXP.paper}\n  {len(CONFIGS)} runs: {BACKBONE}, preset {P
 if LEVEL not in ("frame", "video"):
     raise ValueError(f"LEVEL must be 'frame' or 'video', got {LEVEL!r}")
 PREFIX = "" if LEVEL == "frame" else "video_"
-#: The paper's published Table II (CASIA-FASD, EER %) -- shown only in columns labelled so.
-PAPER_TABLE_II = {0.9: 5.93, 1.0: 6.09, 1.1: 5.26, 1.2: 4.67, 1.3: 4.84, 1.4: 4.74, 1.5: 5.55}
+#: The paper's published Table II (CASIA-FASD, EER %), from fas_lib.paper (`fas reproduce`
+#: reads the same numbers) -- shown only in columns labelled so.
+PAPER_TABLE_II = paper.TABLE_II_EER
 
 # %% [markdown]
 # ## 1. The data: one face, seven crops
@@ -151,13 +152,13 @@ fig, ax = plt.subplots(figsize=(8, 3.6))
 ax.bar(x - 0.2, 100 * T2[PREFIX + "test_eer"], 0.4, label=f"EER, ours ({DATASET})")
 ax.bar(x + 0.2, 100 * T2[PREFIX + "test_hter"], 0.4, label=f"HTER, ours ({DATASET})",
        alpha=0.6)
-paper = [PAPER_TABLE_II.get(round(s, 1), np.nan) for s in T2.scale]
-ax.plot(x, paper, "k*--", ms=10, lw=1, label="EER, paper (Table II, CASIA-FASD)")
+paper_eer = [PAPER_TABLE_II.get(round(s, 1), np.nan) for s in T2.scale]
+ax.plot(x, paper_eer, "k*--", ms=10, lw=1, label="EER, paper (Table II, CASIA-FASD)")
 ax.set_xticks(x, [f"{s:g}" for s in T2.scale])
 ax.set_xlabel("crop scale")
 ax.set_ylabel("error (%)")
 ax.set_title(f"CNN_S trained on one scale ({LEVEL} level)")
-top = np.nanmax([*(100 * T2[PREFIX + "test_eer"]), *(100 * T2[PREFIX + "test_hter"]), *paper])
+top = np.nanmax([*(100 * T2[PREFIX + "test_eer"]), *(100 * T2[PREFIX + "test_hter"]), *paper_eer])
 ax.set_ylim(0, 1.3 * top)  # headroom: the legend sits above the bars and the paper's stars
 ax.legend(fontsize=8, loc="upper center", ncol=3)
 fig.tight_layout()

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fas_lib import analysis, experiments, models, runs
+from fas_lib import analysis, experiments, models, paper, runs
 from fas_lib.config import load_experiment
 from fas_lib.plots import save_fig
 from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
@@ -101,15 +101,11 @@ if EPOCHS is not None:
     overrides["epochs"] = EPOCHS
 label = lambda g: "[" + ", ".join(f"{s:.1f}" for s in g) + "]"  # noqa: E731  (display only)
 
-# The paper's published numbers (CASIA-FASD Table III, Table IV; REPLAY-ATTACK Table V).
-# They appear only in rows / columns labelled "paper".
-PAPER_TABLE_III = {
-    "best_single": [5.26, 4.67, 4.67, 4.67, 4.74],
-    "average": [4.60, 3.79, 3.74, 3.44, 4.16],
-    "concat": [4.81, 3.95, 3.57, 3.68, 3.65],
-    "msfans": [4.18, 3.89, 3.15, 3.30, 3.29],
-}
-PAPER_GROUPS = ((0.9, 1.0, 1.1), (1.0, 1.1, 1.2), (1.1, 1.2, 1.3), (1.2, 1.3, 1.4), (1.3, 1.4, 1.5))
+# The paper's published numbers (CASIA-FASD Table III, Table IV; REPLAY-ATTACK Table V), from
+# fas_lib.paper (`fas reproduce` reads the same). They appear only in rows / columns labelled
+# "paper".
+PAPER_TABLE_III = paper.TABLE_III_EER  # fusion -> EER % per group of PAPER_GROUPS
+PAPER_GROUPS = paper.TABLE_III_GROUPS
 
 # %% [markdown]
 # ## 1. Table III: best single scale, Average, Concat, MS-FANS
@@ -378,29 +374,10 @@ def comparison(paper_rows, group, with_hter: bool) -> pd.DataFrame:
         out.append(row)
     return pd.DataFrame(out)
 
-# As published: method, which of our runs it corresponds to, EER %, HTER %, FLOPs.
-PAPER_IV = [
-    ("†Fine-tuned VGG-Face [10]", None, 5.20, None, "30.919G"),
-    ("†DPCNN [10]", None, 4.50, None, "30.919G"),
-    ("†Yang et al. [9]", None, 4.92, None, "0.349G"),
-    ("†LSTM-CNN [12]", None, 5.17, None, "3.045G"),
-    ("Boulkenafet et al. [6]", "lbp", 6.20, None, "-"),
-    ("Siddiqui et al. [14]", None, 3.14, None, "-"),
-    ("Boulkenafet et al. [16]", None, 2.8, None, "-"),
-    ("†Atoum et al. [11]", None, 2.67, None, "42.045G"),
-    ("[1.1, 1.2, 1.3] CNN_S (Ours)", "cnn_s", 3.15, None, "0.075G"),
-    ("[1.1, 1.2, 1.3] CNN_D (Ours)", "cnn_d", 2.40, None, "0.768G"),
-]
-PAPER_V = [
-    ("†Fine-tuned VGG-Face [10]", None, 8.40, 4.30, "30.919G"),
-    ("†DPCNN [10]", None, 2.90, 6.10, "30.919G"),
-    ("†Yang et al. [9]", None, 2.14, None, "0.349G"),
-    ("Boulkenafet et al. [6]", "lbp", 0.40, 2.90, "-"),
-    ("Boulkenafet et al. [16]", None, 0.10, 2.20, "-"),
-    ("†Atoum et al. [11]", None, 0.79, 0.72, "41.825G"),
-    ("[1.3, 1.4, 1.5] CNN_S (Ours)", "cnn_s", 0.002, 0.24, "0.075G"),
-    ("[1.3, 1.4, 1.5] CNN_D (Ours)", "cnn_d", 0.02, 0.39, "0.768G"),
-]
+# As published (fas_lib.paper): method, which of our runs it corresponds to, EER %, HTER %,
+# FLOPs.
+PAPER_IV = paper.TABLE_IV_ROWS
+PAPER_V = paper.TABLE_V_ROWS
 t = time.perf_counter()
 TABLE_IV = comparison(PAPER_IV, TABLE_IV_GROUP, with_hter=False)
 TABLE_V = comparison(PAPER_V, TABLE_V_GROUP, with_hter=True)
