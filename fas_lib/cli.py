@@ -14,12 +14,14 @@
     fas predict photo.jpg clip.mp4 photos/ --run runs/msfans [--json] [--save-dir out]
     fas predict --camera 0 --run runs/msfans
     fas export --run runs/msfans --onnx msfans.onnx
+    fas reproduce --dataset replay_attack --root /data/replayattack [--epochs 30 --preset paper]
 
 Every subcommand is a thin wrapper over a Python function
 (:func:`fas_lib.cache_build.build_cache`, :func:`fas_lib.prepare.get_cache`,
 :func:`fas_lib.cache.open_cache`, :func:`fas_lib.config.load_experiment`,
 :func:`fas_lib.train.run_experiment`, :func:`fas_lib.runs.evaluate_run`,
-:class:`fas_lib.predict.Predictor`, :func:`fas_lib.export.export_onnx`). Errors a user can
+:class:`fas_lib.predict.Predictor`, :func:`fas_lib.export.export_onnx`,
+:func:`fas_lib.reproduce.reproduce`). Errors a user can
 cause (a wrong root, an unknown protocol, a missing cache or config) print one message and exit
 with status 2, without a traceback. ``python -m fas_lib.cli`` works as well as ``fas``.
 """
@@ -38,6 +40,7 @@ import yaml
 
 from fas_lib.cache import CacheError, CropCache, open_cache
 from fas_lib.protocol import SPLITS
+from fas_lib.utils import human_bytes
 
 EXIT_USAGE = 2
 
@@ -101,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--run", required=True, help="the run folder written by `fas train`")
     _add_predict(sub)
     _add_export(sub)
+    _add_reproduce(sub)
     return p
 
 
@@ -140,14 +144,30 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
 
 
-def human_bytes(n: int) -> str:
-    """``1536`` -> ``"1.5 KiB"``."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"  # pragma: no cover
+def _add_reproduce(sub: argparse._SubParsersAction) -> None:
+    """The ``reproduce`` subcommand's arguments."""
+    rp = sub.add_parser("reproduce", help="the paper's Tables II, III and V on a dataset, in one "
+                        "report", description="Cache the dataset, train (or read back) every run "
+                        "of Tables II, III and V, and write <out>/report.json and report.md: our "
+                        "numbers beside the paper's. Interrupt it any time: rerunning resumes.")
+    rp.add_argument("--dataset", required=True, help="casia_fasd, replay_attack, oulu_npu, nuaa, "
+                    "casia_surf, synthspoof or csv (frame folders too: see DATASETS.md)")
+    rp.add_argument("--root", help="dataset root folder (csv: the CSV or its folder; "
+                    "synthspoof: omit to generate it)")
+    rp.add_argument("--protocol", help="protocol name (default: the dataset's default)")
+    rp.add_argument("--fold", type=int, help="fold, for protocols with folds (OULU-NPU 3, 4)")
+    rp.add_argument("--out", help="report and run folder (default: reproduce/<dataset>)")
+    rp.add_argument("--preset", default="cpu", help="training preset: cpu (default), paper, "
+                    "robust")
+    rp.add_argument("--epochs", type=int, help="epochs of every run (default: the preset's)")
+    rp.add_argument("--scales", type=float, nargs="+", help="crop scales (default the paper's "
+                    "0.9 ... 1.5; Table III uses its groups within them)")
+    rp.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    rp.add_argument("--n-frames", type=int, help="frames per video in the crop cache (default 4)")
+    rp.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    rp.add_argument("--tables", nargs="+", default=["II", "III", "V"], metavar="T",
+                    help="tables to run, among II, III, IV, V (default II III V)")
+    rp.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def describe(cache: CropCache) -> str:
@@ -332,8 +352,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from fas_lib.reproduce import reproduce
+
+    reproduce(args.dataset, args.root, args.protocol, args.fold, out=args.out,
+              preset=args.preset, epochs=args.epochs, scales=args.scales, seed=args.seed,
+              n_frames=args.n_frames, workers=args.workers, tables=args.tables,
+              progress=not args.no_progress)
+    return 0
+
+
 COMMANDS = {"prepare": _prepare, "info": _info, "train": _train, "evaluate": _evaluate,
-            "predict": _predict, "export": _export}
+            "predict": _predict, "export": _export, "reproduce": _reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
