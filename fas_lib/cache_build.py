@@ -15,9 +15,15 @@ last and marks the cache complete (:mod:`fas_lib.cache_consolidate`). Frames are
 so a resumed build equals an uninterrupted one byte for byte (``manifest.json`` aside, which
 records times).
 
+Planning (:mod:`fas_lib.cache_plan`): a frame folder is a video (:func:`fas_lib.io.iter_frames`);
+an adapter whose rows are frames (``frames_as_rows``: the generic CSV) has the frames of each
+``video_id`` sampled as a video's; before anything is decoded, a build with ``progress`` prints
+the disk it needs (:func:`fas_lib.cache_plan.estimate_cache`).
+
 Skips are counted, never silent: the adapter's (listed files missing, ...) and the media's
-(``missing_file``, ``unreadable_file``, ``empty_video``, ``no_face`` frames) are counted per
-reason, listed item by item in the manifest and printed by :func:`skip_report`.
+(``missing_file``, ``unreadable_file``, ``empty_video``, ``empty_folder``, ``no_face`` and
+``unreadable_frame`` frames) are counted per reason, listed item by item in the manifest and
+printed by :func:`skip_report`.
 
 Depth and NIR (``modalities=("depth", "nir")``, :mod:`fas_lib.cache_modalities`): the crops of
 every frame and scale are cut from the row's ``depth_path`` / ``ir_path`` with the RGB crop's

@@ -74,6 +74,9 @@ def test_prepare_and_info_on_a_miniature(capsys, tmp_path):
     code, out, err = run(capsys, "prepare", "--dataset", "casia_fasd", "--root", str(fake.root),
                          "--out", str(out_dir), "--every", "1", "--workers", "1")
     assert code == 0, err
+    # the disk estimate, before the build: 35 readable videos of 2 frames (the corrupt one: 0)
+    estimate = "crop cache: at most 70 frames of 36 videos x 7 scales of 128 x 128 px RGB"
+    assert estimate in out and out.index(estimate) < out.index("CASIA-FASD: 1 unreadable")
     assert "CASIA-FASD: 1 unreadable or corrupt files (e.g. test_release/1/HR_4.avi)" in out
     assert "frames with no detected face" in out
     manifest = json.loads((out_dir / "manifest.json").read_text())
