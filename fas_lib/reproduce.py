@@ -26,7 +26,7 @@ training, not with the ``cpu`` preset used here by default.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,7 +248,7 @@ def reproduce(
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     name = get_adapter(dataset, root if root is not None else ".").name
     out = Path(out) if out is not None else _default_out(name, protocol, fold)
-    say = print if verbose else (lambda *a, **k: None)
+    say: Callable[..., None] = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
     say(f"fas reproduce: Tables {', '.join(plan.tables)} on {ADAPTERS[name].title} ({name}), "
         f"preset {preset}, {epochs or 'preset'} epochs, seed {seed}: {plan.n_runs()} CNN runs, "
@@ -272,7 +272,7 @@ def reproduce(
 
 
 def _run_tables(plan: TablePlan, cache: CropCache, fields: dict[str, Any], runs: Path,
-                workers: int, progress: bool, say: Any) -> dict[str, Any]:
+                workers: int, progress: bool, say: Callable[..., None]) -> dict[str, Any]:
     """Train or read back the runs of every table of ``plan``; the report's table sections."""
     report: dict[str, Any] = {}
     common = dict(out_root=runs, progress=progress, **fields)
