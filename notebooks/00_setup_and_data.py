@@ -125,8 +125,9 @@ print("dlib predictors found:", needed <= set(models["file"]))
 # How a video is made: a subject (one of two public-domain portraits, re-coloured, re-shaped
 # and given glasses, hair colour and a background) is rendered with head motion and blinks
 # (**live**); for an **attack** the same subject is first turned into a medium — a printed
-# photo (halftone dots, paper white border, flat / bent / with the eyes cut out) or a phone or
-# monitor showing a video (sub-pixels, moire, bezel, gamut) — which is then held by a hand
+# photo (gamut, ink and paper, paper white border, flat / bent / with the eyes cut out) or a
+# phone or monitor showing a video (black level, gamma, white point, glare, bezel; sub-pixels
+# and halftone dots only as faintly as a camera resolves them) — which is then held by a hand
 # or placed in a *second* scene and recaptured. Every video has three **capture factors**
 # (`fas_lib.synthspoof.factors`): the **session** it is recorded in (an office under neutral
 # light, a living room under a dim warm lamp, a room by a bright cool window), the **camera**
@@ -226,7 +227,10 @@ else:
 # One frame of each kind of video of one test subject, in each session (the camera of each
 # video is in the protocol table). Look at the face alone first (the
 # middle of each frame): the prints and replays are deliberately *good* forgeries, with only
-# faint recapture texture — halftone dots, screen sub-pixels, moire, a colour cast. Then look
+# faint recapture cues — a duller or shifted colour, lifted blacks, a sheen, the blur and noise
+# of two cameras, sometimes a faint moire. A print's halftone dots and a screen's sub-pixels
+# are a few tenths of a camera pixel apart at this frame size, so a camera sees almost nothing
+# of them (`fas_lib.synthspoof.camera.residual_modulation`). Then look
 # around the face: paper edges, a phone's bezel, fingers, a second room. That context is what
 # larger crops will contain.
 

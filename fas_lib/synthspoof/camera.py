@@ -40,6 +40,41 @@ class Quality:
     exposure_jitter: float
 
 
+def residual_modulation(period: float, blur: float, alias: float) -> float:
+    """Share of a fine periodic pattern's contrast (a print's halftone, a screen's sub-pixels)
+    that survives a camera, for a pattern of ``period`` camera pixels.
+
+    The lens (a Gaussian of ``blur`` pixels) and the pixel's own area (a box of one pixel)
+    low-pass the pattern before the sensor samples it: ``exp(-2 pi^2 blur^2 f^2) |sinc f|``
+    at ``f = 1 / period`` cycles per pixel. Sensors without an optical low-pass filter, and
+    Bayer demosaicking, still alias a little of what lies far beyond that: ``alias`` is that
+    floor. Real prints (100-200 lines per inch) and screens (100-460 pixels per inch) held at
+    arm's length put 3-10 periods in a camera pixel of a 640 x 480 face video, so the dots and
+    sub-pixels that a CNN would find at once survive only at the floor; the moire of recaptured
+    screens (Patel, Han, Jain, TIFS 2016) is that aliased remainder.
+    """
+    f = 1.0 / max(float(period), 1e-6)
+    return float(max(np.exp(-2 * np.pi**2 * blur**2 * f**2) * abs(np.sinc(f)), alias))
+
+
+def source_capture(rgb: np.ndarray, rng: np.random.Generator, blur: tuple[float, float],
+                   noise: tuple[float, float], jpeg: tuple[int, int]) -> np.ndarray:
+    """The camera that took an attack's photo or video, before it was printed or shown:
+    lens blur, sensor noise and JPEG, each drawn from its range (in the content's pixels).
+
+    The attack is then photographed again (:func:`capture`): a recapture carries two
+    cameras' blur, noise and compression, a real and weak cue.
+    """
+    img = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(*blur))
+    sigma = rng.uniform(*noise)
+    n = rng.standard_normal(img.shape[:2], dtype=np.float32)[..., None] * sigma
+    img = np.clip(img.astype(np.float32) + n, 0, 255).astype(np.uint8)
+    q = int(rng.integers(jpeg[0], jpeg[1] + 1))
+    _, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                          [cv2.IMWRITE_JPEG_QUALITY, q])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 #: Extra rows/columns of the noise bank, so that frames can be cut at random offsets.
 BANK_PAD: int = 48
 

@@ -12,8 +12,11 @@ from .factors import SESSION_NAMES
 
 #: Bumped whenever the generator's output changes for the same parameters (invalidates caches).
 #: 1.1: depth/NIR as stacked PNG; 1.2: smaller margins; 2.0: capture factors (sessions,
-#: cameras, printers, displays) recorded per video, 3 sessions x (3 lives + 5 attacks) per subject
-GENERATOR_VERSION: str = "2.0.0"
+#: cameras, printers, displays) recorded per video, 3 sessions x (3 lives + 5 attacks) per subject;
+#: 3.0: recapture texture at the strength a camera resolves (halftone dots and screen
+#: sub-pixels at their real period, :func:`~.camera.residual_modulation`), paper grain,
+#: replay panels with as many pixels as the camera records
+GENERATOR_VERSION: str = "3.0.0"
 
 ATTACK_TYPES: tuple[str, ...] = (
     "print_flat",

@@ -77,6 +77,9 @@ class Camera:
         tint: RGB gains of the sensor's colour response.
         awb: share of the light's colour cast that its auto white balance removes.
         sharpen: unsharp-mask amount of its image processor (0 = none).
+        alias: contrast share of patterns far finer than its pixels that it still aliases
+            (no optical low-pass filter, demosaicking): phones most, blurry webcams least
+            (:func:`~.camera.residual_modulation`).
     """
 
     name: str
@@ -86,6 +89,7 @@ class Camera:
     tint: tuple[float, float, float]
     awb: float
     sharpen: float
+    alias: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,9 @@ class Printer:
     Attributes:
         name: ``"p1"`` ...
         title: what it stands for.
-        period: halftone screen period in texture pixels (dot pattern).
+        period: halftone screen period in texture pixels (the dot pattern as drawn; its
+            contrast in the video is what :func:`~.camera.residual_modulation` leaves of the
+            real screen ruling ``lpi``).
         angles: screen angles of the three inks, degrees.
         saturation: range of the gamut's saturation.
         dot_mix: range of the share of hard dots in the printed tone.
@@ -103,6 +109,12 @@ class Printer:
         paper: paper white, RGB.
         nir_ink: share of its inks' visible darkness that also absorbs 850 nm light (carbon
             black toner high, dye inks low): the contrast of the printed face in NIR.
+        lpi: halftone screen ruling, lines per inch (sets the dots' real period).
+        grain: paper texture (fibres, mottle), relative contrast.
+        black: range of the ink's black relative to white (its density: photo inks on
+            glossy paper reach 2.0-2.4, i.e. 0.4-1 %; toner on plain paper about 1.3, 5 %;
+            seen in a lit room, flare lifts both).
+        gamma: range of the print's tone curve (1 = the photo's own).
     """
 
     name: str
@@ -114,6 +126,10 @@ class Printer:
     gloss: float
     paper: tuple[float, float, float]
     nir_ink: float = 0.4
+    lpi: float = 150.0
+    grain: float = 0.02
+    black: tuple[float, float] = (0.1, 0.2)
+    gamma: tuple[float, float] = (0.9, 1.15)
 
 
 @dataclass(frozen=True)
@@ -154,6 +170,7 @@ class Display:
         gamma: range of the display gamma.
         tint: RGB white point (gamut).
         glare: range of the reflection's peak, grey levels (gloss).
+        ppi: pixel density, pixels per inch (sets the sub-pixels' real period).
     """
 
     name: str
@@ -164,6 +181,7 @@ class Display:
     gamma: tuple[float, float]
     tint: tuple[float, float, float]
     glare: tuple[float, float]
+    ppi: float = 200.0
 
 
 SESSIONS: tuple[Session, ...] = (
@@ -176,31 +194,37 @@ SESSIONS: tuple[Session, ...] = (
 )
 CAMERAS: tuple[Camera, ...] = (
     Camera("c1", "old USB webcam", Quality("low", 0.5, 1.0, 3.0, 5.0, 40, 0.014),
-           0.8, (1.0, 1.05, 0.93), 0.35, 0.0),
+           0.8, (1.0, 1.05, 0.93), 0.35, 0.0, 0.01),
     Camera("c2", "laptop webcam", Quality("normal", 0.7, 0.7, 2.2, 3.6, 60, 0.01),
-           0.9, (0.95, 1.04, 1.02), 0.6, 0.9),
+           0.9, (0.95, 1.04, 1.02), 0.6, 0.9, 0.03),
     Camera("c3", "phone A, front camera", Quality("high", 0.92, 0.5, 1.4, 2.4, 85, 0.006),
-           1.25, (1.05, 1.0, 0.96), 0.85, 0.6),
+           1.25, (1.05, 1.0, 0.96), 0.85, 0.6, 0.08),
     Camera("c4", "phone B, front camera", Quality("normal", 0.8, 0.6, 1.8, 3.0, 70, 0.008),
-           1.05, (0.98, 0.98, 1.06), 0.7, 1.3),
+           1.05, (0.98, 0.98, 1.06), 0.7, 1.3, 0.06),
     Camera("c5", "compact camera", Quality("high", 1.0, 0.4, 1.0, 2.0, 92, 0.005),
-           1.0, (1.0, 1.0, 1.0), 0.92, 0.2),
+           1.0, (1.0, 1.0, 1.0), 0.92, 0.2, 0.02),
 )
+#: The levels span what real attacks use: a plain-paper office print is washed out and dull
+#: (p1), a photo print on glossy paper is close to the photo (p2); a matte laptop panel lifts
+#: its blacks with the room's light (d1), an OLED phone hardly changes the picture (d2).
 PRINTERS: tuple[Printer, ...] = (
-    Printer("p1", "office laser printer, plain paper", 4.2, (15.0, 75.0, 45.0), (0.42, 0.62),
-            (0.55, 0.72), 0.0, (244.0, 243.0, 236.0), 0.55),
-    Printer("p2", "inkjet printer, glossy photo paper", 2.6, (15.0, 75.0, 0.0), (0.78, 0.95),
-            (0.3, 0.45), 0.55, (251.0, 250.0, 248.0), 0.15),
+    Printer("p1", "office laser printer, plain paper", 4.2, (15.0, 75.0, 45.0), (0.5, 0.7),
+            (0.55, 0.72), 0.0, (244.0, 243.0, 236.0), 0.55, 100.0, 0.035, (0.1, 0.18),
+            (0.9, 1.15)),
+    Printer("p2", "inkjet printer, glossy photo paper", 2.6, (15.0, 75.0, 0.0), (0.88, 1.0),
+            (0.3, 0.45), 0.55, (251.0, 250.0, 248.0), 0.15, 240.0, 0.008, (0.02, 0.06),
+            (0.95, 1.05)),
     Printer("p3", "colour laser printer, recycled paper", 3.4, (105.0, 165.0, 45.0),
-            (0.55, 0.8), (0.45, 0.62), 0.15, (236.0, 231.0, 218.0), 0.35),
+            (0.65, 0.85), (0.45, 0.62), 0.15, (236.0, 231.0, 218.0), 0.35, 150.0, 0.05,
+            (0.06, 0.12), (0.92, 1.1)),
 )
 DISPLAYS: tuple[Display, ...] = (
-    Display("d1", "matte laptop LCD", "rgb", (0.25, 0.38), (0.08, 0.14), (0.85, 1.0),
-            (0.95, 0.98, 1.0), (8.0, 25.0)),
-    Display("d2", "glossy OLED phone screen", "bgr", (0.12, 0.22), (0.0, 0.03), (1.05, 1.3),
-            (1.0, 0.96, 1.02), (50.0, 90.0)),
-    Display("d3", "bluish IPS tablet screen", "rgb", (0.3, 0.45), (0.04, 0.08), (0.9, 1.1),
-            (0.9, 0.95, 1.0), (25.0, 60.0)),
+    Display("d1", "matte laptop LCD", "rgb", (0.25, 0.38), (0.04, 0.09), (0.88, 1.02),
+            (0.95, 0.98, 1.0), (8.0, 25.0), 110.0),
+    Display("d2", "glossy OLED phone screen", "bgr", (0.12, 0.22), (0.0, 0.015), (0.97, 1.12),
+            (1.0, 0.97, 1.01), (50.0, 90.0), 440.0),
+    Display("d3", "bluish IPS tablet screen", "rgb", (0.3, 0.45), (0.02, 0.05), (0.92, 1.08),
+            (0.9, 0.95, 1.0), (25.0, 60.0), 264.0),
 )
 MASKS: tuple[MaskMaterial, ...] = (
     MaskMaterial("m1", "glossy painted resin mask", 0.5, (1.04, 0.98, 0.92), 70.0, 205.0, 2.0,

@@ -138,7 +138,7 @@ def sheen(rng: np.random.Generator, width: int, height: int, peak: float) -> np.
 
 
 def print_process(content: np.ndarray, rng: np.random.Generator, paper: np.ndarray,
-                  printer: Printer) -> np.ndarray:
+                  printer: Printer, residual: float = 1.0) -> np.ndarray:
     """Render an image as a halftone print: reduced gamut, paper white point, ink dots.
 
     With ``y`` the colour relative to the paper white (after desaturation and contrast
@@ -151,11 +151,13 @@ def print_process(content: np.ndarray, rng: np.random.Generator, paper: np.ndarr
         rng: generator.
         paper: paper white (RGB 0..255).
         printer: gamut, dot mix and halftone screen.
+        residual: share of the dots' contrast the camera will see
+            (:func:`~.camera.residual_modulation`; 1 draws them at full strength).
     """
     h, w = content.shape[:2]
     sat = rng.uniform(*printer.saturation)
-    bw = rng.uniform(0.1, 0.2) / (float(np.mean(paper)) / 255.0)  # ink black relative to paper
-    gamma = rng.uniform(0.9, 1.15)
+    bw = rng.uniform(*printer.black) / (float(np.mean(paper)) / 255.0)  # ink black / paper
+    gamma = rng.uniform(*printer.gamma)
     lut = np.clip((np.arange(256) / 255.0) ** gamma * 255 + 0.5, 0, 255).astype(np.uint8)
     luma = np.array([0.299, 0.587, 0.114])
     m = (1 - bw) * (sat * np.eye(3) + (1 - sat) * np.outer(np.ones(3), luma))
@@ -170,10 +172,31 @@ def print_process(content: np.ndarray, rng: np.random.Generator, paper: np.ndarr
             mode="wrap",
         )
     dots = cv2.compare(y8, np.ascontiguousarray(scr[oy : oy + h, ox : ox + w]), cv2.CMP_LT)
-    mix = rng.uniform(*printer.dot_mix)
+    mix = rng.uniform(*printer.dot_mix) * float(np.clip(residual, 0.0, 1.0))
     out = cv2.addWeighted(y8, 1 - mix, dots, -mix * (1 - bw), mix * 255.0)
     out = cv2.multiply(out, tuple(float(v) / 255.0 for v in paper) + (0.0,))
     return cv2.GaussianBlur(out, (0, 0), 0.55)  # ink spread
+
+
+def paper_grain(tex: np.ndarray, rect: tuple[int, int, int, int], rng: np.random.Generator,
+                strength: float, face_px: float) -> None:
+    """Multiply the paper inside ``rect`` (in place) by its texture: fibres (about a tenth of a
+    millimetre) and mottle (a few millimetres), of relative contrast ``strength``; ``face_px``
+    (the face box in texture pixels, about 15 cm of a life-size print) sets the scale."""
+    x0, y0, x1, y1 = rect
+    h, w = y1 - y0, x1 - x0
+    if strength <= 0 or h < 2 or w < 2:
+        return
+    mm = face_px / 150.0  # texture pixels per millimetre, about
+    fibres = cv2.GaussianBlur(rng.standard_normal((h, w), dtype=np.float32), (0, 0),
+                              max(0.5, 0.15 * mm))
+    q = max(1, int(2 * mm))
+    mottle = cv2.GaussianBlur(rng.standard_normal((h // q + 2, w // q + 2), dtype=np.float32),
+                              (0, 0), 1.0)
+    mottle = cv2.resize(mottle, (w, h), interpolation=cv2.INTER_LINEAR)
+    field = (fibres / (fibres.std() + 1e-6) + mottle / (mottle.std() + 1e-6)) * (strength / 2)
+    region = tex[y0:y1, x0:x1, :3]
+    tex[y0:y1, x0:x1, :3] = cv2.multiply(region, cv2.merge([1 + field] * 3), dtype=cv2.CV_8U)
 
 
 def make_print(
@@ -184,6 +207,7 @@ def make_print(
     variant: str,
     light: np.ndarray | None = None,
     printer: Printer = PRINTERS[0],
+    residual: float = 1.0,
 ) -> Medium:
     """A printed photo with a white border and holding fingers.
 
@@ -195,11 +219,12 @@ def make_print(
         variant: ``"print_flat"``, ``"print_warped"`` or ``"print_cut"``.
         light: RGB shading of the paper (how it is held towards the light; default 1).
         printer: the printer and paper (:data:`fas_lib.synthspoof.factors.PRINTERS`).
+        residual: share of the halftone's contrast the camera resolves (:func:`print_process`).
     """
     h, w = content.shape[:2]
     paper = np.clip(np.array(printer.paper) + 2 - rng.uniform(0, 10) + rng.normal(0, 3, 3), 190,
                     255)
-    printed = print_process(content, rng, paper, printer)
+    printed = print_process(content, rng, paper, printer, residual)
     if printer.gloss > 0:  # the glossy paper reflects a light source
         band = sheen(rng, w, h, 70.0 * printer.gloss * rng.uniform(0.5, 1.0))
         printed = cv2.add(printed, cv2.cvtColor(band, cv2.COLOR_GRAY2RGB))
@@ -216,6 +241,7 @@ def make_print(
         tex, (px0, py0), (px1 - 1, py1 - 1), tuple(float(v) for v in paper) + (255.0,), -1
     )
     tex[oy : oy + h, ox : ox + w] = cv2.cvtColor(printed, cv2.COLOR_RGB2RGBA)
+    paper_grain(tex, (px0, py0, px1, py1), rng, printer.grain, face_px)
     extra: dict = {"content_origin": (ox, oy), "paper": paper}
     if variant == "print_cut":
         holes = np.zeros((ch, cw), np.uint8)

@@ -137,9 +137,20 @@ def _backlight_lut(rng: np.random.Generator, display: Display) -> np.ndarray:
 
 
 def _blurred_mask(
-    rng: np.random.Generator, stripe: np.ndarray, pitch: float, disp_w: int, disp_h: int
+    rng: np.random.Generator, stripe: np.ndarray, pitch: float, disp_w: int, disp_h: int,
+    residual: float | None = None,
 ) -> np.ndarray:
-    """The sub-pixel mask after the lens blur, tiled over the active area (uint8)."""
+    """The sub-pixel mask after the lens blur, tiled over the active area (uint8).
+
+    With ``residual`` (:func:`~.camera.residual_modulation` of the panel's real pixel
+    period), the mask keeps that share of its contrast about each colour's mean instead of
+    being blurred at the drawn ``pitch``.
+    """
+    if residual is not None:
+        mean = stripe.mean(axis=(0, 1), keepdims=True)
+        period = mean + (stripe - mean) * float(np.clip(residual, 0.0, 1.0))
+        period = np.clip(period * 255 + 0.5, 0, 255).astype(np.uint8)
+        return np.tile(period, (disp_h, disp_w, 1))
     # The lens low-passes the screen before the sensor samples it. Content is constant within a
     # display pixel, so blurring the periodic sub-pixel mask once approximates blurring every
     # frame; what survives the blur aliases into moire when the warp resamples it.
@@ -160,6 +171,7 @@ def make_display(
     pitch: float = 1.5,
     display: Display = DISPLAYS[0],
     hands: bool | None = None,
+    residual: float | None = None,
 ) -> Medium:
     """A phone or monitor showing video: bezel, RGB stripe sub-pixels, backlight, glare.
 
@@ -181,6 +193,9 @@ def make_display(
         display: the panel (:data:`fas_lib.synthspoof.factors.DISPLAYS`).
         hands: fingers holding the device: ``None`` (SynthSpoof) always for a phone and for
             35 % of monitors, ``True`` always, ``False`` never.
+        residual: contrast share of the sub-pixel pattern that the camera resolves at the
+            panel's real pixel period (:func:`~.camera.residual_modulation`); ``None``: the
+            drawn pattern blurred by a lens at ``pitch``.
     """
     aw, ah = 3 * disp_w, 3 * disp_h
     fp = 3 * face_px
@@ -198,7 +213,7 @@ def make_display(
     glare = sheen(rng, aw, ah, rng.uniform(*display.glare) / gain)
     extra = {
         "lut": lut,
-        "mask": _blurred_mask(rng, stripe, pitch, disp_w, disp_h),
+        "mask": _blurred_mask(rng, stripe, pitch, disp_w, disp_h, residual),
         "glare": cv2.cvtColor(glare, cv2.COLOR_GRAY2RGB),
         "active": (ox, oy, aw, ah),
         "display": (disp_w, disp_h),

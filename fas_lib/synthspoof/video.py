@@ -17,7 +17,7 @@ import numpy as np
 
 from fas_lib.geometry import dlib68_to_dlib5, dlib68_to_paper5
 
-from .camera import capture
+from .camera import capture, residual_modulation, source_capture
 from .factors import by_name, colour_pipeline, illuminate, light_field
 from .gt import POLY_SIDE_POINTS, face_box
 from .mask import mask_subject
@@ -46,6 +46,20 @@ SKIN_SHINE: float = 30.0
 #: Face inter-ocular distance in the recorded frames, pixels at 640 x 480 (scaled with width).
 FRAME_IOD_RANGE: tuple[float, float] = (58.0, 80.0)
 _NPOLY = 4 * POLY_SIDE_POINTS
+#: A face's inter-ocular distance in life, millimetres (sets the physical scale of media).
+IOD_MM: float = 63.0
+#: Face size on a print relative to life (prints are usually at least life size).
+PRINT_SIZE: tuple[float, float] = (0.9, 1.6)
+#: Face size on a screen relative to life: smaller on a phone, about life size on a monitor.
+SCREEN_FACE_SIZE: dict[str, tuple[float, float]] = {"replay_phone": (0.55, 0.95),
+                                                    "replay_screen": (0.85, 1.5)}
+#: The camera of a printed photo (a good still camera; ranges of blur sigma, noise sigma and
+#: JPEG quality, in print-texture pixels) and of a replayed video (a phone or webcam video, in
+#: display pixels): :func:`~.camera.source_capture`.
+PHOTO_CAMERA: tuple[tuple[float, float], ...] = ((0.6, 1.1), (0.5, 2.0), (85, 97))
+VIDEO_CAMERA: tuple[tuple[float, float], ...] = ((0.4, 0.9), (1.0, 3.5), (65, 92))
+#: Drawn camera pixels per display pixel of a replay (the panel's texture resolution).
+REPLAY_PITCH: tuple[float, float] = (0.75, 1.2)
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,7 @@ class _Renderer:
         )
         self.want_aux, self.job, self.seed = want_aux, job, seed
         camera, self.session = by_name(job.camera), by_name(job.session)
+        self.camera = camera
         self.q = camera.optics
         self.isp = partial(colour_pipeline, camera=camera, illuminant=self.session.illuminant)
         self.light = light_field(self.session, rng, width, height)
@@ -288,10 +303,16 @@ class _Renderer:
         eye = np.eye(3)
         variant = "smile" if self.rng.random() < 0.3 else "open"
         content, lm_c = render_view(self.w, self.s, m_c, size, eye, variant)
-        content = cv2.GaussianBlur(content, (0, 0), 0.9)  # the photo's own camera
+        content = source_capture(content, self.rng, *PHOTO_CAMERA)  # the photo's own camera
         light = self.rng.uniform(0.78, 1.0) * (1 + self.rng.normal(0, 0.03, 3))
+        printer = by_name(self.job.instrument)
+        f_iod = self._frame_iod()
+        # the halftone's real period in camera pixels: the print shows the face at
+        # PRINT_SIZE times life size, its dots 25.4 / lpi millimetres apart
+        period = 25.4 / printer.lpi * f_iod / (IOD_MM * self.rng.uniform(*PRINT_SIZE))
+        residual = residual_modulation(period, self.q.blur, self.camera.alias)
         medium = make_print(content, lm_c, self.w.face_size * k_tex, self.rng, kind, light,
-                            printer=by_name(self.job.instrument))
+                            printer=printer, residual=residual)
         behind = {}
         eyes = slice(36, 48)
         if kind == "print_cut":
@@ -304,7 +325,7 @@ class _Renderer:
             schedule = eye_schedule(self.rng, self.n)
             schedule = ["open" if v == "smile" else v for v in schedule]
         face_c = medium.to_plane(np.array([self.w.face_centre]) @ m_c[:2, :2].T + m_c[:2, 2])[0]
-        h0 = self._placement(face_c, self._frame_iod() / PRINT_IOD)
+        h0 = self._placement(face_c, f_iod / PRINT_IOD)
         drift = self._drift(handheld=True)
         bg2, far = self._scene2()
         near = self.rng.uniform(135, 165)
@@ -332,14 +353,19 @@ class _Renderer:
         m = sample_margins(self.rng, self.job.index, self.seed, kind)
         origin, extent = self._window(m)
         f_iod = self._frame_iod()
-        pitch = (
-            self.rng.uniform(1.15, 2.0) if kind == "replay_phone" else self.rng.uniform(1.0, 1.7)
-        )
+        # drawn: camera pixels per display pixel (the texture's resolution: the panel shows
+        # about as many pixels as the camera records); real: the panel's pixel period in
+        # camera pixels, which sets how much of its sub-pixel pattern the camera sees
+        pitch = self.rng.uniform(*REPLAY_PITCH)
+        display = by_name(self.job.instrument)
+        size = SCREEN_FACE_SIZE[kind]
+        period = 25.4 / display.ppi * f_iod / (IOD_MM * self.rng.uniform(*size))
+        residual = residual_modulation(period, self.q.blur, self.camera.alias)
         k_disp = f_iod / (pitch * WORLD_IOD)
         dsize = (round(extent[0] * k_disp), round(extent[1] * k_disp))
         m_d = similarity(k_disp, 0.0, origin, np.zeros(2))
         medium = make_display(dsize[0], dsize[1], self.w.face_size * k_disp, self.rng, kind, pitch,
-                              display=by_name(self.job.instrument))
+                              display=display, residual=residual)
         bg_d = world_background(self.w, m_d, dsize)
         poses = head_motion(self.rng, self.n, self.w.face_centre)
         variants = eye_schedule(self.rng, self.n)
@@ -352,9 +378,13 @@ class _Renderer:
         nir_tex = None
         if self.want_aux:  # the panel emits no NIR: its glass, the bezel and the fingers
             nir_tex = medium_nir(medium.rgba, medium.extra, None, gain=medium.gain)
+        source = self.rng.uniform(size=3)  # the replayed video's camera, fixed for the video
+        cam = [tuple(lo + u * (hi - lo) for _ in range(2)) for u, (lo, hi)
+               in zip(source, VIDEO_CAMERA)]
         for t in range(self.n):
             content, lm = render_view(self.w, self.s, m_d, dsize, poses[t], variants[t], bg=bg_d)
-            content = cv2.GaussianBlur(content, (0, 0), 0.5)  # the replayed video's camera
+            content = source_capture(content, self.rng, cam[0], cam[1],
+                                     tuple(int(round(v)) for v in cam[2]))
             display_texture(medium, content)
             hmat = drift[t] @ h0
             self._attack_frame(bg2, hmat, medium, medium.to_plane(lm), far, near, nir_tex)

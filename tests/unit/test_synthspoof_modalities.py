@@ -20,8 +20,8 @@ from fas_lib.synthspoof import (
 from fas_lib.synthspoof import config as config_module
 from fas_lib.synthspoof.factors import instrument_for
 
-#: ``config_hash(SynthConfig())`` before the opt-in attacks existed (read from main at a859481).
-DEFAULT_HASH = "add3fa9139"
+#: ``config_hash(SynthConfig())`` of SynthSpoof 3.0 (the opt-in attacks leave it alone).
+DEFAULT_HASH = "969ae0fc1b"
 SUBJECTS = ("s000", "s001", "s002")
 
 
@@ -132,11 +132,20 @@ def _face_contrast(ds, nir, subject, kind):
     return float((hi - lo) / hi)
 
 
+def _detail(nir: np.ndarray) -> float:
+    """Spread of NIR detail finer than a few pixels (a face's eyes, nose and mouth; sensor
+    noise), blind to a smooth glare band across a glossy screen."""
+    x = nir.astype(np.float32)
+    return float((x - cv2.GaussianBlur(x, (0, 0), 6)).std())
+
+
 def test_screen_nir_shows_no_face_print_nir_does(mm):
     for s in SUBJECTS:
         v = _views(mm, s)
+        live = _detail(v["live"][2][_box(mm, s, "live")])
         for k in ("replay_phone", "replay_screen"):
-            assert v[k][2][_box(mm, s, k)].std() < 12, (s, k)
+            screen = _detail(v[k][2][_box(mm, s, k)])
+            assert screen < 5 and screen < 0.5 * live, (s, k, screen, live)
         c = {k: _face_contrast(mm, v[k][2], s, k) for k in ("live", "print_flat", "print_nir")}
         assert c["print_nir"] > c["print_flat"] + 0.2, (s, c)
         assert abs(c["print_nir"] - c["live"]) < 0.15, (s, c)
