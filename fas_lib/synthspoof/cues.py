@@ -13,9 +13,11 @@ fingers) and becomes much more separable. This module measures that curve on any
   camera and session (the protocol table's columns, where the dataset has them).
 
 The statistics (:data:`STATISTICS`) follow the cues real-data papers use
-(:data:`fas_lib.synthspoof.realism.REFERENCES`): high-frequency energy (Laplacian, DCT high
-band), a periodic-pattern peak (moire), colour moments in HSV and YCbCr, specular share and
-colour diversity.
+(:data:`fas_lib.synthspoof.literature.REFERENCES`) and one for context
+(:data:`GROUPS`): high-frequency energy (Laplacian, DCT high band), a periodic-pattern peak
+(moire), colour moments in HSV and YCbCr, specular share, colour diversity, and the longest
+straight edge (a paper border, a bezel). How many training frames a CNN run gets wrong is
+:func:`fas_lib.synthspoof.realism.train_errors`.
 
 Example:
     >>> from fas_lib.prepare import get_cache                       # doctest: +SKIP
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -43,8 +44,15 @@ from fas_lib.metrics import eer
 STATISTICS: tuple[str, ...] = (
     "lap_energy", "dct_high", "dct_mid", "moire_peak",
     *(f"{c}_{m}" for c in ("h", "s", "v", "y", "cb", "cr") for m in ("mean", "std", "skew")),
-    "specular", "colour_diversity",
+    "specular", "colour_diversity", "straight_edge",
 )
+#: The statistics by kind of cue: recapture texture, colour, and context (a long straight edge:
+#: a paper border, a bezel).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "texture": STATISTICS[:4],
+    "colour": STATISTICS[4:-1],
+    "context": STATISTICS[-1:],
+}
 #: Protocol-table columns the strength is broken down by (those a dataset has).
 BREAKDOWN: tuple[str, ...] = ("attack_type", "instrument", "camera", "session")
 #: Side of the window the CNN is scored on (of the 128 x 128 cached crop).
@@ -107,6 +115,19 @@ def _frequency(grey: np.ndarray) -> np.ndarray:
     return np.stack([lap_energy, high, mid, peak], 1)
 
 
+def straight_edge(grey: np.ndarray) -> float:
+    """Support of the longest straight edge of a uint8 grey crop, over its side.
+
+    The largest Hough accumulator vote (1-pixel, 2-degree cells) on the crop's Canny edges
+    (thresholds 50 / 150): about 1 for an edge across the whole crop (a paper border, a
+    bezel, the frame's padding), small for the curved edges of a face.
+    """
+    edges = cv2.Canny(grey, 50, 150)
+    lines = cv2.HoughLinesWithAccumulator(edges, 1, np.pi / 90, 10)
+    votes = np.asarray(lines if lines is not None else [], np.float64).reshape(-1, 3)[:, 2]
+    return float(votes.max()) / grey.shape[0] if len(votes) else 0.0
+
+
 def crop_statistics(crops: np.ndarray) -> np.ndarray:
     """The :data:`STATISTICS` of RGB crops.
 
@@ -135,8 +156,10 @@ def crop_statistics(crops: np.ndarray) -> np.ndarray:
     codes = (q[..., 0] * 1024 + q[..., 1] * 32 + q[..., 2]) + 32768 * np.arange(n)[:, None]
     hist = np.bincount(codes.ravel(), minlength=32768 * n).reshape(n, 32768)
     diversity = (hist > 0).sum(1) / q.shape[1]
-    freq = _frequency(y.reshape(x.shape[:3]).astype(np.float64))
-    return np.column_stack([freq, *colour, specular, diversity])
+    grey = y.reshape(x.shape[:3])
+    lines = [straight_edge(np.clip(g * 255 + 0.5, 0, 255).astype(np.uint8)) for g in grey]
+    freq = _frequency(grey.astype(np.float64))
+    return np.column_stack([freq, *colour, specular, diversity, np.asarray(lines)])
 
 
 def _sample(frames: pd.DataFrame, per_video: int | None) -> pd.DataFrame:
@@ -251,8 +274,9 @@ def separability(cues: CueSet, scale: float, train: str = "train", test: str = "
     """How well the statistics at one scale separate live from attack on the test split.
 
     Returns:
-        ``classifier_eer`` (logistic regression, train -> test), ``statistic_eer`` (each
-        statistic alone), ``best_statistic`` (name and EER), ``by`` (classifier EER per
+        ``classifier_eer`` (logistic regression, train -> test), ``group_eer`` (the same on
+        each group of :data:`GROUPS` alone), ``statistic_eer`` (each statistic alone),
+        ``best_statistic`` (name and EER), ``by`` (classifier EER per
         level of each :data:`BREAKDOWN` column), ``n_train`` and ``n_test`` frames.
 
     Raises:
@@ -269,8 +293,15 @@ def separability(cues: CueSet, scale: float, train: str = "train", test: str = "
     stats = statistic_eers(x[tr], y[tr], x[te], y[te], cues.names)
     scores = classifier_scores(x[tr], y[tr], x[te])
     best = min(stats, key=stats.get)
+    groups = {}
+    for g, names in GROUPS.items():
+        cols = [cues.names.index(n) for n in names if n in cues.names]
+        if cols:
+            gs = classifier_scores(x[tr][:, cols], y[tr], x[te][:, cols])
+            groups[g] = float(eer(y[te], gs)[0])
     return {
         "classifier_eer": float(eer(y[te], scores)[0]),
+        "group_eer": groups,
         "statistic_eer": stats,
         "best_statistic": {"name": best, "eer": stats[best]},
         "by": _breakdown(f[te].reset_index(drop=True), scores, by),
@@ -287,9 +318,13 @@ def cue_strength(cues: CueSet, scales: Sequence[float] | None = None,
 
 
 def strength_table(strength: dict[float, dict[str, Any]], by: str | None = None) -> pd.DataFrame:
-    """Classifier EER (%) per scale (columns): one row overall, or one per level of ``by``."""
+    """Classifier EER (%) per scale (columns): overall, per group of statistics and of the best
+    statistic (``by=None``), or one row per level of ``by``."""
     if by is None:
         rows = {"all attacks": {s: r["classifier_eer"] for s, r in strength.items()}}
+        for g in GROUPS:
+            rows[f"{g} statistics only"] = {s: r["group_eer"].get(g, np.nan)
+                                            for s, r in strength.items()}
         rows["best single statistic"] = {s: r["best_statistic"]["eer"]
                                          for s, r in strength.items()}
     else:
@@ -330,61 +365,3 @@ def plot_strength(strength: dict[float, dict[str, Any]], by: str = "attack_type"
                  fontsize=9)
     return ax.figure
 
-
-def train_errors(run: str | Path, cache: CropCache | None = None, batch_size: int = 64,
-                 progress: bool = False) -> dict[str, Any]:
-    """How many training frames a finished CNN run gets wrong at its own threshold.
-
-    Run folders keep the dev and test scores only (``scores.csv``), so the training split is
-    scored here with the run's model (:func:`fas_lib.runs.load_run`, centre crops as at test
-    time). The threshold is the run's: its dev EER threshold, or the test EER threshold of a
-    protocol without dev (``threshold_split`` says which).
-
-    Args:
-        run: a run folder written by :func:`fas_lib.train.run_experiment`.
-        cache: the crop cache it was trained on (``None``: the one its config names).
-        batch_size: scoring batch size.
-        progress: tqdm bar while scoring.
-
-    Returns:
-        ``scales``, ``n_train``, ``n_wrong``, ``n_wrong_live``, ``n_wrong_attack``,
-        ``share_wrong``, ``threshold``, ``threshold_split``, ``train_eer``.
-
-    Raises:
-        FileNotFoundError: ``run`` holds no finished run.
-    """
-    from fas_lib.config import open_experiment_cache, scale_indices
-    from fas_lib.metrics import errors_at
-    from fas_lib.runs import load_run, read_results
-    from fas_lib.scoring import score_split
-
-    res = read_results(run)
-    if res is None or "metrics" not in res:
-        raise FileNotFoundError(f"{run} holds no finished run (no results.json with metrics)")
-    model, cfg = load_run(run)
-    split = res["metrics"].get("threshold_split", "dev")
-    frame = res["metrics"]["frame"]
-    thr = float(frame["dev_threshold"] if split == "dev" else frame["test_eer_threshold"])
-    cache = open_experiment_cache(cfg, progress=progress) if cache is None else cache
-    idx = scale_indices(cache, cfg.scales)
-    table = score_split(model, cache, "train", idx, cfg.scales, batch_size, "cpu", progress)
-    y, s = table["label"].to_numpy(), table["score"].to_numpy()
-    wrong = errors_at(y, s, thr)
-    return {
-        "scales": [float(v) for v in cfg.scales], "n_train": int(len(y)),
-        "n_wrong": int(wrong.sum()), "n_wrong_live": int(wrong[y == 1].sum()),
-        "n_wrong_attack": int(wrong[y == 0].sum()), "share_wrong": float(wrong.mean()),
-        "threshold": thr, "threshold_split": split, "train_eer": _eer_or_none(y, s),
-    }
-
-
-def train_errors_by_scale(runs: Sequence[str | Path], cache: CropCache | None = None,
-                          progress: bool = False) -> dict[float, dict[str, Any]]:
-    """:func:`train_errors` of single-scale runs (e.g. Table II's ``run_dir`` column), keyed
-    by their scale; runs over several scales are skipped."""
-    out = {}
-    for run in runs:
-        r = train_errors(run, cache, progress=progress)
-        if len(r["scales"]) == 1:
-            out[r["scales"][0]] = r
-    return dict(sorted(out.items()))

@@ -16,15 +16,21 @@ person below a Euclidean distance of :data:`DLIB_SAME_PERSON`) measures how far 
 
 Chips are cut as dlib's ``get_face_chip(img, shape, size=150, padding=0.25)``.
 
-**References** (:data:`REFERENCES`): what published work reports about real recapture cues,
-numbers quoted from the papers (never measured here), each checked against the source named in
-its ``checked`` field. The cue-strength measure on crops is :mod:`fas_lib.synthspoof.cues`.
+**Does the CNN find the task too easy?** :func:`train_errors` scores a finished run's
+training split with its model and counts the frames it gets wrong at its own threshold
+(:func:`train_errors_by_scale` for Table II's single-scale runs).
+
+**References** (:data:`REFERENCES`, from :mod:`fas_lib.synthspoof.literature`): what
+published work reports about real recapture cues, numbers quoted from the papers (never
+measured here), each checked against the source named in its ``checked`` field. The
+cue-strength measure on crops is :mod:`fas_lib.synthspoof.cues`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +41,19 @@ from fas_lib.geometry import (
     dlib5_to_alignment_points,
     similarity_transform,
 )
-from fas_lib.metrics import eer
+from fas_lib.metrics import eer, errors_at
+
+from .literature import REFERENCES
+
+if TYPE_CHECKING:
+    from fas_lib.cache import CropCache
+
+__all__ = [
+    "CHIP_PADDING", "CHIP_SIZE", "DLIB_SAME_PERSON", "QUANTILES", "REFERENCES", "cache_chips",
+    "chip_from_points", "composite_on_grey", "descriptors", "face_chip", "frame_chips",
+    "identity_stats", "pair_distances", "plot_identity", "sprite_chips", "synthspoof_identity",
+    "train_errors", "train_errors_by_scale",
+]
 
 #: dlib's same-person threshold on the Euclidean distance of two descriptors (dlib.net,
 #: ``face_recognition.py``: 99.38 % accuracy on LFW with it).
@@ -44,73 +62,6 @@ DLIB_SAME_PERSON: float = 0.6
 QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 #: dlib's chip geometry.
 CHIP_SIZE, CHIP_PADDING = 150, 0.25
-
-#: Published findings about real recapture cues (reference numbers from the papers, rates in
-#: [0, 1]; ``None`` where the number was not checked). Never mixed with measured numbers.
-REFERENCES: dict[str, dict[str, Any]] = {
-    "maatta2011": {
-        "cite": "J. Määttä, A. Hadid, M. Pietikäinen, 'Face spoofing detection from single "
-                "images using micro-texture analysis', IJCB 2011",
-        "dataset": "NUAA Photograph Imposter Database",
-        "cue": "micro-texture of printed photos: multi-scale LBP histograms + SVM",
-        "reported": None,
-        "checked": "title, venue and method (reference lists citing it)",
-    },
-    "chingovska2012": {
-        "cite": "I. Chingovska, A. Anjos, S. Marcel, 'On the effectiveness of local binary "
-                "patterns in face anti-spoofing', BIOSIG 2012",
-        "dataset": "Replay-Attack (introduced there)",
-        "cue": "grey-level LBP micro-texture of the face; 'moderate discriminability'",
-        "reported": {"test_hter": 0.15},
-        "checked": "abstract, infoscience.epfl.ch/record/192369 ('LBP, with 15% Half Total "
-                   "Error Rate')",
-    },
-    "freitas_pereira2012": {
-        "cite": "T. de Freitas Pereira, A. Anjos, J. M. De Martino, S. Marcel, 'LBP-TOP based "
-                "countermeasure against face spoofing attacks', ACCV 2012 workshops",
-        "dataset": "Replay-Attack",
-        "cue": "space-time texture (LBP-TOP) instead of single-frame LBP",
-        "reported": {"test_hter_lbp": 0.1516, "test_hter_lbp_top": 0.0760},
-        "checked": "abstract, publications.idiap.ch/publications/show/2426",
-    },
-    "komulainen2013": {
-        "cite": "J. Komulainen, A. Hadid, M. Pietikäinen, A. Anjos, S. Marcel, "
-                "'Complementary countermeasures for detecting scenic face spoofing attacks', "
-                "ICB 2013",
-        "dataset": "Replay-Attack",
-        "cue": "motion and texture fused at score level",
-        "reported": {"test_hter_best_single": 0.112, "test_hter_fused": 0.051},
-        "checked": "abstract",
-    },
-    "wen2015": {
-        "cite": "D. Wen, H. Han, A. K. Jain, 'Face spoof detection with image distortion "
-                "analysis', IEEE TIFS 10(4):746-761, 2015",
-        "dataset": "Replay-Attack, CASIA-FASD, MSU MFSD (introduced there)",
-        "cue": "image distortion: specular reflection, blurriness, chromatic moment, colour "
-               "diversity; hard across databases and devices",
-        "reported": None,
-        "checked": "abstract and bibliographic record",
-    },
-    "boulkenafet2016": {
-        "cite": "Z. Boulkenafet, J. Komulainen, A. Hadid, 'Face spoofing detection using colour "
-                "texture analysis', IEEE TIFS 2016, doi:10.1109/TIFS.2016.2555286",
-        "dataset": "CASIA-FASD, Replay-Attack, MSU MFSD",
-        "cue": "colour texture: texture histograms of each band of luminance and chrominance "
-               "(HSV, YCbCr); recaptures lack high-frequency information",
-        "reported": None,
-        "checked": "abstract and introduction",
-    },
-    "patel2016": {
-        "cite": "K. Patel, H. Han, A. K. Jain, 'Secure face unlock: spoof detection on "
-                "smartphones', IEEE TIFS 11(10):2268, 2016",
-        "dataset": "MSU USSA (more than 1000 subjects), Replay-Attack, CASIA-FASD, MSU MFSD",
-        "cue": "image distortion of recaptures: surface reflection, moire pattern, colour "
-               "distortion, shape deformation",
-        "reported": None,
-        "checked": "abstract",
-    },
-}
-
 
 def composite_on_grey(rgba: np.ndarray, grey: int = 128) -> np.ndarray:
     """An RGBA sprite over a uniform grey background, ``(H, W, 3)`` uint8 contiguous."""
@@ -361,3 +312,104 @@ def plot_identity(distances: dict[str, np.ndarray], threshold: float = DLIB_SAME
     ax.legend(fontsize=7)
     ax.set_title(title or "Are the subjects different people?", fontsize=9)
     return ax.figure
+
+
+def synthspoof_identity(reader: Any, per_subject: int = 6, seed: int = 0, net: Any = None,
+                        predictor: Any = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Identity diversity of a generated SynthSpoof, from its subjects' sprites and from
+    rendered live frames (:func:`sprite_chips`, :func:`frame_chips`).
+
+    The subjects are rebuilt from the dataset's manifest (:func:`~fas_lib.synthspoof.
+    make_subjects` with its ``n_subjects``, ``seed`` and portraits).
+
+    Returns:
+        ``({"sprites": ..., "frames": ..., "sprite_to_frames": ...}, distances)``: the
+        :func:`identity_stats` of both (with each subject's source portrait), the quantiles
+        of the distance of every frame to its own subject's sprite, and the distance groups
+        for :func:`plot_identity`.
+    """
+    from .sources import subject_sources, user_sources
+    from .subjects import make_subjects
+
+    p = reader.manifest["params"]
+    subjects = make_subjects(int(p["n_subjects"]), int(p["seed"]),
+                             subject_sources(user_sources(p.get("user_faces_dir"))[0]))
+    pred = _predictor(predictor)
+    s_chips, s_meta = sprite_chips(subjects, pred)
+    f_chips, f_meta = frame_chips(reader, per_subject, seed, pred)
+    f_meta["source"] = f_meta["subject"].map(s_meta.set_index("subject")["source"])
+    d = descriptors(np.concatenate([s_chips, f_chips]), net)
+    ds, df = d[:len(s_chips)], d[len(s_chips):]
+    own = ds[s_meta.reset_index().set_index("subject").loc[f_meta["subject"], "index"]]
+    to_sprite = np.linalg.norm(df - own, axis=1)
+    frames = pair_distances(df, f_meta)
+    stats = {"sprites": identity_stats(ds, s_meta), "frames": identity_stats(df, f_meta),
+             "sprite_to_frames": {**_quantiles(to_sprite), "n": int(len(to_sprite))}}
+    return stats, {"different subjects (median over frame pairs)": frames["different"],
+                   "same subject, two frames": frames["same"],
+                   "different subjects, sprites": pair_distances(ds, s_meta)["different"]}
+
+
+def train_errors(run: str | Path, cache: CropCache | None = None, batch_size: int = 64,
+                 progress: bool = False) -> dict[str, Any]:
+    """How many training frames a finished CNN run gets wrong at its own threshold.
+
+    Run folders keep the dev and test scores only (``scores.csv``), so the training split is
+    scored here with the run's model (:func:`fas_lib.runs.load_run`, centre crops as at test
+    time). The threshold is the run's: its dev EER threshold, or the test EER threshold of a
+    protocol without dev (``threshold_split`` says which).
+
+    Args:
+        run: a run folder written by :func:`fas_lib.train.run_experiment`.
+        cache: the crop cache it was trained on (``None``: the one its ``results.json``
+            names, or else the one its config names).
+        batch_size: scoring batch size.
+        progress: tqdm bar while scoring.
+
+    Returns:
+        ``scales``, ``n_train``, ``n_wrong``, ``n_wrong_live``, ``n_wrong_attack``,
+        ``share_wrong``, ``threshold``, ``threshold_split``, ``train_eer``.
+
+    Raises:
+        FileNotFoundError: ``run`` holds no finished run.
+    """
+    from fas_lib.config import open_experiment_cache, scale_indices
+    from fas_lib.runs import load_run, read_results
+    from fas_lib.scoring import score_split
+
+    res = read_results(run)
+    if res is None or "metrics" not in res:
+        raise FileNotFoundError(f"{run} holds no finished run (no results.json with metrics)")
+    model, cfg = load_run(run)
+    split = res["metrics"].get("threshold_split", "dev")
+    frame = res["metrics"]["frame"]
+    thr = float(frame["dev_threshold"] if split == "dev" else frame["test_eer_threshold"])
+    if cache is None:  # the cache it was trained on, else the one its config names
+        from fas_lib.cache import open_cache
+
+        used = str(res.get("data", {}).get("cache") or "")
+        cache = (open_cache(used) if used and (Path(used) / "manifest.json").is_file()
+                 else open_experiment_cache(cfg, progress=progress))
+    idx = scale_indices(cache, cfg.scales)
+    table = score_split(model, cache, "train", idx, cfg.scales, batch_size, "cpu", progress)
+    y, s = table["label"].to_numpy(), table["score"].to_numpy()
+    wrong = errors_at(y, s, thr)
+    return {
+        "scales": [float(v) for v in cfg.scales], "n_train": int(len(y)),
+        "n_wrong": int(wrong.sum()), "n_wrong_live": int(wrong[y == 1].sum()),
+        "n_wrong_attack": int(wrong[y == 0].sum()), "share_wrong": float(wrong.mean()),
+        "threshold": thr, "threshold_split": split,
+        "train_eer": float(eer(y, s)[0]) if len(np.unique(y)) > 1 else None,
+    }
+
+
+def train_errors_by_scale(runs: Sequence[str | Path], cache: CropCache | None = None,
+                          progress: bool = False) -> dict[float, dict[str, Any]]:
+    """:func:`train_errors` of single-scale runs (e.g. Table II's ``run_dir`` column), keyed
+    by their scale; runs over several scales are skipped."""
+    out = {}
+    for run in runs:
+        r = train_errors(run, cache, progress=progress)
+        if len(r["scales"]) == 1:
+            out[r["scales"][0]] = r
+    return dict(sorted(out.items()))

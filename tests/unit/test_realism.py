@@ -210,9 +210,20 @@ def test_crop_statistics_of_flat_and_white_crops():
         cues.crop_statistics(flat[0])
 
 
+def test_straight_edge_sees_a_border_not_a_face():
+    disc = np.full((112, 112), 90, np.uint8)
+    cv2.circle(disc, (56, 56), 40, 200, -1)  # a round "face": curved edges only
+    border = disc.copy()
+    border[:, 100:] = 255  # a paper border from top to bottom
+    assert cues.straight_edge(disc) < 0.4
+    assert cues.straight_edge(border) > 0.9
+    assert cues.straight_edge(np.full((112, 112), 7, np.uint8)) == 0.0
+
+
 def test_injected_high_frequency_makes_attacks_separable(fake_cues):
     r = cues.separability(fake_cues, 1.5)
     assert r["classifier_eer"] <= 0.02, r["classifier_eer"]
+    assert r["group_eer"]["texture"] <= 0.02, r["group_eer"]
     assert r["best_statistic"]["eer"] <= 0.02
     assert r["best_statistic"]["name"] in ("lap_energy", "dct_high", "moire_peak")
     assert r["n_train"] == r["n_test"] == 48
@@ -273,7 +284,7 @@ def single_scale_run(reference, tmp_path_factory):
 
 
 def test_train_errors_counts_wrong_training_frames(single_scale_run, reference):
-    r = cues.train_errors(single_scale_run, cache=reference)
+    r = realism.train_errors(single_scale_run, cache=reference)
     n = len(reference.frames("train"))
     assert r["scales"] == [1.1] and r["n_train"] == n
     assert 0 <= r["n_wrong"] <= n
@@ -281,9 +292,9 @@ def test_train_errors_counts_wrong_training_frames(single_scale_run, reference):
     assert r["share_wrong"] == pytest.approx(r["n_wrong"] / n)
     results = json.loads((single_scale_run / "results.json").read_text())
     assert r["threshold"] == pytest.approx(results["metrics"]["frame"]["dev_threshold"])
-    assert list(cues.train_errors_by_scale([single_scale_run], cache=reference)) == [1.1]
+    assert list(realism.train_errors_by_scale([single_scale_run], cache=reference)) == [1.1]
 
 
 def test_train_errors_needs_a_finished_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="no finished run"):
-        cues.train_errors(tmp_path)
+        realism.train_errors(tmp_path)
