@@ -337,31 +337,31 @@ def strength_table(strength: dict[float, dict[str, Any]], by: str | None = None)
     return table
 
 
-def plot_strength(strength: dict[float, dict[str, Any]], by: str = "attack_type",
-                  ax: Any = None) -> Any:
-    """EER per scale of the classifier (thick), of each ``by`` level and of the best statistic.
-
-    Returns:
-        The matplotlib figure.
-    """
+def plot_strength(strength: dict[float, dict[str, Any]], by: str = "attack_type") -> Any:
+    """Test EER per scale: left, all statistics and each group of :data:`GROUPS`; right, all
+    statistics per level of ``by`` (e.g. attack type). Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     scales = sorted(strength)
-    ax.plot(scales, [100 * strength[s]["classifier_eer"] for s in scales], "k-o", lw=2.5,
-            label="all attacks (logistic regression)")
-    ax.plot(scales, [100 * strength[s]["best_statistic"]["eer"] for s in scales], "k:",
-            label="best single statistic")
-    table = strength_table(strength, by)
-    for lv, row in table.iterrows():
-        ax.plot(scales, row.to_numpy(), "-", lw=1, alpha=0.8, label=str(lv))
-    ax.axhline(50, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("crop scale (centre 112 x 112 of the crop)")
-    ax.set_ylabel("test EER (%) of hand-crafted cues")
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, ncol=2)
-    ax.set_title("How separable live and attack are at each scale, from simple statistics",
-                 fontsize=9)
-    return ax.figure
-
+    overall = [100 * strength[s]["classifier_eer"] for s in scales]
+    groups = strength_table(strength)
+    for ax in axes:
+        ax.plot(scales, overall, "k-o", lw=2.5, label="all statistics, all attacks")
+        ax.axhline(50, color="grey", lw=0.8, ls="--")
+        ax.set_xlabel("crop scale (the CNN's centre 112 x 112 of the crop)")
+    for g in GROUPS:
+        axes[0].plot(scales, groups.loc[f"{g} statistics only"].to_numpy(), "--", lw=1.5,
+                     label=f"{g} statistics only")
+    for lv, row in strength_table(strength, by).iterrows():
+        axes[1].plot(scales, row.to_numpy(), "-", lw=1, alpha=0.85, label=str(lv))
+    axes[0].set_ylabel("test EER (%), logistic regression")
+    axes[0].set_ylim(bottom=0)
+    axes[0].set_title("by kind of cue", fontsize=9)
+    axes[1].set_title(f"by {by.replace('_', ' ')}", fontsize=9)
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.suptitle("How well hand-crafted statistics separate live from attack at each scale",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig

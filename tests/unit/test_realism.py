@@ -265,7 +265,9 @@ def test_strength_table_and_figure(fake_cues):
     by = cues.strength_table(strength, "attack_type")
     assert set(by.index) == {"print_x", "replay_y"}
     fig = cues.plot_strength(strength)
-    assert len(fig.axes[0].lines) >= 4
+    left, right = fig.axes
+    assert len(left.lines) == 2 + len(cues.GROUPS)  # all statistics, 50 % line, each group
+    assert len(right.lines) == 2 + 2  # all statistics, 50 % line, the two attack types
 
 
 # ----------------------------------------------------------------------------- runs
