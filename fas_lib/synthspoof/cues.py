@@ -1,16 +1,17 @@
 """Hand-crafted recapture cues of the crop a CNN sees, and how well they separate live from attack.
 
-On real data the cue that separates live from attack depends on the crop: a tight face crop
-holds only faint recapture texture (halftone dots, screen sub-pixels, blur, a colour cast),
-so it is weakly separable, while a wider crop adds context (the paper's border, a bezel,
-fingers) and becomes much more separable. This module measures that curve on any crop cache
+MS-FANS rests on the premise that the cue separating live from attack depends on the crop: a
+tight face crop holds only faint recapture texture (halftone dots, screen sub-pixels, blur, a
+colour cast), so it is weakly separable, while a wider crop adds context (the paper's border,
+a bezel, fingers). This module measures that curve on any crop cache
 (:mod:`fas_lib.cache`): for every scale, simple statistics of the **centre** 112 x 112 of the
 128 x 128 crop (what the CNN is scored on, :func:`fas_lib.loader.centre_offset`) and
 
 * the EER of each statistic alone (its direction fixed on the training split, EER on test);
 * the EER of a logistic regression on all statistics (standardised; trained on the training
-  split, scored on the subject-disjoint test split), overall and per attack type, instrument,
-  camera and session (the protocol table's columns, where the dataset has them).
+  split, scored on the subject-disjoint test split), on each group of them (texture, colour,
+  context: :data:`GROUPS`), and per attack type, instrument, camera and session (the
+  protocol table's columns, where the dataset has them).
 
 The statistics (:data:`STATISTICS`) follow the cues real-data papers use
 (:data:`fas_lib.synthspoof.literature.REFERENCES`) and one for context
@@ -21,8 +22,8 @@ straight edge (a paper border, a bezel). How many training frames a CNN run gets
 
 Example:
     >>> from fas_lib.prepare import get_cache                       # doctest: +SKIP
-    >>> cues = cue_set(get_cache("synthspoof"), frames_per_video=2)  # doctest: +SKIP
-    >>> cue_strength(cues)[1.0]["classifier_eer"]                    # doctest: +SKIP
+    >>> cs = cue_set(get_cache("synthspoof"), frames_per_video=2)    # doctest: +SKIP
+    >>> cue_strength(cs)[1.0]["classifier_eer"]                      # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -63,6 +63,7 @@ QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 #: dlib's chip geometry.
 CHIP_SIZE, CHIP_PADDING = 150, 0.25
 
+
 def composite_on_grey(rgba: np.ndarray, grey: int = 128) -> np.ndarray:
     """An RGBA sprite over a uniform grey background, ``(H, W, 3)`` uint8 contiguous."""
     a = rgba[..., 3:4].astype(np.float32) / 255.0
