@@ -484,9 +484,9 @@ RESULTS["realism"] = {
 }
 
 # %% [markdown]
-# How to read it: on real data the rows fall from left to right (weak cues in tight crops,
-# strong ones once the crop shows the medium's context), and the "context statistics only"
-# row, near 50 % at 0.9, is what should fall. A row that is low at every scale means that
+# How to read it: where the data behaves as MS-FANS assumes, the rows fall from left to right
+# (weak cues in tight crops, strong ones once the crop shows the medium's context), led by the
+# "context statistics only" row, near 50 % at 0.9. A row that is low at every scale means that
 # something inside the face itself (colour, texture) gives the attacks away whatever the
 # crop: the CNN then needs no context, and the scale of the crop hardly matters (compare
 # Table II in notebook 03). `benchmarks/bench_realism.py` runs the same measures (to scale
