@@ -29,11 +29,14 @@
 #    clips, depth and near-infrared views.
 # 4. Measure from ground truth how often an attack frame's crop at scale *s* shows the
 #    medium's border or surroundings: the context that MS-FANS feeds to its network.
+# 5. Ask how realistic the data is: are the subjects different people to a face recogniser,
+#    and how strongly do simple hand-crafted cues separate live from attack at each scale?
 #
 # **Before this notebook**: nothing. Paper: Sec. I (Fig. 1) and Sec. IV-A.
 #
-# Runtime on a laptop CPU: about 2 min the first time (most of it generating SynthSpoof on 2
-# cores); 20 s once the data is cached. SMOKE: under 40 s.
+# Runtime on a laptop CPU: about 5 min the first time (most of it generating SynthSpoof and its
+# crop cache on 2 cores; notebook 02 then reuses the cache); about 2 min once both are cached.
+# SMOKE: about 1 min.
 
 # %%
 import time
@@ -45,6 +48,8 @@ from IPython.display import display
 
 from fas_lib import SCALES, align, synthspoof
 from fas_lib.plots import box_corners, draw_polygon, image_grid, plot_curves, save_fig
+from fas_lib.prepare import get_cache
+from fas_lib.synthspoof import cues, realism
 from fas_lib.utils import (
     data_dir,
     environment,
@@ -70,6 +75,8 @@ FRAMES_PER_VIDEO = 8     # the paper datasets: full videos of 10-20 s; we sample
 MODALITIES = ("depth", "nir")  # pixel-aligned views (CASIA-SURF style) of a small preview set
 MODALITY_SUBJECTS = 3    # subjects in that preview set (an empty MODALITIES skips it)
 REGENERATE = False       # True: generate again even when a cached copy exists (to time it)
+IDENTITY_PER_SUBJECT = 6  # live frames per subject embedded by dlib's face recogniser
+CUE_FRAMES_PER_VIDEO = 2  # cached frames per video whose cue statistics are measured (of 4)
 FIG_DIR = "../figures"
 RESULTS_DIR = "../results"
 
@@ -377,6 +384,119 @@ RESULTS["border_share"] = {"box": "face", "half_scale": half, "n_attack_frames":
                            "per_attack_type": {k: v for k, v in share.items()
                                                if k != "all attacks"}}
 
+# %% [markdown]
+# ## 8. How realistic is SynthSpoof?
+#
+# A dataset teaches a method only as far as it resembles the data the method will meet. Two
+# things every real face anti-spoofing dataset has, and that a synthetic one has to earn:
+#
+# * **Different people.** The public datasets record tens of volunteers; SynthSpoof derives
+#   its subjects from two source portraits, re-coloured and re-shaped. Do they look like
+#   different people to a face recogniser? dlib's network (`fas_lib.models.face_recognition`,
+#   the PyTorch port of the one notebook 08 uses) maps a face chip to a 128-d descriptor; dlib
+#   calls two faces the same person when their descriptors are less than
+#   `realism.DLIB_SAME_PERSON` apart. We embed every subject's sprite and
+#   `IDENTITY_PER_SUBJECT` rendered live frames of it (different sessions and cameras), then
+#   compare the distances of two subjects with those of two frames of one subject.
+# * **Cues that depend on the crop.** In real recordings a tight face crop holds only faint
+#   recapture texture (halftone, sub-pixels, blur, a colour cast), while a wide crop adds
+#   context (the paper's border, a bezel, fingers), which is why MS-FANS looks at several
+#   scales. `fas_lib.synthspoof.cues` measures that on the crop cache (the one notebook 02
+#   explains, built here once): simple statistics of the centre 112 x 112 of each crop, the
+#   window the CNN is scored on (texture: Laplacian and DCT high-band energy, a periodic-peak
+#   "moire" measure; colour: moments in HSV and YCbCr, specular share, colour diversity;
+#   context: the longest straight edge), and, per scale, the test EER of a logistic
+#   regression trained on them on the training split (subject-disjoint from test).
+#
+# What published work found on real data, as reference (quoted from the papers, not measured
+# here; `fas_lib.synthspoof.literature`):
+
+# %%
+print("QUOTED FROM THE PAPERS, NOT MEASURED HERE")
+for ref in realism.REFERENCES.values():
+    print(f"- {ref['cite']}\n    {ref['dataset']}: {ref['cue']}\n    reported: "
+          f"{ref['reported'] or 'no number quoted'}")
+
+# %%
+t = time.perf_counter()
+identity, distances = realism.synthspoof_identity(ds, per_subject=IDENTITY_PER_SUBJECT,
+                                                  seed=SEED)
+rows = {}
+for name in ("sprites", "frames"):
+    st = identity[name]
+    rows[name] = {"subjects": st["n_subjects"], "subject pairs": st["different"]["n_pairs"],
+                  "pairs distinct (%)": 100 * st["different"]["share_distinct"],
+                  "median distance": st["different"]["q50"],
+                  "subjects with a twin": st["different"]["n_subjects_with_twin"]}
+display(pd.DataFrame(rows).T.round(2).rename_axis("different subjects"))
+same = identity["frames"].get("same")
+if same:
+    print(f"two frames of one subject: median distance {same['q50']:.2f}, 95 % below "
+          f"{same['q95']:.2f}; frame pairs of two subjects dlib calls the same person: "
+          f"{100 * identity['frames']['false_match_share']:.1f} %")
+print("subject pairs by source portrait (frames):",
+      {k: f"{100 * v['share_distinct']:.1f} % distinct of {v['n_pairs']}"
+       for k, v in identity["frames"]["by_source"].items() if v["n_pairs"]})
+fig = realism.plot_identity(distances, title=f"{config.n_subjects} SynthSpoof subjects: "
+                            "different people to dlib's face recogniser?")
+save_fig(fig, "00_identity", FIG_DIR)
+plt.show()
+identity_s = time.perf_counter() - t
+print(f"identity: {identity_s:.1f} s")
+
+# %% [markdown]
+# Read the histogram against the red line: distances of different subjects to its right are
+# people dlib would tell apart, to its left "the same person". The table splits the subject
+# pairs by source portrait: pairs from one portrait are the ones that stay close.
+#
+# Now the cue strength. With `DATASET` and `DATA_ROOT` set to a real dataset, the same
+# measure runs on its crop cache (and the identity measure on its cached live crops), so the
+# two can be compared scale by scale.
+
+# %%
+t = time.perf_counter()
+real = DATASET != "synthspoof" and DATA_ROOT is not None
+if real:
+    cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, smoke=SMOKE, workers=WORKERS)
+    chips, meta = realism.cache_chips(cache, IDENTITY_PER_SUBJECT, SEED)
+    identity[DATASET] = realism.identity_stats(realism.descriptors(chips), meta)
+else:
+    cache = get_cache("synthspoof", ds.root, smoke=SMOKE, workers=WORKERS)
+cache_s = time.perf_counter() - t
+t = time.perf_counter()
+cue_frames = cues.cue_set(cache, frames_per_video=CUE_FRAMES_PER_VIDEO)
+strength = cues.cue_strength(cue_frames)
+n_cue = cue_frames.frames["split"].value_counts().to_dict()
+print(f"{cache.manifest['dataset']}: cue statistics of {n_cue} frames at {len(strength)} "
+      f"scales, {time.perf_counter() - t:.1f} s (crop cache: {cache_s:.1f} s)")
+display(cues.strength_table(strength).rename_axis("test EER (%) at crop scale"))
+for by in ("attack_type", "instrument"):
+    table = cues.strength_table(strength, by)
+    if len(table):
+        display(table.rename_axis(f"test EER (%) per {by}"))
+fig = cues.plot_strength(strength, by="attack_type")
+save_fig(fig, "00_cue_strength", FIG_DIR)
+plt.show()
+RESULTS["realism"] = {
+    "identity": identity,
+    "cue_strength": {"dataset": cache.manifest["dataset"], "cache": str(cache.path),
+                     "frames_per_video": CUE_FRAMES_PER_VIDEO, "n_frames": n_cue,
+                     "statistics": list(cues.STATISTICS), "per_scale": strength},
+    "references": {"note": "quoted from the papers, not measured here", **realism.REFERENCES},
+    "seconds": {"identity": round(identity_s, 1), "cache": round(cache_s, 1),
+                "cues": round(time.perf_counter() - t, 1)},
+}
+
+# %% [markdown]
+# How to read it: where the data behaves as MS-FANS assumes, the rows fall from left to right
+# (weak cues in tight crops, strong ones once the crop shows the medium's context), led by the
+# "context statistics only" row, near 50 % at 0.9. A row that is low at every scale means that
+# something inside the face itself (colour, texture) gives the attacks away whatever the
+# crop: the CNN then needs no context, and the scale of the crop hardly matters (compare
+# Table II in notebook 03). `benchmarks/bench_realism.py` runs the same measures (to scale
+# 4.0) and writes `results/realism.json`; `realism.train_errors` counts the training frames a
+# trained single-scale run still gets wrong.
+
 # %%
 RESULTS["runtime_s"] = round(time.perf_counter() - T0, 1)
 path = save_results(RESULTS, "00_data", RESULTS_DIR)
@@ -394,6 +514,10 @@ print(f"wrote {path}; notebook runtime {RESULTS['runtime_s']:.0f} s")
 # - Attacks differ from live faces by faint recapture texture inside the face and by strong
 #   context cues around it. The ground-truth border share shows how the context appears only
 #   in larger crops — the reason MS-FANS looks at several scales.
+# - Realism is measured, not assumed: dlib's face descriptors say how many subject pairs are
+#   different people, and hand-crafted statistics of the CNN's centre crop say how strongly
+#   live and attack differ at each scale, with texture, colour and context apart
+#   (`results/00_data.json`, key `realism`).
 
 # %% [markdown]
 # ## Exercises
@@ -411,3 +535,7 @@ print(f"wrote {path}; notebook runtime {RESULTS['runtime_s']:.0f} s")
 # 5. Using the depth view alone, write a one-line rule that separates live from attack frames
 #    (hint: the spread of depth values inside the face box). Which attack species does it
 #    miss, and why would a real depth camera be harder?
+# 6. In section 8, which single statistic separates live from attack best at scale 1.0
+#    (`strength[1.0]["best_statistic"]`)? Plot its values for live and attack frames of the
+#    test split (`cue_frames.features[1.0]`, `cue_frames.frames`). Is it a cue a real print
+#    or screen would carry (see `realism.REFERENCES`)?

@@ -175,6 +175,43 @@ def check_00(results: dict[str, dict], run: SmokeRun) -> None:
     assert shares[-1] > shares[0], f"no scale shows the medium's border more often: {shares}"
     assert set(bs["per_attack_type"]) == set(r["config"]["attack_types"])
     assert r["generation"]["n_videos"] == c["videos"]
+    _check_realism(r["realism"], r["config"])
+
+
+def _check_realism(real: dict, config: dict) -> None:
+    """Notebook 00's section 8: identity diversity and cue strength per scale."""
+    n = config["n_subjects"]
+    for name in ("sprites", "frames"):
+        st = real["identity"][name]
+        assert st["n_subjects"] == n and st["threshold"] == 0.6, (name, st["n_subjects"])
+        d = st["different"]
+        assert d["n_pairs"] == n * (n - 1) // 2
+        assert 0 <= d["n_distinct"] <= d["n_pairs"]
+        assert _fraction(d["share_distinct"], f"{name} share_distinct") == pytest.approx(
+            d["n_distinct"] / d["n_pairs"])
+        assert 0 <= d["n_subjects_with_twin"] <= n
+        assert 0 <= d["q05"] <= d["q50"] <= d["q95"]
+    frames = real["identity"]["frames"]
+    assert frames["n_descriptors"] >= n
+    same = frames["same"]
+    assert same["n_pairs"] > 0 and 0 <= same["q05"] <= same["q50"] <= same["q95"]
+    _fraction(frames["verification_eer"], "identity verification_eer")
+    assert set(frames["by_source"]) == {"same_source", "cross_source"}
+    q = real["identity"]["sprite_to_frames"]
+    assert q["n"] == frames["n_descriptors"] and 0 <= q["q50"] < 0.6, q
+    cs = real["cue_strength"]
+    assert cs["n_frames"].get("train", 0) > 0 and cs["n_frames"].get("test", 0) > 0
+    per = cs["per_scale"]
+    _per_scale({s: v["classifier_eer"] for s, v in per.items()}, "00 cue classifier_eer")
+    for s, v in per.items():
+        assert set(v["group_eer"]) == {"texture", "colour", "context"}, s
+        assert set(v["statistic_eer"]) == set(cs["statistics"]), s
+        assert v["best_statistic"]["eer"] == min(v["statistic_eer"].values())
+        assert set(v["by"]["attack_type"]) == set(config["attack_types"]), s
+    refs = real["references"]
+    assert refs["note"] == "quoted from the papers, not measured here"
+    assert all(set(ref) >= {"cite", "reported", "checked"} for k, ref in refs.items()
+               if k != "note")
 
 
 def check_01(results: dict[str, dict], run: SmokeRun) -> None:
