@@ -22,6 +22,13 @@ from .gt import rect_polygon
 #: Content resolution of prints: inter-ocular distance in texture pixels (> frame, so that the
 #: halftone is finer than the camera's pixels and aliases when the camera resamples it).
 PRINT_IOD: float = 100.0
+#: A face's inter-ocular distance in life, millimetres (sets the physical scale of media).
+IOD_MM: float = 63.0
+#: Face size on a print relative to life (prints are usually at least life size).
+PRINT_SIZE: tuple[float, float] = (0.9, 1.6)
+#: The camera of a printed photo, a good still camera: ranges of blur sigma, noise sigma and
+#: JPEG quality in print-texture pixels (:func:`~.camera.source_capture`).
+PHOTO_CAMERA: tuple[tuple[float, float], ...] = ((0.6, 1.1), (0.5, 2.0), (85, 97))
 #: Quantile function of the smallest face-to-content margin (face boxes): (probabilities, values).
 MIN_MARGIN_QUANTILES: tuple[tuple[float, ...], tuple[float, ...]] = (
     (0.0, 0.05, 0.6, 1.0),

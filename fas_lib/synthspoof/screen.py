@@ -16,6 +16,14 @@ from .media import Medium, sheen
 from .scene import make_scene
 
 
+#: Face size on a screen relative to life: smaller on a phone, about life size on a monitor.
+SCREEN_FACE_SIZE: dict[str, tuple[float, float]] = {"replay_phone": (0.55, 0.95),
+                                                    "replay_screen": (0.85, 1.5)}
+#: Drawn camera pixels per display pixel of a replay (the panel's texture resolution).
+REPLAY_PITCH: tuple[float, float] = (0.75, 1.2)
+#: The camera of a replayed video, a phone or webcam video: ranges of blur sigma, noise sigma
+#: and JPEG quality in display pixels (:func:`~.camera.source_capture`).
+VIDEO_CAMERA: tuple[tuple[float, float], ...] = ((0.4, 0.9), (1.0, 3.5), (65, 92))
 #: Share of devices with a light body (silver, white or a coloured case) rather than a black one.
 LIGHT_BODY_SHARE: dict[str, float] = {"replay_phone": 0.6, "replay_screen": 0.3}
 

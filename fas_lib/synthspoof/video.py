@@ -21,7 +21,8 @@ from .camera import capture, residual_modulation, source_capture
 from .factors import by_name, colour_pipeline, illuminate, light_field
 from .gt import POLY_SIDE_POINTS, face_box
 from .mask import mask_subject
-from .media import PRINT_IOD, Medium, make_print, sample_margins
+from .media import (IOD_MM, PHOTO_CAMERA, PRINT_IOD, PRINT_SIZE, Medium, make_print,
+                    sample_margins)
 from .render import (
     WORLD_IOD,
     World,
@@ -36,7 +37,8 @@ from .render import (
     world_background,
 )
 from .scene import make_scene
-from .screen import display_texture, make_display
+from .screen import (REPLAY_PITCH, SCREEN_FACE_SIZE, VIDEO_CAMERA, display_texture,
+                     make_display)
 from .sensors import (NIR_IOD_REF, RELIEF_SLOPE, depth_frame, head_nir, medium_nir, nir_frame,
                       nir_gain)
 from .subjects import Subject
@@ -46,20 +48,6 @@ SKIN_SHINE: float = 30.0
 #: Face inter-ocular distance in the recorded frames, pixels at 640 x 480 (scaled with width).
 FRAME_IOD_RANGE: tuple[float, float] = (58.0, 80.0)
 _NPOLY = 4 * POLY_SIDE_POINTS
-#: A face's inter-ocular distance in life, millimetres (sets the physical scale of media).
-IOD_MM: float = 63.0
-#: Face size on a print relative to life (prints are usually at least life size).
-PRINT_SIZE: tuple[float, float] = (0.9, 1.6)
-#: Face size on a screen relative to life: smaller on a phone, about life size on a monitor.
-SCREEN_FACE_SIZE: dict[str, tuple[float, float]] = {"replay_phone": (0.55, 0.95),
-                                                    "replay_screen": (0.85, 1.5)}
-#: The camera of a printed photo (a good still camera; ranges of blur sigma, noise sigma and
-#: JPEG quality, in print-texture pixels) and of a replayed video (a phone or webcam video, in
-#: display pixels): :func:`~.camera.source_capture`.
-PHOTO_CAMERA: tuple[tuple[float, float], ...] = ((0.6, 1.1), (0.5, 2.0), (85, 97))
-VIDEO_CAMERA: tuple[tuple[float, float], ...] = ((0.4, 0.9), (1.0, 3.5), (65, 92))
-#: Drawn camera pixels per display pixel of a replay (the panel's texture resolution).
-REPLAY_PITCH: tuple[float, float] = (0.75, 1.2)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import pytest
 
 from fas_lib.synthspoof import camera as cam
 from fas_lib.synthspoof.factors import CAMERAS, DISPLAYS, PRINTERS
-from fas_lib.synthspoof.media import paper_grain, print_process
-from fas_lib.synthspoof.screen import _blurred_mask, _subpixel_stripe
-from fas_lib.synthspoof.video import FRAME_IOD_RANGE, IOD_MM, PRINT_SIZE, SCREEN_FACE_SIZE
+from fas_lib.synthspoof.media import IOD_MM, PRINT_SIZE, paper_grain, print_process
+from fas_lib.synthspoof.screen import SCREEN_FACE_SIZE, _blurred_mask, _subpixel_stripe
+from fas_lib.synthspoof.video import FRAME_IOD_RANGE
 
 
 def test_residual_modulation_is_the_optics_transfer_with_an_alias_floor():
