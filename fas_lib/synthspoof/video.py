@@ -64,7 +64,9 @@ REPLAY_PITCH: tuple[float, float] = (0.75, 1.2)
 
 @dataclass(frozen=True)
 class VideoJob:
-    """What to render: one row of the protocol."""
+    """What to render: one row of the protocol (``session`` / ``camera`` / ``instrument``: the
+    levels rendered, :func:`~.factors.rendered_factors`; ``wide_margins``: every medium's
+    smallest margin is :data:`~.media.WIDE_MIN_MARGIN`)."""
 
     index: int
     video_id: str
@@ -76,6 +78,7 @@ class VideoJob:
     session: str = "s1"
     camera: str = "c3"
     instrument: str = ""
+    wide_margins: bool = False
 
 
 @dataclass
@@ -295,7 +298,8 @@ class _Renderer:
 
     def printed(self) -> None:
         kind = self.job.attack_type
-        m = sample_margins(self.rng, self.job.index, self.seed, "print_portrait")
+        m = sample_margins(self.rng, self.job.index, self.seed, "print_portrait",
+                           self.job.wide_margins)
         origin, extent = self._window(m)
         k_tex = PRINT_IOD / WORLD_IOD
         size = (round(extent[0] * k_tex), round(extent[1] * k_tex))
@@ -350,7 +354,7 @@ class _Renderer:
 
     def replay(self) -> None:
         kind = self.job.attack_type
-        m = sample_margins(self.rng, self.job.index, self.seed, kind)
+        m = sample_margins(self.rng, self.job.index, self.seed, kind, self.job.wide_margins)
         origin, extent = self._window(m)
         f_iod = self._frame_iod()
         # drawn: camera pixels per display pixel (the texture's resolution: the panel shows
