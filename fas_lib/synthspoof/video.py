@@ -64,9 +64,8 @@ REPLAY_PITCH: tuple[float, float] = (0.75, 1.2)
 
 @dataclass(frozen=True)
 class VideoJob:
-    """What to render: one row of the protocol (``session`` / ``camera`` / ``instrument``: the
-    levels rendered, :func:`~.factors.rendered_factors`; ``wide_margins``: every medium's
-    smallest margin is :data:`~.media.WIDE_MIN_MARGIN`)."""
+    """What to render: one row of the protocol, with the factor levels rendered
+    (:func:`~.factors.rendered_factors`); ``wide_margins``: :data:`~.media.WIDE_MIN_MARGIN`."""
 
     index: int
     video_id: str
@@ -159,14 +158,8 @@ class _Renderer:
         job: VideoJob,
         seed: int,
     ) -> None:
-        self.s, self.w, self.size, self.n, self.rng, self.bank = (
-            subject,
-            world,
-            (width, height),
-            n,
-            rng,
-            bank,
-        )
+        self.s, self.w, self.size, self.n = subject, world, (width, height), n
+        self.rng, self.bank = rng, bank
         self.want_aux, self.job, self.seed = want_aux, job, seed
         camera, self.session = by_name(job.camera), by_name(job.session)
         self.camera = camera
