@@ -272,7 +272,8 @@ def variant_caches(variants: Mapping[str, SynthConfig], scales: Sequence[float] 
 def variant_study(variants: Mapping[str, SynthConfig], scale: float, group: Sequence[float],
                   recipe: str = "robust", seed: int = 0, out_root: str | Path = "runs",
                   smoke: bool = False, progress: bool = False, *, workers: int = 2,
-                  use_gt_boxes: bool = False) -> pd.DataFrame:
+                  use_gt_boxes: bool = False,
+                  others: Mapping[str, CropCache] | None = None) -> pd.DataFrame:
     """Which change of the generator moved the models (issue 21): CNN_S at ``scale`` and
     MS-FANS on ``group`` (``recipe`` preset, the configs of :func:`transfer_study`) trained on
     each variant's train split and scored on every variant's test split, at the threshold of
@@ -287,6 +288,8 @@ def variant_study(variants: Mapping[str, SynthConfig], scale: float, group: Sequ
         progress: tqdm bars.
         workers: processes for generation and caching.
         use_gt_boxes: crop with the generator's face boxes instead of dlib's detector.
+        others: further test caches by name, scored like the variants (a real dataset's
+            cache, cut at ``scale`` and ``group``'s scales: which variant transfers best).
 
     Returns:
         One row per (model, trained_on, scored_on): ``model``, ``trained_on``, ``scored_on``,
@@ -297,9 +300,10 @@ def variant_study(variants: Mapping[str, SynthConfig], scale: float, group: Sequ
     caches = variant_caches(variants, scales, smoke, workers, progress, use_gt_boxes)
     configs = _model_configs(scale, group, recipe, seed, smoke=smoke, dataset="synthspoof")
     rows: list[dict[str, Any]] = []
+    tests = {**caches, **(others or {})}
     jobs = [(t, m, cfg) for t in caches for m, cfg in configs]
     for trained_on, model, cfg in tqdm(jobs, desc="variant runs", disable=not progress):
-        for scored_on, test_cache in caches.items():
+        for scored_on, test_cache in tests.items():
             res = cross_dataset(cfg, caches[trained_on], test_cache, out_root, progress=False)
             frame = res["metrics"]["frame"]
             rows.append({"model": model, "trained_on": trained_on, "scored_on": scored_on,
@@ -311,10 +315,10 @@ def variant_study(variants: Mapping[str, SynthConfig], scale: float, group: Sequ
 
 def variant_matrix(study: pd.DataFrame, model: str, metric: str = "test_hter") -> pd.DataFrame:
     """One model's rows of :func:`variant_study` as a table: trained on (rows) x scored on
-    (columns), ``metric`` in %, in the variants' order."""
+    (columns, the variants then the ``others``), ``metric`` in %, in the study's order."""
     sub = study[study["model"] == model]
     if sub.empty:
         raise ValueError(f"no rows for model {model!r}; the study has {sorted(set(study.model))}")
-    order = list(dict.fromkeys(sub["trained_on"]))
     table = sub.pivot(index="trained_on", columns="scored_on", values=metric) * 100.0
-    return table.reindex(index=order, columns=order)
+    return table.reindex(index=list(dict.fromkeys(sub["trained_on"])),
+                         columns=list(dict.fromkeys(sub["scored_on"])))

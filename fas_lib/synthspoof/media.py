@@ -29,10 +29,11 @@ MIN_MARGIN_QUANTILES: tuple[tuple[float, ...], tuple[float, ...]] = (
 )
 #: The smallest face-to-content margin of every medium when a config fixes ``"margins"``
 #: (``SynthConfig.fixed_factors``), face boxes: the widest of :data:`MIN_MARGIN_QUANTILES`, a
-#: wide-margin, 1.x-like variant (1.0-1.1 drew 0.07-0.45) without the tight tail. No crop up to
-#: ``1 + 2 * 0.33 = 1.66`` face boxes shows the medium's edge: the aligner's scale-``s`` crop
-#: is about ``1.28 s`` face boxes wide, so it shows context from scale 1.3 on, and the centre
-#: 112 view the CNN sees at test only at 1.5; scales 0.9-1.2 see recapture texture alone.
+#: wide-margin, 1.x-like variant (1.0-1.1 drew 0.07-0.45) without the tight tail: at rest no
+#: crop narrower than ``1 + 2 * 0.33 = 1.66`` face boxes shows the medium's edge. With the
+#: medium's tilt and drift (a 4-subject sample, :func:`~.gt.border_share`): face-box crops
+#: show it from scale 1.4 (5 %; the drawn margins: 3 % at 1.0, 21 % at 1.1), the aligner's
+#: whole crop from 1.1 (2 %; 22 % at 1.2, 57 % at 1.3; drawn: 18 % at 0.9, 54 % at 1.0).
 WIDE_MIN_MARGIN: float = 0.33
 
 

@@ -131,25 +131,30 @@ def test_variant_study_scores_every_model_on_every_variant(tmp_path):
                        attack_types=("print_flat", "replay_phone"))
     variants = {"default": tiny,
                 "fixed camera": dataclasses.replace(tiny, fixed_factors=("camera",))}
-    df = generalise.variant_study(variants, 1.0, (1.0, 1.5), recipe="cpu", out_root=tmp_path,
-                                  smoke=True, use_gt_boxes=True, workers=1)
-    assert len(df) == 2 * 2 * 2
+    caches = generalise.variant_caches(variants, smoke=True, workers=1, use_gt_boxes=True)
+    opts = dict(recipe="cpu", out_root=tmp_path, smoke=True, use_gt_boxes=True, workers=1,
+                others={"stand-in": caches["fixed camera"]})  # a real dataset's place
+    df = generalise.variant_study(variants, 1.0, (1.0, 1.5), **opts)
+    assert len(df) == 2 * 2 * 3
     assert set(df.model) == {"CNN_S 1", "MS-FANS [1,1.5]"}
-    assert set(zip(df.trained_on, df.scored_on)) == {(a, b) for a in variants for b in variants}
+    assert set(zip(df.trained_on, df.scored_on)) == {
+        (a, b) for a in variants for b in (*variants, "stand-in")}
     assert df[list(generalise.METRICS)].apply(lambda c: c.between(0, 1)).all().all()
     assert df.run_dir.nunique() == 8 and df.train_run.nunique() == 4
+    by = df.set_index(["model", "trained_on", "scored_on"])
+    assert by.xs("stand-in", level=2)[list(generalise.METRICS)].equals(
+        by.xs("fixed camera", level=2)[list(generalise.METRICS)])
     for _, r in df[df.trained_on == df.scored_on].iterrows():  # the diagonal: within variant
         res = json.loads((Path(r.run_dir) / "results.json").read_text())
         assert np.isclose(res["within_dataset"]["frame"]["test_eer"], r.test_eer)
     # the threshold's side: the training variant's dev split, whatever is scored
     assert (df.groupby(["model", "trained_on"]).dev_eer.nunique() == 1).all()
     m = generalise.variant_matrix(df, "CNN_S 1", "test_eer")
-    assert list(m.index) == list(m.columns) == list(variants)
+    assert list(m.index) == list(variants) and list(m.columns) == [*variants, "stand-in"]
     assert np.isclose(m.loc["default", "fixed camera"] / 100, df[
         (df.model == "CNN_S 1") & (df.trained_on == "default")
         & (df.scored_on == "fixed camera")].test_eer.iloc[0])
-    again = generalise.variant_study(variants, 1.0, (1.0, 1.5), recipe="cpu", out_root=tmp_path,
-                                     smoke=True, use_gt_boxes=True, workers=1)
+    again = generalise.variant_study(variants, 1.0, (1.0, 1.5), **opts)
     pd.testing.assert_frame_equal(df, again)  # read back
     with pytest.raises(ValueError, match="no rows for model"):
         generalise.variant_matrix(df, "CNN_D 1")
