@@ -260,7 +260,7 @@ def variant_caches(variants: Mapping[str, SynthConfig], scales: Sequence[float] 
                    use_gt_boxes: bool = False) -> dict[str, CropCache]:
     """Each variant generated (cached under ``data_dir()/synthspoof/<hash>``) and its crop
     cache built or opened (:func:`fas_lib.prepare.get_cache` with that root: 4 frames per
-    video, 2 when ``smoke``; the default variant's cache is the notebooks' one)."""
+    video, 2 when ``smoke``), by name."""
     caches = {}
     for name, config in tqdm(variants.items(), desc="variants", disable=not progress):
         root = generate(config, workers=workers, progress=progress).root
@@ -296,6 +296,9 @@ def variant_study(variants: Mapping[str, SynthConfig], scale: float, group: Sequ
         ``dev_eer`` (the training variant's), ``test_eer`` and ``test_hter`` on the scored
         variant's test split, ``run_dir`` (the cross-scoring folder) and ``train_run``.
     """
+    clash = sorted(set(variants) & set(others or {}))
+    if clash:
+        raise ValueError(f"others {clash} share a name with a variant; rename them")
     scales = sorted({float(x) for x in (*SCALES, scale, *group)})
     caches = variant_caches(variants, scales, smoke, workers, progress, use_gt_boxes)
     configs = _model_configs(scale, group, recipe, seed, smoke=smoke, dataset="synthspoof")

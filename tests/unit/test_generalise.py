@@ -121,6 +121,8 @@ def test_default_variants_fix_one_factor_each_then_all():
     assert v["fixed margins"].fixed_factors == ("margins",)
     assert v["1.x-like"].fixed_factors == ("session", "camera", "instrument", "margins")
     assert generalise.default_variants()["default"] == SynthConfig()
+    with pytest.raises(ValueError, match="share a name with a variant"):  # before any work
+        generalise.variant_study(v, 1.0, (1.0, 1.5), others={"default": None})
 
 
 def test_variant_study_scores_every_model_on_every_variant(tmp_path):
