@@ -11,11 +11,18 @@ Every row is one run folder (trained once, read back afterwards) under one proto
 ``"MS-FANS [0.9,1.0,1.1]"``, ``"LBP grid_gray 1.0"``), ``family`` (``single``, ``msfans``,
 ``lbp``), ``scales``, the frame-level ``dev_eer``, ``test_eer`` and ``test_hter`` (threshold at
 the dev EER) and ``run_dir``. :func:`fold_means` averages the folds of p3 / p4 / loao.
+
+:func:`variant_study` is the ablation of SynthSpoof's own design (issue 21): CNN_S and MS-FANS
+trained on each variant of the generator (:func:`default_variants`: the default and one
+variant per factor fixed at one level, ``SynthConfig.fixed_factors``) and scored on every
+variant's test split, one row per (model, trained_on, scored_on); :func:`variant_matrix`
+lays one model's rows out as a train x score table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +30,14 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fas_lib import experiments
+from fas_lib import SCALES, experiments
 from fas_lib.augment import AUGMENTS
 from fas_lib.cache import CropCache
 from fas_lib.config import ExperimentConfig, load_experiment
 from fas_lib.lbp import lbp_recipe
+from fas_lib.prepare import get_cache
 from fas_lib.shift import FOLDED, folds, protocol_view
+from fas_lib.synthspoof import FIXABLE_FACTORS, SynthConfig, generate
 from fas_lib.transfer import cross_dataset
 
 #: The metrics every row carries.
@@ -224,3 +233,95 @@ def transfer_study(synth: CropCache, real: CropCache, scale: float, group: Seque
     rows += [{"model": r["model"], "training": f"{name} only", "run_dir": r["run_dir"],
               **{m: r[m] for m in METRICS}} for _, r in lbp.iterrows()]
     return pd.DataFrame(rows)
+
+
+def default_variants(base: SynthConfig | None = None) -> dict[str, SynthConfig]:
+    """The generator variants of issue 21's ablation, by name: ``base`` (``"default"``, the
+    current SynthSpoof), one variant per factor of :data:`~fas_lib.synthspoof.FIXABLE_FACTORS`
+    fixed at one level (``"fixed session"``: SynthSpoof 2.0's sessions undone, ``"fixed
+    camera"``, ``"fixed instrument"``, ``"fixed margins"``: wide margins), and all of them
+    fixed (``"1.x-like"``).
+
+    Args:
+        base: the configuration every variant starts from (its own ``fixed_factors`` are
+            replaced); ``None``: the default :class:`~fas_lib.synthspoof.SynthConfig`, a
+            smaller one (e.g. :func:`fas_lib.prepare.smoke_synth_config`) for a quick look.
+    """
+    base = dataclasses.replace(base or SynthConfig(), fixed_factors=())
+    out = {"default": base}
+    out.update({f"fixed {f}": dataclasses.replace(base, fixed_factors=(f,))
+                for f in FIXABLE_FACTORS})
+    out["1.x-like"] = dataclasses.replace(base, fixed_factors=FIXABLE_FACTORS)
+    return out
+
+
+def variant_caches(variants: Mapping[str, SynthConfig], scales: Sequence[float] = SCALES,
+                   smoke: bool = False, workers: int = 2, progress: bool = False,
+                   use_gt_boxes: bool = False) -> dict[str, CropCache]:
+    """Each variant generated (cached under ``data_dir()/synthspoof/<hash>``) and its crop
+    cache built or opened (:func:`fas_lib.prepare.get_cache` with that root: 4 frames per
+    video, 2 when ``smoke``), by name."""
+    caches = {}
+    for name, config in tqdm(variants.items(), desc="variants", disable=not progress):
+        root = generate(config, workers=workers, progress=progress).root
+        caches[name] = get_cache("synthspoof", root, smoke=smoke, workers=workers,
+                                 progress=progress, scales=scales, use_gt_boxes=use_gt_boxes)
+    return caches
+
+
+def variant_study(variants: Mapping[str, SynthConfig], scale: float, group: Sequence[float],
+                  recipe: str = "robust", seed: int = 0, out_root: str | Path = "runs",
+                  smoke: bool = False, progress: bool = False, *, workers: int = 2,
+                  use_gt_boxes: bool = False,
+                  others: Mapping[str, CropCache] | None = None) -> pd.DataFrame:
+    """Which change of the generator moved the models (issue 21): CNN_S at ``scale`` and
+    MS-FANS on ``group`` (``recipe`` preset, the configs of :func:`transfer_study`) trained on
+    each variant's train split and scored on every variant's test split, at the threshold of
+    the training variant's dev EER (:func:`fas_lib.transfer.cross_dataset`; the diagonal is
+    the within-variant result). Runs and scores are folders under ``out_root``, read back
+    when finished.
+
+    Args:
+        variants: name -> generation config (:func:`default_variants`).
+        scale, group, recipe, seed, out_root, smoke: the runs, as :func:`transfer_study`
+            (``smoke``: also 2 cached frames per video).
+        progress: tqdm bars.
+        workers: processes for generation and caching.
+        use_gt_boxes: crop with the generator's face boxes instead of dlib's detector.
+        others: further test caches by name, scored like the variants (a real dataset's
+            cache, cut at ``scale`` and ``group``'s scales: which variant transfers best).
+
+    Returns:
+        One row per (model, trained_on, scored_on): ``model``, ``trained_on``, ``scored_on``,
+        ``dev_eer`` (the training variant's), ``test_eer`` and ``test_hter`` on the scored
+        variant's test split, ``run_dir`` (the cross-scoring folder) and ``train_run``.
+    """
+    clash = sorted(set(variants) & set(others or {}))
+    if clash:
+        raise ValueError(f"others {clash} share a name with a variant; rename them")
+    scales = sorted({float(x) for x in (*SCALES, scale, *group)})
+    caches = variant_caches(variants, scales, smoke, workers, progress, use_gt_boxes)
+    configs = _model_configs(scale, group, recipe, seed, smoke=smoke, dataset="synthspoof")
+    rows: list[dict[str, Any]] = []
+    tests = {**caches, **(others or {})}
+    jobs = [(t, m, cfg) for t in caches for m, cfg in configs]
+    for trained_on, model, cfg in tqdm(jobs, desc="variant runs", disable=not progress):
+        for scored_on, test_cache in tests.items():
+            res = cross_dataset(cfg, caches[trained_on], test_cache, out_root, progress=False)
+            frame = res["metrics"]["frame"]
+            rows.append({"model": model, "trained_on": trained_on, "scored_on": scored_on,
+                         **{m: float("nan") if frame[m] is None else float(frame[m])
+                            for m in METRICS},
+                         "run_dir": res["run_dir"], "train_run": res["train_run"]})
+    return pd.DataFrame(rows)
+
+
+def variant_matrix(study: pd.DataFrame, model: str, metric: str = "test_hter") -> pd.DataFrame:
+    """One model's rows of :func:`variant_study` as a table: trained on (rows) x scored on
+    (columns, the variants then the ``others``), ``metric`` in %, in the study's order."""
+    sub = study[study["model"] == model]
+    if sub.empty:
+        raise ValueError(f"no rows for model {model!r}; the study has {sorted(set(study.model))}")
+    table = sub.pivot(index="trained_on", columns="scored_on", values=metric) * 100.0
+    return table.reindex(index=list(dict.fromkeys(sub["trained_on"])),
+                         columns=list(dict.fromkeys(sub["scored_on"])))

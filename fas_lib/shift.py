@@ -61,7 +61,8 @@ def _need(levels: list[str], k: int, what: str, protocol: str) -> None:
     if len(levels) < k:
         raise ProtocolError(
             f"protocol {protocol!r} needs at least {k} {what}, the table has {levels or 'none'}"
-            " (SynthSpoof records them; a real dataset needs the session / camera / instrument"
+            " (SynthSpoof records them, unless its config fixes that factor at one level:"
+            " SynthConfig.fixed_factors; a real dataset needs the session / camera / instrument"
             " columns)")
 
 

@@ -18,7 +18,7 @@ Importing the package does no work.
 
 from .config import (ALL_ATTACK_TYPES, ATTACK_TYPES, EXTRA_ATTACK_TYPES, GENERATOR_VERSION,
                      MODALITIES, MODALITY_VERSION, SynthConfig, config_hash)
-from .factors import SESSION_NAMES
+from .factors import FIXABLE_FACTORS, SESSION_NAMES
 from .dataset import default_root, generate, plan_jobs, protocol_table, split_subjects
 from .gt import aligned_box, border_share, crop_shows_border, face_box
 from .reader import SynthSpoofReader, sensor_views
@@ -28,6 +28,7 @@ __all__ = [
     "ALL_ATTACK_TYPES",
     "ATTACK_TYPES",
     "EXTRA_ATTACK_TYPES",
+    "FIXABLE_FACTORS",
     "GENERATOR_VERSION",
     "MODALITIES",
     "MODALITY_VERSION",

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .factors import SESSION_NAMES
+from .factors import FIXABLE_FACTORS, SESSION_NAMES
 
 #: Bumped whenever the generator's output changes for the same parameters (invalidates caches).
 #: 1.1: depth/NIR as stacked PNG; 1.2: smaller margins; 2.0: capture factors (sessions,
@@ -59,6 +59,17 @@ class SynthConfig:
         seed: master seed; every video draws from ``SeedSequence([seed, video_index])``.
         user_faces_dir: optional folder of extra portrait photos used as subject sources.
         fps: frame rate written into the video files.
+        fixed_factors: generation factors rendered at ONE level in every video (the
+            ablation of :func:`fas_lib.generalise.variant_study`), a subset of
+            :data:`~.factors.FIXABLE_FACTORS`: ``"session"`` (every video lit and decorated
+            as session ``s1``), ``"camera"`` (every video captured by ``c5``),
+            ``"instrument"`` (every print from ``p2``, every replay on ``d1``, every mask
+            ``m1``), ``"margins"`` (every medium's smallest face-to-edge margin
+            :data:`~.media.WIDE_MIN_MARGIN` face boxes). The protocol keeps its rows
+            (splits, video ids, counts); its session / camera / instrument columns name what
+            was rendered (:func:`~.factors.rendered_factors`). Kept in ``FIXABLE_FACTORS``'
+            order; ``()``, the default, is left out of :meth:`to_dict` and so of
+            :func:`config_hash`: the default dataset keeps its hash.
     """
 
     n_subjects: int = 40
@@ -72,9 +83,12 @@ class SynthConfig:
     seed: int = 0
     user_faces_dir: str | None = None
     fps: int = 15
+    fixed_factors: tuple = ()
 
     def __post_init__(self) -> None:
-        for name in ("sessions", "attack_types", "modalities"):
+        if isinstance(self.fixed_factors, str):  # fixed_factors="camera"
+            object.__setattr__(self, "fixed_factors", (self.fixed_factors,))
+        for name in ("sessions", "attack_types", "modalities", "fixed_factors"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.user_faces_dir is not None:
             object.__setattr__(self, "user_faces_dir", str(self.user_faces_dir))
@@ -88,18 +102,25 @@ class SynthConfig:
             ("sessions", SESSION_NAMES),
             ("attack_types", ALL_ATTACK_TYPES),
             ("modalities", MODALITIES),
+            ("fixed_factors", FIXABLE_FACTORS),
         ):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:
                 raise ValueError(f"unknown {name} {bad}; allowed: {allowed}")
+        object.__setattr__(self, "fixed_factors",
+                           tuple(f for f in FIXABLE_FACTORS if f in self.fixed_factors))
         if not self.sessions:
             raise ValueError("sessions must not be empty")
         if self.live_per_session < 1:
             raise ValueError(f"live_per_session must be >= 1, got {self.live_per_session}")
 
     def to_dict(self) -> dict:
-        """Parameters as a JSON-friendly dict (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """Parameters as a JSON-friendly dict (tuples become lists); ``fixed_factors`` only
+        when it is not empty (so the manifests and hashes of earlier datasets stay valid)."""
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        if not self.fixed_factors:
+            del d["fixed_factors"]
+        return d
 
 
 def user_faces_fingerprint(user_faces_dir: str | None) -> list[list]:
@@ -119,7 +140,11 @@ def user_faces_fingerprint(user_faces_dir: str | None) -> list[list]:
 
 def config_hash(config: SynthConfig) -> str:
     """Short hash of the parameters, the generator version and the user photos' fingerprint
-    (and :data:`MODALITY_VERSION` when the config asks for modalities or opt-in attacks)."""
+    (and :data:`MODALITY_VERSION` when the config asks for modalities or opt-in attacks).
+
+    ``fixed_factors`` enters through :meth:`SynthConfig.to_dict` only when it is not empty: a
+    config without it hashes as it did before the field existed.
+    """
     payload = {
         "params": config.to_dict(),
         "version": GENERATOR_VERSION,

@@ -34,7 +34,8 @@ from fas_lib.utils import atomic_write_text, data_dir
 
 from .camera import noise_bank
 from .config import GENERATOR_VERSION, SynthConfig, config_hash
-from .factors import SESSION_NAMES, assign_cameras, by_name, instrument_for
+from .factors import (SESSION_NAMES, Factors, assign_cameras, by_name, instrument_for,
+                      rendered_factors)
 from .reader import SynthSpoofReader
 from .render import make_world
 from .sources import SourcePortrait, subject_sources, user_sources
@@ -64,7 +65,10 @@ def plan_jobs(config: SynthConfig) -> list[VideoJob]:
 
     Per subject and session: ``live_per_session`` live videos, then one video per attack type;
     capture factors from :func:`~fas_lib.synthspoof.factors.instrument_for` and
-    :func:`~fas_lib.synthspoof.factors.assign_cameras`.
+    :func:`~fas_lib.synthspoof.factors.assign_cameras`, then the config's ``fixed_factors``
+    at their one level (:func:`~fas_lib.synthspoof.factors.rendered_factors`). Planning with
+    every factor free first keeps the rows, the video ids (named after the planned session)
+    and the free factors' levels of a variant those of the dataset without ``fixed_factors``.
     """
     splits = split_subjects(config.n_subjects, config.seed)
     plan = []
@@ -76,10 +80,15 @@ def plan_jobs(config: SynthConfig) -> list[VideoJob]:
             plan += [(si, session, kind, tag, instrument) for kind, tag, instrument in kinds]
     cameras = assign_cameras([(splits[si], session, instrument or "live")
                               for si, session, _, _, instrument in plan])
-    return [VideoJob(i, f"s{si:03d}_{session}_{tag}", si, f"s{si:03d}", kind,
-                     by_name(cam).optics.name, splits[si], session, cam, instrument)
-            for i, ((si, session, kind, tag, instrument), cam) in enumerate(zip(plan, cameras,
-                                                                                 strict=True))]
+    fixed, wide = config.fixed_factors, "margins" in config.fixed_factors
+    jobs = []
+    for i, ((si, session, kind, tag, instrument), cam) in enumerate(zip(plan, cameras,
+                                                                        strict=True)):
+        f = rendered_factors(Factors(session, cam, instrument), kind, fixed)
+        jobs.append(VideoJob(i, f"s{si:03d}_{session}_{tag}", si, f"s{si:03d}", kind,
+                             by_name(f.camera).optics.name, splits[si], f.session, f.camera,
+                             f.instrument, wide))
+    return jobs
 
 
 def rel_paths(job: VideoJob, modalities: tuple) -> dict[str, str]:
@@ -138,7 +147,8 @@ def _run_subject(subject_index: int, jobs: list[VideoJob], out_root: str) -> lis
     """Render and store every video of one subject (runs in a worker or inline)."""
     cfg: SynthConfig = _STATE["config"]
     subject = make_subjects(cfg.n_subjects, cfg.seed, _STATE["sources"], indices=[subject_index])[0]
-    worlds = {s: make_world(subject, cfg.width, cfg.height, s) for s in cfg.sessions}
+    worlds = {s: make_world(subject, cfg.width, cfg.height, s)  # the sessions rendered
+              for s in dict.fromkeys(j.session for j in jobs)}
     bank = noise_bank(cfg.seed, cfg.height, cfg.width)
     root = Path(out_root)
     n_frames = []

@@ -25,12 +25,17 @@ mask     ``m1`` glossy painted resin; ``m2`` matte paper-mache; ``m3`` 3-D print
          (only for the opt-in ``mask`` attack)
 =======  ==================================================================================
 
+A config may fix factors at one level (``SynthConfig.fixed_factors``, the ablation of
+:func:`fas_lib.generalise.variant_study`): :func:`rendered_factors` is the one place that turns
+a video's planned levels into the ones it is rendered and labelled with (:data:`FIXED_LEVELS`).
+
 A print's NIR contrast depends on its ink (``Printer.nir_ink``): carbon toner absorbs 850 nm,
 dye inks hardly do. The opt-in ``print_nir`` attack uses the same printers with carbon ink.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import cv2
@@ -252,6 +257,34 @@ ATTACK_INSTRUMENTS: dict[str, tuple] = {
     "print_flat": PRINTERS, "print_warped": PRINTERS, "print_cut": PRINTERS,
     "replay_phone": DISPLAYS, "replay_screen": DISPLAYS, "mask": MASKS, "print_nir": PRINTERS,
 }
+
+
+#: Generation factors a config may fix at one level for every video
+#: (``SynthConfig.fixed_factors``): this module's session, camera and instrument, and the
+#: media's margins (:func:`~.media.sample_margins`, ``wide``).
+FIXABLE_FACTORS: tuple[str, ...] = ("session", "camera", "instrument", "margins")
+#: The level of a fixed factor: session ``s1`` (neutral light from above, mid-bright walls),
+#: camera ``c5`` (the compact camera: sharpest, least noise, neutral colour), and the
+#: instrument of each family among ``("p2", "d1", "m1")``: every print from the photo
+#: inkjet, every replay on the matte LCD, every mask of painted resin.
+FIXED_LEVELS: dict[str, str | tuple[str, ...]] = {
+    "session": "s1", "camera": "c5", "instrument": ("p2", "d1", "m1"),
+}
+
+
+def rendered_factors(planned: Factors, attack_type: str, fixed: Collection[str]) -> Factors:
+    """The capture factors a video is rendered and labelled with: ``planned`` (from
+    :func:`instrument_for` and :func:`assign_cameras`) with every family in ``fixed`` at its
+    :data:`FIXED_LEVELS` level (a live video keeps no instrument; ``"margins"`` is
+    :func:`~.media.sample_margins`' business).
+    """
+    session = str(FIXED_LEVELS["session"]) if "session" in fixed else planned.session
+    camera = str(FIXED_LEVELS["camera"]) if "camera" in fixed else planned.camera
+    instrument = planned.instrument
+    if "instrument" in fixed and instrument:
+        instrument = next(level.name for level in ATTACK_INSTRUMENTS[attack_type]
+                          if level.name in FIXED_LEVELS["instrument"])
+    return Factors(session, camera, instrument)
 
 
 def instrument_for(subject_index: int, session: int, attack_type: str) -> str:

@@ -34,6 +34,14 @@ MIN_MARGIN_QUANTILES: tuple[tuple[float, ...], tuple[float, ...]] = (
     (0.0, 0.05, 0.6, 1.0),
     (0.01, 0.06, 0.155, 0.33),
 )
+#: The smallest face-to-content margin of every medium when a config fixes ``"margins"``
+#: (``SynthConfig.fixed_factors``), face boxes: the widest of :data:`MIN_MARGIN_QUANTILES`, a
+#: wide-margin, 1.x-like variant (1.0-1.1 drew 0.07-0.45) without the tight tail: at rest no
+#: crop narrower than ``1 + 2 * 0.33 = 1.66`` face boxes shows the medium's edge. With the
+#: medium's tilt and drift (a 4-subject sample, :func:`~.gt.border_share`): face-box crops
+#: show it from scale 1.4 (5 %; the drawn margins: 3 % at 1.0, 21 % at 1.1), the aligner's
+#: whole crop from 1.1 (2 %; 22 % at 1.2, 57 % at 1.3; drawn: 18 % at 0.9, 54 % at 1.0).
+WIDE_MIN_MARGIN: float = 0.33
 
 
 @dataclass
@@ -65,7 +73,8 @@ class Medium:
     extra: dict = field(default_factory=dict)
 
 
-def sample_margins(rng: np.random.Generator, video_index: int, seed: int, kind: str) -> np.ndarray:
+def sample_margins(rng: np.random.Generator, video_index: int, seed: int, kind: str,
+                   wide: bool = False) -> np.ndarray:
     """Margins ``(left, top, right, bottom)`` from the face box to the content edge, in face boxes.
 
     The smallest margin sets the crop scale ``1 + 2 * m_min`` at which the crop starts to show
@@ -74,10 +83,12 @@ def sample_margins(rng: np.random.Generator, video_index: int, seed: int, kind: 
     0.155, none above 0.33. The distances are set for what the CNN sees at test time, the
     centre 112 x 112 of a 128 x 128 aligned crop (the aligner's scale-1.0 crop is ~1.28 face
     boxes wide, its centre view ~1.12): that view rarely shows the medium at scale 0.9 and
-    almost always at 1.5 (notebook 02 measures both the whole crop and this view).
+    almost always at 1.5 (notebook 02 measures both the whole crop and this view). ``wide``
+    (a config that fixes ``"margins"``): every ``m_min`` is :data:`WIDE_MIN_MARGIN` instead,
+    with the same random draws otherwise.
     """
     u = (video_index * 0.6180339887 + seed * 0.1234567 + rng.uniform(0, 0.03)) % 1.0
-    m_min = float(np.interp(u, *MIN_MARGIN_QUANTILES))
+    m_min = WIDE_MIN_MARGIN if wide else float(np.interp(u, *MIN_MARGIN_QUANTILES))
     m = m_min + rng.uniform(0.06, 0.6, 4)
     side = int(rng.integers(4))
     m[side] = m_min

@@ -52,7 +52,8 @@ _NPOLY = 4 * POLY_SIDE_POINTS
 
 @dataclass(frozen=True)
 class VideoJob:
-    """What to render: one row of the protocol."""
+    """What to render: one row of the protocol, with the factor levels rendered
+    (:func:`~.factors.rendered_factors`); ``wide_margins``: :data:`~.media.WIDE_MIN_MARGIN`."""
 
     index: int
     video_id: str
@@ -64,6 +65,7 @@ class VideoJob:
     session: str = "s1"
     camera: str = "c3"
     instrument: str = ""
+    wide_margins: bool = False
 
 
 @dataclass
@@ -144,14 +146,8 @@ class _Renderer:
         job: VideoJob,
         seed: int,
     ) -> None:
-        self.s, self.w, self.size, self.n, self.rng, self.bank = (
-            subject,
-            world,
-            (width, height),
-            n,
-            rng,
-            bank,
-        )
+        self.s, self.w, self.size, self.n = subject, world, (width, height), n
+        self.rng, self.bank = rng, bank
         self.want_aux, self.job, self.seed = want_aux, job, seed
         camera, self.session = by_name(job.camera), by_name(job.session)
         self.camera = camera
@@ -283,7 +279,8 @@ class _Renderer:
 
     def printed(self) -> None:
         kind = self.job.attack_type
-        m = sample_margins(self.rng, self.job.index, self.seed, "print_portrait")
+        m = sample_margins(self.rng, self.job.index, self.seed, "print_portrait",
+                           self.job.wide_margins)
         origin, extent = self._window(m)
         k_tex = PRINT_IOD / WORLD_IOD
         size = (round(extent[0] * k_tex), round(extent[1] * k_tex))
@@ -338,7 +335,7 @@ class _Renderer:
 
     def replay(self) -> None:
         kind = self.job.attack_type
-        m = sample_margins(self.rng, self.job.index, self.seed, kind)
+        m = sample_margins(self.rng, self.job.index, self.seed, kind, self.job.wide_margins)
         origin, extent = self._window(m)
         f_iod = self._frame_iod()
         # drawn: camera pixels per display pixel (the texture's resolution: the panel shows
