@@ -332,7 +332,7 @@ REAL = None
 if DATASET != "synthspoof":
     real = get_cache(DATASET, DATA_ROOT, protocol=REAL_PROTOCOL, smoke=SMOKE, workers=WORKERS,
                      scales=ALL_SCALES)
-    REAL = generalise.transfer_study(cache, real, TARGET_MODELS, GROUP, TARGET_SCALE,
+    REAL = generalise.transfer_study(cache, real, TARGET_SCALE, GROUP,
                                      recipe="robust", lbp_recipes=LBP_RECIPES,
                                      lbp_scales=LBP_SCALES, **COMMON)
     display((100 * REAL.set_index(["model", "training"])[["dev_eer", "test_eer", "test_hter"]])
