@@ -200,6 +200,13 @@ class _Renderer:
                 self._emit_aux(depth, nir, hair)
 
     # -- attacks ----------------------------------------------------------------------------
+    def _residual(self, per_inch: float, face_size: tuple[float, float], f_iod: float) -> float:
+        """Contrast share the camera sees of a medium's dots or pixels (``per_inch`` of them)
+        when it shows the face at ``face_size`` (drawn) times life size, ``f_iod`` pixels
+        between the eyes in the frame (:func:`~.camera.residual_modulation`)."""
+        period = 25.4 / per_inch * f_iod / (IOD_MM * self.rng.uniform(*face_size))
+        return residual_modulation(period, self.q.blur, self.camera.alias)
+
     def _window(self, margins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World rectangle ``(x0, y0)``, ``(width, height)`` around the face box with margins."""
         c, b = self.w.face_centre, self.w.face_size
@@ -292,10 +299,7 @@ class _Renderer:
         light = self.rng.uniform(0.78, 1.0) * (1 + self.rng.normal(0, 0.03, 3))
         printer = by_name(self.job.instrument)
         f_iod = self._frame_iod()
-        # the halftone's real period in camera pixels: the print shows the face at
-        # PRINT_SIZE times life size, its dots 25.4 / lpi millimetres apart
-        period = 25.4 / printer.lpi * f_iod / (IOD_MM * self.rng.uniform(*PRINT_SIZE))
-        residual = residual_modulation(period, self.q.blur, self.camera.alias)
+        residual = self._residual(printer.lpi, PRINT_SIZE, f_iod)  # of the halftone
         medium = make_print(content, lm_c, self.w.face_size * k_tex, self.rng, kind, light,
                             printer=printer, residual=residual)
         behind = {}
@@ -343,9 +347,7 @@ class _Renderer:
         # camera pixels, which sets how much of its sub-pixel pattern the camera sees
         pitch = self.rng.uniform(*REPLAY_PITCH)
         display = by_name(self.job.instrument)
-        size = SCREEN_FACE_SIZE[kind]
-        period = 25.4 / display.ppi * f_iod / (IOD_MM * self.rng.uniform(*size))
-        residual = residual_modulation(period, self.q.blur, self.camera.alias)
+        residual = self._residual(display.ppi, SCREEN_FACE_SIZE[kind], f_iod)  # sub-pixels
         k_disp = f_iod / (pitch * WORLD_IOD)
         dsize = (round(extent[0] * k_disp), round(extent[1] * k_disp))
         m_d = similarity(k_disp, 0.0, origin, np.zeros(2))
