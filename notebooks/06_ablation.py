@@ -297,6 +297,14 @@ for split, sub in AGREE.groupby("split", sort=False):
 # that share is room a fusion could use. More training identities, augmentation, or fitting
 # the fusion on held-out frames (stacking, Exercise 5) are the levers this points to; MS-FANS
 # as published trains everything end to end on the training split.
+#
+# On SynthSpoof 2.0 the training panel was nearly empty at every scale (5-20 wrong frames of
+# about 1,100), so the fusion heads had nothing to learn from. SynthSpoof 3.0 draws a print's
+# halftone and a screen's pixels at the strength a camera resolves them, so the tight scales
+# now miss good forgeries on training frames too, and the scales disagree on training frames
+# (the numbers printed above; the README's Table III section keeps the committed run's). That
+# the fusion still rarely beats its best scale then says the lever is elsewhere: few training
+# identities, and a fusion fitted on the very frames its branches were trained on.
 
 # %% [markdown]
 # ## 2. The hand-crafted baseline: colour-texture LBP + SVM
