@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,8 @@ from fas_lib.utils import atomic_path, rng_state, save_results, set_rng_state
 __all__ = [
     "BEST", "CHECKPOINT", "RESULTS", "SCORES", "config_hash", "data_key", "evaluate_run",
     "extract_run_features", "load_checkpoint", "load_run", "read_results", "restore_training",
-    "run_dir", "save_checkpoint", "score_and_write", "selected_epoch", "training_checkpoint",
-    "write_run",
+    "run_dir", "save_checkpoint", "score_and_write", "selected_epoch", "selection_report",
+    "training_checkpoint", "write_run",
 ]
 
 BEST = "best.pt"
@@ -208,6 +209,26 @@ def selected_epoch(history: list[dict[str, Any]]) -> int | None:
     return -min(key)[1]
 
 
+def selection_report(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What dev selection chose and how much it could tell (``None``: nothing scored on dev).
+
+    ``epoch`` (:func:`selected_epoch`), every epoch's ``dev_eer``, ``tied`` (the epochs at the
+    lowest dev EER) and ``blind``: the lowest dev EER is 0 at more than one epoch, so dev cannot
+    rank them and the choice among them is the tie rule's, not the data's (a dev split from the
+    training sessions often separates perfectly while a shifted test does not; issue 21).
+    """
+    epoch = selected_epoch(history)
+    if epoch is None:
+        return None
+    scored = [(h["epoch"], h["dev_eer"]) for h in history if h.get("dev_eer") is not None
+              and not math.isnan(h["dev_eer"])]
+    best = min(e for _, e in scored)
+    tied = [ep for ep, e in scored if e == best]
+    return {"epoch": epoch, "dev_eer": [h.get("dev_eer") for h in history], "tied": tied,
+            "blind": bool(best == 0 and len(tied) > 1),
+            "rule": "lowest frame-level dev EER after an epoch; ties: the later epoch"}
+
+
 # ----------------------------------------------------------------------------- results
 
 
@@ -267,9 +288,12 @@ def score_and_write(model: MultiScaleNet, cfg: ExperimentConfig, cache: CropCach
         "scores_csv": SCORES,
     }
     if cfg.select_on_dev:
-        results["selection"] = {
-            "epoch": selected_epoch(history), "dev_eer": [h.get("dev_eer") for h in history],
-            "rule": "lowest frame-level dev EER after an epoch; ties: the later epoch"}
+        results["selection"] = selection_report(history)
+        if results["selection"] and results["selection"]["blind"]:
+            warnings.warn(f"{cfg.name}: dev EER is 0 at epochs {results['selection']['tied']}; "
+                          "dev selection cannot rank them (the later is kept). A dev split "
+                          "that separates perfectly says nothing about a shifted test.",
+                          stacklevel=2)
     write_run(out, results, scores)
     return results
 

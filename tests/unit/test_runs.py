@@ -16,6 +16,7 @@ from fas_lib.runs import (
     run_dir,
     save_checkpoint,
     selected_epoch,
+    selection_report,
 )
 
 
@@ -70,3 +71,18 @@ def test_opt_in_fields_leave_existing_run_folders_alone(tmp_path):
     assert run_dir(off, "r") == run_dir(ExperimentConfig(), "r")
     assert run_dir(ExperimentConfig(augment=("jpeg",)), "r") != run_dir(ExperimentConfig(), "r")
     assert run_dir(ExperimentConfig(preset="robust"), "r") != run_dir(ExperimentConfig(), "r")
+
+
+def test_selection_report_says_when_dev_cannot_rank_the_epochs():
+    h = [{"epoch": 1, "dev_eer": 0.2}, {"epoch": 2, "dev_eer": 0.1},
+         {"epoch": 3, "dev_eer": 0.3}, {"epoch": 4, "dev_eer": 0.1}]
+    rep = selection_report(h)
+    assert rep["epoch"] == 4 and rep["tied"] == [2, 4] and not rep["blind"]
+    assert rep["dev_eer"] == [0.2, 0.1, 0.3, 0.1]
+    saturated = [{"epoch": 1, "dev_eer": 0.05}, {"epoch": 2, "dev_eer": 0.0},
+                 {"epoch": 3, "dev_eer": float("nan")}, {"epoch": 4, "dev_eer": 0.0}]
+    rep = selection_report(saturated)
+    assert rep["epoch"] == 4 and rep["tied"] == [2, 4] and rep["blind"]
+    # one perfect epoch is a choice dev made, not a tie
+    assert not selection_report(saturated[:2])["blind"]
+    assert selection_report([{"epoch": 1, "loss": 0.3}]) is None

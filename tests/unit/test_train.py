@@ -276,6 +276,19 @@ def test_select_on_dev_resumes_like_an_uninterrupted_run(cache, tmp_path):
     pd.testing.assert_frame_equal(scores_of(tmp_path / "full"), scores_of(tmp_path / "res"))
 
 
+def test_select_on_dev_warns_when_dev_is_perfect_at_several_epochs(cache, tmp_path,
+                                                                     monkeypatch):
+    import fas_lib.train as train_mod
+
+    # a dev split that separates perfectly after every epoch (as one from the training
+    # sessions often does): the choice is the tie rule's, and the run says so
+    monkeypatch.setattr(train_mod, "eer", lambda labels, scores: (0.0, 0.5))
+    c = cfg(epochs=3, milestones=(2,), select_on_dev=True)
+    with pytest.warns(UserWarning, match=r"dev EER is 0 at epochs \[1, 2, 3\]"):
+        res = run_experiment(c, tmp_path / "blind", cache=cache, progress=False)
+    assert res["selection"]["blind"] and res["selection"]["epoch"] == 3
+
+
 def test_select_on_dev_needs_a_dev_split(tmp_path):
     no_dev = TinyCache({"train": 12, "test": 6})
     with pytest.raises(ValueError, match="select_on_dev needs a dev split"):

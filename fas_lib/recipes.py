@@ -1,0 +1,164 @@
+"""Which part of a training recipe helps or hurts under a shift (issue 21: the ``robust``
+recipe failing on real data).
+
+The ``robust`` preset is the course's default (``cpu``) plus every augmentation of
+:mod:`fas_lib.augment` and model selection on dev (``select_on_dev``). On a real printed-photo
+dataset with an unseen test session it made CNN_S and MS-FANS worse than the default, some runs
+worse than chance. :func:`recipe_ablation` takes it apart on SynthSpoof's shift protocols: the
+same network trained with each part on its own and with each capture augmentation removed
+(:data:`RECIPES`), over several seeds, so that a part's effect is read beside the seed spread.
+
+>>> from fas_lib import recipes, generalise
+>>> pf = generalise.protocol_folds(cache, ["standard", "p1"])  # doctest: +SKIP
+>>> df = recipes.recipe_ablation(cache, pf, scale=1.0, seeds=(0, 1))  # doctest: +SKIP
+>>> recipes.recipe_summary(df)  # doctest: +SKIP
+
+One row per (protocol, fold, recipe, seed): the frame-level ``dev_eer`` / ``test_eer`` /
+``test_hter`` (threshold at the dev EER), the print and replay APCER at that threshold, the
+training loss of the last epoch (how much of the task the augmented training data still shows)
+and, with dev selection, the chosen epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from fas_lib import experiments
+from fas_lib.augment import AUGMENTS
+from fas_lib.cache import CropCache
+from fas_lib.runs import read_results, selected_epoch
+from fas_lib.shift import protocol_view
+
+__all__ = ["CAPTURE", "PHOTOMETRIC", "RECIPES", "recipe_ablation", "recipe_effects",
+           "recipe_summary"]
+
+#: Augmentations of a new session's light and colour (and the mirror): they change no texture.
+PHOTOMETRIC: tuple[str, ...] = ("hflip", "color_jitter", "gamma")
+#: Augmentations of a new camera's capture: focus, sensor noise, compression. They act on the
+#: same fine scale as a print's halftone and a screen's pixel grid.
+CAPTURE: tuple[str, ...] = ("blur", "noise", "jpeg")
+
+
+def _drop(name: str) -> dict[str, Any]:
+    return {"augment": tuple(a for a in AUGMENTS if a != name), "select_on_dev": True}
+
+
+#: The recipes of the ablation: a preset and the :class:`~fas_lib.config.ExperimentConfig`
+#: fields it changes. ``cpu`` and ``robust`` are the presets themselves (their runs are those
+#: of notebook 07); the others are ``cpu`` with one part added, or ``robust`` with one removed.
+RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "cpu": ("cpu", {}),
+    "cpu + dev selection": ("cpu", {"select_on_dev": True}),
+    "cpu + photometric": ("cpu", {"augment": PHOTOMETRIC}),
+    "cpu + capture": ("cpu", {"augment": CAPTURE}),
+    "cpu + all augments": ("cpu", {"augment": AUGMENTS}),
+    "robust": ("robust", {}),
+    "robust - blur": ("cpu", _drop("blur")),
+    "robust - noise": ("cpu", _drop("noise")),
+    "robust - jpeg": ("cpu", _drop("jpeg")),
+    "robust - capture": ("cpu", {"augment": PHOTOMETRIC, "select_on_dev": True}),
+}
+
+_PRINT, _REPLAY = "print", "replay"
+
+
+def _attack_apcer(results: Mapping[str, Any]) -> dict[str, float]:
+    """Highest test APCER among print and among replay attack types (ISO: per PAI species)."""
+    per_type = results["metrics"]["frame"].get("test_apcer_per_type") or {}
+    out = {}
+    for family in (_PRINT, _REPLAY):
+        vals = [v for k, v in per_type.items() if k.startswith(family) and v is not None]
+        out[f"apcer_{family}"] = float(max(vals)) if vals else float("nan")
+    return out
+
+
+def _run_row(run_dir: str) -> dict[str, Any]:
+    """What a finished run folder adds to its row: last training loss, selected epoch, APCERs."""
+    results = read_results(run_dir)
+    if results is None:
+        raise FileNotFoundError(f"{run_dir}: no results.json (the run did not finish)")
+    history = results.get("history") or []
+    return {"train_loss": float(history[-1]["loss"]) if history else float("nan"),
+            "epochs": len(history), "selected_epoch": selected_epoch(history),
+            **_attack_apcer(results)}
+
+
+def recipe_ablation(cache: CropCache, protocol_folds: Sequence[tuple[str, str | None]],
+                    scale: float = 1.0, recipes: Sequence[str] = tuple(RECIPES),
+                    seeds: Sequence[int] = (0, 1), backbone: str = "cnn_s",
+                    out_root: str | Path = "runs", progress: bool = True,
+                    **overrides: Any) -> pd.DataFrame:
+    """Train CNN_S at ``scale`` with each recipe of :data:`RECIPES` under every protocol and
+    fold (:func:`fas_lib.generalise.protocol_folds`) and seed; finished runs are read back.
+
+    Args:
+        cache: the ``standard`` crop cache (the shift protocols are views of it).
+        protocol_folds: ``(protocol, fold)`` pairs.
+        scale: the crop scale of every run.
+        recipes: names in :data:`RECIPES`.
+        seeds: training seeds (the spread a part's effect is read against).
+        backbone, out_root, progress, **overrides: as in :func:`fas_lib.experiments.table_ii`.
+    """
+    bad = [r for r in recipes if r not in RECIPES]
+    if bad:
+        raise ValueError(f"unknown recipe(s) {bad}; expected some of {list(RECIPES)}")
+    rows: list[dict[str, Any]] = []
+    jobs = [(p, f, r, s) for p, f in protocol_folds for s in seeds for r in recipes]
+    for p, f, name, seed in tqdm(jobs, desc="recipe ablation", disable=not progress):
+        preset, fields = RECIPES[name]
+        t2 = experiments.table_ii(
+            protocol_view(cache, p, f), scales=[scale], backbone=backbone, preset=preset,
+            seed=seed, out_root=out_root, progress=False,
+            protocol=None if p == "standard" else p, fold=f, **{**fields, **overrides})
+        r = t2.iloc[0]
+        rows.append({"protocol": p, "fold": f, "recipe": name, "seed": seed, "scale": scale,
+                     "dev_eer": float(r["dev_eer"]), "test_eer": float(r["test_eer"]),
+                     "test_hter": float(r["test_hter"]), **_run_row(r["run_dir"]),
+                     "run_dir": r["run_dir"]})
+    return pd.DataFrame(rows)
+
+
+_METRICS = ("dev_eer", "test_eer", "test_hter", "apcer_print", "apcer_replay", "train_loss")
+
+
+def recipe_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per protocol and recipe: each metric averaged over folds, then mean and standard
+    deviation over seeds (``<metric>`` and ``<metric>_sd``), and ``n_seeds``."""
+    per_seed = df.groupby(["protocol", "recipe", "seed"], sort=False)[list(_METRICS)].mean()
+    g = per_seed.groupby(level=["protocol", "recipe"], sort=False)
+    out = g.mean()
+    sd = g.std(ddof=1).add_suffix("_sd")
+    out = out.join(sd)
+    out["n_seeds"] = g.size()
+    return out.reset_index()
+
+
+def recipe_effects(df: pd.DataFrame, base: str = "cpu") -> pd.DataFrame:
+    """Each recipe's test EER minus ``base``'s, seed by seed (same seed, same protocol; folds
+    averaged), as mean, standard deviation and the number of seeds where the recipe was worse.
+
+    A part whose effect is well beyond its standard deviation, with the same sign for every
+    seed, is a finding; one within it is not.
+    """
+    per_seed = df.groupby(["protocol", "recipe", "seed"], sort=False)["test_eer"].mean()
+    table = per_seed.unstack("recipe")
+    if base not in table.columns:
+        raise ValueError(f"no {base!r} rows to compare with")
+    rows = []
+    for protocol, sub in table.groupby(level="protocol", sort=False):
+        for recipe in table.columns:
+            if recipe == base:
+                continue
+            diff = (sub[recipe] - sub[base]).dropna().to_numpy()
+            if diff.size == 0:
+                continue
+            rows.append({"protocol": protocol, "recipe": recipe, "delta_test_eer": diff.mean(),
+                         "delta_sd": float(np.std(diff, ddof=1)) if diff.size > 1 else np.nan,
+                         "worse_seeds": int((diff > 0).sum()), "n_seeds": int(diff.size)})
+    return pd.DataFrame(rows)
