@@ -45,8 +45,9 @@ PHOTOMETRIC: tuple[str, ...] = ("hflip", "color_jitter", "gamma")
 CAPTURE: tuple[str, ...] = ("blur", "noise", "jpeg")
 
 
-def _drop(name: str) -> dict[str, Any]:
-    return {"augment": tuple(a for a in AUGMENTS if a != name), "select_on_dev": True}
+def _without(*names: str) -> dict[str, Any]:
+    """``robust``'s fields with the augmentations ``names`` removed."""
+    return {"augment": tuple(a for a in AUGMENTS if a not in names), "select_on_dev": True}
 
 
 #: The recipes of the ablation: a preset and the :class:`~fas_lib.config.ExperimentConfig`
@@ -55,14 +56,15 @@ def _drop(name: str) -> dict[str, Any]:
 RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     "cpu": ("cpu", {}),
     "cpu + dev selection": ("cpu", {"select_on_dev": True}),
+    "cpu + hflip": ("cpu", {"augment": ("hflip",)}),
+    "cpu + color_jitter": ("cpu", {"augment": ("color_jitter",)}),
+    "cpu + gamma": ("cpu", {"augment": ("gamma",)}),
     "cpu + photometric": ("cpu", {"augment": PHOTOMETRIC}),
     "cpu + capture": ("cpu", {"augment": CAPTURE}),
-    "cpu + all augments": ("cpu", {"augment": AUGMENTS}),
     "robust": ("robust", {}),
-    "robust - blur": ("cpu", _drop("blur")),
-    "robust - noise": ("cpu", _drop("noise")),
-    "robust - jpeg": ("cpu", _drop("jpeg")),
-    "robust - capture": ("cpu", {"augment": PHOTOMETRIC, "select_on_dev": True}),
+    "robust - color_jitter": ("cpu", _without("color_jitter")),
+    "robust - photometric": ("cpu", _without(*PHOTOMETRIC)),
+    "robust - capture": ("cpu", _without(*CAPTURE)),
 }
 
 _PRINT, _REPLAY = "print", "replay"

@@ -13,10 +13,10 @@ to both the image and the centre (``affine_grid`` + bilinear ``grid_sample``).
   region ``k`` is the softmax-weighted mean of the map cells' centres (soft-argmax), rescaled so
   that the extreme cells put the box against the image border. It starts near the image centre
   and moves continuously towards the cells that lower the loss.
-* ``"regress"``: the reading of STASN's RAM in a public re-implementation (a depth-wise
-  convolution over the whole map, then a ``1 x 1`` convolution to ``2K`` numbers): here a
-  depth-wise convolution, global average pooling and a linear layer to ``2K``, ``tanh``, scaled
-  to keep the box inside the image.
+* ``"regress"``: the other plain reading of "the RAM predicts region positions" (ours; the
+  paper's text available here does not say how): a depth-wise convolution, global average
+  pooling and a linear layer to ``2K`` numbers, ``tanh``, scaled to keep the box inside the
+  image.
 
 Either way every box lies inside the image, and :func:`region_boxes_px` gives the boxes in pixels
 ``(x0, y0, x1, y1)`` (edges, not pixel centres), for drawing attention maps.

@@ -16,9 +16,11 @@ The Spatio-Temporal Anti-Spoof Network scores a clip ``(B, T, 3, H, W)`` with th
 What the public material says, and where it was looked up: the abstract (the model attends to
 discriminative regions and finds borders, moire patterns, reflection artefacts) and a reading
 note that gives "ResNet50 + LSTM, binary cross-entropy, RGB, dynamic" were found with the
-repository search tools; a partial public re-implementation regresses ``2K`` coordinates from
-the ResNet-50 map with a depth-wise convolution (our ``locator="regress"``) and uses fixed-size
-regions. Everything else is our choice, documented here and a constructor argument:
+repository search tools. No public code of the authors or named re-implementation was found, so
+how the RAM places its regions (``locator``: soft-argmax heat maps, or ``"regress"``: ``2K``
+coordinates regressed from the map), their fixed size and the losses are this course's
+reconstruction. Everything below that is not the abstract's is our choice, documented here and
+a constructor argument:
 
 ===================  ============================  =============================================
 open question        choice (CPU preset / paper)   why
@@ -35,8 +37,8 @@ SASM CNN             its own CNN of the same kind  regions are a different scale
 LSTM hidden          128 / 256                     one layer, last output classified
 locator              soft-argmax heat maps         smooth and starts at the centre
 fusion               weighted logits, 0.5          symmetric; score = softmax of the fused logits
-loss                 CE(fused) + CE(TASM) +        each module also learns alone (the public
-                     CE(SASM), :func:`stasn_loss`  re-implementation gives each its own loss)
+loss                 CE(fused) + CE(TASM) +        each module also learns alone, so either
+                     CE(SASM), :func:`stasn_loss`  branch can be scored on its own (ours)
 region overlap       no penalty by default         ``overlap_weight`` adds the regions' mean
                                                    pairwise IoU (ours; keeps the K apart)
 ===================  ============================  =============================================

@@ -41,12 +41,17 @@ def test_every_recipe_is_cpu_or_robust_with_named_parts():
         assert preset in ("cpu", "robust"), name
         if name.startswith("robust - "):  # robust with exactly one part removed
             removed = name.removeprefix("robust - ")
-            gone = set(recipes.CAPTURE) if removed == "capture" else {removed}
+            gone = {"capture": set(recipes.CAPTURE), "photometric": set(recipes.PHOTOMETRIC)
+                    }.get(removed, {removed})
             assert set(fields["augment"]) == set(AUGMENTS) - gone and fields["select_on_dev"]
+        if name.startswith("cpu + ") and "augment" in fields:  # cpu with one part added
+            added = name.removeprefix("cpu + ")
+            assert set(fields["augment"]) == {"capture": set(recipes.CAPTURE), "photometric":
+                                              set(recipes.PHOTOMETRIC)}.get(added, {added})
 
 
 def test_ablation_trains_each_recipe_as_named_and_reads_runs_back(cache, tmp_path):
-    names = ("cpu", "cpu + capture", "robust - jpeg")
+    names = ("cpu", "cpu + capture", "robust - color_jitter")
     pf = [("standard", None), ("p1", None)]
     df = recipes.recipe_ablation(cache, pf, scale=1.0, recipes=names, seeds=(0, 1),
                                  out_root=tmp_path, smoke=True, progress=False)
