@@ -52,12 +52,16 @@ __all__ = [
 ]
 
 
-def surface_normals(depth: Tensor, pixel_size: float = 1.0, hole: float | None = 0.0) -> Tensor:
+def surface_normals(depth: Tensor, pixel_size: float = 1.0, hole: float | None = 0.0,
+                    nearness: bool = False) -> Tensor:
     """Unit surface normals of a depth map, facing the camera.
 
     With ``d(row, col)`` the distance along the optical axis (larger = farther) and
     ``pixel_size`` the lateral size of a pixel in the depth's unit, the normal is
-    ``(dd/dx, dd/dy, 1) / norm`` (x along columns, y along rows; z > 0 towards the camera).
+    ``(dd/dx, dd/dy, 1) / norm`` (x along columns, y along rows; z > 0 towards the camera):
+    a surface whose right side is farther faces right (``n_x > 0``). A map of nearness
+    (larger = nearer, as SynthSpoof and many depth cameras store it: 255 = nearest) is
+    ``-d`` up to a constant, so its normal is ``(-dn/dx, -dn/dy, 1) / norm``.
     Derivatives by central differences inside and one-sided ones on the border
     (:func:`torch.gradient`), exact on planes.
 
@@ -66,6 +70,7 @@ def surface_normals(depth: Tensor, pixel_size: float = 1.0, hole: float | None =
         pixel_size: lateral pixel size in depth units (1: depth already in pixels).
         hole: depth value of missing pixels (structured-light holes); their normals are set to
             ``(0, 0, 0)``. ``None``: no holes.
+        nearness: ``depth`` grows towards the camera instead of away from it.
 
     Returns:
         ``(B, 3, H, W)`` (or ``(3, H, W)`` for a 2-D input) channels ``(n_x, n_y, n_z)``, in
@@ -77,6 +82,8 @@ def surface_normals(depth: Tensor, pixel_size: float = 1.0, hole: float | None =
         raise ValueError(f"depth must be (B, 1, H, W) or (H, W), got {tuple(depth.shape)}")
     d = d if d.is_floating_point() else d.float()
     dy, dx = torch.gradient(d, spacing=pixel_size, dim=(2, 3))
+    if nearness:
+        dx, dy = -dx, -dy
     n = torch.cat([dx, dy, torch.ones_like(dx)], dim=1)
     n = n / n.norm(dim=1, keepdim=True)
     if hole is not None:
@@ -102,6 +109,9 @@ class ADSNConfig:
             normal becomes 0): -1.0 is a hole (uint8 0) of the crop cache after
             :func:`fas_lib.loader.to_float`, the inputs of :mod:`fas_lib.mm_train`; ``None``:
             no holes.
+        depth_nearness: the depth input grows towards the camera (SynthSpoof's and the crop
+            cache's convention, 255 = nearest), passed to :func:`surface_normals`; ``False``:
+            it is a distance.
         nir_channels: NIR input channels.
         fusion: ``"attention"`` (global + local branches) or ``"concat"`` (ablation).
         reduction: global branch MLP reduction ``r``.
@@ -114,6 +124,7 @@ class ADSNConfig:
     normals: bool = True
     pixel_size: float | None = None
     depth_hole: float | None = -1.0
+    depth_nearness: bool = True
     nir_channels: int = 1
     fusion: str = "attention"
     reduction: int = 4
@@ -249,7 +260,7 @@ class ADSN(nn.Module):
             return depth
         cfg = self.config
         pixel = 2.0 / depth.shape[-1] if cfg.pixel_size is None else cfg.pixel_size
-        return surface_normals(depth, pixel, cfg.depth_hole)
+        return surface_normals(depth, pixel, cfg.depth_hole, nearness=cfg.depth_nearness)
 
     def forward(self, x: ModalityInput) -> ADSNOutput:
         f_d, f_n = self.streams(x)

@@ -8,6 +8,7 @@ the CPU preset runs forward passes; the file runs in a few seconds on one thread
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -71,6 +72,36 @@ def test_normals_of_a_sphere_point_out_of_it():
     assert torch.allclose(n.norm(dim=0), torch.ones(121, 121, dtype=torch.float64))
 
 
+def test_a_ramp_faces_the_side_that_is_farther_whatever_the_depth_convention():
+    # a floor-to-wall ramp: 0.5 depth units farther per unit to the right
+    h = 0.1
+    x, _ = grid(16, h)
+    distance = 4.0 + 0.5 * x
+    expected = torch.tensor([0.5, 0.0, 1.0], dtype=torch.float64) / math.sqrt(1.25)
+    n = surface_normals(distance, pixel_size=h)
+    assert torch.allclose(n.permute(1, 2, 0), expected.expand(16, 16, 3), atol=1e-12)
+    # the same surface stored as nearness (255 = nearest, as SynthSpoof's depth): same normal
+    nearness = 255.0 - 10.0 * distance  # 10 grey levels per depth unit
+    n_near = surface_normals(nearness / 10.0, pixel_size=h, nearness=True)
+    assert torch.allclose(n_near, n, atol=1e-12)
+    # read as a distance, nearness would face the other way: the x sign flips
+    flipped = surface_normals(nearness / 10.0, pixel_size=h)
+    assert torch.allclose(flipped[0], -n[0], atol=1e-12) and flipped[0].min() < 0
+
+
+def test_adsn_reads_the_cached_depth_as_nearness():
+    from fas_lib.models.adsn import ADSN, ADSNConfig
+
+    cfg = ADSNConfig(widths=(4, 4, 4, 4, 4), blocks=(1, 1, 1, 1), input_size=32)
+    assert cfg.depth_nearness  # the crop cache's depth: 255 (1.0 after to_float) = nearest
+    model = ADSN(cfg)
+    ramp = torch.linspace(-0.5, 0.5, 32).expand(1, 1, 32, 32)  # nearer to the right
+    n = model.depth_input(ramp)
+    assert (n[0, 0] < 0).all()  # the right is nearer: the surface faces left
+    far = ADSN(dataclasses.replace(cfg, depth_nearness=False)).depth_input(ramp)
+    assert (far[0, 0] > 0).all()
+
+
 def test_normals_of_holes_are_zero():
     depth = torch.full((1, 1, 5, 5), 2.0)
     depth[0, 0, 2, 3] = 0.0
@@ -102,12 +133,13 @@ def test_the_depth_stream_sees_no_normal_at_a_cached_depth_hole():
 
 def test_default_pixel_size_makes_the_crop_span_the_depth_range():
     # a depth ramp rising from -1 to 1 across the crop (as the cached uint8 depth after
-    # to_float) has slope 1 in the default units: normal (1, 0, 1) / sqrt(2) everywhere
+    # to_float) has slope 1 in the default units; the cache's depth is nearness (the right is
+    # nearer), so the surface faces left: normal (-1, 0, 1) / sqrt(2) everywhere
     w = 32
     ramp = ((2 * torch.arange(w) + 1) / w - 1).expand(1, 1, w, w).clone()
     default = ADSN(ADSNConfig(widths=(4, 4, 4, 4, 4), blocks=(1, 1, 1, 1), input_size=w))
     n = default.depth_input(ramp)[0]
-    expected = torch.tensor([1.0, 0.0, 1.0]) / 2 ** 0.5
+    expected = torch.tensor([-1.0, 0.0, 1.0]) / 2 ** 0.5
     assert torch.allclose(n.permute(1, 2, 0), expected.expand(w, w, 3), atol=1e-5)
     # pixel_size 1.0 (the old default): the same ramp is nearly flat, z within 0.002 of 1
     flat = ADSN(ADSNConfig(widths=(4, 4, 4, 4, 4), blocks=(1, 1, 1, 1), input_size=w,
