@@ -40,10 +40,16 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as F
 
-__all__ = ["AUGMENTS", "Augment", "AugmentSettings", "augment_settings"]
+__all__ = ["AUGMENTS", "CAPTURE", "PHOTOMETRIC", "Augment", "AugmentSettings",
+           "augment_settings"]
 
 #: The transforms, in the order they are applied.
 AUGMENTS: tuple[str, ...] = ("hflip", "color_jitter", "gamma", "blur", "noise", "jpeg")
+#: A new session's light and colour (and the mirror): they change colour and tone, which is
+#: also what a recapture changes (a print's gamut, a screen's black level and gamma).
+PHOTOMETRIC: tuple[str, ...] = ("hflip", "color_jitter", "gamma")
+#: A new camera's capture: focus, sensor noise, compression (the ``robust`` preset's).
+CAPTURE: tuple[str, ...] = ("blur", "noise", "jpeg")
 
 #: Salt of the epoch's parameter stream (independent of the crop offsets' ``(seed, epoch)``).
 _SALT = 0xA06

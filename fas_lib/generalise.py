@@ -31,9 +31,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fas_lib import SCALES, experiments
-from fas_lib.augment import AUGMENTS
 from fas_lib.cache import CropCache
-from fas_lib.config import ExperimentConfig, load_experiment
+from fas_lib.config import PRESETS, ExperimentConfig, load_experiment
 from fas_lib.lbp import lbp_recipe
 from fas_lib.prepare import get_cache
 from fas_lib.shift import FOLDED, folds, protocol_view
@@ -182,8 +181,8 @@ def _model_configs(scale: float, group: Sequence[float], recipe: str, seed: int,
 def _finetune(cfg: ExperimentConfig, init_from: str, recipe: str) -> ExperimentConfig:
     """``cfg`` fine-tuned from ``init_from``: the ``finetune`` preset, and the ``robust``
     recipe's augmentation and dev selection when ``recipe`` is ``"robust"``."""
-    extra: dict[str, Any] = {"augment": AUGMENTS, "select_on_dev": True} if recipe == "robust" \
-        else {}
+    extra: dict[str, Any] = {k: PRESETS["robust"][k] for k in ("augment", "select_on_dev")} \
+        if recipe == "robust" else {}
     return ExperimentConfig.from_dict({**cfg.to_dict(), "preset": "finetune", "epochs": None,
                                        "batch_size": None, "lr": None, "milestones": None,
                                        "init_from": init_from, **extra})

@@ -27,6 +27,7 @@
 # 3. Put the LBP baseline beside them and check the issue's targets honestly.
 # 4. Learn what a dev split can tell: when it holds an unseen session, camera or instrument,
 #    its EER predicts the test's; when it only holds unseen people, it does not.
+# 5. Take a training recipe apart: which augmentation keeps the evidence, which erases it.
 #
 # **Before this notebook**: 02 (crops), 03 (Table II), 05-06 (MS-FANS, Table III, LBP).
 # Paper: Sec. IV; protocols: OULU-NPU (FG 2017); the recipe is this course's.
@@ -43,7 +44,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fas_lib import analysis, experiments, generalise, shift
+from fas_lib import analysis, experiments, generalise, recipes, shift
 from fas_lib.plots import image_grid, save_fig
 from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
 
@@ -64,7 +65,7 @@ SCALES = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 2.0, 2.7, 4.0)  # Table II, beyond 
 ROBUST_SCALES = (1.0, 1.5, 2.7)  # Table II scales also trained with the robust recipe
 GROUP = (0.9, 1.0, 1.1)  # MS-FANS on Table III's first group (both recipes) ...
 WIDE_GROUP = (1.0, 1.5, 2.7)  # ... and on a wide one (default recipe)
-RECIPES = ("cpu", "robust")  # presets: the course's default, and augmentation + dev selection
+RECIPES = ("cpu", "robust")  # presets: the course's default, capture augmentation + dev selection
 REST_RECIPES = ("robust",)  # the recipes of the target models on the other protocols
 TARGET_SCALE = 1.0       # the single-scale CNN_S of the targets and of every protocol
 P1_GROUPS = ((0.9, 1.0, 1.1), (1.0, 1.1, 1.2), (1.1, 1.2, 1.3), (1.2, 1.3, 1.4),
@@ -72,6 +73,8 @@ P1_GROUPS = ((0.9, 1.0, 1.1), (1.0, 1.1, 1.2), (1.1, 1.2, 1.3), (1.2, 1.3, 1.4),
 LBP_RECIPES = ("grid_gray", "boulkenafet")  # fas_lib.lbp.LBP_RECIPES
 LBP_SCALES = (1.0, 1.5)
 N_BOOT = 1000            # paired bootstrap replicates (SMOKE: 50)
+ABLATION_PROTOCOL = "p1"  # section 3's recipe ablation: CNN_S at TARGET_SCALE, one part at a time
+ABLATION_RECIPES = ("cpu", "cpu + color_jitter", "cpu + capture", "former robust", "robust")
 FIG_DIR = "../figures"
 RESULTS_DIR = "../results"
 RUNS_DIR = "../runs"
@@ -167,8 +170,9 @@ display(PROTO_TABLE.set_index(["protocol", "fold", "split"]))
 # One CNN_S per scale (Table II, extended to 2.0, 2.7 and 4.0) and MS-FANS on `GROUP` and
 # `WIDE_GROUP`, under `standard`, P1 and P4 (the heatmap shows the mean over the folds run),
 # with the course's `cpu` preset; the scales of `ROBUST_SCALES` and `GROUP` also with the
-# `robust` one (every augmentation of `fas_lib.augment`, and the epoch chosen on the shifted
-# dev split; blank cells: not run, to keep the notebook's time in bounds). Every run lives in
+# `robust` one (the capture augmentations of `fas_lib.augment`, blur, noise and JPEG, and the
+# epoch chosen on the shifted dev split; blank cells: not run, to keep the notebook's time in
+# bounds). Every run lives in
 # its own folder under `RUNS_DIR` and is read back on a second run: the `standard` / `cpu` runs
 # at the paper's scales are those of notebooks 03 and 06.
 
@@ -228,6 +232,47 @@ save_fig(fig, "07_context", FIG_DIR)
 plt.show()
 CONTEXT = {f"{p} / {r}": {f"{s:g}": float(e) for s, e in zip(g.scale, g.test_eer, strict=True)}
            for (p, r), g in single.groupby(["protocol", "recipe"], sort=False)}
+
+# %% [markdown]
+# ### Which part of a recipe helps, which hurts
+#
+# Until issue 21, `robust` added **every** augmentation of `fas_lib.augment` (mirror, colour
+# jitter, gamma, blur, noise, JPEG). On a real printed-photo dataset whose test session is
+# unseen it made CNN_S and MS-FANS worse than the plain `cpu` recipe, some runs worse than
+# chance, and it does the same on SynthSpoof's P1. `recipes.recipe_ablation` takes it apart:
+# the same CNN_S trained with one part added to `cpu` at a time, the former recipe, and
+# today's `robust` (the capture part and dev selection only). The last column is the training
+# loss of the last epoch: how much of the task the augmented training frames still show.
+
+# %%
+t = time.perf_counter()
+ABL = recipes.recipe_ablation(cache, [(ABLATION_PROTOCOL, None)], scale=TARGET_SCALE,
+                              recipes=ABLATION_RECIPES, seeds=(SEED,), out_root=RUNS_DIR,
+                              progress=False, smoke=SMOKE)
+print(f"{len(ABL)} runs in {time.perf_counter() - t:.0f} s ({ABLATION_PROTOCOL}, "
+      f"CNN_S {TARGET_SCALE:g}, seed {SEED})")
+ABL_VIEW = ABL.set_index("recipe")[["dev_eer", "test_eer", "apcer_print", "apcer_replay"]] * 100
+display(ABL_VIEW.assign(train_loss=ABL.set_index("recipe").train_loss).round(2))
+fig, ax = plt.subplots(figsize=(7, 2.8))
+ax.barh(ABL.recipe, 100 * ABL.test_eer, color=["0.6" if r == "cpu" else "tab:blue"
+                                                for r in ABL.recipe])
+ax.axvline(100 * float(ABL.test_eer[ABL.recipe == "cpu"].iloc[0]), color="k", lw=0.8, ls="--")
+ax.invert_yaxis()
+ax.set_xlabel(f"test EER (%) under {ABLATION_PROTOCOL}")
+ax.set_title(f"CNN_S {TARGET_SCALE:g}: one part of a recipe at a time")
+fig.tight_layout()
+save_fig(fig, "07_recipe_parts", FIG_DIR)
+plt.show()
+
+# %% [markdown]
+# Colour jitter changes exactly what a recapture changes (a print's gamut, a screen's black
+# level and tone), so it teaches the network to ignore the evidence; blur, noise and JPEG soften
+# the texture of a print or a screen, which a new session does not bring but a new camera does.
+# `tools/recipe_ablation.py` runs every part on `standard`, P1 and P3 with two seeds
+# (`results/recipe_ablation.json`, the README's table): colour jitter, gamma and the mirror cost
+# under every protocol there, the capture part helps only under a camera shift (P3), and under
+# a session shift no augmentation tried beats none. Hence today's `robust`, and `cpu` as the
+# recipe the course recommends when the shift is a new session.
 
 # %% [markdown]
 # ## 4. Every protocol, the LBP baseline beside the CNNs
@@ -357,6 +402,8 @@ save_results(dict(
                    wins=P1_WINS["wins"], n_groups=P1_WINS["groups"],
                    significance=records(SIG)),
     dev_tells=records(DEV_TELLS.reset_index(names="protocol")),
+    recipe_parts=dict(protocol=ABLATION_PROTOCOL, scale=TARGET_SCALE,
+                      rows=records(ABL.drop(columns="run_dir"))),
     real=None if REAL is None else dict(dataset=DATASET, protocol=REAL_PROTOCOL,
                                         rows=records(REAL)),
     runtime_s=time.perf_counter() - T0,
@@ -384,7 +431,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #
 # 1. Set `PROTOCOLS=("p3",)` and `MAX_FOLDS=None`: which camera is hardest to generalise to,
 #    and what does its `quality` class have to do with it?
-# 2. Turn one augmentation off at a time (`augment_params` / the `augment` list of a config):
-#    which one matters most on P1?
+# 2. Run `tools/recipe_ablation.py --protocols p3 --max-folds 5`: under which camera does the
+#    capture augmentation help most, and what does that camera's `quality` class say?
 # 3. Point `DATASET` / `DATA_ROOT` at NUAA with `REAL_PROTOCOL="session_dev"` and compare the
 #    three training regimes of section 7 with the LBP rows.

@@ -496,6 +496,47 @@ MULTI: dict[str, tuple[tuple[str, ...], Any]] = {
 }
 
 
+# --- tools/recipe_ablation.py (which part of a training recipe hurts under a shift) -----------
+
+
+def render_recipe_ablation(res: Mapping[str, Any]) -> str:
+    """Markdown: test EER (mean ± sd over seeds) per recipe and protocol, and each recipe's
+    paired difference to ``cpu`` (``results/recipe_ablation.json``)."""
+    protocols = list(dict.fromkeys(r["protocol"] for r in res["summary"]))
+    recipes = list(dict.fromkeys(r["recipe"] for r in res["summary"]))
+    cell = {(r["protocol"], r["recipe"]): r for r in res["summary"]}
+    effect = {(r["protocol"], r["recipe"]): r for r in res.get("effects") or []}
+    seeds = ", ".join(str(s) for s in res["seeds"])
+    lines = [
+        f"**Recipe ablation** — CNN_S at {float(res['scale']):g}, test EER % (mean ± sd over "
+        f"seeds {seeds}; folds averaged first), and in brackets the change against `cpu`, seed "
+        "by seed (points; how many seeds were worse).",
+        "",
+        "| recipe | " + " | ".join(protocols) + " |",
+        "|---|" + "---:|" * len(protocols),
+    ]
+    for rec in recipes:
+        cells = []
+        for p in protocols:
+            r = cell.get((p, rec))
+            if r is None:
+                cells.append("—")
+                continue
+            text = f"{_pct(r['test_eer'])} ± {_pct(r['test_eer_sd'])}"
+            e = effect.get((p, rec))
+            if e is not None:
+                text += (f" ({_signed(e['delta_test_eer'])}; "
+                         f"{e['worse_seeds']}/{e['n_seeds']})")
+            cells.append(text)
+        lines.append(f"| {rec} | " + " | ".join(cells) + " |")
+    lines += ["", _provenance(res, "", source="tools/recipe_ablation.py")]
+    return "\n".join(lines)
+
+
+SECTIONS["recipes"] = "recipe_ablation"
+RENDERERS["recipes"] = render_recipe_ablation
+
+
 # --- notebook 08 (multi-modal anti-spoofing) and benchmarks/bench_mm.py -----------------------
 
 #: Row labels of notebook 08's tables.

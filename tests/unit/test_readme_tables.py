@@ -332,3 +332,24 @@ def test_render_video_rows_bootstrap_and_attention():
     assert "print_flat 30.00 vs 10.00" in md and "one clip of 8 frames" in md
     none = rt.render_video({**VIDEO, "attention": None})
     assert "not measured" in none
+
+
+RECIPES = {"dataset": "synthspoof", "smoke": False, "level": "frame", "scale": 1.0,
+           "seeds": [0, 1],
+           "summary": [{"protocol": "standard", "recipe": "cpu", "test_eer": 0.095,
+                        "test_eer_sd": 0.001},
+                       {"protocol": "standard", "recipe": "robust", "test_eer": 0.12,
+                        "test_eer_sd": 0.01},
+                       {"protocol": "p1", "recipe": "cpu", "test_eer": 0.25,
+                        "test_eer_sd": 0.004}],
+           "effects": [{"protocol": "standard", "recipe": "robust", "delta_test_eer": 0.025,
+                        "delta_sd": 0.01, "worse_seeds": 2, "n_seeds": 2}]}
+
+
+def test_render_recipe_ablation_cells_effects_and_gaps():
+    md = rt.render_recipe_ablation(RECIPES)
+    lines = md.splitlines()
+    assert "| recipe | standard | p1 |" in lines
+    assert "| cpu | 9.50 ± 0.10 | 25.00 ± 0.40 |" in lines
+    assert "| robust | 12.00 ± 1.00 (+2.50; 2/2) | — |" in lines
+    assert "seeds 0, 1" in md and "written by `tools/recipe_ablation.py`" in md

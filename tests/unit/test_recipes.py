@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from fas_lib import recipes
-from fas_lib.augment import AUGMENTS
+from fas_lib.augment import AUGMENTS, CAPTURE, PHOTOMETRIC
+from fas_lib.config import ExperimentConfig
 from fas_lib.synthspoof import SynthConfig
 
 pytestmark = pytest.mark.usefixtures("private_data_dir", "one_thread")
@@ -36,22 +37,24 @@ def cache(tmp_path_factory):
 
 def test_every_recipe_is_cpu_or_robust_with_named_parts():
     assert recipes.RECIPES["cpu"] == ("cpu", {}) and recipes.RECIPES["robust"] == ("robust", {})
-    assert set(recipes.PHOTOMETRIC) | set(recipes.CAPTURE) == set(AUGMENTS)
+    assert set(PHOTOMETRIC) | set(CAPTURE) == set(AUGMENTS)
+    groups = {"capture": set(CAPTURE), "photometric": set(PHOTOMETRIC)}
     for name, (preset, fields) in recipes.RECIPES.items():
         assert preset in ("cpu", "robust"), name
-        if name.startswith("robust - "):  # robust with exactly one part removed
-            removed = name.removeprefix("robust - ")
-            gone = {"capture": set(recipes.CAPTURE), "photometric": set(recipes.PHOTOMETRIC)
-                    }.get(removed, {removed})
+        if name.startswith("former robust"):  # every augmentation, dev selection, one part out
+            removed = name.removeprefix("former robust").removeprefix(" - ")
+            gone = groups.get(removed, {removed}) if removed and "," not in removed else set()
             assert set(fields["augment"]) == set(AUGMENTS) - gone and fields["select_on_dev"]
-        if name.startswith("cpu + ") and "augment" in fields:  # cpu with one part added
-            added = name.removeprefix("cpu + ")
-            assert set(fields["augment"]) == {"capture": set(recipes.CAPTURE), "photometric":
-                                              set(recipes.PHOTOMETRIC)}.get(added, {added})
+        if name.startswith("cpu + ") and "augment" in fields and "augment_params" not in fields:
+            added = name.removeprefix("cpu + ")  # cpu with one part added
+            assert set(fields["augment"]) == groups.get(added, {added})
+    # today's robust is the former one without the photometric part
+    robust = ExperimentConfig(preset="robust").resolve()
+    assert set(robust.augment) == set(CAPTURE) and robust.select_on_dev
 
 
 def test_ablation_trains_each_recipe_as_named_and_reads_runs_back(cache, tmp_path):
-    names = ("cpu", "cpu + capture", "robust - color_jitter")
+    names = ("cpu", "cpu + capture", "former robust - color_jitter")
     pf = [("standard", None), ("p1", None)]
     df = recipes.recipe_ablation(cache, pf, scale=1.0, recipes=names, seeds=(0, 1),
                                  out_root=tmp_path, smoke=True, progress=False)
