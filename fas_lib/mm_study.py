@@ -14,7 +14,9 @@ The runs (:func:`study_runs`), every one an :class:`~fas_lib.mm_train.MMRunConfi
   (:func:`~fas_lib.models.dlib_trunk_config`) from random weights / from dlib's
   (:func:`~fas_lib.models.init_from_face_recognition`);
 * ``fold_<type>`` (:func:`fold_runs`): MM-FAS (as ``mmfas``) trained on bona fide and every
-  attack type but ``<type>``; their averaged scores are the ``ensemble`` row (the paper's), and
+  attack type but ``<type>``; their averaged scores are the ``ensemble`` row (a fold
+  ensemble: one network per fold, where the authors' public code averages 3 folds x 2 seeds x
+  4 pre-trained face networks), and
   each fold on the type it never saw is an **unseen-attack row**
   (:func:`fas_lib.mm_metrics.unseen_attack_report`);
 * ``adsn``: ADSN (attention fusion, BCE + center + cosine); ``adsn_no_bce``,

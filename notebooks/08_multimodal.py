@@ -217,10 +217,14 @@ if FACE_RECOGNITION:
     print("max |port - dlib| per portrait:", {k: f"{v:.2e}" for k, v in errors.items()})
 
 # %% [markdown]
-# ## 6. The ensemble and the unseen-attack rows
+# ## 6. The fold ensemble and the unseen-attack rows
 #
-# The paper's ensemble: one model per fold, each trained on bona fide and every attack type
-# but one; their scores averaged (the `ensemble` row above). Below, each fold's model on the
+# A **fold ensemble**: one model per fold, each trained on bona fide and every attack type but
+# one, their scores averaged (the `ensemble` row above). It is one ingredient of the authors'
+# ensemble, not the whole of it: their public repository (AlexanderParkin/ChaLearn_liveness_
+# challenge, `data/opts/`) trains 3 attack-type folds with 2 seeds from each of 4 pre-trained
+# face networks, 24 networks in all; here one network per fold, one seed, one initialisation
+# (the number of folds is `fold_types` of the plan). Below, each fold's model on the
 # attack type it never saw, with the threshold from dev *without* that type (what the fold's
 # model could know): a high APCER means the other attacks taught it nothing about this one.
 
@@ -319,7 +323,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 # * MM-FAS gives every sensor its own trunk and fuses them twice: the three level-3 maps
 #   concatenated (main path) and an aggregation path over levels 1-3. Section 5's ablation
 #   measures early fusion, the aggregation path and dlib's face-recognition weights against
-#   random ones; section 6 the paper's per-attack-type ensemble and, for each fold, the attack
+#   random ones; section 6 a per-attack-type fold ensemble and, for each fold, the attack
 #   type it never saw.
 # * ADSN fuses depth (as surface normals) and NIR with attention; section 7 removes each loss
 #   term and the attention, and shows where the attention looks.
