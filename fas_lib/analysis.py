@@ -3,7 +3,9 @@
 * :func:`significance`: a paired bootstrap over test subjects of two fusions' EERs, per group;
 * :func:`seed_spread`: Table III for one scale group, once per training seed;
 * :func:`scale_agreement`: whether a group's single-scale networks make the same mistakes, on
-  training and on test data (a fusion can only help where they disagree).
+  training and on test data (a fusion can only help where they disagree);
+* :func:`mirror_sensitivity`: how much a trained network depends on left and right (the test
+  split scored as is and mirrored; a recapture's cues do not change under a mirror).
 
 They read the run folders of :func:`fas_lib.experiments.table_ii` /
 :func:`fas_lib.experiments.table_iii` (:mod:`fas_lib.runs`).
@@ -17,15 +19,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from fas_lib.cache import CropCache
 from fas_lib.config import cache_splits, scale_indices
 from fas_lib.experiments import FUSIONS_III, SCALE_GROUPS, group_label, table_iii
 from fas_lib.metrics import eer, errors_at, paired_bootstrap_eer
+from fas_lib.loader import CropDataset
+from fas_lib.models import scores_from_logits
 from fas_lib.runs import SCORES, load_run
 from fas_lib.scoring import read_scores, score_split
 
-__all__ = ["scale_agreement", "seed_spread", "significance"]
+__all__ = ["mirror_sensitivity", "scale_agreement", "seed_spread", "significance"]
 
 
 def _test_scores(run_dir: str | Path) -> pd.DataFrame:
@@ -221,3 +226,34 @@ def _agreement_row(g: tuple[float, ...], split: str,
             "errors": [int(n) for n in w.sum(axis=1)],
             "any_wrong": any_wrong, "all_wrong": all_wrong,
             "disagree": any_wrong - all_wrong}
+
+
+def mirror_sensitivity(run: str | Path, cache: CropCache, split: str = "test",
+                       batch_size: int = 64) -> dict[str, Any]:
+    """A finished run's ``split`` scored on its centre crops as they are and mirrored left to
+    right: the EER of each and how far a frame's score moves.
+
+    Nothing a recapture leaves (halftone, pixel grid, colour, border) depends on left and
+    right, so on realistic data the two EERs should be close; a large change says the network
+    learned something orientation-bound (a light that always comes from one side, a few
+    identities seen one way round).
+
+    Returns:
+        ``eer`` and ``eer_mirrored`` of ``split``, ``mean_abs_change`` of the bona fide score,
+        ``n_frames``, ``scales``.
+    """
+    model, cfg = load_run(run)
+    ds = CropDataset(cache, split, list(scale_indices(cache, cfg.scales)), train=False,
+                     size=112, seed=0)
+    plain, mirrored, labels = [], [], []
+    model.eval()
+    with torch.no_grad():
+        for x, y, _row in ds.loader(batch_size):
+            plain.append(scores_from_logits(model(x).logits))
+            mirrored.append(scores_from_logits(model(x.flip(-1)).logits))
+            labels.append(torch.as_tensor(y))
+    p, m = torch.cat(plain).numpy(), torch.cat(mirrored).numpy()
+    y = torch.cat(labels).numpy()
+    return {"eer": float(eer(y, p)[0]), "eer_mirrored": float(eer(y, m)[0]),
+            "mean_abs_change": float(np.abs(p - m).mean()), "n_frames": int(len(y)),
+            "scales": [float(v) for v in cfg.scales]}

@@ -11,7 +11,7 @@ import pytest
 from test_train import TinyCache
 
 import fas_lib.experiments as ex
-from fas_lib.analysis import scale_agreement, seed_spread, significance
+from fas_lib.analysis import mirror_sensitivity, scale_agreement, seed_spread, significance
 
 FAST = dict(epochs=1, batch_size=8, lr=0.01, milestones=(), device="cpu")
 
@@ -118,3 +118,26 @@ def test_scale_agreement_rescores_the_training_split(cache, tmp_path):
         assert row["all_wrong"] <= min(row["errors"]) <= max(row["errors"]) <= row["any_wrong"]
     # the test rows agree with the runs' own test EER
     assert test["eer"] == pytest.approx(list(t2["test_eer"]))
+
+
+class _MirrorSymmetric(TinyCache):
+    """TinyCache whose crops equal their own left-right mirror."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for split, c in self._crops.items():
+            half = c.astype(np.uint16) + c[..., ::-1, :]
+            self._crops[split] = (half // 2).astype(np.uint8)
+
+
+def test_mirror_sensitivity_scores_test_as_is_and_mirrored(cache, tmp_path):
+    t2 = ex.table_ii(cache, scales=(1.2,), out_root=tmp_path, progress=False, **FAST)
+    run = t2.run_dir.iloc[0]
+    m = mirror_sensitivity(run, cache)
+    assert m["scales"] == [1.2] and m["n_frames"] == 12
+    assert m["eer"] == pytest.approx(t2.test_eer.iloc[0])  # as is: the run's own test EER
+    assert m["mean_abs_change"] > 0  # random crops are not symmetric: some score moves
+    sym = _MirrorSymmetric()
+    t2s = ex.table_ii(sym, scales=(1.2,), out_root=tmp_path / "sym", progress=False, **FAST)
+    ms = mirror_sensitivity(t2s.run_dir.iloc[0], sym)
+    assert ms["mean_abs_change"] == 0 and ms["eer_mirrored"] == ms["eer"]
