@@ -42,12 +42,20 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fas_lib.mm_metrics import mm_report, unseen_attack_report
-from fas_lib.mm_train import MMRunConfig, SplitData, load_mm_run, load_splits, mm_run_dir, train_mm
+from fas_lib.mm_train import (
+    MMRunConfig,
+    SplitData,
+    load_mm_run,
+    load_splits,
+    mm_run_dir,
+    score_mm,
+    train_mm,
+)
 from fas_lib.models import attention_maps, dlib_trunk_config
-from fas_lib.scoring import read_scores
+from fas_lib.scoring import read_scores, scores_table
 
 __all__ = ["GROUPS", "Study", "StudyPlan", "attention_samples", "ensemble_scores", "fold_runs",
-           "run_study", "study_runs"]
+           "missing_sensor", "run_study", "study_runs"]
 
 #: The notebook's tables: group -> runs, in row order (``ensemble`` is made from the folds).
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -282,3 +290,41 @@ def attention_samples(folder: str | Path, data: SplitData,
                   "attention_depth": att["depth"][0].numpy(),
                   "attention_nir": att["nir"][0].numpy(), "row": int(hit[0])}
     return out
+
+
+def missing_sensor(run_dir: str | Path, cache: Any, drop: str, fill: float = 0.0,
+                   data: Mapping[str, SplitData] | None = None) -> dict[str, Any]:
+    """A trained fused run scored on test with one sensor missing (IR-only or RGB-only use).
+
+    The dropped sensor's input is the constant ``fill`` (0.0: mid-grey, the middle of the
+    ``[-1, 1]`` inputs), the others are as recorded. The threshold stays the deployed model's
+    (its own dev EER threshold with every sensor), so APCER / BPCER / ACER say what a system
+    calibrated with every sensor does when one fails; ``test_eer`` is threshold-free.
+
+    Args:
+        run_dir: a finished :func:`fas_lib.mm_train.train_mm` folder.
+        cache: its modality crop cache (``data`` may hold its test split already).
+        drop: one of the run's modalities.
+        fill: the missing sensor's constant input.
+        data: splits from :func:`fas_lib.mm_train.load_splits` at the run's scale and size.
+
+    Returns:
+        :func:`fas_lib.mm_metrics.mm_report` of the run's dev scores with every sensor and its
+        test scores without ``drop``, plus ``dropped``.
+
+    Raises:
+        ValueError: ``drop`` is not one of the run's modalities.
+    """
+    model, loss_mod, cfg = load_mm_run(run_dir)
+    if drop not in cfg.modalities:
+        raise ValueError(f"{drop!r} is not a modality of this run; it reads {cfg.modalities}")
+    if data is None:
+        data = load_splits(cache, cfg.scale, cfg.model_config().input_size, splits=("test",))
+    test = data["test"]
+    x = {**test.x, drop: test.x[drop].new_full(test.x[drop].shape, fill)}
+    scores = score_mm(model, loss_mod, SplitData(x, test.y, test.frames), cfg.modalities,
+                      cfg.eval_batch_size)
+    dev = read_scores(Path(run_dir) / "scores.csv")
+    table = pd.concat([dev[dev["split"] == "dev"], scores_table("test", test.frames, scores)],
+                      ignore_index=True)
+    return {"dropped": drop, **mm_report(table)}

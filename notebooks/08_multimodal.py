@@ -233,6 +233,25 @@ UNSEEN = pd.DataFrame(study.unseen).set_index("attack_type")
 display(pct(UNSEEN[["test_eer", "apcer", "bpcer", "acer", "tpr_at_fpr_1e-02"]]))
 
 # %% [markdown]
+# ### A sensor missing at test time
+#
+# A deployed system may lose a sensor (an IR-only camera at night, an RGB-only phone).
+# `mm_study.missing_sensor` scores a fused model's test split with one input replaced by a
+# constant mid-grey and keeps the threshold it was deployed with (its dev EER threshold with
+# every sensor): what that system does when a sensor fails, not a model retrained without it.
+
+# %%
+MISSING = pd.DataFrame([
+    {"model": name, **{k: r[k] for k in ("dropped", "test_eer", "apcer", "bpcer", "acer",
+                                          "worst_type")}}
+    for name in ("mmfas", "adsn") if name in study.folders
+    for r in [mm_study.missing_sensor(study.folders[name], cache, m)
+              for m in study.results[name]["data"]["modalities"]]
+]).set_index(["model", "dropped"])
+display(MISSING.assign(**{c: (100 * MISSING[c]).round(2)
+                          for c in ("test_eer", "apcer", "bpcer", "acer")}))
+
+# %% [markdown]
 # ## 7. ADSN and its ablation
 #
 # ADSN sees depth (as surface normals) and NIR only. Its loss is BCE + center + cosine;
@@ -310,6 +329,7 @@ save_results(clean(dict(
     **study.summary(),
     sensor_eer={n: SENSOR_EER.loc[n].to_dict() for n in SENSOR_EER.index},
     port_descriptor_error=PORT_ERROR, attention_missing=ATT["missing"],
+    missing_sensor=MISSING.reset_index().to_dict(orient="records"),
     data_seconds=DATA_SECONDS, runtime_s=time.perf_counter() - T0,
 )), "08_multimodal", RESULTS_DIR)
 print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")

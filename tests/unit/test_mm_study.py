@@ -136,3 +136,27 @@ def test_face_recognition_rows_train(cache, tmp_path):
     for name in FR:
         res = train_mm(runs[name], cache, tmp_path / name, progress=False)
         assert res["complete"] and res["config"]["options"]["trunk"] == "dlib"
+
+
+def test_missing_sensor_keeps_the_deployed_threshold(study, cache):
+    from fas_lib.mm_study import missing_sensor
+    from fas_lib.mm_train import SplitData
+
+    run = study.folders["mmfas"]
+    cfg = study.results["mmfas"]["config"]
+    data = load_splits(cache, cfg["scale"], 48, splits=("test",))
+    full = study.results["mmfas"]["metrics"]
+    no_nir = missing_sensor(run, cache, "nir", data=data)
+    assert no_nir["dropped"] == "nir"
+    assert no_nir["threshold"] == pytest.approx(full["threshold"])  # dev scored with every sensor
+    assert no_nir["dev_eer"] == pytest.approx(full["dev_eer"])
+    # a sensor that already reads the fill value everywhere is not missing: the run's own test
+    test = data["test"]
+    flat = {"test": SplitData({**test.x, "nir": test.x["nir"] * 0.0}, test.y, test.frames)}
+    again = missing_sensor(run, cache, "nir", data=flat)
+    assert again["test_eer"] == pytest.approx(no_nir["test_eer"])
+    same = missing_sensor(run, cache, "nir", fill=0.25, data=flat)
+    assert same["apcer_per_type"] != no_nir["apcer_per_type"] or \
+        same["test_eer"] != no_nir["test_eer"] or same["bpcer"] != no_nir["bpcer"]
+    with pytest.raises(ValueError, match="not a modality"):
+        missing_sensor(study.folders["rgb"], cache, "nir", data=data)
