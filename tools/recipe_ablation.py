@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pf = generalise.protocol_folds(cache, args.protocols, max_folds=args.max_folds)
         df = recipes.recipe_ablation(cache, pf, scale=args.scale, recipes=names,
                                      seeds=args.seeds, out_root=args.runs_dir,
-                                     smoke=args.smoke)
+                                     smoke=args.smoke, dataset=args.dataset, root=args.root)
     except (FileNotFoundError, ValueError) as exc:
         print(f"recipe_ablation: {exc}", file=sys.stderr)
         return 2
