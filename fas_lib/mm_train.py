@@ -246,8 +246,10 @@ def score_mm(model: nn.Module, loss_mod: ADSNLoss | None, data: SplitData,
 
 
 def mm_run_dir(cfg: MMRunConfig, out_root: str | Path, cache: Any | None = None) -> Path:
-    """``out_root/<name>-<hash>``: hash of the config and (given a cache) its data key."""
-    d = cfg.to_dict()
+    """``out_root/<name>-<hash>``: hash of the config, the model's resolved config (a changed
+    preset or default, such as ADSN's depth convention, is a new run) and, given a cache, its
+    data key."""
+    d = {**cfg.to_dict(), "model_config": json.loads(json.dumps(asdict(cfg.model_config())))}
     if cache is not None:
         d["data"] = data_key(cache)
     return Path(out_root) / f"{cfg.name}-{config_hash(d)}"

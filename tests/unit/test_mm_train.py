@@ -82,6 +82,21 @@ def test_run_dir_is_keyed_by_config_and_data(cache, tmp_path):
     assert mm_run_dir(a, tmp_path).name.startswith("x-")
 
 
+def test_run_dir_follows_the_models_resolved_config(monkeypatch, tmp_path):
+    # a changed preset default (as ADSN's depth convention once was) makes a new run folder,
+    # although the run's own fields are unchanged
+    import dataclasses
+
+    import fas_lib.mm_train as mt
+
+    a = MMRunConfig("adsn", options={"input_size": 64}, name="adsn")
+    before = mm_run_dir(a, tmp_path)
+    old = {k: dataclasses.replace(v, depth_nearness=False) for k, v in mt.ADSN_PRESETS.items()}
+    monkeypatch.setattr(mt, "ADSN_PRESETS", old)
+    assert a.to_dict() == MMRunConfig("adsn", options={"input_size": 64}, name="adsn").to_dict()
+    assert mm_run_dir(a, tmp_path) != before
+
+
 def test_mmfas_trains_and_resumes_exactly(cache, data, tmp_path):
     cfg = MMRunConfig(options=SMALL, epochs=3, batch_size=8, lr=3e-3, name="m")
     full = train_mm(cfg, cache, tmp_path / "full", progress=False, data=data)
