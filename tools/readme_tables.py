@@ -537,6 +537,35 @@ SECTIONS["recipes"] = "recipe_ablation"
 RENDERERS["recipes"] = render_recipe_ablation
 
 
+def render_variant_study(res: Mapping[str, Any]) -> str:
+    """Markdown: per model, test HTER % of runs trained on each SynthSpoof variant (rows) and
+    scored on each variant's test split (columns) (``results/variant_study.json``)."""
+    rows = res["rows"]
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    trained = list(dict.fromkeys(r["trained_on"] for r in rows))
+    scored = list(dict.fromkeys(r["scored_on"] for r in rows))
+    cell = {(r["model"], r["trained_on"], r["scored_on"]): r["test_hter"] for r in rows}
+    subjects = sorted({v["n_subjects"] for v in res["variants"].values()})
+    lines = [f"**SynthSpoof variants** — test HTER % at the training variant's dev-EER "
+             f"threshold; rows: trained on, columns: scored on; {res['recipe']} recipe, seed "
+             f"{res['seed']}, {', '.join(map(str, subjects))} subjects per variant, "
+             f"{res.get('boxes', '?')} face boxes."]
+    for m in models:
+        lines += ["", f"*{m}*", "", "| trained on | " + " | ".join(scored) + " |",
+                  "|---|" + "---:|" * len(scored)]
+        for t in trained:
+            vals = [cell.get((m, t, sc)) for sc in scored]
+            lines.append(f"| {t} | " + " | ".join("—" if v is None else _pct(v) for v in vals)
+                         + " |")
+    lines += ["", _provenance({**res, "dataset": "synthspoof variants"}, "",
+                              source="tools/variant_study.py")]
+    return "\n".join(lines)
+
+
+SECTIONS["variants"] = "variant_study"
+RENDERERS["variants"] = render_variant_study
+
+
 # --- notebook 08 (multi-modal anti-spoofing) and benchmarks/bench_mm.py -----------------------
 
 #: Row labels of notebook 08's tables.

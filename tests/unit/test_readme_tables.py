@@ -353,3 +353,22 @@ def test_render_recipe_ablation_cells_effects_and_gaps():
     assert "| cpu | 9.50 ± 0.10 | 25.00 ± 0.40 |" in lines
     assert "| robust | 12.00 ± 1.00 (+2.50; 2/2) | — |" in lines
     assert "seeds 0, 1" in md and "written by `tools/recipe_ablation.py`" in md
+
+
+VARIANTS = {"recipe": "cpu", "seed": 0, "smoke": False, "level": "frame",
+            "boxes": "generator's",
+            "variants": {"default": {"fixed_factors": [], "n_subjects": 24},
+                         "fixed session": {"fixed_factors": ["session"], "n_subjects": 24}},
+            "rows": [{"model": "CNN_S 1", "trained_on": a, "scored_on": b, "test_hter": h}
+                     for a, b, h in (("default", "default", 0.1), ("default", "fixed session",
+                                     0.2), ("fixed session", "default", 0.3))]}
+
+
+def test_render_variant_study_matrix_per_model():
+    md = rt.render_variant_study(VARIANTS)
+    lines = md.splitlines()
+    assert "| trained on | default | fixed session |" in lines
+    assert "| default | 10.00 | 20.00 |" in lines
+    assert "| fixed session | 30.00 | — |" in lines
+    assert "*CNN_S 1*" in lines and "24 subjects per variant" in md
+    assert "written by `tools/variant_study.py`" in md
