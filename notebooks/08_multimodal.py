@@ -265,7 +265,9 @@ display(pct(study.table("adsn")))
 # %% [markdown]
 # Where does ADSN's local attention look, on a live face, a print, a replay and a mask? Each
 # pixel's weights over the two streams sum to 1: bright in the depth column means "trust the
-# depth stream here".
+# depth stream here". The CPU preset keeps its last two stages at 1/8 of the input (output
+# stride 8, `ADSNConfig.output_stride`), so at 64 px the map has 8 x 8 cells (the paper's
+# ResNet18 at 224 px has 7 x 7); at ResNet18's usual 1/32 it would have 2 x 2.
 
 # %%
 from fas_lib.mm_train import load_splits

@@ -116,6 +116,10 @@ class ADSNConfig:
         fusion: ``"attention"`` (global + local branches) or ``"concat"`` (ablation).
         reduction: global branch MLP reduction ``r``.
         kernel: local branch convolution size.
+        output_stride: input side / side of the streams' last maps, where the attention acts:
+            32 (ResNet18's; 7 x 7 at the paper's 224 px), 16 or 8 (the last one or two
+            stages keep their input's resolution). The CPU preset uses 8, so that its 64-112 px
+            inputs still give an attention map of 8 x 8 to 14 x 14 rather than 2 x 2 to 3 x 3.
     """
 
     widths: tuple[int, int, int, int, int] = (64, 64, 128, 256, 512)
@@ -129,8 +133,11 @@ class ADSNConfig:
     fusion: str = "attention"
     reduction: int = 4
     kernel: int = 3
+    output_stride: int = 32
 
     def __post_init__(self) -> None:
+        if self.output_stride not in (8, 16, 32):
+            raise ValueError(f"output_stride must be 8, 16 or 32, got {self.output_stride}")
         if self.fusion not in ("attention", "concat"):
             raise ValueError(f"fusion must be 'attention' or 'concat', got {self.fusion!r}")
         if len(self.widths) != 5 or len(self.blocks) != 4:
@@ -140,22 +147,25 @@ class ADSNConfig:
 #: The paper's sizes (ResNet18 at 224) and a CPU preset.
 ADSN_PRESETS: dict[str, ADSNConfig] = {
     "paper": ADSNConfig(),
-    "cpu": ADSNConfig(widths=(16, 16, 32, 64, 128), input_size=112),
+    "cpu": ADSNConfig(widths=(16, 16, 32, 64, 128), input_size=112, output_stride=8),
 }
 
 
 class ResNet18Trunk(nn.Module):
     """ResNet18 without its classifier: 7x7/2 stem, 3x3/2 max-pool, four stages (strides 1,
-    2, 2, 2); returns the last stage's maps ``(B, widths[4], S/32, S/32)``."""
+    2, 2, 2); returns the last stage's maps ``(B, widths[4], S/32, S/32)``. With
+    ``output_stride`` 16 or 8 the last one or two stages keep stride 1 (maps ``S/16``, ``S/8``)."""
 
-    def __init__(self, in_channels: int, widths: Sequence[int], blocks: Sequence[int]) -> None:
+    def __init__(self, in_channels: int, widths: Sequence[int], blocks: Sequence[int],
+                 output_stride: int = 32) -> None:
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, widths[0], 7, stride=2, padding=3, bias=False),
             nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
         )
         self.stages = nn.Sequential(*[
-            resnet_stage(widths[i], widths[i + 1], blocks[i], 1 if i == 0 else 2)
+            resnet_stage(widths[i], widths[i + 1], blocks[i],
+                         1 if i == 0 or 4 * 2 ** i > output_stride else 2)
             for i in range(4)
         ])
 
@@ -239,8 +249,10 @@ class ADSN(nn.Module):
         super().__init__()
         self.config = cfg = config or ADSNConfig()
         c = cfg.widths[-1]
-        self.depth_stream = ResNet18Trunk(3 if cfg.normals else 1, cfg.widths, cfg.blocks)
-        self.nir_stream = ResNet18Trunk(cfg.nir_channels, cfg.widths, cfg.blocks)
+        self.depth_stream = ResNet18Trunk(3 if cfg.normals else 1, cfg.widths, cfg.blocks,
+                                          cfg.output_stride)
+        self.nir_stream = ResNet18Trunk(cfg.nir_channels, cfg.widths, cfg.blocks,
+                                        cfg.output_stride)
         #: ``{"global", "local"}`` branches (attention) or ``{"concat"}`` (ablation).
         self.fusion = nn.ModuleDict(
             {"global": GlobalCrossModal(c, cfg.reduction), "local": LocalFineGrained(c, cfg.kernel)}

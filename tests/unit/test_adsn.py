@@ -198,7 +198,7 @@ def test_cpu_preset_shapes_and_counts(overrides):
     out = model(adsn_dummy_input(cfg, batch_size=2))
     assert out.logits.shape == (2,) and out.embedding.shape == (2, 128)
     if cfg.fusion == "attention":
-        assert out.spatial_maps.shape == (2, 2, 4, 4)  # 112 / 32 = 3.5 -> 4
+        assert out.spatial_maps.shape == (2, 2, 14, 14)  # output stride 8: 112 / 8
         assert out.channel_weights.shape == (2, 2, 128)
     else:
         assert out.spatial_maps is None and out.channel_weights is None
@@ -207,7 +207,8 @@ def test_cpu_preset_shapes_and_counts(overrides):
 def test_describe_cpu_preset():
     row = describe_adsn(["cpu"])["cpu"]
     assert row["params"] == adsn_params(ADSN_PRESETS["cpu"]) == 1_440_451
-    assert row["flops"] == 133_718_272 and row["input_size"] == 112
+    # output stride 8 (last two stages at 14 x 14): 4.4 times the 133,718,272 of stride 32
+    assert row["flops"] == 589_934_848 and row["input_size"] == 112
 
 
 # ---------------------------------------------------------------- attention fusion
@@ -305,3 +306,21 @@ def test_a_few_steps_reduce_the_loss(fusion):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_output_stride_keeps_the_attention_map_large_enough():
+    from fas_lib.models.adsn import ADSN_PRESETS, ResNet18Trunk
+
+    x = torch.zeros(1, 3, 64, 64)
+    sides = {s: ResNet18Trunk(3, (4, 4, 4, 4, 4), (1, 1, 1, 1), s)(x).shape[-1]
+             for s in (32, 16, 8)}
+    assert sides == {32: 2, 16: 4, 8: 8}
+    # the CPU preset at the notebook's 64 px: an 8 x 8 attention map (the paper's 224 px: 7 x 7)
+    cpu = dataclasses.replace(ADSN_PRESETS["cpu"], input_size=64)
+    model = ADSN(cpu).eval()
+    with torch.no_grad():
+        out = model({"depth": torch.zeros(2, 1, 64, 64), "nir": torch.zeros(2, 1, 64, 64)})
+    assert out.spatial_maps.shape[-2:] == (8, 8)
+    assert ADSN_PRESETS["paper"].output_stride == 32
+    with pytest.raises(ValueError, match="output_stride"):
+        ADSNConfig(output_stride=4)
