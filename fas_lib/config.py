@@ -51,9 +51,9 @@ __all__ = [
 #: ``"robust"``: cpu plus the capture augmentations (:data:`fas_lib.augment.CAPTURE`: blur,
 #: noise, JPEG) and ``select_on_dev``. Until issue 21 it added every augmentation, which made
 #: the CNNs worse than ``cpu`` under a session shift here and on real prints; the recipe
-#: ablation (:mod:`fas_lib.recipes`) found colour jitter, gamma and the mirror costly under
-#: every protocol, the capture ones helpful under a camera shift (P3). Under a session shift
-#: (P1) no augmentation tried helps: ``cpu`` is the course's recommendation there.
+#: ablation (:mod:`fas_lib.recipes`) found colour jitter costly under every protocol, the
+#: three photometric ones together most, the capture ones helpful under a camera shift. Under
+#: a session shift (P1) no augmentation tried helps: ``cpu`` is the recommendation there.
 #: ``"finetune"`` (with ``init_from``): a third of cpu's learning rate, 1e-3, for 4 epochs,
 #: decayed after 3: enough to adapt a trained model to a new session or camera without
 #: training it away from its start. ``augment`` / ``select_on_dev``: off unless named.

@@ -269,8 +269,9 @@ plt.show()
 # level and tone), so it teaches the network to ignore the evidence; blur, noise and JPEG soften
 # the texture of a print or a screen, which a new session does not bring but a new camera does.
 # `tools/recipe_ablation.py` runs every part on `standard`, P1 and P3 with two seeds
-# (`results/recipe_ablation.json`, the README's table): colour jitter, gamma and the mirror cost
-# under every protocol there, the capture part helps only under a camera shift (P3), and under
+# (`results/recipe_ablation.json`, the README's table): colour jitter costs under every
+# protocol there (the mirror and gamma under two of three), the three photometric parts together
+# cost most, the capture part helps only under a camera shift (P3), and under
 # a session shift no augmentation tried beats none. Hence today's `robust`, and `cpu` as the
 # recipe the course recommends when the shift is a new session.
 
