@@ -280,3 +280,11 @@ def test_flops_of_a_clip_grow_by_one_frame_per_frame():
     per_frame = flops[1] - flops[0]
     assert flops[2] - flops[1] == pytest.approx(per_frame)
     assert per_frame > 2 * 4 * 128 * (1024 + 128)
+
+
+def test_every_preset_field_says_where_it_comes_from():
+    from fas_lib.models.stasn import STASN_PRESETS, STASN_SOURCES
+
+    for preset in STASN_PRESETS.values():
+        assert set(preset) == set(STASN_SOURCES)
+    assert all(v.startswith(("paper", "ours")) for v in STASN_SOURCES.values())
