@@ -222,7 +222,7 @@ def selection_report(history: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     scored = [(h["epoch"], h["dev_eer"]) for h in history if h.get("dev_eer") is not None
               and not math.isnan(h["dev_eer"])]
-    best = min(e for _, e in scored)
+    best = min((e for _, e in scored), default=None)  # None: dev EER undefined every epoch
     tied = [ep for ep, e in scored if e == best]
     return {"epoch": epoch, "dev_eer": [h.get("dev_eer") for h in history], "tied": tied,
             "blind": bool(best == 0 and len(tied) > 1),

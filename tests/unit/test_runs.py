@@ -86,3 +86,7 @@ def test_selection_report_says_when_dev_cannot_rank_the_epochs():
     # one perfect epoch is a choice dev made, not a tie
     assert not selection_report(saturated[:2])["blind"]
     assert selection_report([{"epoch": 1, "loss": 0.3}]) is None
+    # a dev EER undefined at every epoch (one class in dev): no tie to report, nothing blind
+    undefined = selection_report([{"epoch": 1, "dev_eer": float("nan")},
+                                  {"epoch": 2, "dev_eer": float("nan")}])
+    assert undefined["tied"] == [] and not undefined["blind"]
