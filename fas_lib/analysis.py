@@ -25,8 +25,6 @@ from fas_lib.cache import CropCache
 from fas_lib.config import cache_splits, scale_indices
 from fas_lib.experiments import FUSIONS_III, SCALE_GROUPS, group_label, table_iii
 from fas_lib.metrics import eer, errors_at, paired_bootstrap_eer
-from fas_lib.loader import CropDataset
-from fas_lib.models import scores_from_logits
 from fas_lib.runs import SCORES, load_run
 from fas_lib.scoring import read_scores, score_split
 
@@ -228,10 +226,22 @@ def _agreement_row(g: tuple[float, ...], split: str,
             "disagree": any_wrong - all_wrong}
 
 
+class _Mirrored(torch.nn.Module):
+    """``model`` reading its input mirrored left to right (the width axis)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.model(x.flip(-1))
+
+
 def mirror_sensitivity(run: str | Path, cache: CropCache, split: str = "test",
                        batch_size: int = 64) -> dict[str, Any]:
     """A finished run's ``split`` scored on its centre crops as they are and mirrored left to
-    right: the EER of each and how far a frame's score moves.
+    right (:func:`fas_lib.scoring.score_split` both times): the EER of each and how far a
+    frame's score moves.
 
     Nothing a recapture leaves (halftone, pixel grid, colour, border) depends on left and
     right, so on realistic data the two EERs should be close; a large change says the network
@@ -243,17 +253,10 @@ def mirror_sensitivity(run: str | Path, cache: CropCache, split: str = "test",
         ``n_frames``, ``scales``.
     """
     model, cfg = load_run(run)
-    ds = CropDataset(cache, split, list(scale_indices(cache, cfg.scales)), train=False,
-                     size=112, seed=0)
-    plain, mirrored, labels = [], [], []
-    model.eval()
-    with torch.no_grad():
-        for x, y, _row in ds.loader(batch_size):
-            plain.append(scores_from_logits(model(x).logits))
-            mirrored.append(scores_from_logits(model(x.flip(-1)).logits))
-            labels.append(torch.as_tensor(y))
-    p, m = torch.cat(plain).numpy(), torch.cat(mirrored).numpy()
-    y = torch.cat(labels).numpy()
+    idx = scale_indices(cache, cfg.scales)
+    plain, mirrored = (score_split(m, cache, split, idx, cfg.scales, batch_size, progress=False)
+                       for m in (model, _Mirrored(model)))
+    y, p, m = plain["label"].to_numpy(), plain["score"].to_numpy(), mirrored["score"].to_numpy()
     return {"eer": float(eer(y, p)[0]), "eer_mirrored": float(eer(y, m)[0]),
             "mean_abs_change": float(np.abs(p - m).mean()), "n_frames": int(len(y)),
             "scales": [float(v) for v in cfg.scales]}
