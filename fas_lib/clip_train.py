@@ -53,6 +53,7 @@ from fas_lib.config import epoch_seed
 from fas_lib.models import scores_from_logits, stasn_loss, temporal_msfans_loss
 from fas_lib.runs import (
     CHECKPOINT,
+    SCORES,
     config_hash,
     data_key,
     load_checkpoint,
@@ -265,7 +266,7 @@ def _score_and_write(run: _ClipRun, data: ClipData, out: Path, progress: bool) -
                                          / run.train_seconds if run.train_seconds else None),
                    "eval_clips_per_s": len(scores) / eval_s if eval_s > 0 else None,
                    "threads": torch.get_num_threads()},
-        "data": {"counts": counts, "key": clip_data_key(data)}, "scores_csv": "scores.csv",
+        "data": {"counts": counts, "key": clip_data_key(data)}, "scores_csv": SCORES,
     }
     if "score_one_frame" in scores:
         results["metrics_one_frame"] = evaluate_scores(scores, "score_one_frame")

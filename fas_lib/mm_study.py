@@ -52,6 +52,7 @@ from fas_lib.mm_train import (
     train_mm,
 )
 from fas_lib.models import attention_maps, dlib_trunk_config
+from fas_lib.runs import SCORES
 from fas_lib.scoring import read_scores, scores_table
 
 __all__ = ["GROUPS", "Study", "StudyPlan", "attention_samples", "ensemble_scores", "fold_runs",
@@ -213,7 +214,7 @@ def _train_all(runs: Mapping[str, MMRunConfig], cache: Any, out_root: str | Path
         bar.set_postfix(run=name)
         folders[name] = mm_run_dir(cfg, out_root, cache)
         results[name] = train_mm(cfg, cache, folders[name], progress=progress, data=data)
-        scores[name] = read_scores(folders[name] / "scores.csv")
+        scores[name] = read_scores(folders[name] / SCORES)
     return results, scores, folders
 
 
@@ -324,7 +325,7 @@ def missing_sensor(run_dir: str | Path, cache: Any, drop: str, fill: float = 0.0
     x = {**test.x, drop: test.x[drop].new_full(test.x[drop].shape, fill)}
     scores = score_mm(model, loss_mod, SplitData(x, test.y, test.frames), cfg.modalities,
                       cfg.eval_batch_size)
-    dev = read_scores(Path(run_dir) / "scores.csv")
+    dev = read_scores(Path(run_dir) / SCORES)
     table = pd.concat([dev[dev["split"] == "dev"], scores_table("test", test.frames, scores)],
                       ignore_index=True)
     return {"dropped": drop, **mm_report(table)}

@@ -52,6 +52,7 @@ from fas_lib.models import (
 )
 from fas_lib.runs import (
     CHECKPOINT,
+    SCORES,
     config_hash,
     data_key,
     load_checkpoint,
@@ -343,7 +344,7 @@ def _score_and_write(state: dict[str, Any], data: Mapping[str, SplitData], out: 
                    "threads": torch.get_num_threads()},
         "data": {"n_train_frames": n_train, "excluded_attacks": list(cfg.exclude_attacks),
                  "modalities": list(cfg.modalities)},
-        "scores_csv": "scores.csv",
+        "scores_csv": SCORES,
     }
     write_run(out, results, scores)
     return results

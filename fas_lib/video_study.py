@@ -37,6 +37,7 @@ from fas_lib.clips import ClipSet
 from fas_lib.metrics import paired_bootstrap_eer
 from fas_lib.models.stasn import BRANCHES
 from fas_lib.protocol import SkipLog
+from fas_lib.runs import SCORES
 from fas_lib.scoring import read_scores
 from fas_lib.synthesis import ATTACK_TYPE, ReplaySettings, synthesize_protocol
 
@@ -161,7 +162,7 @@ def result_row(res: dict[str, Any], score: str = "score") -> dict[str, Any]:
 
 
 def _test_scores(run_dir: str | Path, column: str) -> pd.DataFrame:
-    s = read_scores(Path(run_dir) / "scores.csv")
+    s = read_scores(Path(run_dir) / SCORES)
     if column not in s:
         raise ValueError(f"{run_dir}/scores.csv has no column {column!r}")
     return s[s["split"] == "test"][["video_id", "subject", "label", column]].rename(
