@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _plot(summary, path: Path) -> None:
+def _plot(summary, fig_dir: Path, name: str) -> None:
     """Test EER per recipe (mean and seed sd), one panel per protocol."""
     import matplotlib
 
@@ -50,9 +50,10 @@ def _plot(summary, path: Path) -> None:
         ax.invert_yaxis()
         ax.set_title(p)
         ax.set_xlabel("test EER % (mean, sd over seeds)")
+    from fas_lib.plots import save_fig
+
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_fig(fig, name, fig_dir)
     plt.close(fig)
 
 
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "summary": summary.to_dict("records"),
                   "effects": None if effects is None else effects.to_dict("records"),
                   "environment": environment_line()}, stem, args.results_dir)
-    _plot(summary, args.figures_dir / f"07_{stem}.png")
+    _plot(summary, args.figures_dir, f"07_{stem}")
     cols = ["protocol", "recipe", "test_eer", "test_eer_sd", "dev_eer", "apcer_print",
             "apcer_replay", "train_loss"]
     print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _plot(matrices: dict, path: Path) -> None:
+def _plot(matrices: dict, fig_dir: Path, name: str) -> None:
     """One heatmap (trained on x scored on, test HTER %) per model."""
     import matplotlib
 
@@ -52,9 +52,10 @@ def _plot(matrices: dict, path: Path) -> None:
         ax.set_ylabel("trained on")
         ax.set_title(f"{model}: test HTER %")
         fig.colorbar(im, ax=ax, fraction=0.04)
+    from fas_lib.plots import save_fig
+
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_fig(fig, name, fig_dir)
     plt.close(fig)
 
 
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "boxes": "generator's" if args.gt_boxes else "dlib's detector",
                   "rows": study.drop(columns=["run_dir", "train_run"]).to_dict("records"),
                   "environment": environment_line()}, stem, args.results_dir)
-    _plot(matrices, args.figures_dir / f"07_{stem}.png")
+    _plot(matrices, args.figures_dir, f"07_{stem}")
     for m, table in matrices.items():
         print(f"{m}: test HTER % (rows: trained on, columns: scored on)")
         print(table.round(2).to_string())
