@@ -80,6 +80,12 @@ def _pct(value: Any) -> str:
     return f"{100.0 * float(value):.2f}"
 
 
+def _head(label: str, columns: Sequence[str]) -> list[str]:
+    """A Markdown table's header and separator: ``label`` over the rows, right-aligned
+    ``columns``."""
+    return [f"| {label} | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+
+
 def _paper(value: Any) -> str:
     """A paper number, already in percent, printed as the paper prints it."""
     return "—" if value is None else f"{float(value):g}"
@@ -163,8 +169,7 @@ def render_table_iii(res: Mapping[str, Any]) -> str:
     eer = res["test_eer"]
     paper = res.get("paper_table_iii_eer_percent") or {}
     methods = [m for m in METHOD_NAMES if m in eer]
-    head = "| Method | " + " | ".join(groups) + " |"
-    sep = "|---|" + "---:|" * len(groups)
+    head, sep = _head("Method", groups)
 
     def best_in(col: str, table: Mapping[str, Mapping[str, Any]], scale: float) -> str | None:
         vals = [(float(table[m][col]) * scale, m) for m in methods
@@ -236,8 +241,7 @@ def render_significance(sig: Mapping[str, Any], groups: Sequence[str]) -> list[s
         f"replicates, {sig.get('level', 'frame')} level; an interval that contains 0 cannot "
         "tell the two apart on this test set):",
         "",
-        "| MS-FANS minus | " + " | ".join(groups) + " |",
-        "|---|" + "---:|" * len(groups),
+        *_head("MS-FANS minus", groups),
     ]
     n_sure = {}
     for m in ("best_single", "average", "concat"):
@@ -276,8 +280,7 @@ def render_agreement(rows: Sequence[Mapping[str, Any]], groups: Sequence[str]) -
         "can only gain where some scale is wrong and another right, and it learns from the "
         "training frames.",
         "",
-        "| Frames wrong (" + " / ".join(splits) + ") | " + " | ".join(groups) + " |",
-        "|---|" + "---:|" * len(groups),
+        *_head("Frames wrong (" + " / ".join(splits) + ")", groups),
     ]
     for label, pick in (("at the group's best scale", lambda r: min(r["errors"])),
                         ("at some scale", lambda r: r["any_wrong"]),
@@ -377,8 +380,7 @@ def render_border(data: Mapping[str, Any], crops: Mapping[str, Any]) -> str:
         return f"| {label} | {cells} |"
 
     lines = [
-        "| crop scale | " + " | ".join(scales) + " |",
-        "|---|" + "---:|" * len(scales),
+        *_head("crop scale", scales),
         row("attack crops showing the medium's border, detector box (%)", gt),
         row("… aligned crop as cut by the pipeline (%)", whole),
         row(f"… its centre {side} × {side}, the CNN's input at test (%)", view),
@@ -402,8 +404,7 @@ def render_seed_spread(res: Mapping[str, Any]) -> str:
         f"**Seed spread** — the group {group} of Table III retrained with seeds "
         f"{', '.join(seeds)} (`python tools/seed_spread.py`), test EER (%).",
         "",
-        "| Method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± sd |",
-        "|---|" + "---:|" * (len(seeds) + 1),
+        *_head("Method", [f"seed {s}" for s in seeds] + ["mean ± sd"]),
     ]
     for method, name in METHOD_NAMES.items():
         by_seed, st = res["test_eer"][method], res["stats"][method]
@@ -478,8 +479,7 @@ def render_shift(res: Mapping[str, Any]) -> str:
     if ctx:
         scales = list(next(iter(ctx.values())))
         lines += ["", "CNN_S at one scale, test EER % (Table II, extended past the paper's 1.5):",
-                  "", "| protocol / recipe | " + " | ".join(scales) + " |",
-                  "|---|" + "---:|" * len(scales)]
+                  "", *_head("protocol / recipe", scales)]
         lines += [f"| {k} | " + " | ".join(_pct(v.get(s)) for s in scales) + " |"
                   for k, v in ctx.items()]
     lines += ["", _provenance({**res, "protocol": None}, "07_generalisation.ipynb")]
@@ -512,8 +512,7 @@ def render_recipe_ablation(res: Mapping[str, Any]) -> str:
         f"seeds {seeds}; folds averaged first), and in brackets the change against `cpu`, seed "
         "by seed (points; how many seeds were worse).",
         "",
-        "| recipe | " + " | ".join(protocols) + " |",
-        "|---|" + "---:|" * len(protocols),
+        *_head("recipe", protocols),
     ]
     for rec in recipes:
         cells = []
@@ -551,8 +550,7 @@ def render_variant_study(res: Mapping[str, Any]) -> str:
              f"{res['seed']}, {', '.join(map(str, subjects))} subjects per variant, "
              f"{res.get('boxes', '?')} face boxes."]
     for m in models:
-        lines += ["", f"*{m}*", "", "| trained on | " + " | ".join(scored) + " |",
-                  "|---|" + "---:|" * len(scored)]
+        lines += ["", f"*{m}*", "", *_head("trained on", scored)]
         for t in trained:
             vals = [cell.get((m, t, sc)) for sc in scored]
             lines.append(f"| {t} | " + " | ".join("—" if v is None else _pct(v) for v in vals)
@@ -604,7 +602,7 @@ def render_multimodal(res: Mapping[str, Any]) -> str:
     types = list(res["attack_types"])
     sensor = res["sensor_eer"]
     lines = ["**Per sensor** — test EER % of bona fide against each attack type alone.", "",
-             "| model | " + " | ".join(types) + " |", "|---|" + "---:|" * len(types)]
+             *_head("model", types)]
     order = [n for n in MM_NAMES if n in sensor]  # the JSON's keys are sorted
     lines += [f"| {MM_NAMES[n]} | " + " | ".join(_pct(sensor[n].get(t)) for t in types)
               + " |" for n in order]
