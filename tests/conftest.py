@@ -7,7 +7,8 @@ unit-test modules opt into with ``pytestmark = pytest.mark.usefixtures(...)``:
 * ``one_thread``: PyTorch on one CPU thread for the module (the machine is shared).
 
 The crop-cache tests share ``synth`` (a tiny SynthSpoof) and ``reference`` (its cache), made
-once per session; the predict and export tests ``tiny_run``, a run trained on that cache.
+once per session; the predict and export tests ``tiny_run``, a run trained on that cache; the
+shift-protocol tests (``test_generalise.py``, ``test_recipes.py``) ``three_session_cache``.
 
 ``--smoke-run DIR``: let ``tests/notebooks`` check the outputs of an earlier smoke run
 (a ``build/notebook-smoke/run-*`` folder) instead of executing the notebooks again; the
@@ -74,6 +75,23 @@ def synth(tmp_path_factory) -> Path:
                          attack_types=("print_flat", "replay_phone"))
     return generate(config, root=tmp_path_factory.mktemp("synth") / "ss", workers=1,
                     progress=False).root
+
+
+@pytest.fixture(scope="session")
+def three_session_cache(tmp_path_factory):
+    """A 3-subject, 3-session SynthSpoof (one live video, a print and a replay per session, 2
+    frames, 320 x 240) cut at scales 1.0 and 1.5 with the generator's face boxes: every shift
+    protocol has both classes in every split. Made once per session."""
+    from fas_lib.cache_build import build_cache
+    from fas_lib.synthspoof import SynthConfig, generate
+
+    config = SynthConfig(n_subjects=3, frames_per_video=2, live_per_session=1,
+                         attack_types=("print_flat", "replay_phone"), width=320, height=240)
+    root = generate(config, root=tmp_path_factory.mktemp("ss3") / "ss", workers=1,
+                    progress=False).root
+    return build_cache("synthspoof", root, out=tmp_path_factory.mktemp("c3") / "cache",
+                       n_frames=2, scales=(1.0, 1.5), workers=1, progress=False,
+                       use_gt_boxes=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,8 @@
 """fas_lib.generalise: runs under shift protocols, fold means, the targets, SynthSpoof -> real,
 the generator-variant study.
 
-The data are a 3-subject, 3-session SynthSpoof (one live video, a print and a replay per
-session, 2 frames) cut at two scales with the generator's face boxes; runs are smoke runs (one
-epoch). The variant study generates two one-session variants of its own (320 x 240).
+The data are ``three_session_cache`` (``tests/conftest.py``: a 3-subject, 3-session SynthSpoof
+cut at scales 1.0 and 1.5, shared with ``test_recipes.py``); runs are smoke runs (one epoch). The variant study generates two one-session variants of its own (320 x 240).
 """
 
 from __future__ import annotations
@@ -23,17 +22,8 @@ pytestmark = pytest.mark.usefixtures("private_data_dir", "one_thread")
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    from fas_lib.cache_build import build_cache
-    from fas_lib.synthspoof import generate
-
-    config = SynthConfig(n_subjects=3, frames_per_video=2, live_per_session=1,
-                         attack_types=("print_flat", "replay_phone"), width=320, height=240)
-    root = generate(config, root=tmp_path_factory.mktemp("ss") / "ss", workers=1,
-                    progress=False).root
-    return build_cache("synthspoof", root, out=tmp_path_factory.mktemp("c") / "cache",
-                       n_frames=2, scales=(1.0, 1.5), workers=1, progress=False,
-                       use_gt_boxes=True)
+def cache(three_session_cache):
+    return three_session_cache
 
 
 def test_protocol_folds_trims_folds_never_protocols(cache):

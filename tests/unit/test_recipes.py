@@ -1,7 +1,7 @@
 """fas_lib.recipes: the ablation of the ``robust`` recipe (runs, per-recipe summary, effects).
 
-The data are a 3-subject, 3-session SynthSpoof (one live video, a print and a replay per
-session, 2 frames) cut at one scale with the generator's face boxes; runs are smoke runs.
+The data are ``three_session_cache`` (``tests/conftest.py``: a 3-subject, 3-session SynthSpoof
+shared with ``test_generalise.py``); runs are smoke runs at scale 1.0.
 """
 
 from __future__ import annotations
@@ -16,23 +16,13 @@ import pytest
 from fas_lib import recipes
 from fas_lib.augment import AUGMENTS, CAPTURE, PHOTOMETRIC
 from fas_lib.config import ExperimentConfig
-from fas_lib.synthspoof import SynthConfig
 
 pytestmark = pytest.mark.usefixtures("private_data_dir", "one_thread")
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    from fas_lib.cache_build import build_cache
-    from fas_lib.synthspoof import generate
-
-    config = SynthConfig(n_subjects=3, frames_per_video=2, live_per_session=1,
-                         attack_types=("print_flat", "replay_phone"), width=320, height=240)
-    root = generate(config, root=tmp_path_factory.mktemp("ss") / "ss", workers=1,
-                    progress=False).root
-    return build_cache("synthspoof", root, out=tmp_path_factory.mktemp("c") / "cache",
-                       n_frames=2, scales=(1.0,), workers=1, progress=False,
-                       use_gt_boxes=True)
+def cache(three_session_cache):
+    return three_session_cache
 
 
 def test_every_recipe_is_cpu_or_robust_with_named_parts():
