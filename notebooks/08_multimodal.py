@@ -241,13 +241,16 @@ display(pct(UNSEEN[["test_eer", "apcer", "bpcer", "acer", "tpr_at_fpr_1e-02"]]))
 # every sensor): what that system does when a sensor fails, not a model retrained without it.
 
 # %%
-MISSING = pd.DataFrame([
-    {"model": name, **{k: r[k] for k in ("dropped", "test_eer", "apcer", "bpcer", "acer",
-                                          "worst_type")}}
-    for name in ("mmfas", "adsn") if name in study.folders
-    for r in [mm_study.missing_sensor(study.folders[name], cache, m)
-              for m in study.results[name]["data"]["modalities"]]
-]).set_index(["model", "dropped"])
+from fas_lib.mm_train import load_splits
+
+TEST_SPLIT = load_splits(cache, SCALE, CROP_SIZE, splits=("test",))  # every model reads CROP_SIZE
+rows = []
+for name in ("mmfas", "adsn"):
+    for sensor in study.results[name]["data"]["modalities"] if name in study.folders else ():
+        r = mm_study.missing_sensor(study.folders[name], cache, sensor, data=TEST_SPLIT)
+        rows.append({"model": name, **{k: r[k] for k in ("dropped", "test_eer", "apcer",
+                                                         "bpcer", "acer", "worst_type")}})
+MISSING = pd.DataFrame(rows).set_index(["model", "dropped"])
 display(MISSING.assign(**{c: (100 * MISSING[c]).round(2)
                           for c in ("test_eer", "apcer", "bpcer", "acer")}))
 
@@ -270,9 +273,7 @@ display(pct(study.table("adsn")))
 # ResNet18 at 224 px has 7 x 7); at ResNet18's usual 1/32 it would have 2 x 2.
 
 # %%
-from fas_lib.mm_train import load_splits
-
-TEST = load_splits(cache, SCALE, CROP_SIZE, splits=("test",))["test"]
+TEST = TEST_SPLIT["test"]
 SHOW = ("live", "print_flat", "replay_phone", "mask")
 ATT = mm_study.attention_samples(study.folders["adsn"], TEST, SHOW)
 shown = [k for k in SHOW if k in ATT]
