@@ -94,11 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     effects = recipes.recipe_effects(df) if "cpu" in names else None
     stem = "recipe_ablation" + ("_smoke" if args.smoke else "")
     save_results({"dataset": args.dataset, "scale": args.scale, "seeds": list(args.seeds),
-                  "protocol_folds": [list(x) for x in pf], "recipes": {
-                      n: {"preset": recipes.RECIPES[n][0], **{k: list(v) if isinstance(v, tuple)
-                                                             else v for k, v in
-                                                             recipes.RECIPES[n][1].items()}}
-                      for n in names},
+                  "protocol_folds": pf,  # tuples are written as lists (save_results)
+                  "recipes": {n: {"preset": recipes.RECIPES[n][0], **recipes.RECIPES[n][1]}
+                              for n in names},
                   "smoke": args.smoke, "level": "frame",
                   "runs": df.drop(columns=["run_dir"]).to_dict("records"),
                   "summary": summary.to_dict("records"),
