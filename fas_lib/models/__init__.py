@@ -23,9 +23,10 @@ Multi-modal networks (RGB / depth / NIR), issue 12:
   :func:`build_mmfas`, :func:`describe_mmfas`;
 * :mod:`fas_lib.models.adsn`: :class:`ADSN` (Deng et al., TIFS 2023): :func:`surface_normals`,
   dual ResNet18 streams, attention fusion (:class:`GlobalCrossModal`,
-  :class:`LocalFineGrained`), :func:`attention_maps`, :data:`ADSN_PRESETS`, :func:`build_adsn`,
+  :class:`LocalParts`), :func:`attention_maps`, :data:`ADSN_PRESETS`, :func:`build_adsn`,
   :func:`describe_adsn`;
-* :mod:`fas_lib.models.mm_losses`: :func:`center_loss`, :func:`cosine_loss`, :class:`ADSNLoss`;
+* :mod:`fas_lib.models.mm_losses`: :func:`center_loss`, :func:`cosine_loss`,
+  :func:`overlap_loss`, :func:`part_center_loss`, :class:`ADSNLoss`;
 * :mod:`fas_lib.models.mm_blocks`: the residual stages they share, :func:`as_modalities`,
   :func:`describe_presets`.
 
@@ -111,7 +112,7 @@ from fas_lib.models.adsn import (  # noqa: E402
     ADSNOutput,
     ConcatFuse,
     GlobalCrossModal,
-    LocalFineGrained,
+    LocalParts,
     ResNet18Trunk,
     adsn_dummy_input,
     attention_maps,
@@ -128,7 +129,13 @@ from fas_lib.models.mm_blocks import (  # noqa: E402
     describe_presets,
     resnet_stage,
 )
-from fas_lib.models.mm_losses import ADSNLoss, center_loss, cosine_loss  # noqa: E402
+from fas_lib.models.mm_losses import (  # noqa: E402
+    ADSNLoss,
+    center_loss,
+    cosine_loss,
+    overlap_loss,
+    part_center_loss,
+)
 from fas_lib.models.mmfas import (  # noqa: E402
     DEFAULT_CHANNELS,
     MMFAS,
@@ -146,10 +153,11 @@ from fas_lib.models.mmfas import (  # noqa: E402
 __all__ += [
     "ADSN", "ADSN_PRESETS", "ADSNConfig", "ADSNLoss", "ADSNOutput", "AggregationBlock",
     "CaffeBlock", "CaffeTrunk", "ConcatFuse", "DEFAULT_CHANNELS", "GlobalCrossModal",
-    "LocalFineGrained", "MMFAS", "MMFAS_PRESETS", "MMFASConfig", "ModalityInput", "ResNet18Trunk",
+    "LocalParts", "MMFAS", "MMFAS_PRESETS", "MMFASConfig", "ModalityInput", "ResNet18Trunk",
     "ResNetBlock", "adsn_dummy_input", "as_modalities", "attention_maps", "build_adsn",
     "build_mmfas", "caffe_stage", "center_loss", "cosine_loss", "describe_adsn",
-    "describe_mmfas", "describe_presets", "mmfas_dummy_input", "resnet_stage", "surface_normals",
+    "describe_mmfas", "describe_presets", "mmfas_dummy_input", "overlap_loss", "part_center_loss",
+    "resnet_stage", "surface_normals",
     "DlibTrunk", "TRUNK_WIDTHS", "dlib_stage", "dlib_trunk_config", "dlib_trunk_sides",
     "init_from_face_recognition",
 ]

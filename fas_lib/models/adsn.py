@@ -2,30 +2,42 @@
 Dual-Stream Network for Multimodal Face Anti-Spoofing", IEEE TIFS 2023).
 
 What the paper states and this module follows: two ResNet18 streams, one on the **surface
-normals computed from depth** (:func:`surface_normals`) and one on NIR; an attention-based
-fusion with a **global cross-modal** branch and a **local fine-grained** branch; training with
-BCE + center loss + cosine loss (:class:`~fas_lib.models.mm_losses.ADSNLoss`).
+normals computed from depth** (:func:`surface_normals`) and one on NIR; an attention mechanism
+that splits the fusion into a **global cross-modal** branch ("complementary global information
+between different modalities") and a **local fine-grained** branch ("subtle and local features
+from each modality"), FAS treated as fine-grained classification; training with BCE + center
+loss + cosine loss, and a joint loss "to ensure that local areas in the image do not overlap and
+belong to the same class" (:class:`~fas_lib.models.mm_losses.ADSNLoss`).
 
-Where the text we could find is silent (the search corpora hold the title, abstract and the
-summary "ResNet18; BCE, center and cosine loss; depth + IR; feature-level fusion", not the
-method section), these are **our choices**, each a parameter of :class:`ADSNConfig`:
+The paper's method section is not in any corpus we could search (they hold its title, abstract,
+keywords and the summary "ResNet18; BCE, center and cosine loss; depth + IR; feature-level
+fusion"). Everything below that is more precise than those sentences is **our reconstruction**,
+each a parameter of :class:`ADSNConfig`:
 
 * fusion on the last stage's maps ``F_d, F_n`` of shape ``(B, C, h, w)``;
 * global cross-modal branch (:class:`GlobalCrossModal`): the two streams' average-pooled
   descriptors, concatenated, go through an MLP (``2C -> 2C/r -> 2C``, ``reduction`` r = 4)
   whose output is a softmax **over the two modalities per channel**: weights ``g_d + g_n = 1``
-  for every channel, each depending on both modalities; output ``g_d * F_d + g_n * F_n``;
-* local fine-grained branch (:class:`LocalFineGrained`): a ``kernel`` x ``kernel`` (3)
-  convolution on the concatenated maps gives two logits per position, softmax **over the two
-  modalities per position**: maps ``a_d + a_n = 1`` at every pixel; output
-  ``a_d * F_d + a_n * F_n``;
-* the two branches' outputs are summed, average-pooled into the embedding (``C``), and a
-  linear layer gives one logit (positive = bona fide, :data:`fas_lib.LIVE`);
+  for every channel, each depending on both modalities; output ``g_d * F_d + g_n * F_n``,
+  average-pooled to ``(B, C)``;
+* local fine-grained branch (:class:`LocalParts`), in the manner of fine-grained part
+  attention (MA-CNN, Zheng et al. ICCV 2017; WS-DAN, Hu et al. 2019): in **each** stream a
+  1x1 convolution gives ``parts`` (K = 4) attention maps, each a softmax over the map's
+  positions (a distribution over where to look); a part's feature is the map's weighted
+  average of the stream's features (``(B, K, C)``); the ``2K`` part features, concatenated,
+  go through a linear layer to ``C``;
+* the embedding is the sum of the two branches' ``C``-vectors, and a linear layer gives one
+  logit (positive = bona fide, :data:`fas_lib.LIVE`);
+* the local loss terms (:mod:`~fas_lib.models.mm_losses`): an **overlap** penalty (the cosine
+  similarity of every pair of a stream's part maps: 0 when no two parts look at the same
+  place) and a **part-center** loss (each part feature near its class's center for that part:
+  a part "belongs to the same class" as its image);
 * ``fusion="concat"``: the ablation: concatenated maps, 1x1 conv ``2C -> C`` + BN + ReLU,
-  same pooling and classifier (same embedding size);
+  the same pooling and classifier (same embedding size), no parts;
 * paper preset: torchvision's ResNet18 sizes (widths 64/64/128/256/512, blocks 2/2/2/2,
   7x7 stride-2 stem and max-pool) at 224 x 224 (ResNet18's ImageNet input; the paper's crop
-  size is not in what we found); CPU preset: widths 16/16/32/64/128 at 112 x 112 (4 x 4 maps).
+  size is not in what we found: 7 x 7 maps); CPU preset: widths 16/16/32/64/128 at 112 x 112
+  with output stride 8 (14 x 14 maps; 8 x 8 at the notebook's 64 px).
 """
 
 from __future__ import annotations
@@ -47,7 +59,7 @@ from fas_lib.models.mm_blocks import (
 
 __all__ = [
     "ADSN", "ADSN_PRESETS", "ADSNConfig", "ADSNOutput", "ConcatFuse", "GlobalCrossModal",
-    "LocalFineGrained", "ResNet18Trunk", "adsn_dummy_input", "attention_maps", "build_adsn",
+    "LocalParts", "ResNet18Trunk", "adsn_dummy_input", "attention_maps", "build_adsn",
     "describe_adsn", "surface_normals",
 ]
 
@@ -115,7 +127,7 @@ class ADSNConfig:
         nir_channels: NIR input channels.
         fusion: ``"attention"`` (global + local branches) or ``"concat"`` (ablation).
         reduction: global branch MLP reduction ``r``.
-        kernel: local branch convolution size.
+        parts: local branch attention maps per stream ``K``.
         output_stride: input side / side of the streams' last maps, where the attention acts:
             32 (ResNet18's; 7 x 7 at the paper's 224 px), 16 or 8 (the last one or two
             stages keep their input's resolution). The CPU preset uses 8, so that its 64-112 px
@@ -132,7 +144,7 @@ class ADSNConfig:
     nir_channels: int = 1
     fusion: str = "attention"
     reduction: int = 4
-    kernel: int = 3
+    parts: int = 4
     output_stride: int = 32
 
     def __post_init__(self) -> None:
@@ -142,6 +154,8 @@ class ADSNConfig:
             raise ValueError(f"fusion must be 'attention' or 'concat', got {self.fusion!r}")
         if len(self.widths) != 5 or len(self.blocks) != 4:
             raise ValueError("widths needs 5 entries (stem, stages 1-4), blocks 4")
+        if self.parts < 1:
+            raise ValueError(f"parts must be at least 1, got {self.parts}")
 
 
 #: The paper's sizes (ResNet18 at 224) and a CPU preset.
@@ -176,8 +190,9 @@ class ResNet18Trunk(nn.Module):
 class GlobalCrossModal(nn.Module):
     """Global cross-modal branch: per-channel modality weights from both pooled descriptors.
 
-    ``forward(a, b)`` returns ``(g_a * a + g_b * b, weights)`` with ``weights`` of shape
-    ``(B, 2, C)`` summing to 1 over dim 1.
+    ``forward(a, b)`` returns ``(pooled, weights)``: ``pooled`` the average-pooled
+    ``g_a * a + g_b * b`` of shape ``(B, C)``, ``weights`` of shape ``(B, 2, C)`` summing to 1
+    over dim 1.
     """
 
     def __init__(self, channels: int, reduction: int = 4) -> None:
@@ -187,25 +202,28 @@ class GlobalCrossModal(nn.Module):
                                  nn.Linear(hidden, 2 * channels))
 
     def forward(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-        desc = torch.cat([a.mean(dim=(2, 3)), b.mean(dim=(2, 3))], dim=1)
-        w = self.mlp(desc).view(a.shape[0], 2, a.shape[1]).softmax(dim=1)
-        return w[:, 0, :, None, None] * a + w[:, 1, :, None, None] * b, w
+        pa, pb = a.mean(dim=(2, 3)), b.mean(dim=(2, 3))
+        w = self.mlp(torch.cat([pa, pb], dim=1)).view(a.shape[0], 2, a.shape[1]).softmax(dim=1)
+        return w[:, 0] * pa + w[:, 1] * pb, w
 
 
-class LocalFineGrained(nn.Module):
-    """Local fine-grained branch: per-position modality weights from both maps.
+class LocalParts(nn.Module):
+    """Local fine-grained branch of one stream: ``parts`` attention maps and their features.
 
-    ``forward(a, b)`` returns ``(m_a * a + m_b * b, maps)`` with ``maps`` of shape
-    ``(B, 2, h, w)`` summing to 1 over dim 1 at every position.
+    ``forward(f)`` with ``f`` of shape ``(B, C, h, w)`` returns ``(features, maps)``: ``maps``
+    ``(B, K, h, w)``, each a softmax over the ``h * w`` positions of a 1x1 convolution of
+    ``f``; ``features`` ``(B, K, C)``, each map's weighted average of ``f``.
     """
 
-    def __init__(self, channels: int, kernel: int = 3) -> None:
+    def __init__(self, channels: int, parts: int = 4) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(2 * channels, 2, kernel, padding=kernel // 2)
+        self.conv = nn.Conv2d(channels, parts, 1)
 
-    def forward(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-        maps = self.conv(torch.cat([a, b], dim=1)).softmax(dim=1)
-        return maps[:, :1] * a + maps[:, 1:] * b, maps
+    def forward(self, f: Tensor) -> tuple[Tensor, Tensor]:
+        b, _, h, w = f.shape
+        maps = self.conv(f).flatten(2).softmax(dim=-1)  # (B, K, h*w)
+        features = torch.einsum("bkp,bcp->bkc", maps, f.flatten(2))
+        return features, maps.view(b, -1, h, w)
 
 
 class ConcatFuse(nn.Module):
@@ -225,15 +243,18 @@ class ADSNOutput(NamedTuple):
 
     Attributes:
         logits: ``(B,)``, one logit per sample, positive = bona fide.
-        embedding: ``(B, C)`` pooled fused features (center and cosine losses act on it).
+        embedding: ``(B, C)`` fused features (center and cosine losses act on it).
         channel_weights: ``(B, 2, C)`` global branch weights (depth, NIR), or ``None``.
-        spatial_maps: ``(B, 2, h, w)`` local branch maps (depth, NIR), or ``None``.
+        part_maps: ``(B, 2, K, h, w)`` local branch attention maps (depth, NIR; each sums to 1
+            over its positions), or ``None``.
+        part_features: ``(B, 2K, C)`` the parts' features (depth's K, then NIR's), or ``None``.
     """
 
     logits: Tensor
     embedding: Tensor
     channel_weights: Tensor | None
-    spatial_maps: Tensor | None
+    part_maps: Tensor | None
+    part_features: Tensor | None
 
 
 class ADSN(nn.Module):
@@ -255,7 +276,9 @@ class ADSN(nn.Module):
                                         cfg.output_stride)
         #: ``{"global", "local"}`` branches (attention) or ``{"concat"}`` (ablation).
         self.fusion = nn.ModuleDict(
-            {"global": GlobalCrossModal(c, cfg.reduction), "local": LocalFineGrained(c, cfg.kernel)}
+            {"global": GlobalCrossModal(c, cfg.reduction), "local_depth": LocalParts(c, cfg.parts),
+             "local_nir": LocalParts(c, cfg.parts),
+             "local": nn.Linear(2 * cfg.parts * c, c)}
             if cfg.fusion == "attention" else {"concat": ConcatFuse(c)}
         )
         self.classifier = nn.Linear(c, 1)
@@ -276,15 +299,16 @@ class ADSN(nn.Module):
 
     def forward(self, x: ModalityInput) -> ADSNOutput:
         f_d, f_n = self.streams(x)
-        weights = maps = None
         if "concat" in self.fusion:
-            fused = self.fusion["concat"](f_d, f_n)
-        else:
-            glob, weights = self.fusion["global"](f_d, f_n)
-            loc, maps = self.fusion["local"](f_d, f_n)
-            fused = glob + loc
-        emb = fused.mean(dim=(2, 3))
-        return ADSNOutput(self.classifier(emb).squeeze(1), emb, weights, maps)
+            emb = self.fusion["concat"](f_d, f_n).mean(dim=(2, 3))
+            return ADSNOutput(self.classifier(emb).squeeze(1), emb, None, None, None)
+        glob, weights = self.fusion["global"](f_d, f_n)
+        parts_d, maps_d = self.fusion["local_depth"](f_d)
+        parts_n, maps_n = self.fusion["local_nir"](f_n)
+        parts = torch.cat([parts_d, parts_n], dim=1)  # (B, 2K, C)
+        emb = glob + self.fusion["local"](parts.flatten(1))
+        return ADSNOutput(self.classifier(emb).squeeze(1), emb, weights,
+                          torch.stack([maps_d, maps_n], dim=1), parts)
 
 
 def build_adsn(preset: str | ADSNConfig = "cpu", **overrides: Any) -> ADSN:
@@ -306,9 +330,10 @@ def attention_maps(model: ADSN, x: ModalityInput, size: int | None = None) -> di
     """The fusion's attention for plotting, in eval mode.
 
     Returns:
-        ``{"depth", "nir"}``: the local branch's maps ``(B, S, S)`` upsampled (bilinear) to
-        ``size`` (default: the input side), summing to 1 over the two modalities at every
-        pixel; ``{"depth_channels", "nir_channels"}``: the global branch's ``(B, C)`` weights.
+        ``{"depth", "nir"}``: each stream's ``K`` part maps ``(B, K, S, S)``, each divided by
+        its maximum (1 where the part looks most) and upsampled to ``size`` (default: the input
+        side) by repeating cells (nearest), so that a map's real resolution stays visible;
+        ``{"depth_channels", "nir_channels"}``: the global branch's ``(B, C)`` weights.
 
     Raises:
         ValueError: the model uses concatenation (it has no attention).
@@ -321,7 +346,9 @@ def attention_maps(model: ADSN, x: ModalityInput, size: int | None = None) -> di
     finally:
         model.train(was_training)
     side = size or model.config.input_size
-    up = F.interpolate(out.spatial_maps, size=(side, side), mode="bilinear", align_corners=False)
+    maps = out.part_maps / out.part_maps.amax(dim=(3, 4), keepdim=True)
+    up = torch.stack([F.interpolate(maps[:, m], size=(side, side), mode="nearest")
+                      for m in range(2)], dim=1)
     return {"depth": up[:, 0], "nir": up[:, 1], "depth_channels": out.channel_weights[:, 0],
             "nir_channels": out.channel_weights[:, 1]}
 

@@ -20,13 +20,15 @@ from fas_lib.models import (
     ADSNConfig,
     ADSNLoss,
     GlobalCrossModal,
-    LocalFineGrained,
+    LocalParts,
     adsn_dummy_input,
     attention_maps,
     build_adsn,
     center_loss,
     cosine_loss,
     describe_adsn,
+    overlap_loss,
+    part_center_loss,
     surface_normals,
 )
 from fas_lib.utils import set_seed
@@ -173,7 +175,8 @@ def adsn_params(cfg: ADSNConfig) -> int:
     if cfg.fusion == "attention":
         hidden = 2 * c // cfg.reduction
         total += (2 * c * hidden + hidden) + (hidden * 2 * c + 2 * c)  # global MLP
-        total += 2 * c * 2 * cfg.kernel**2 + 2  # local conv
+        total += 2 * (c * cfg.parts + cfg.parts)  # a 1x1 part conv per stream
+        total += 2 * cfg.parts * c * c + c  # parts -> C
     else:
         total += 2 * c * c + 2 * c  # 1x1 conv + BN
     return total + c + 1
@@ -186,7 +189,7 @@ def test_paper_preset_is_two_resnet18s():
     # torchvision's ResNet18 trunk (no fc) has 11,176,512 parameters with a 3-channel stem
     assert trunk_params(3, cfg.widths, cfg.blocks) == 11_176_512
     assert sum(p.numel() for p in model.depth_stream.parameters()) == 11_176_512
-    assert sum(p.numel() for p in model.parameters()) == adsn_params(cfg) == 22_891_267
+    assert sum(p.numel() for p in model.parameters()) == adsn_params(cfg) == 24_974_601
 
 
 @pytest.mark.parametrize("overrides", [{}, {"fusion": "concat"}, {"normals": False},
@@ -198,42 +201,55 @@ def test_cpu_preset_shapes_and_counts(overrides):
     out = model(adsn_dummy_input(cfg, batch_size=2))
     assert out.logits.shape == (2,) and out.embedding.shape == (2, 128)
     if cfg.fusion == "attention":
-        assert out.spatial_maps.shape == (2, 2, 14, 14)  # output stride 8: 112 / 8
+        # output stride 8: 14 x 14 maps at 112 px; K = 4 parts per stream
+        assert out.part_maps.shape == (2, 2, 4, 14, 14)
+        assert out.part_features.shape == (2, 8, 128)
         assert out.channel_weights.shape == (2, 2, 128)
     else:
-        assert out.spatial_maps is None and out.channel_weights is None
+        assert out.part_maps is None and out.channel_weights is None
+        assert out.part_features is None
 
 
 def test_describe_cpu_preset():
     row = describe_adsn(["cpu"])["cpu"]
-    assert row["params"] == adsn_params(ADSN_PRESETS["cpu"]) == 1_440_451
+    assert row["params"] == adsn_params(ADSN_PRESETS["cpu"]) == 1_568_073
     # output stride 8 (last two stages at 14 x 14): 4.4 times the 133,718,272 of stride 32
-    assert row["flops"] == 589_934_848 and row["input_size"] == 112
+    # (the parts' attention pooling, an einsum, counted: 2 streams x 4 x 128 x 196 MACs)
+    assert row["flops"] == 589_193_472 and row["input_size"] == 112
 
 
 # ---------------------------------------------------------------- attention fusion
 
 
-def test_attention_weights_sum_to_one_over_the_modalities():
+def test_global_weights_sum_to_one_over_the_modalities():
     set_seed(0)
     a, b = torch.randn(3, 8, 5, 6), torch.randn(3, 8, 5, 6)
-    out, w = GlobalCrossModal(8, reduction=4)(a, b)
-    assert out.shape == a.shape and w.shape == (3, 2, 8)
+    pooled, w = GlobalCrossModal(8, reduction=4)(a, b)
+    assert pooled.shape == (3, 8) and w.shape == (3, 2, 8)
     assert torch.allclose(w.sum(dim=1), torch.ones(3, 8))
-    assert torch.allclose(out, w[:, 0, :, None, None] * a + w[:, 1, :, None, None] * b)
-    out, maps = LocalFineGrained(8, kernel=3)(a, b)
-    assert out.shape == a.shape and maps.shape == (3, 2, 5, 6)
-    assert torch.allclose(maps.sum(dim=1), torch.ones(3, 5, 6))
+    expected = w[:, 0] * a.mean(dim=(2, 3)) + w[:, 1] * b.mean(dim=(2, 3))
+    assert torch.allclose(pooled, expected)
 
 
-def test_zero_attention_logits_average_the_modalities():
-    a, b = torch.full((1, 2, 2, 2), 2.0), torch.full((1, 2, 2, 2), 6.0)
-    local = LocalFineGrained(2)
+def test_part_maps_are_distributions_and_pool_the_features():
+    set_seed(0)
+    f = torch.randn(3, 8, 5, 6)
+    feats, maps = LocalParts(8, parts=4)(f)
+    assert maps.shape == (3, 4, 5, 6) and feats.shape == (3, 4, 8)
+    assert torch.allclose(maps.sum(dim=(2, 3)), torch.ones(3, 4))
+    # part 2 of sample 1 by hand: its map's weighted average of the features
+    by_hand = (maps[1, 2][None] * f[1]).sum(dim=(1, 2))
+    assert torch.allclose(feats[1, 2], by_hand, atol=1e-6)
+
+
+def test_zero_part_logits_average_the_whole_map():
+    f = torch.arange(2 * 2 * 3, dtype=torch.float32).view(1, 2, 2, 3)
+    local = LocalParts(2, parts=3)
     torch.nn.init.zeros_(local.conv.weight)
     torch.nn.init.zeros_(local.conv.bias)
-    out, maps = local(a, b)
-    assert torch.equal(maps, torch.full((1, 2, 2, 2), 0.5))
-    assert torch.equal(out, torch.full((1, 2, 2, 2), 4.0))
+    feats, maps = local(f)
+    assert torch.allclose(maps, torch.full((1, 3, 2, 3), 1 / 6))
+    assert torch.allclose(feats[0], f.mean(dim=(2, 3)).expand(3, 2))
 
 
 def test_attention_maps_for_plotting():
@@ -241,8 +257,11 @@ def test_attention_maps_for_plotting():
     model = build_adsn("cpu")
     x = {k: torch.rand_like(v) for k, v in adsn_dummy_input(model.config, 2).items()}
     maps = attention_maps(model, x)
-    assert maps["depth"].shape == maps["nir"].shape == (2, 112, 112)
-    assert torch.allclose(maps["depth"] + maps["nir"], torch.ones(2, 112, 112), atol=1e-6)
+    assert maps["depth"].shape == maps["nir"].shape == (2, 4, 112, 112)
+    assert torch.allclose(maps["depth"].amax(dim=(2, 3)), torch.ones(2, 4))
+    # nearest upsampling: each 14 x 14 cell is an 8 x 8 block of one value
+    block = maps["nir"][0, 0, :8, :8]
+    assert torch.equal(block, block[0, 0].expand(8, 8))
     assert torch.allclose(maps["depth_channels"] + maps["nir_channels"], torch.ones(2, 128))
     assert model.training  # restored
     with pytest.raises(ValueError, match="attention"):
@@ -285,6 +304,46 @@ def test_adsn_loss_total_by_hand():
     # cosine: both on their own center's direction, orthogonal to the other -> 0
     assert out["cosine"].item() == pytest.approx(0.0, abs=1e-7)
     assert out["total"].item() == pytest.approx(1.5 * math.log(2) + 0.1 * 1.0)
+    assert out["overlap"].item() == out["parts"].item() == 0.0  # no parts in this output
+
+
+def test_overlap_loss_by_hand():
+    disjoint = torch.zeros(1, 1, 2, 2, 2)
+    disjoint[0, 0, 0, 0, 0] = disjoint[0, 0, 1, 1, 1] = 1.0
+    assert overlap_loss(disjoint).item() == 0.0
+    same = torch.full((2, 2, 3, 2, 2), 0.25)  # every part looks everywhere alike
+    assert overlap_loss(same).item() == pytest.approx(1.0)
+    half = torch.tensor([[1.0, 1.0], [0.0, 0.0]]), torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    # one shared position of two: cosine 1 / (sqrt 2 sqrt 2) = 0.5
+    assert overlap_loss(torch.stack(half)[None, None]).item() == pytest.approx(0.5)
+    assert overlap_loss(torch.ones(1, 2, 1, 3, 3)).item() == 0.0  # one part: nothing to overlap
+
+
+def test_part_center_loss_by_hand():
+    parts = torch.tensor([[[1.0, 0.0], [0.0, 2.0]], [[3.0, 0.0], [0.0, 0.0]]])  # (B=2, P=2, 2)
+    centers = torch.zeros(2, 2, 2)
+    centers[1, 0] = torch.tensor([1.0, 0.0])
+    # sample 0 (class 1): parts at distance 0 and 2 -> 0, 4; sample 1 (class 0): 9, 0
+    assert part_center_loss(parts, torch.tensor([1, 0]), centers).item() == pytest.approx(
+        0.5 * (0 + 4 + 9 + 0) / 4)
+
+
+def test_adsn_loss_with_parts_adds_the_local_terms():
+    set_seed(0)
+    model = build_adsn("cpu", input_size=64)
+    loss = ADSNLoss.for_model(model.config, lambda_overlap=0.5, lambda_parts=0.2)
+    assert loss.part_centers.shape == (2, 8, 128)
+    out = model(adsn_dummy_input(model.config, 2))
+    y = torch.tensor([1, 0])
+    terms = loss(out, y)
+    expected = (terms["bce"] + 0.01 * terms["center"] + 0.1 * terms["cosine"]
+                + 0.5 * overlap_loss(out.part_maps)
+                + 0.2 * part_center_loss(out.part_features, y, loss.part_centers))
+    assert torch.allclose(terms["total"], expected)
+    assert terms["overlap"] > 0  # zero inputs: every part map near uniform, overlapping
+    with pytest.raises(ValueError, match="part centers"):
+        ADSNLoss(128)(out, y)
+    assert ADSNLoss.for_model(build_adsn("cpu", fusion="concat").config).part_centers is None
 
 
 # ---------------------------------------------------------------- training
@@ -294,7 +353,7 @@ def test_adsn_loss_total_by_hand():
 def test_a_few_steps_reduce_the_loss(fusion):
     set_seed(0)
     model = build_adsn("cpu", fusion=fusion, input_size=64)
-    criterion = ADSNLoss(dim=model.config.widths[-1])
+    criterion = ADSNLoss.for_model(model.config)
     x = {k: torch.rand_like(v) for k, v in adsn_dummy_input(model.config, 8).items()}
     y = torch.tensor([0, 1] * 4)
     opt = torch.optim.Adam(list(model.parameters()) + list(criterion.parameters()), lr=1e-3)
@@ -320,7 +379,7 @@ def test_output_stride_keeps_the_attention_map_large_enough():
     model = ADSN(cpu).eval()
     with torch.no_grad():
         out = model({"depth": torch.zeros(2, 1, 64, 64), "nir": torch.zeros(2, 1, 64, 64)})
-    assert out.spatial_maps.shape[-2:] == (8, 8)
+    assert out.part_maps.shape[-2:] == (8, 8)
     assert ADSN_PRESETS["paper"].output_stride == 32
     with pytest.raises(ValueError, match="output_stride"):
         ADSNConfig(output_stride=4)
