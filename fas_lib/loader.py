@@ -13,6 +13,10 @@ indexing operation (only the chosen scales), cut in NumPy on uint8 and converted
 per batch. The random offsets of an epoch are drawn up front from ``(seed, epoch)``, so a sample's
 crop does not depend on the batch it lands in or on the number of loader workers; all scales of
 one sample share the offset (the scales stay nested, as in the paper's centre-aligned crops).
+
+Whole splits in memory: :func:`load_split_tensors` (RGB, several scales) and
+:func:`load_splits` (every modality at one scale, :class:`SplitData`, the multi-modal runs of
+:mod:`fas_lib.mm_train`, which re-exports the two; :func:`split_inputs` picks their inputs).
 """
 
 from __future__ import annotations
@@ -269,3 +273,58 @@ def load_split_tensors(cache: Any, split: str, scale_indices: Sequence[int], siz
     for start in range(0, n, chunk):
         x[start:start + chunk] = ds.batch(np.arange(start, min(n, start + chunk)))[0]
     return SplitTensors(x, torch.from_numpy(ds.labels.copy()), cache.frames(split))
+
+
+class SplitData(NamedTuple):
+    """A whole split in memory: ``x`` ``{modality: (N, C, S, S)}`` float32 in ``[-1, 1]``,
+    labels ``y`` (N,) int64, and the cache's ``frames`` table of the split (the multi-modal
+    runs of :mod:`fas_lib.mm_train`)."""
+
+    x: dict[str, torch.Tensor]
+    y: torch.Tensor
+    frames: pd.DataFrame
+
+
+def load_splits(cache: Any, scale: float, size: int | None = None, splits: tuple[str, ...] = (
+        "train", "dev", "test"), chunk: int = 256) -> dict[str, SplitData]:
+    """Every modality of the given splits at one cached scale, in memory.
+
+    Args:
+        cache: a crop cache with modality crops (:class:`fas_lib.cache.CropCache`).
+        scale: one of ``cache.scales``.
+        size: centre crop side (``None``: the cached side).
+        splits: the splits to load.
+        chunk: frames read per :func:`modality_batch` call.
+
+    Raises:
+        ValueError: ``scale`` is not cached, or a split is empty.
+    """
+    scales = [float(s) for s in cache.scales]
+    if not any(abs(s - scale) < 1e-9 for s in scales):
+        raise ValueError(f"scale {scale} is not in the cache (it has {scales})")
+    index = min(range(len(scales)), key=lambda i: abs(scales[i] - scale))
+    out = {}
+    for split in splits:
+        frames = cache.frames(split)
+        if len(frames) == 0:
+            raise ValueError(f"the cache's {split!r} split is empty")
+        parts = [modality_batch(cache, split, np.arange(a, min(a + chunk, len(frames))),
+                                scale_index=index, size=size)
+                 for a in range(0, len(frames), chunk)]
+        x = {m: torch.cat([p[m] for p in parts]) for m in ("rgb", *cache.modalities)}
+        out[split] = SplitData(x, torch.tensor(frames["label"].to_numpy(np.int64)), frames)
+    return out
+
+
+def split_inputs(data: SplitData, modalities: Sequence[str],
+                 rows: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The model inputs ``{modality: x[rows]}`` of some frames of a split.
+
+    Raises:
+        ValueError: the split has no crops of one of ``modalities``.
+    """
+    missing = [m for m in modalities if m not in data.x]
+    if missing:
+        raise ValueError(f"the cache has no {missing} crops (it has {sorted(data.x)}); build it "
+                         "with modalities=('depth', 'nir')")
+    return {m: data.x[m][rows] for m in modalities}

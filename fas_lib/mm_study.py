@@ -14,16 +14,19 @@ The runs (:func:`study_runs`), every one an :class:`~fas_lib.mm_train.MMRunConfi
   (:func:`~fas_lib.models.dlib_trunk_config`) from random weights / from dlib's
   (:func:`~fas_lib.models.init_from_face_recognition`);
 * ``fold_<type>`` (:func:`fold_runs`): MM-FAS (as ``mmfas``) trained on bona fide and every
-  attack type but ``<type>``; their averaged scores are the ``ensemble`` row (a fold
-  ensemble: one network per fold, where the authors' public code averages 3 folds x 2 seeds x
-  4 pre-trained face networks), and
-  each fold on the type it never saw is an **unseen-attack row**
-  (:func:`fas_lib.mm_metrics.unseen_attack_report`);
-* ``adsn``: ADSN (attention fusion, BCE + center + cosine); ``adsn_no_bce``,
-  ``adsn_no_center``, ``adsn_no_cosine``: one loss term removed (without BCE the model is scored
-  by its embedding's cosines to the two class centers,
-  :meth:`~fas_lib.models.ADSNLoss.center_scores`); ``adsn_concat``: concatenation instead of
-  attention.
+  attack type but ``<type>``, with ``StudyPlan.fold_seeds`` seeds per fold (``fold_<type>``,
+  then ``fold_<type>_seed<s>``; default one); their averaged scores are the ``ensemble`` row
+  (a **fold ensemble** of ``folds x fold_seeds`` networks, not the authors' ensemble: theirs
+  is 3 attack-type folds x 2 seeds x 4 pre-trained face or gender networks, as the issue
+  counts it; the public ``ensemble.py`` averages 7 (pre-training, seed) pairs x 3 folds = 21,
+  each scored with flip TTA), and each fold (its seeds averaged) on the type it never saw is
+  an **unseen-attack row** (:func:`fas_lib.mm_metrics.unseen_attack_report`);
+* ``adsn``: ADSN (attention fusion, BCE + center + cosine + the local overlap and
+  part-center terms); ``adsn_no_bce``, ``adsn_no_center``, ``adsn_no_cosine``: one loss term
+  removed (without BCE the model is scored by its embedding's cosines to the two class
+  centers, :meth:`~fas_lib.models.ADSNLoss.center_scores`); ``adsn_no_local``: both local
+  terms removed (the parts are then free to overlap); ``adsn_concat``: concatenation instead
+  of attention.
 
 :func:`run_study` trains them (each run folder read back when finished, resumed when
 interrupted) and returns a :class:`Study`; :meth:`Study.summary` is what notebook 08 writes to
@@ -63,7 +66,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "sensors": ("rgb", "depth", "nir"),
     "mmfas": ("rgb", "depth", "nir", "early", "mmfas_main", "mmfas", "fr_random", "fr_init",
               "ensemble"),
-    "adsn": ("adsn", "adsn_no_bce", "adsn_no_center", "adsn_no_cosine", "adsn_concat"),
+    "adsn": ("adsn", "adsn_no_bce", "adsn_no_center", "adsn_no_cosine", "adsn_no_local",
+             "adsn_concat"),
 }
 
 
@@ -80,10 +84,14 @@ class StudyPlan:
         seed: the runs' seed.
         fold_types: the attack types that get a fold (``None``: every attack type of the
             training split); each needs training and test attacks.
-        adsn_loss: ADSN's loss weights (``lambda_center``, ``lambda_cosine``; the ablation sets
-            one of ``lambda_bce``, ``lambda_center``, ``lambda_cosine`` to 0).
+        adsn_loss: ADSN's loss weights (``lambda_center``, ``lambda_cosine``,
+            ``lambda_overlap``, ``lambda_parts``; the ablation sets one of ``lambda_bce``,
+            ``lambda_center``, ``lambda_cosine``, or both local ones, to 0).
         skip: run names left out (e.g. ``("fr_random", "fr_init")`` on a machine without
             dlib's model file); left-out rows are listed in the summary.
+        fold_seeds: networks per fold, seeded ``seed``, ``seed + 1``, ...; the ``ensemble``
+            row averages all ``folds x fold_seeds`` (the authors': 2 seeds per fold, times 4
+            pre-trainings; the default 1 is the study's runs before this field existed).
     """
 
     scale: float = 1.0
@@ -96,6 +104,12 @@ class StudyPlan:
     fold_types: tuple[str, ...] | None = None
     adsn_loss: Mapping[str, float] = field(default_factory=dict)
     skip: tuple[str, ...] = ()
+    fold_seeds: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.fold_seeds, bool) or not isinstance(self.fold_seeds, int) or \
+                self.fold_seeds < 1:
+            raise ValueError(f"fold_seeds must be an integer >= 1, got {self.fold_seeds!r}")
 
     def run(self, name: str, model: str = "mmfas", epochs: int | None = None,
             **fields: Any) -> MMRunConfig:
@@ -119,6 +133,7 @@ def study_runs(plan: StudyPlan) -> dict[str, MMRunConfig]:
         "adsn": {"loss": loss}, "adsn_no_bce": {"loss": {**loss, "lambda_bce": 0.0}},
         "adsn_no_center": {"loss": {**loss, "lambda_center": 0.0}},
         "adsn_no_cosine": {"loss": {**loss, "lambda_cosine": 0.0}},
+        "adsn_no_local": {"loss": {**loss, "lambda_overlap": 0.0, "lambda_parts": 0.0}},
         "adsn_concat": {"loss": loss, "options": {"fusion": "concat"}}}
     runs = {n: plan.run(n, **f) for n, f in mm.items() if n not in plan.skip}
     runs.update({n: plan.run(n, "adsn", plan.adsn_epochs, **f) for n, f in adsn.items()
@@ -127,10 +142,16 @@ def study_runs(plan: StudyPlan) -> dict[str, MMRunConfig]:
 
 
 def fold_runs(plan: StudyPlan, attack_types: Sequence[str]) -> dict[str, MMRunConfig]:
-    """``fold_<type>``: the ``mmfas`` run trained without ``<type>``, for every type."""
+    """``fold_<type>``: the ``mmfas`` run trained without ``<type>``, for every type; with
+    ``plan.fold_seeds > 1`` also ``fold_<type>_seed<s>``, the same run seeded ``s = seed + 1,
+    ...`` (the first member keeps the name and folder of a one-seed study)."""
     base = plan.run("mmfas")
-    return {f"fold_{t}": replace(base, name=f"fold_{t}", exclude_attacks=(t,))
-            for t in attack_types}
+    out = {}
+    for t in attack_types:
+        for i in range(plan.fold_seeds):
+            name = f"fold_{t}" if i == 0 else f"fold_{t}_seed{plan.seed + i}"
+            out[name] = replace(base, name=name, exclude_attacks=(t,), seed=plan.seed + i)
+    return out
 
 
 def ensemble_scores(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -199,7 +220,8 @@ class Study:
                       "eval_ms_per_face": r["timing"]["eval_ms_per_face"],
                       "n_train_frames": r["data"]["n_train_frames"]}
                   for n, r in self.results.items()}
-        return {"plan": {**asdict(self.plan), "adsn_loss": dict(self.plan.adsn_loss)},
+        plan = {k: v for k, v in asdict(self.plan).items() if k != "fold_seeds" or v != 1}
+        return {"plan": {**plan, "adsn_loss": dict(self.plan.adsn_loss)},
                 "groups": {g: [n for n in rows if n in self.reports] for g, rows in GROUPS.items()},
                 "reports": self.reports, "unseen": self.unseen, "timing": timing,
                 "skipped": list(self.plan.skip),
@@ -216,6 +238,22 @@ def _train_all(runs: Mapping[str, MMRunConfig], cache: Any, out_root: str | Path
         results[name] = train_mm(cfg, cache, folders[name], progress=progress, data=data)
         scores[name] = read_scores(folders[name] / SCORES)
     return results, scores, folders
+
+
+def _unseen_rows(folds: Sequence[str], scores: Mapping[str, pd.DataFrame],
+                 results: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One unseen-attack row per fold type: its runs' scores (its seeds) averaged, on the type
+    they never saw; ``run`` is the fold's first run, ``members`` (several seeds only) all."""
+    members: dict[str, list[str]] = {}
+    for n in folds:
+        members.setdefault(results[n]["config"]["exclude_attacks"][0], []).append(n)
+    rows = []
+    for t, names in members.items():
+        table = scores[names[0]] if len(names) == 1 else ensemble_scores(
+            [scores[n] for n in names])
+        row = {**unseen_attack_report(table, t), "run": names[0]}
+        rows.append(row if len(names) == 1 else {**row, "members": names})
+    return rows
 
 
 def run_study(cache: Any, plan: StudyPlan, out_root: str | Path,
@@ -249,10 +287,7 @@ def run_study(cache: Any, plan: StudyPlan, out_root: str | Path,
     results, scores, folders = _train_all(runs, cache, out_root, data, progress)
     reports = {n: r["metrics"] for n, r in results.items()}
     folds = [n for n in scores if n.startswith("fold_")]
-    unseen = [unseen_attack_report(scores[n], results[n]["config"]["exclude_attacks"][0])
-              for n in folds]
-    for row, n in zip(unseen, folds):
-        row["run"] = n
+    unseen = _unseen_rows(folds, scores, results)
     if folds:
         scores["ensemble"] = ensemble_scores([scores[n] for n in folds])
         reports["ensemble"] = mm_report(scores["ensemble"])
@@ -271,8 +306,9 @@ def attention_samples(folder: str | Path, data: SplitData,
             listed under ``"missing"``.
 
     Returns:
-        ``{type: {"depth", "nir" (the two inputs, (S, S)), "attention_depth",
-        "attention_nir" (the local maps, (S, S)), "row" (its position in data)}}`` and
+        ``{type: {"depth", "nir" (the two inputs, (S, S)), "parts_depth", "parts_nir" (each
+        stream's K part maps, (K, S, S), each scaled to a maximum of 1:
+        :func:`~fas_lib.models.attention_maps`), "row" (its position in data)}}`` and
         ``"missing"``.
     """
     model, _, cfg = load_mm_run(folder)
@@ -288,8 +324,8 @@ def attention_samples(folder: str | Path, data: SplitData,
         x = {m: data.x[m][hit[:1]] for m in ("depth", "nir")}
         att = attention_maps(model, x)
         out[t] = {"depth": x["depth"][0, 0].numpy(), "nir": x["nir"][0, 0].numpy(),
-                  "attention_depth": att["depth"][0].numpy(),
-                  "attention_nir": att["nir"][0].numpy(), "row": int(hit[0])}
+                  "parts_depth": att["depth"][0].numpy(),
+                  "parts_nir": att["nir"][0].numpy(), "row": int(hit[0])}
     return out
 
 
@@ -300,7 +336,8 @@ def missing_sensor(run_dir: str | Path, cache: Any, drop: str, fill: float = 0.0
     The dropped sensor's input is the constant ``fill`` (0.0: mid-grey, the middle of the
     ``[-1, 1]`` inputs), the others are as recorded. The threshold stays the deployed model's
     (its own dev EER threshold with every sensor), so APCER / BPCER / ACER say what a system
-    calibrated with every sensor does when one fails; ``test_eer`` is threshold-free.
+    calibrated with every sensor does when one fails; ``test_eer`` is threshold-free. A run
+    trained with ``tta_flip`` is scored with it, as its dev scores were.
 
     Args:
         run_dir: a finished :func:`fas_lib.mm_train.train_mm` folder.
@@ -324,7 +361,7 @@ def missing_sensor(run_dir: str | Path, cache: Any, drop: str, fill: float = 0.0
     test = data["test"]
     x = {**test.x, drop: test.x[drop].new_full(test.x[drop].shape, fill)}
     scores = score_mm(model, loss_mod, SplitData(x, test.y, test.frames), cfg.modalities,
-                      cfg.eval_batch_size)
+                      cfg.eval_batch_size, cfg.tta_flip)
     dev = read_scores(Path(run_dir) / SCORES)
     table = pd.concat([dev[dev["split"] == "dev"], scores_table("test", test.frames, scores)],
                       ignore_index=True)

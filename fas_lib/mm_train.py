@@ -4,16 +4,18 @@ One run (:func:`train_mm`): the model of :class:`MMRunConfig` (any MM-FAS config
 single modality, early fusion, no aggregation and the face-recognition trunk with
 :func:`~fas_lib.models.init_from_face_recognition`; or any ADSN config with the weights of
 :class:`~fas_lib.models.ADSNLoss`), trained with Adam on the ``train`` frames of one crop scale
-(:func:`load_splits`, through :func:`fas_lib.loader.modality_batch`: whole splits in memory,
-they are small), random horizontal flips of all modalities of a sample together. MM-FAS learns
+(:func:`fas_lib.loader.load_splits`, re-exported here: whole splits in memory,
+they are small), random horizontal flips of all modalities of a sample together; optionally
+with the authors' recipe (:mod:`fas_lib.mm_recipe`: Adam's betas, a cosine schedule, their
+augmentation, flip test-time augmentation; :meth:`MMRunConfig.recipe`). MM-FAS learns
 with cross-entropy on its two logits (the authors' ``cce``), ADSN with its loss. A run folder
 (:func:`mm_run_dir`: ``<name>-<hash of the config and the data>``, as :func:`fas_lib.runs.
 run_dir`) holds ``checkpoint.pt`` after every epoch, then ``scores.csv`` (dev and test frame
 scores, :func:`fas_lib.scoring.scores_table`) and ``results.json`` (:func:`fas_lib.runs.
 write_run`; metrics of :func:`fas_lib.mm_metrics.mm_report`). A finished folder is read back,
 an interrupted one resumes: every epoch re-seeds Python, NumPy and PyTorch from ``(seed,
-epoch)`` and draws its order and flips from that seed, so a resumed run scores exactly like an
-uninterrupted one (on CPU).
+epoch)`` and draws its order, flips and augmentation from that seed, so a resumed run scores
+exactly like an uninterrupted one (on CPU).
 
 Scores: MM-FAS ``softmax(logits)[:, 1]``; ADSN ``sigmoid(logit)``, or, trained without BCE
 (``lambda_bce=0``: its classifier then learns nothing), the embedding's cosine to the bona fide
@@ -29,7 +31,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,8 +41,17 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from fas_lib.config import epoch_seed
-from fas_lib.loader import modality_batch
+from fas_lib.loader import SplitData, load_splits, split_inputs
 from fas_lib.mm_metrics import mm_report
+from fas_lib.mm_recipe import (
+    MM_RECIPES,
+    UNHASHED_DEFAULTS,
+    augment_batch,
+    check_recipe,
+    draw_augment,
+    flip_tta,
+    set_epoch_lr,
+)
 from fas_lib.models import (
     ADSN,
     ADSN_PRESETS,
@@ -84,11 +95,16 @@ class MMRunConfig:
         options: overrides of the preset's fields (``modalities``, ``aggregation``,
             ``fusion``, ``trunk``, ``widths``, ``input_size``; ADSN ``fusion``, ...).
         loss: ADSN only: :class:`~fas_lib.models.ADSNLoss` weights (``lambda_bce``,
-            ``lambda_center``, ``lambda_cosine``, ``margin``).
+            ``lambda_center``, ``lambda_cosine``, ``margin``, ``lambda_overlap``, ``lambda_parts``).
         init: ``"random"`` or ``"face_recognition"`` (MM-FAS with ``trunk="dlib"``).
-        epochs, batch_size, lr, weight_decay: Adam's training schedule (constant rate).
+        epochs, batch_size, lr, weight_decay, betas: Adam's training schedule.
+        schedule: ``"constant"`` rate or ``"cosine"`` over the epochs, set once per epoch
+            (:func:`fas_lib.mm_recipe.epoch_lr`).
         scale: the cached crop scale the model sees.
         flip: random horizontal flips (all modalities of a sample flipped together).
+        augment: ``None`` or ``"paper"``: the authors' training augmentation besides the flip
+            (:data:`fas_lib.mm_recipe.PAPER_AUGMENT`).
+        tta_flip: score a frame as the mean of its and its mirror's score.
         exclude_attacks: attack types left out of the training frames.
         seed: model initialisation, order and flips.
         name: run name (the folder's prefix).
@@ -110,9 +126,15 @@ class MMRunConfig:
     seed: int = 0
     name: str = "mm"
     eval_batch_size: int = 128
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "constant"
+    augment: str | None = None
+    tta_flip: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exclude_attacks", tuple(self.exclude_attacks))
+        object.__setattr__(self, "betas", check_recipe(self.betas, self.schedule, self.augment,
+                                                       self.tta_flip))
         if self.model not in MM_MODELS:
             raise ValueError(f"model must be one of {MM_MODELS}, got {self.model!r}")
         if self.init not in INITS:
@@ -141,54 +163,26 @@ class MMRunConfig:
         return tuple(self.model_config().modalities) if self.model == "mmfas" else ADSN.modalities
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly fields (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
+        """JSON-friendly fields (tuples become lists); the recipe fields only when they differ
+        from their defaults (:data:`~fas_lib.mm_recipe.UNHASHED_DEFAULTS`: older run folders
+        keep their hash)."""
+        d = json.loads(json.dumps(asdict(self)))
+        return {k: v for k, v in d.items() if k not in UNHASHED_DEFAULTS
+                or v != UNHASHED_DEFAULTS[k]}
+
+    @classmethod
+    def recipe(cls, recipe: str = "paper", /, **fields: Any) -> MMRunConfig:
+        """A named recipe of :data:`~fas_lib.mm_recipe.MM_RECIPES`, ``fields`` overriding it
+        (e.g. ``MMRunConfig.recipe("paper", preset="cpu", epochs=2)``)."""
+        if recipe not in MM_RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; have {sorted(MM_RECIPES)}")
+        return cls(**{**MM_RECIPES[recipe], **fields})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MMRunConfig:
         """The inverse of :meth:`to_dict`."""
         return cls(**{**d, "options": dict(d.get("options") or {}),
                       "loss": dict(d.get("loss") or {})})
-
-
-class SplitData(NamedTuple):
-    """A whole split in memory: ``x`` ``{modality: (N, C, S, S)}`` float32 in ``[-1, 1]``,
-    labels ``y`` (N,) int64, and the cache's ``frames`` table of the split."""
-
-    x: dict[str, Tensor]
-    y: Tensor
-    frames: pd.DataFrame
-
-
-def load_splits(cache: Any, scale: float, size: int | None = None, splits: tuple[str, ...] = (
-        "train", "dev", "test"), chunk: int = 256) -> dict[str, SplitData]:
-    """Every modality of the given splits at one cached scale, in memory.
-
-    Args:
-        cache: a crop cache with modality crops (:class:`fas_lib.cache.CropCache`).
-        scale: one of ``cache.scales``.
-        size: centre crop side (``None``: the cached side).
-        splits: the splits to load.
-        chunk: frames read per :func:`~fas_lib.loader.modality_batch` call.
-
-    Raises:
-        ValueError: ``scale`` is not cached, or a split is empty.
-    """
-    scales = [float(s) for s in cache.scales]
-    if not any(abs(s - scale) < 1e-9 for s in scales):
-        raise ValueError(f"scale {scale} is not in the cache (it has {scales})")
-    index = min(range(len(scales)), key=lambda i: abs(scales[i] - scale))
-    out = {}
-    for split in splits:
-        frames = cache.frames(split)
-        if len(frames) == 0:
-            raise ValueError(f"the cache's {split!r} split is empty")
-        parts = [modality_batch(cache, split, np.arange(a, min(a + chunk, len(frames))),
-                                scale_index=index, size=size)
-                 for a in range(0, len(frames), chunk)]
-        x = {m: torch.cat([p[m] for p in parts]) for m in ("rgb", *cache.modalities)}
-        out[split] = SplitData(x, torch.tensor(frames["label"].to_numpy(np.int64)), frames)
-    return out
 
 
 def build_mm(cfg: MMRunConfig) -> tuple[nn.Module, ADSNLoss | None]:
@@ -199,19 +193,11 @@ def build_mm(cfg: MMRunConfig) -> tuple[nn.Module, ADSNLoss | None]:
         if cfg.init != "random":
             raise ValueError("ADSN has no face-recognition init; use init='random'")
         model = ADSN(mcfg)
-        return model, ADSNLoss(mcfg.widths[-1], **dict(cfg.loss))
+        return model, ADSNLoss.for_model(mcfg, **dict(cfg.loss))
     model = MMFAS(mcfg)
     if cfg.init == "face_recognition":
         init_from_face_recognition(model)
     return model, None
-
-
-def _inputs(data: SplitData, modalities: tuple[str, ...], rows: Tensor) -> dict[str, Tensor]:
-    missing = [m for m in modalities if m not in data.x]
-    if missing:
-        raise ValueError(f"the cache has no {missing} crops (it has {sorted(data.x)}); build it "
-                         "with modalities=('depth', 'nir')")
-    return {m: data.x[m][rows] for m in modalities}
 
 
 def train_step(model: nn.Module, loss_mod: ADSNLoss | None, opt: torch.optim.Optimizer,
@@ -229,20 +215,26 @@ def train_step(model: nn.Module, loss_mod: ADSNLoss | None, opt: torch.optim.Opt
     return float(loss.item())
 
 
+def _frame_scores(out: Any, loss_mod: ADSNLoss | None) -> Tensor:
+    if loss_mod is None:
+        return scores_from_logits(out)
+    if loss_mod.lambda_bce == 0:
+        return loss_mod.center_scores(out.embedding)
+    return torch.sigmoid(out.logits)
+
+
 @torch.no_grad()
 def score_mm(model: nn.Module, loss_mod: ADSNLoss | None, data: SplitData,
-             modalities: tuple[str, ...], batch_size: int = 128) -> np.ndarray:
-    """Bona-fide scores of every frame of a split, in eval mode (see the module docstring)."""
+             modalities: tuple[str, ...], batch_size: int = 128,
+             tta_flip: bool = False) -> np.ndarray:
+    """Bona-fide scores of every frame of a split, in eval mode (see the module docstring);
+    ``tta_flip``: each the mean of the frame's and its mirror's (:func:`~fas_lib.mm_recipe.
+    flip_tta`)."""
     model.eval()
     scores = []
     for a in range(0, len(data.y), batch_size):
-        out = model(_inputs(data, modalities, torch.arange(a, min(a + batch_size, len(data.y)))))
-        if loss_mod is None:
-            scores.append(scores_from_logits(out))
-        elif loss_mod.lambda_bce == 0:
-            scores.append(loss_mod.center_scores(out.embedding))
-        else:
-            scores.append(torch.sigmoid(out.logits))
+        x = split_inputs(data, modalities, torch.arange(a, min(a + batch_size, len(data.y))))
+        scores.append(flip_tta(lambda v: _frame_scores(model(v), loss_mod), x, tta_flip))
     return torch.cat(scores).double().numpy()
 
 
@@ -268,22 +260,24 @@ def _train_rows(cfg: MMRunConfig, train: SplitData) -> Tensor:
 
 def _epoch(state: dict[str, Any], rows: Tensor, train: SplitData, epoch: int,
            bar: tqdm | None) -> dict[str, float]:
-    """One seeded pass over ``rows``: order and flips from ``(seed, epoch)``."""
+    """One seeded pass over ``rows``: order, flips and augmentation from ``(seed, epoch)``, at
+    the epoch's rate."""
     cfg, model, loss_mod, opt = state["cfg"], state["model"], state["loss"], state["opt"]
-    set_seed(epoch_seed(cfg.seed, epoch))
-    gen = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
+    seed = epoch_seed(cfg.seed, epoch)
+    set_seed(seed)
+    set_epoch_lr(opt, cfg.lr, cfg.schedule, epoch, cfg.epochs)
+    gen = torch.Generator().manual_seed(seed)
     order = rows[torch.randperm(len(rows), generator=gen)]
     flips = torch.rand(len(train.y), generator=gen) < 0.5
+    aug = draw_augment(train.y, rows, seed) if cfg.augment else None
     model.train()
     t0, total, seen = time.perf_counter(), 0.0, 0
     for a in range(0, len(order), cfg.batch_size):
         batch = order[a:a + cfg.batch_size]
         if len(batch) < 2:  # BatchNorm needs two samples
             continue
-        x = _inputs(train, cfg.modalities, batch)
-        if cfg.flip:
-            f = flips[batch].view(-1, 1, 1, 1)
-            x = {m: torch.where(f, v.flip(-1), v) for m, v in x.items()}
+        x = augment_batch(split_inputs(train, cfg.modalities, batch), batch,
+                          flips if cfg.flip else None, aug, train.x)
         loss = train_step(model, loss_mod, opt, x, train.y[batch])
         total, seen = total + loss * len(batch), seen + len(batch)
         if bar is not None:
@@ -296,9 +290,10 @@ def _epoch(state: dict[str, Any], rows: Tensor, train: SplitData, epoch: int,
 
 def make_optimizer(cfg: MMRunConfig, model: nn.Module,
                    loss_mod: ADSNLoss | None) -> torch.optim.Optimizer:
-    """Adam over the model's parameters and the loss module's (ADSN's class centers)."""
+    """Adam (``cfg.betas``) over the model's parameters and the loss module's (ADSN's class
+    centers)."""
     params = list(model.parameters()) + (list(loss_mod.parameters()) if loss_mod else [])
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
 
 
 def _state(cfg: MMRunConfig) -> dict[str, Any]:
@@ -329,7 +324,7 @@ def _score_and_write(state: dict[str, Any], data: Mapping[str, SplitData], out: 
     t0 = time.perf_counter()
     for split in ("dev", "test"):
         s = score_mm(state["model"], state["loss"], data[split], cfg.modalities,
-                     cfg.eval_batch_size)
+                     cfg.eval_batch_size, cfg.tta_flip)
         tables.append(scores_table(split, data[split].frames, s))
     eval_s = time.perf_counter() - t0
     scores = pd.concat(tables, ignore_index=True)

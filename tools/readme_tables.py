@@ -573,8 +573,10 @@ MM_NAMES: dict[str, str] = {
     "mmfas": "MM-FAS", "fr_random": "MM-FAS, dlib trunk, random init",
     "fr_init": "MM-FAS, dlib trunk, face-recognition init",
     "ensemble": "MM-FAS ensemble of the attack-type folds",
-    "adsn": "ADSN (BCE + center + cosine, attention)", "adsn_no_bce": "ADSN without BCE",
+    "adsn": "ADSN (BCE + center + cosine + local terms, attention)",
+    "adsn_no_bce": "ADSN without BCE",
     "adsn_no_center": "ADSN without center loss", "adsn_no_cosine": "ADSN without cosine loss",
+    "adsn_no_local": "ADSN without the local overlap and part-center losses",
     "adsn_concat": "ADSN, concatenation instead of attention",
 }
 

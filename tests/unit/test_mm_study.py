@@ -50,6 +50,7 @@ def test_runs_of_the_plan():
     assert runs["fr_init"].model_config().trunk == "dlib"
     assert runs["fr_random"].options == runs["fr_init"].options
     assert runs["adsn_no_bce"].loss == {"lambda_bce": 0.0}
+    assert runs["adsn_no_local"].loss == {"lambda_overlap": 0.0, "lambda_parts": 0.0}
     assert runs["adsn_concat"].model_config().fusion == "concat"
     folds = fold_runs(plan, ["mask", "print_flat"])
     assert folds["fold_mask"].exclude_attacks == ("mask",)
@@ -121,8 +122,12 @@ def test_attention_samples(study, cache):
     assert out["missing"] == ["replay_screen"]
     for t in ("live", "mask"):
         s = out[t]
-        assert s["depth"].shape == s["attention_depth"].shape == (48, 48)
-        np.testing.assert_allclose(s["attention_depth"] + s["attention_nir"], 1, atol=1e-5)
+        k = 4  # the CPU preset's parts per stream
+        assert s["depth"].shape == (48, 48)
+        assert s["parts_depth"].shape == s["parts_nir"].shape == (k, 48, 48)
+        # each part map scaled to a maximum of 1, non-negative
+        np.testing.assert_allclose(s["parts_depth"].max(axis=(1, 2)), 1, atol=1e-6)
+        assert s["parts_nir"].min() >= 0
     assert data.frames["attack_type"][out["mask"]["row"]] == "mask"
     with pytest.raises(ValueError, match="attention maps need ADSN"):
         attention_samples(study.folders["mmfas"], data, ["live"])
