@@ -26,15 +26,17 @@
 #    face-recognition initialisation, one model vs an ensemble of per-attack-type folds.
 # 3. Read the unseen-attack rows: each fold's model on the attack type it never saw.
 # 4. Train ADSN (Deng et al., TIFS 2023): surface normals and NIR in two ResNet18 streams,
-#    attention fusion, BCE + center + cosine losses; remove each loss term and the attention.
-# 5. Read the ISO metrics (ACER with APCER the worst attack type) and the ChaLearn metric (TPR
+#    a global and a local (part) attention branch, BCE + center + cosine losses and two local
+#    terms; remove each loss term and the attention.
+# 5. Read MM-FAS and ADSN written out in plain tensors, checked against the library.
+# 6. Read the ISO metrics (ACER with APCER the worst attack type) and the ChaLearn metric (TPR
 #    at FPR = 1e-2 and 1e-3), and see where each fused model still fails.
 #
 # **Before this notebook**: 00 (SynthSpoof, its depth and NIR preview), 02 (the crop cache),
 # 03 (training and the EER). Papers: Parkin & Grinchuk 2019; Deng et al. 2023.
 #
 # Runtime on a laptop CPU: about 6 min (measured on 2 idle cores: data generation and caching
-# included, 20 small models), seconds when its runs exist in `RUNS_DIR`. SMOKE: under 1 min.
+# included, 21 small models), seconds when its runs exist in `RUNS_DIR`. SMOKE: under 1 min.
 
 # %%
 import time
@@ -94,7 +96,7 @@ PLAN = mm_study.StudyPlan(scale=SCALE, input_size=CROP_SIZE, epochs=EPOCHS,
 #
 # The notebook's dataset is smaller than the course's default (16 subjects, 2 sessions, 2 live
 # videos and one of each attack type per subject and session, 4 frames per video; 64 x 64
-# crops at scale 1.0) so that it trains 20 models in minutes. The
+# crops at scale 1.0) so that it trains 21 models in minutes. The
 # crop cache cuts the depth and NIR crops with the RGB crop's alignment transform, so a pixel
 # of the frame lands on the same crop pixel in all three; the faces are placed with the
 # generator's exact boxes (`use_gt_boxes`: alignment is notebook 01's subject, not this one's).
@@ -217,6 +219,51 @@ if FACE_RECOGNITION:
     print("max |port - dlib| per portrait:", {k: f"{v:.2e}" for k, v in errors.items()})
 
 # %% [markdown]
+# ### MM-FAS in plain tensors
+#
+# What `run_study` trained as `mmfas` is the lines below. The run is read back and its forward
+# pass written out on eight test frames: each sensor's trunk gives its level-1, 2 and 3 maps;
+# the **main path** concatenates the level-3 maps, runs the fourth stage and pools; the
+# **aggregation path** concatenates the sensors' level-k maps, mixes them with a 1x1
+# convolution and a ReLU, adds the previous level's output and runs its own copy of stage
+# k + 1; the two pooled vectors are summed and classified. The asserts check that these lines
+# compute what `fas_lib.models.MMFAS` computes, and the cross-entropy it trains with.
+
+# %%
+import torch
+import torch.nn.functional as F
+
+from fas_lib.mm_train import load_mm_run, load_splits
+
+TEST_SPLIT = load_splits(cache, SCALE, CROP_SIZE, splits=("test",))  # every model reads CROP_SIZE
+net, _, net_cfg = load_mm_run(study.folders["mmfas"])
+net.eval()
+batch = torch.arange(min(8, len(TEST_SPLIT["test"].y)))
+xb = {m: TEST_SPLIT["test"].x[m][batch] for m in ("rgb", "depth", "nir")}  # (8, C_m, 64, 64)
+yb = TEST_SPLIT["test"].y[batch]                                           # 1 = bona fide
+with torch.no_grad():
+    levels = [net.trunks[m](xb[m]) for m in net_cfg.modalities]  # per sensor: (l1, l2, l3)
+    # main path: the sensors' level-3 maps concatenated, the fourth stage, average pooling
+    main = net.main_stage(torch.cat([lv[2] for lv in levels], 1)).mean(dim=(2, 3))  # (8, w4)
+    # aggregation path, levels 1-3
+    agg = None
+    for k, block in enumerate(net.agg):
+        cat = torch.cat([lv[k] for lv in levels], 1)                   # (8, 3 * w_k, s_k, s_k)
+        mixed = F.relu(F.conv2d(cat, block.merge.weight, block.merge.bias))  # (8, w_k, ...)
+        if agg is not None:
+            mixed = mixed + agg                                        # the previous level
+        agg = block.stage(mixed)                                       # (8, w_k+1, s_k+1, ...)
+        print(f"level {k + 1}: concatenated {tuple(cat.shape)} -> out {tuple(agg.shape)}")
+    emb = main + agg.mean(dim=(2, 3))                                  # the pooled sum (8, w4)
+    logits = F.linear(emb, net.classifier.weight, net.classifier.bias)  # (8, 2), 1 = bona fide
+    loss = -F.log_softmax(logits, dim=1)[torch.arange(len(yb)), yb].mean()  # cross-entropy
+    lib_logits = net(xb)
+assert torch.allclose(logits, lib_logits, atol=1e-5)
+assert torch.allclose(loss, F.cross_entropy(lib_logits, yb), atol=1e-6)
+print(f"logits equal the library's (max difference {(logits - lib_logits).abs().max():.1e}); "
+      f"loss {loss:.4f}")
+
+# %% [markdown]
 # ## 6. The fold ensemble and the unseen-attack rows
 #
 # A **fold ensemble**: one model per fold, each trained on bona fide and every attack type but
@@ -224,9 +271,10 @@ if FACE_RECOGNITION:
 # ensemble, not the whole of it: their public repository (AlexanderParkin/ChaLearn_liveness_
 # challenge, `data/opts/`) trains 3 attack-type folds with 2 seeds from each of 4 pre-trained
 # face networks, 24 networks in all; here one network per fold, one seed, one initialisation
-# (the number of folds is `fold_types` of the plan). Below, each fold's model on the
-# attack type it never saw, with the threshold from dev *without* that type (what the fold's
-# model could know): a high APCER means the other attacks taught it nothing about this one.
+# (the plan's `fold_types` sets the folds, `fold_seeds` the seeds per fold). Below, each
+# fold's model on the attack type it never saw, with the threshold from dev *without* that
+# type (what the fold's model could know): a high APCER means the other attacks taught it
+# nothing about this one.
 
 # %%
 UNSEEN = pd.DataFrame(study.unseen).set_index("attack_type")
@@ -241,9 +289,6 @@ display(pct(UNSEEN[["test_eer", "apcer", "bpcer", "acer", "tpr_at_fpr_1e-02"]]))
 # every sensor): what that system does when a sensor fails, not a model retrained without it.
 
 # %%
-from fas_lib.mm_train import load_splits
-
-TEST_SPLIT = load_splits(cache, SCALE, CROP_SIZE, splits=("test",))  # every model reads CROP_SIZE
 rows = []
 for name in ("mmfas", "adsn"):
     for sensor in study.results[name]["data"]["modalities"] if name in study.folders else ():
@@ -257,40 +302,126 @@ display(MISSING.assign(**{c: (100 * MISSING[c]).round(2)
 # %% [markdown]
 # ## 7. ADSN and its ablation
 #
-# ADSN sees depth (as surface normals) and NIR only. Its loss is BCE + center + cosine;
-# removing BCE leaves the classifier untrained, so that row is scored by the embedding's
-# cosine to the bona fide center minus its cosine to the attack center. `adsn_concat` replaces
-# the attention fusion by a concatenation and a 1x1 convolution.
+# ADSN sees depth (as surface normals) and NIR only, one ResNet18 stream each. Its fusion has
+# a **global** branch (per channel, a softmax over the two streams from both streams' pooled
+# descriptors) and a **local** branch (in each stream, K attention maps, each a softmax over
+# the positions, whose weighted averages of the stream's features are K part features). Its
+# loss is BCE + center + cosine on the fused embedding, plus two **local terms**: the parts'
+# maps should not overlap, and a part's feature should sit near its class's center for that
+# part. The paper's method section was not available here: the local branch and its two terms
+# are our reading of its abstract (`fas_lib/models/adsn.py` says what is reconstruction).
+# Removing BCE leaves the classifier untrained, so that row is scored by the embedding's
+# cosine to the bona fide center minus its cosine to the attack center; `adsn_no_local` drops
+# both local terms; `adsn_concat` replaces the attention fusion by a concatenation and a 1x1
+# convolution.
 
 # %%
 display(pct(study.table("adsn")))
 
 # %% [markdown]
-# Where does ADSN's local attention look, on a live face, a print, a replay and a mask? Each
-# pixel's weights over the two streams sum to 1: bright in the depth column means "trust the
-# depth stream here". The CPU preset keeps its last two stages at 1/8 of the input (output
-# stride 8, `ADSNConfig.output_stride`), so at 64 px the map has 8 x 8 cells (the paper's
-# ResNet18 at 224 px has 7 x 7); at ResNet18's usual 1/32 it would have 2 x 2.
+# ### ADSN in plain tensors
+#
+# The trained `adsn` run on the same eight test frames: surface normals from the depth map
+# (SynthSpoof's depth is nearness, 1 = nearest, so a surface whose right side is nearer faces
+# left), the two streams, the global and local branches, the embedding and logit, then the
+# whole loss written out term by term. The asserts check both against `fas_lib`.
+
+# %%
+adsn, adsn_loss, _ = load_mm_run(study.folders["adsn"])
+adsn.eval()
+lam = {k: getattr(adsn_loss, f"lambda_{k}") for k in ("bce", "center", "cosine", "overlap",
+                                                       "parts")}
+with torch.no_grad():
+    d = xb["depth"]                                                   # (8, 1, 64, 64) in [-1, 1]
+    dy, dx = torch.gradient(d, spacing=2.0 / d.shape[-1], dim=(2, 3))  # the crop spans [-1, 1]
+    normals = torch.cat([-dx, -dy, torch.ones_like(d)], 1)           # nearness: minus slopes
+    normals = normals / normals.norm(dim=1, keepdim=True) * (d != -1.0)  # holes: no normal
+    f_d, f_n = adsn.depth_stream(normals), adsn.nir_stream(xb["nir"])  # (8, C, 8, 8) each
+    # global branch: both pooled descriptors -> MLP -> per channel, softmax over the 2 streams
+    p_d, p_n = f_d.mean(dim=(2, 3)), f_n.mean(dim=(2, 3))            # (8, C)
+    g = adsn.fusion["global"].mlp(torch.cat([p_d, p_n], 1)).view(len(yb), 2, -1).softmax(1)
+    glob = g[:, 0] * p_d + g[:, 1] * p_n                              # (8, C)
+    # local branch: K maps per stream, each a softmax over the positions, pooling the features
+    maps, parts = [], []
+    for f, local in ((f_d, adsn.fusion["local_depth"]), (f_n, adsn.fusion["local_nir"])):
+        a = F.conv2d(f, local.conv.weight, local.conv.bias).flatten(2).softmax(-1)  # (8, K, hw)
+        maps.append(a)
+        parts.append(a @ f.flatten(2).transpose(1, 2))               # (8, K, C)
+    parts = torch.cat(parts, 1)                                       # (8, 2K, C)
+    emb = glob + adsn.fusion["local"](parts.flatten(1))               # (8, C)
+    logit = adsn.classifier(emb).squeeze(1)                           # (8,), > 0: bona fide
+    # the loss, term by term
+    c, pc, y = adsn_loss.centers, adsn_loss.part_centers, yb
+    bce = F.binary_cross_entropy_with_logits(logit, y.float())
+    center = 0.5 * (emb - c[y]).pow(2).sum(1).mean()
+    cos = F.normalize(emb, dim=1) @ F.normalize(c, dim=1).T           # (8, 2)
+    own = F.one_hot(y, 2).bool()
+    cosine = ((1 - cos[own]) + (cos - adsn_loss.margin).clamp(min=0).masked_fill(own, 0).sum(1)
+              ).mean()
+    unit = F.normalize(torch.stack(maps, 1), dim=-1)                  # (8, 2, K, hw)
+    gram = unit @ unit.transpose(-1, -2)                              # (8, 2, K, K)
+    overlap = gram[..., ~torch.eye(gram.shape[-1], dtype=torch.bool)].mean()
+    part_center = 0.5 * (parts - pc[y]).pow(2).sum(-1).mean()
+    total = (lam["bce"] * bce + lam["center"] * center + lam["cosine"] * cosine
+             + lam["overlap"] * overlap + lam["parts"] * part_center)
+    out = adsn(xb)
+    lib = adsn_loss(out, yb)
+assert torch.allclose(normals, adsn.depth_input(d), atol=1e-6)
+assert torch.allclose(logit, out.logits, atol=1e-5)
+assert torch.allclose(total, lib["total"], atol=1e-5)
+print(f"maps {tuple(f_d.shape)}; logits equal the library's (max difference "
+      f"{(logit - out.logits).abs().max():.1e}); loss {total:.4f} = "
+      + " + ".join(f"{lam[k]:g} x {v:.3f}" for k, v in zip(
+          lam, (bce, center, cosine, overlap, part_center))))
+
+# %% [markdown]
+# Where do ADSN's local parts look, on a live face, a print, a replay and a mask? Each stream
+# has K parts, one colour each (red, green, blue, yellow), brighter where the part's map is
+# higher (each map scaled to its maximum). The CPU preset keeps its last two stages at 1/8 of
+# the input (output stride 8, `ADSNConfig.output_stride`), so at 64 px the maps have 8 x 8
+# cells (the paper's ResNet18 at 224 px has 7 x 7); at ResNet18's usual 1/32 they would have
+# 2 x 2. The cells are drawn as blocks, not smoothed.
 
 # %%
 TEST = TEST_SPLIT["test"]
 SHOW = ("live", "print_flat", "replay_phone", "mask")
 ATT = mm_study.attention_samples(study.folders["adsn"], TEST, SHOW)
+PART_COLOURS = np.array([[1, 0.2, 0.2], [0.2, 1, 0.2], [0.3, 0.5, 1], [1, 0.9, 0.1]])
+
+
+def part_image(maps: np.ndarray) -> np.ndarray:
+    """K part maps (K, S, S) in [0, 1] -> an RGB image: each part's colour times its map."""
+    colours = PART_COLOURS[np.arange(len(maps)) % len(PART_COLOURS)]
+    return np.clip(np.einsum("kij,kc->ijc", maps, colours), 0, 1)
+
+
 shown = [k for k in SHOW if k in ATT]
 fig, axes = plt.subplots(len(shown), 4, figsize=(8, 2.1 * len(shown)), squeeze=False)
 for row, kind in zip(axes, shown):
     a = ATT[kind]
-    panels = (a["depth"], a["nir"], a["attention_depth"], a["attention_nir"])
-    titles = ("depth", "NIR", "attention: depth", "attention: NIR")
+    panels = (a["depth"], a["nir"], part_image(a["parts_depth"]), part_image(a["parts_nir"]))
+    titles = ("depth", "NIR", "parts: depth stream", "parts: NIR stream")
     for ax, img, title in zip(row, panels, titles):
-        ax.imshow(img, cmap="gray" if "attention" not in title else "magma",
-                  vmin=-1 if "attention" not in title else 0, vmax=1)
+        ax.imshow(img, cmap="gray", vmin=-1, vmax=1) if img.ndim == 2 else ax.imshow(img)
         ax.set_xticks([]), ax.set_yticks([])
         if kind == shown[0]:
             ax.set_title(title, fontsize=9)
     row[0].set_ylabel(kind, rotation=0, ha="right", va="center")
 fig.tight_layout()
 save_fig(fig, "08_attention", FIG_DIR)
+
+# do the local terms keep the parts apart? the mean cosine of every pair of a stream's part
+# maps on the test split (0: no two parts look at the same place; 1: all look alike)
+from fas_lib.models import overlap_loss
+
+PART_OVERLAP = {}
+for name in ("adsn", "adsn_no_local"):
+    if name in study.folders:
+        m, _, _ = load_mm_run(study.folders[name])
+        with torch.no_grad():
+            maps = m.eval()({k: TEST.x[k] for k in ("depth", "nir")}).part_maps
+        PART_OVERLAP[name] = float(overlap_loss(maps))
+print("parts' overlap on test:", {k: round(v, 3) for k, v in PART_OVERLAP.items()})
 
 # %% [markdown]
 # ## 8. Where each fused model still fails
@@ -332,6 +463,7 @@ save_results(clean(dict(
     **study.summary(),
     sensor_eer={n: SENSOR_EER.loc[n].to_dict() for n in SENSOR_EER.index},
     port_descriptor_error=PORT_ERROR, attention_missing=ATT["missing"],
+    part_overlap=PART_OVERLAP,
     missing_sensor=MISSING.reset_index().to_dict(orient="records"),
     data_seconds=DATA_SECONDS, runtime_s=time.perf_counter() - T0,
 )), "08_multimodal", RESULTS_DIR)
@@ -348,8 +480,11 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #   measures early fusion, the aggregation path and dlib's face-recognition weights against
 #   random ones; section 6 a per-attack-type fold ensemble and, for each fold, the attack
 #   type it never saw.
-# * ADSN fuses depth (as surface normals) and NIR with attention; section 7 removes each loss
-#   term and the attention, and shows where the attention looks.
+# * ADSN fuses depth (as surface normals) and NIR with a global branch (per-channel weights
+#   of the two streams) and a local one (K parts per stream, kept apart by the overlap term);
+#   section 7 removes each loss term and the attention, and shows where the parts look.
+# * Sections 5 and 7 write both networks' forward passes and losses in plain tensors and
+#   assert that they equal the library's.
 # * Section 8 says where each fused model still fails: the attack type its APCER comes from.
 
 # %% [markdown]
@@ -361,3 +496,9 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #    ("depth", "nir")})` with `fas_lib.mm_train.train_mm`): how much does RGB add?
 # 3. `init_from_face_recognition(model, inflate="sum")` keeps the response of a grey image
 #    equal in the depth and NIR trunks: does it change the `fr_init` row?
+# 4. The authors trained MM-FAS with Adam (betas 0.5, 0.999), a cosine schedule, rotations,
+#    crops, cutout, colour jitter and flip test-time augmentation:
+#    `MMRunConfig.recipe("paper", preset="cpu", options={"input_size": 64}, epochs=EPOCHS,
+#    batch_size=BATCH_SIZE, lr=LR)` trains that recipe at this notebook's size (with
+#    `fas_lib.mm_train.train_mm`). Does it change the `mmfas` row, or the unseen mask row of its
+#    fold (`exclude_attacks=("mask",)`)?

@@ -168,6 +168,62 @@ save_fig(fig, "09_ablations", FIG_DIR)
 plt.show()
 
 # %% [markdown]
+# ### STASN in plain tensors
+#
+# What `vs.run_cells` trained is the few lines below. The full model of the `branches` study
+# (`both`, K regions, T frames) is read back, and its forward pass is written out on one test
+# clip of each kind shown above: TASM (the frame CNN, the LSTM, its last output), RAM (K heat
+# maps, each a softmax over the feature map's cells, whose mean cell is a region's centre),
+# the spatial transformer's crop, SASM (a second CNN per region, the K vectors of a frame
+# classified, the frames averaged) and the fused logits, then the training loss. The asserts
+# check that these lines compute exactly what `fas_lib.models.STASN` and `stasn_loss` compute.
+
+# %%
+import torch.nn.functional as F
+
+from fas_lib.clip_inputs import clip_input
+from fas_lib.models import stasn_loss
+
+full = ABL[(ABL.study == "branches") & (ABL.value == "both")].iloc[0]
+model, cfg = load_clip_run(full.run_dir)
+model.eval()
+xb, yb = clip_input([ClipSource(cache, test)], list(first.values()), cfg)  # (B, T, 3, s, s)
+B, TT, K, SIDE, R = *xb.shape[:2], model.n_regions, model.region_size, model.region_out
+with torch.no_grad():
+    frames = xb.flatten(0, 1)                                 # (B*T, 3, s, s)
+    fmap = model.encoder.feature_map(frames)                  # (B*T, C, h, w): the frame CNN
+    # TASM: each frame's map pooled to a vector, the LSTM reads the T vectors in order
+    seq = model.encoder.pool(fmap).view(B, TT, -1)            # (B, T, D)
+    hidden, _ = model.lstm(seq)                               # (B, T, hidden)
+    tasm = model.temporal_head(hidden[:, -1])                 # (B, 2): the last output
+    # RAM: K heat maps, each a softmax over the h x w cells; a centre is the mean cell
+    h, w = fmap.shape[2:]
+    heat = model.ram.heat(fmap).flatten(2).softmax(-1).view(B * TT, K, h, w)
+    xs, ys = (torch.arange(w) + 0.5) * 2 / w - 1, (torch.arange(h) + 0.5) * 2 / h - 1
+    centres = torch.stack([(heat.sum(2) * xs).sum(-1), (heat.sum(3) * ys).sum(-1)], -1)
+    centres = centres * torch.tensor([(1 - SIDE) / (1 - 1 / w), (1 - SIDE) / (1 - 1 / h)])
+    # spatial transformer: x_in = SIDE * x_out + centre, resampled (bilinear) to R x R
+    theta = torch.zeros(B * TT * K, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = SIDE
+    theta[:, :, 2] = centres.reshape(-1, 2)
+    grid = F.affine_grid(theta, [B * TT * K, 3, R, R], align_corners=False)
+    crops = F.grid_sample(frames.repeat_interleave(K, 0), grid, align_corners=False)
+    # SASM: a second CNN per region (B*T*K, D'), a frame's K vectors concatenated, classified
+    per_frame = model.spatial_head(model.region_encoder(crops).view(B * TT, -1))  # (B*T, 2)
+    sasm = per_frame.view(B, TT, 2).mean(1)                   # (B, 2): mean over the frames
+    fused = model.fusion_weight * tasm + (1 - model.fusion_weight) * sasm
+    # the loss: the fused logits' cross-entropy plus each module's own
+    loss = F.cross_entropy(fused, yb) + cfg.branch_weight * (
+        F.cross_entropy(tasm, yb) + F.cross_entropy(sasm, yb))
+    lib = model(xb)
+assert torch.allclose(fused, lib.logits, atol=1e-5)
+assert torch.allclose(centres.view(B, TT, K, 2), lib.centres, atol=1e-6)
+assert torch.allclose(loss, stasn_loss(lib, yb, branch_weight=cfg.branch_weight), atol=1e-5)
+print(f"frames {tuple(frames.shape)} -> maps {tuple(fmap.shape)}; {K} regions per frame, "
+      f"crops {tuple(crops.shape)}; fused logits equal the library's (max difference "
+      f"{(fused - lib.logits).abs().max():.1e}), loss {loss:.4f}")
+
+# %% [markdown]
 # ## 4. So does data: synthesized replays
 #
 # `fas_lib.synthesis` turns any live video into a replay attack: a display (sub-pixels and
@@ -211,9 +267,7 @@ else:
 # placed uniformly at random in the same frames (`fas_lib.video_attention`).
 
 # %%
-full = ABL[(ABL.study == "branches") & (ABL.value == "both")].iloc[0]
-model, cfg = load_clip_run(full.run_dir)
-ATTENTION = None
+ATTENTION = None  # `model` and `cfg`: the full model, read back above
 if DATASET == "synthspoof":
     from fas_lib.synthspoof import SynthSpoofReader
 

@@ -351,7 +351,10 @@ def check_08(results: dict[str, dict], run: SmokeRun) -> None:
     assert set(r["groups"]["sensors"]) == {"rgb", "depth", "nir"}
     assert {"mmfas", "mmfas_main", "early", "ensemble"} <= set(r["groups"]["mmfas"])
     assert r["groups"]["adsn"] == ["adsn", "adsn_no_bce", "adsn_no_center", "adsn_no_cosine",
-                                   "adsn_concat"]
+                                   "adsn_no_local", "adsn_concat"]
+    assert set(r["part_overlap"]) == {"adsn", "adsn_no_local"}, r["part_overlap"]
+    for name, value in r["part_overlap"].items():  # a mean cosine of non-negative maps
+        assert 0.0 <= value <= 1.0 + 1e-6, f"08 part overlap {name} = {value!r}"
     for name, rep in r["reports"].items():
         for key in ("acer", "apcer", "bpcer", "test_eer", "tpr_at_fpr_1e-02", "tpr_at_fpr_1e-03"):
             _fraction(rep[key], f"08 {name} {key}")
