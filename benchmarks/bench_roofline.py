@@ -65,16 +65,16 @@ def cpu_peak(threads: int, cpuinfo: str | None = None,
         cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
         freq = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
         max_khz = int(freq.read_text()) if max_khz is None and freq.exists() else max_khz
-    flag_line = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.M)
+    flag_line = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
     flags = set(flag_line.group(1).split()) if flag_line else set()
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
     fma = "fma" in flags or "avx512f" in flags
     if max_khz is not None:
         ghz, source = max_khz / 1e6, "cpufreq cpuinfo_max_freq"
     else:
-        mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo, re.M)]
+        mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo, re.MULTILINE)]
         ghz, source = (max(mhz) / 1e3 if mhz else float("nan")), "/proc/cpuinfo cpu MHz"
-    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
+    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
     per_cycle = lanes * (2 if fma else 1) * FMA_UNITS
     return {"cpu": model.group(1).strip() if model else "unknown", "threads": threads,
             "clock_ghz": ghz, "clock_source": source, "fp32_lanes": lanes, "fma": fma,
@@ -193,7 +193,7 @@ def outside_the_model(cache: Any, bs: int, iters: int, rounds: int) -> dict[str,
             "train_step": step / (load_aug + step)},
         "scoring_vs_training_step": score_ng / step,
         "inference_mode_speedup": score_ng / score_im,
-        "n_train_frames": int(len(cache.frames("train"))),
+        "n_train_frames": len(cache.frames("train")),
     }
 
 
