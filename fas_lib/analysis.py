@@ -5,7 +5,10 @@
 * :func:`scale_agreement`: whether a group's single-scale networks make the same mistakes, on
   training and on test data (a fusion can only help where they disagree);
 * :func:`mirror_sensitivity`: how much a trained network depends on left and right (the test
-  split scored as is and mirrored; a recapture's cues do not change under a mirror).
+  split scored as is and mirrored; a recapture's cues do not change under a mirror);
+* :func:`border_use`: whether a single-scale network rejects the attacks whose crop shows the
+  medium's border (SynthSpoof's ground truth says which do) more often than those whose crop
+  does not.
 
 They read the run folders of :func:`fas_lib.experiments.table_ii` /
 :func:`fas_lib.experiments.table_iii` (:mod:`fas_lib.runs`).
@@ -13,7 +16,7 @@ They read the run folders of :func:`fas_lib.experiments.table_ii` /
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +28,11 @@ from fas_lib.cache import CropCache
 from fas_lib.config import cache_splits, scale_indices
 from fas_lib.experiments import FUSIONS_III, SCALE_GROUPS, group_label, table_iii
 from fas_lib.metrics import eer, errors_at, paired_bootstrap_eer
-from fas_lib.runs import SCORES, load_run
+from fas_lib.runs import SCORES, load_run, read_results
 from fas_lib.scoring import read_scores, score_split
 
-__all__ = ["mirror_sensitivity", "scale_agreement", "seed_spread", "significance"]
+__all__ = ["border_use", "mirror_sensitivity", "scale_agreement", "seed_spread",
+           "significance"]
 
 
 def _test_scores(run_dir: str | Path) -> pd.DataFrame:
@@ -260,3 +264,46 @@ def mirror_sensitivity(run: str | Path, cache: CropCache, split: str = "test",
     return {"eer": float(eer(y, p)[0]), "eer_mirrored": float(eer(y, m)[0]),
             "mean_abs_change": float(np.abs(p - m).mean()), "n_frames": int(len(y)),
             "scales": [float(v) for v in cfg.scales]}
+
+
+def border_use(run: str | Path, load_gt: Callable[[str], dict], window: float = 1.0,
+               box: str = "aligned") -> dict[str, Any]:
+    """APCER of a finished single-scale run on the test attacks whose crop shows the medium's
+    border and on those whose crop does not, at the run's dev-EER threshold.
+
+    A network that learned the border (a print's edge, a screen's bezel, the fingers that hold
+    it) rejects nearly every attack whose crop shows one; on real data the wide scales win
+    because of it. The border is decided from the generator's ground truth
+    (:func:`fas_lib.synthspoof.gt.crop_shows_border`) for the part of the crop the network
+    sees: ``scale * window`` of the face box (``window``: the scored centre window's share of
+    the cached crop side, 112 / 128 in the course).
+
+    Args:
+        run: a finished run folder with one scale (:func:`fas_lib.experiments.table_ii`).
+        load_gt: ``video_id -> ground truth`` (:meth:`fas_lib.synthspoof.SynthSpoofReader.
+            load_gt`).
+        window: the seen share of the cached crop side.
+        box: the box the scale is relative to (``"aligned"``: the crop cache's).
+
+    Returns:
+        ``scale``, ``threshold``, ``n_border`` / ``n_no_border`` test attack frames and
+        ``apcer_border`` / ``apcer_no_border`` (NaN without frames).
+    """
+    from fas_lib.synthspoof.gt import crop_shows_border
+
+    scales = read_results(run)["config"]["scales"]
+    if len(scales) != 1:
+        raise ValueError(f"{run} has scales {scales}; border_use needs a single-scale run")
+    s = read_scores(Path(run) / SCORES)
+    dev, test = s[s["split"] == "dev"], s[s["split"] == "test"]
+    _, threshold = eer(dev["label"].to_numpy(), dev["score"].to_numpy())
+    attacks = test[test["label"] == 0]
+    gts = {v: load_gt(v) for v in attacks["video_id"].unique()}
+    shows = np.array([crop_shows_border(gts[v], int(f), float(scales[0]) * window, box)
+                      for v, f in zip(attacks["video_id"], attacks["frame_idx"], strict=True)],
+                     dtype=bool)
+    accepted = attacks["score"].to_numpy() >= threshold
+    share = lambda m: float(accepted[m].mean()) if m.any() else float("nan")  # noqa: E731
+    return {"scale": float(scales[0]), "threshold": float(threshold),
+            "n_border": int(shows.sum()), "n_no_border": int((~shows).sum()),
+            "apcer_border": share(shows), "apcer_no_border": share(~shows)}

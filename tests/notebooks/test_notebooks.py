@@ -254,6 +254,11 @@ def check_03(results: dict[str, dict], run: SmokeRun) -> None:
     assert len(r["runs"]) == len(SCALES)
     assert float(r["best_scale"]) in SCALES
     _per_scale({k: v / 100 for k, v in r["paper_table_ii_eer_percent"].items()}, "paper EER")
+    assert [m["scale"] for m in r["mirror"]] == SCALES
+    border = r["border_use"]  # SynthSpoof: attacks split by whether their crop shows the border
+    assert [b["scale"] for b in border] == SCALES
+    n_attacks = {b["n_border"] + b["n_no_border"] for b in border}
+    assert len(n_attacks) == 1 and n_attacks.pop() > 0, border
 
 
 def check_04(results: dict[str, dict], run: SmokeRun) -> None:

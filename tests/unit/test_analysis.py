@@ -141,3 +141,46 @@ def test_mirror_sensitivity_scores_test_as_is_and_mirrored(cache, tmp_path):
     t2s = ex.table_ii(sym, scales=(1.2,), out_root=tmp_path / "sym", progress=False, **FAST)
     ms = mirror_sensitivity(t2s.run_dir.iloc[0], sym)
     assert ms["mean_abs_change"] == 0 and ms["eer_mirrored"] == ms["eer"]
+
+
+def test_border_use_splits_the_attacks_by_what_their_crop_shows(tmp_path):
+    from fas_lib.analysis import border_use
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text('{"config": {"scales": [1.2]}}')
+    # dev: bona fide at 0.9, attacks at 0.1 -> the threshold sits between them
+    dev = pd.DataFrame({"split": "dev", "video_id": ["d0", "d1"], "frame_idx": 0,
+                        "label": [1, 0], "attack_type": ["live", "x"], "score": [0.9, 0.1]})
+    # test: four attack frames of video "a" (frames 0-3) and a bona fide frame
+    test = pd.DataFrame({"split": "test", "video_id": ["a"] * 4 + ["b"],
+                         "frame_idx": [0, 1, 2, 3, 0], "label": [0, 0, 0, 0, 1],
+                         "attack_type": ["x"] * 4 + ["live"],
+                         "score": [0.95, 0.05, 0.96, 0.97, 0.9]})
+    pd.concat([dev, test]).to_csv(run / "scores.csv", index=False)
+    # face box 100 px wide at (100, 100); the medium's inner area is 400 px wide in frames 0
+    # and 1 (no border in a 1.2 crop) and 110 px wide in frames 2 and 3 (border shown)
+    box = np.array([[100.0, 100.0, 200.0, 200.0]] * 4)
+
+    def square(half):
+        c = 150.0
+        return np.array([[c - half, c - half], [c + half, c - half], [c + half, c + half],
+                         [c - half, c + half]])
+
+    inner = np.stack([square(200), square(200), square(55), square(55)])
+    calls = []
+
+    def load_gt(video_id):
+        calls.append(video_id)
+        return {"face_box": box, "medium_inner": inner}
+
+    out = border_use(str(run), load_gt, box="face")
+    assert calls == ["a"]  # each attack video read once; bona fide ones never
+    assert (out["n_border"], out["n_no_border"]) == (2, 2)
+    assert out["apcer_border"] == 1.0  # frames 2 and 3: accepted (0.96, 0.97)
+    assert out["apcer_no_border"] == 0.5  # frame 0 accepted, frame 1 rejected
+    # seen through a window half the crop's side, the 1.2 crop no longer reaches the border
+    assert border_use(str(run), load_gt, window=0.5, box="face")["n_border"] == 0
+    (run / "results.json").write_text('{"config": {"scales": [1.0, 1.2]}}')
+    with pytest.raises(ValueError, match="single-scale"):
+        border_use(str(run), load_gt, box="face")
