@@ -236,12 +236,12 @@ def paired_bootstrap_eer(
 ) -> dict[str, Any]:
     """Is system A's EER really lower than system B's? A paired bootstrap over clusters.
 
-    Frames of one subject (or one video) are not independent samples: a test set of 16
-    subjects behaves like 16 draws, not 1,000. So the resampling unit is the **cluster**
-    (pass the subject of every row): each replicate draws as many clusters as there are, with
-    replacement, keeps all their rows, and computes ``EER(A) - EER(B)`` on the *same* rows
-    (paired: both systems scored the same frames). Replicates that hold only one class are
-    redrawn up to ``10 * n_boot`` draws in all, and counted.
+    Frames of one subject (or video) are not independent: 16 test subjects behave like 16
+    draws, not 1,000. So the resampling unit is the **cluster** (the subject of every row):
+    each replicate draws as many clusters as there are, with replacement, keeps all their rows
+    and computes ``EER(A) - EER(B)`` on the *same* rows (paired). Replicates that hold only one
+    class are redrawn up to ``10 * n_boot`` draws in all, and counted
+    (:func:`bootstrap_eers`).
 
     Args:
         labels: 1 = bona fide, 0 = attack, one per row.
@@ -264,21 +264,39 @@ def paired_bootstrap_eer(
     """
     y, sa = _check(labels, scores_a)
     _, sb = _check(labels, scores_b)
-    g = np.asarray(clusters, dtype=object)
-    if g.shape != y.shape:
-        raise ValueError(f"clusters has length {len(g)}, labels {len(y)}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
+    full, reps, redrawn = bootstrap_eers(y, np.stack([sa, sb], axis=1), clusters, n_boot, seed)
+    d = reps[:, 0] - reps[:, 1]
+    alpha = (1.0 - level) / 2.0
+    return {
+        "diff": full[0] - full[1], "eer_a": full[0], "eer_b": full[1],
+        "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1.0 - alpha)),
+        "p_a_better": float(np.mean(d < 0)), "p_tie": float(np.mean(d == 0)),
+        "n_boot": int(n_boot), "n_clusters": len(set(map(str, clusters))),
+        "n_redrawn": int(redrawn), "level": float(level),
+    }
+
+
+def bootstrap_eers(labels: ArrayLike, scores: ArrayLike, clusters: ArrayLike,
+                   n_boot: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(full, reps, n_redrawn)``: the EERs of every column of ``scores`` ``(rows, k)`` on all
+    rows ``(k,)`` and on ``n_boot`` resamples of the clusters ``(n_boot, k)``, all columns on
+    each resample; resampling and errors as :func:`paired_bootstrap_eer`'s."""
+    y, g = np.asarray(labels), np.asarray(clusters, dtype=object)
+    s = np.asarray(scores, dtype=float)
+    s = s[:, None] if s.ndim == 1 else s
+    if g.shape != y.shape or s.shape[0] != len(y):
+        raise ValueError(f"clusters has length {len(g)}, scores {s.shape[0]}, labels {len(y)}")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     _, inverse = np.unique(g.astype(str), return_inverse=True)
-    n_clusters = int(inverse.max()) + 1
-    if n_clusters < 2:
+    if (n_clusters := int(inverse.max()) + 1 if len(inverse) else 0) < 2:
         raise ValueError("the bootstrap needs at least two clusters (subjects)")
     members = [np.flatnonzero(inverse == c) for c in range(n_clusters)]
     rng = np.random.default_rng(seed)
-    diffs, redrawn, draws = [], 0, 0
-    while len(diffs) < n_boot:
+    reps, redrawn, draws = [], 0, 0
+    while len(reps) < n_boot:
         if draws >= 10 * n_boot:
             raise ValueError(f"{redrawn} of {draws} bootstrap replicates held one class only; "
                              "too few clusters with both attacks and bona fide")
@@ -288,17 +306,9 @@ def paired_bootstrap_eer(
         if yb.min() == yb.max():
             redrawn += 1
             continue
-        diffs.append(eer(yb, sa[rows])[0] - eer(yb, sb[rows])[0])
-    d = np.asarray(diffs)
-    ea, eb = eer(y, sa)[0], eer(y, sb)[0]
-    alpha = (1.0 - level) / 2.0
-    return {
-        "diff": ea - eb, "eer_a": ea, "eer_b": eb,
-        "ci_low": float(np.quantile(d, alpha)), "ci_high": float(np.quantile(d, 1.0 - alpha)),
-        "p_a_better": float(np.mean(d < 0)), "p_tie": float(np.mean(d == 0)),
-        "n_boot": int(n_boot), "n_clusters": n_clusters, "n_redrawn": int(redrawn),
-        "level": float(level),
-    }
+        reps.append([eer(yb, s[rows, k])[0] for k in range(s.shape[1])])
+    full = np.array([eer(y, s[:, k])[0] for k in range(s.shape[1])])
+    return full, np.asarray(reps), redrawn
 
 
 def det_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,19 +1,34 @@
 """Replay attacks synthesized from live videos of any dataset (STASN's "so does data").
 
 Any live frame sequence (SynthSpoof, CASIA-FASD, Replay-Attack, OULU-NPU, a CSV of one's own)
-is shown on a simulated display and recaptured by a simulated camera, with SynthSpoof's renderer
-(:mod:`fas_lib.synthspoof`):
+is shown on a simulated display and recaptured by a simulated camera, both the synthesizer's
+own, of other families than SynthSpoof's renderer (whose :mod:`~fas_lib.synthspoof.screen`,
+:mod:`~fas_lib.synthspoof.camera`, panel and camera tables it does not use):
 
-* **display** (:func:`~fas_lib.synthspoof.screen.make_display`): RGB stripe sub-pixels and the
-  dark matrix (the camera resamples them into moire), the panel's black level, gamma and white
-  point (its LUT), a specular glare band, bezel, body and the hand that holds it; here also a
-  reduced gamut (saturation), **backlight bleed** at the panel's edges, the **room reflected**
-  in the glass and a rolling **refresh band** that moves from frame to frame;
-* **view**: the device placed in a procedural room (:func:`~fas_lib.synthspoof.scene.make_scene`,
-  lit by a SynthSpoof session) by a homography (scale, roll, perspective tilt) that drifts per
-  frame as a held or standing device does (:func:`~fas_lib.synthspoof.render.medium_drift`);
-* **camera** (:func:`~fas_lib.synthspoof.camera.capture`): lens blur, resolution, sensor noise,
-  exposure jitter, colour processing and JPEG of one of SynthSpoof's five cameras.
+* **display** (:mod:`fas_lib.synthesis_panel`, :mod:`fas_lib.synthesis_device`): PenTile
+  RGBG diamond, RGB delta or S-stripe sub-pixels (SynthSpoof: RGB / BGR stripes); an OLED
+  black-crush curve, the sRGB piecewise curve or a TN panel whose gamma changes with the
+  vertical viewing angle (SynthSpoof: a power gamma); CIE xy primaries and white; a lamp's
+  hotspot, the room in an anti-reflective coating, LCD clouding, PWM bands; its own body,
+  punch-hole or LED, thumb and finger tips; rendered in the camera's pixels, in linear light;
+* **view**, SynthSpoof's: the device is placed in a procedural room
+  (:func:`~fas_lib.synthspoof.scene.make_scene`, lit by a SynthSpoof session's light) by a
+  homography (scale, roll, perspective tilt) that drifts per frame as a held or standing
+  device does (:func:`~fas_lib.synthspoof.render.medium_drift`);
+* **camera** (:mod:`fas_lib.synthesis_camera`): auto-exposure, a defocus-disc lens with
+  lateral chromatic aberration and vignetting, a Bayer mosaic with Poisson-Gaussian noise,
+  bilinear demosaicking, grey-world white balance, a colour matrix, a tone curve with a
+  shoulder, chroma denoising and JPEG, of one of three cameras of its own.
+
+**What the data ablation can show** (notebook 09, :func:`fas_lib.video_study.replay_data`):
+trained on live videos plus these replays and tested on SynthSpoof's own replays, whether
+replays from an *independent* simulator teach a model the replays of SynthSpoof's, i.e.
+whether what is learnt is recapture in general rather than one renderer's sub-pixels, curves
+and noise. **What it cannot show**: transfer to real screens and cameras. Both simulators are
+simplified and written with the same general knowledge of recapture; the live videos shown
+on the synthesized displays are SynthSpoof's (its faces, rooms and camera), and so are the
+rooms and motion of the view. A gain here is necessary, not sufficient, evidence that
+synthesized replays would help on real data.
 
 Every draw comes from ``SeedSequence([seed, SEED_KEY])``: equal frames, settings and seed give
 equal bytes. :func:`synthesize_replay` also returns per frame the homography from input to output
@@ -28,37 +43,43 @@ import dataclasses
 import json
 import zlib
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from fas_lib.io import MediaError, iter_frames, video_fps
 from fas_lib.protocol import SkipLog, make_table, validate, write_protocol
-from fas_lib.synthspoof.camera import capture, noise_bank
+from fas_lib.synthesis_camera import CAMERA_NAMES, camera_by_name, draw_camera, recapture
+from fas_lib.synthesis_device import Screen, composite, draw_device, glass, grid_to_plane, layers
+from fas_lib.synthesis_panel import (
+    PANEL_NAMES,
+    draw_panel,
+    emission,
+    panel_by_name,
+    pwm_gains,
+    to_linear,
+)
 from fas_lib.synthspoof.dataset import write_avi
-from fas_lib.synthspoof.factors import (CAMERA_NAMES, DISPLAYS, SESSION_NAMES, by_name,
-                                        colour_pipeline, illuminate, light_field, saturation_matrix)
-from fas_lib.synthspoof.media import Medium
-from fas_lib.synthspoof.render import apply, blend_rgba, medium_drift, similarity, warp_patch
+from fas_lib.synthspoof.factors import SESSION_NAMES, by_name, light_field
+from fas_lib.synthspoof.gt import rect_polygon
+from fas_lib.synthspoof.render import apply, medium_drift, similarity
 from fas_lib.synthspoof.scene import make_scene
-from fas_lib.synthspoof.screen import (backlight_bleed, display_texture, make_display,
-                                       room_reflection)
 from fas_lib.utils import atomic_path, atomic_write_text, guard_params
 
 #: The ``attack_type`` of synthesized replays in a protocol table.
 ATTACK_TYPE: str = "replay_synth"
+#: The synthesizer's model: recorded by :func:`synthesize_protocol`, which refuses a folder
+#: of replays made by another one (version 1 used SynthSpoof's display and camera).
+MODEL: str = "own-optics-2"
 #: Second entropy word of every synthesis generator (keeps it apart from SynthSpoof's streams).
 SEED_KEY: int = 16_000_016
 #: Nominal face size as a share of the shorter display side (sets bezel and finger sizes).
 FACE_SHARE: float = 0.35
 DEVICES: tuple[str, ...] = ("replay_phone", "replay_screen")
 #: The named choices of :class:`ReplaySettings` (drawn in this order) and their levels.
-CHOICES: dict[str, tuple[str, ...]] = {"display": tuple(d.name for d in DISPLAYS),
-                                       "camera": CAMERA_NAMES, "device": DEVICES,
-                                       "session": SESSION_NAMES}
+CHOICES: dict[str, tuple[str, ...]] = {"display": PANEL_NAMES, "camera": CAMERA_NAMES,
+                                       "device": DEVICES, "session": SESSION_NAMES}
 #: The ranges of :class:`ReplaySettings`, drawn after the choices in this order.
 RANGES: tuple[str, ...] = ("fill", "pitch", "reflection", "saturation")
 
@@ -68,26 +89,28 @@ class ReplaySettings:
     """The knobs of a synthesized replay; ``None`` and ranges are drawn per call from the seed.
 
     Attributes:
-        display: panel (:data:`~fas_lib.synthspoof.factors.DISPLAYS`: ``"d1"`` matte LCD,
-            ``"d2"`` glossy OLED, ``"d3"`` bluish IPS), or ``None``: one at random.
-        camera: recapturing camera (:data:`~fas_lib.synthspoof.factors.CAMERAS`, ``"c1"`` old
-            webcam ... ``"c5"`` compact camera), or ``None``: one at random.
+        display: panel (:data:`fas_lib.synthesis_panel.PANELS`: ``"o1"`` PenTile AMOLED
+            phone, ``"o2"`` delta-layout TN LCD, ``"o3"`` S-stripe OLED tablet), or ``None``:
+            one at random.
+        camera: recapturing camera (:data:`fas_lib.synthesis_camera.CAMERAS`: ``"k1"`` budget
+            phone, ``"k2"`` mirrorless camera, ``"k3"`` wide-angle USB camera), or ``None``.
         device: ``"replay_phone"`` (held, portrait bezel) or ``"replay_screen"`` (a monitor or
             tablet on a stand), or ``None``: either.
-        session: room light and wall style (``"s1"`` ... ``"s3"``), or ``None``: one at random.
+        session: room light and wall style (SynthSpoof's ``"s1"`` ... ``"s3"``), or ``None``.
         fill: range of the replayed picture's size, as a share of the output frame it could
             fill (1: the picture alone fills the frame; the bezel then lies outside).
-        pitch: range of camera pixels per display pixel. Sets the moire: near 1.5 the stripes
-            alias strongly; SynthSpoof uses 1.0-2.0.
+        pitch: range of camera pixels per display pixel (a high-density phone at arm's length
+            about 0.4, a low-density monitor close up 1.5). Sets the moire: the camera's lens
+            and pixel footprint filter the emitter pattern, what is left aliases.
         roll: largest roll of the device, degrees.
-        tilt: largest perspective coefficient at a 640-pixel-wide frame (SynthSpoof: 4e-4).
+        tilt: largest perspective coefficient at a 640-pixel-wide frame.
         motion: factor on the per-frame drift (0: still; 1: SynthSpoof's hand / stand motion).
-        glare: factor on the panel's glare band (0: none, 1: the panel's own range).
-        reflection: range of the reflected room's peak as a share of the glare peak drawn.
-        bleed: factor on backlight bleed at the panel's edges (its peak scales with the
-            panel's black level, so an OLED barely bleeds).
-        saturation: range of the panel's gamut as a saturation factor (1: full gamut).
-        flicker: largest depth of the rolling refresh band (share of brightness; 0: none).
+        glare: factor on the glass's lamp hotspot (0: none, 1: the panel's own range).
+        reflection: range of a factor on the glass's reflectance of the room (1: the panel's).
+        bleed: factor on the LCD backlight's clouding (an OLED has none).
+        saturation: range of the panel's colour mode, a saturation factor in linear light
+            applied before its primaries (1: the native gamut, unmanaged).
+        flicker: largest depth of the PWM bands (share of brightness; 0: none).
         hands: fingers on the device: ``None`` (a phone always, a monitor sometimes), True,
             False.
         room: the device stands in a procedural room; ``False``: a dark uniform backdrop.
@@ -99,15 +122,15 @@ class ReplaySettings:
     device: str | None = None
     session: str | None = None
     fill: tuple[float, float] = (0.55, 0.85)
-    pitch: tuple[float, float] = (1.1, 1.9)
+    pitch: tuple[float, float] = (0.4, 1.6)
     roll: float = 6.0
     tilt: float = 4e-4
     motion: float = 1.0
     glare: float = 1.0
-    reflection: tuple[float, float] = (0.1, 0.4)
+    reflection: tuple[float, float] = (0.5, 1.5)
     bleed: float = 1.0
-    saturation: tuple[float, float] = (0.8, 1.0)
-    flicker: float = 0.04
+    saturation: tuple[float, float] = (0.85, 1.1)
+    flicker: float = 0.25
     hands: bool | None = None
     room: bool = True
     size: tuple[int, int] | None = None
@@ -167,23 +190,26 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-def build_display(draw: ReplayDraw, settings: ReplaySettings, rng: np.random.Generator,
-                  disp: tuple[int, int]) -> Medium:
-    """The device (:func:`~fas_lib.synthspoof.screen.make_display`) with the glare scaled by
-    ``settings.glare`` and the room's reflection and the backlight bleed added to its glass."""
-    panel = by_name(draw.display)
-    panel = dataclasses.replace(panel, glare=tuple(g * settings.glare for g in panel.glare))
-    medium = make_display(disp[0], disp[1], FACE_SHARE * min(disp), rng, draw.device, draw.pitch,
-                          display=panel, hands=settings.hands)
-    e = medium.extra
-    _, _, aw, ah = e["active"]
+def build_screen(draw: ReplayDraw, settings: ReplaySettings, rng: np.random.Generator,
+                 disp: tuple[int, int], lens: float = 0.0,
+                 in_size: tuple[int, int] | None = None) -> Screen:
+    """The device (:func:`~fas_lib.synthesis_device.draw_device`, 2 texture pixels per
+    camera pixel), its drawn panel (:func:`~fas_lib.synthesis_panel.draw_panel`, its emitters
+    seen through a camera lens of disc radius ``lens`` pixels; the emission on a grid no finer
+    than the input's ``in_size``) and glass (:func:`~fas_lib.synthesis_device.glass`,
+    reflecting a room of the session's style)."""
+    panel = panel_by_name(draw.display)
+    grid = (min(disp[0], in_size[0]), min(disp[1], in_size[1])) if in_size else disp
+    scale = 2.0 * draw.pitch
+    body, front, active, device = draw_device(rng, draw.device, disp, FACE_SHARE * min(disp),
+                                              settings.hands, scale)
+    drawn = draw_panel(panel, rng, disp, draw.pitch, draw.saturation, settings.bleed, lens,
+                       grid)
     room = by_name(draw.session)
-    refl = room_reflection(rng, aw, ah, draw.reflection * float(np.mean(panel.glare)) / medium.gain,
-                           room.wall_sat, room.wall_val)
-    peak = settings.bleed * float(np.mean(panel.black)) * 255.0 * rng.uniform(0.3, 1.0)
-    glow = cv2.cvtColor(backlight_bleed(rng, aw, ah, peak / medium.gain), cv2.COLOR_GRAY2RGB)
-    e["glare"] = cv2.add(cv2.add(e["glare"], refl), glow)
-    return medium
+    shine = glass(rng, panel, grid, settings.glare, draw.reflection, room.wall_sat,
+                  room.wall_val)
+    return Screen(layers(body, scale, active), layers(front, scale), active, device, drawn,
+                  shine, draw.pitch, scale)
 
 
 def display_size(draw: ReplayDraw, in_size: tuple[int, int],
@@ -194,24 +220,13 @@ def display_size(draw: ReplayDraw, in_size: tuple[int, int],
     return max(8, round(in_size[0] * k)), max(8, round(in_size[1] * k))
 
 
-def content_to_texture(medium: Medium, in_size: tuple[int, int],
-                       disp: tuple[int, int]) -> np.ndarray:
-    """``(3, 3)`` map from input pixels to the display's texture (pixel centres at integers,
-    as :meth:`Medium.to_plane` maps display pixels)."""
-    sx, sy = disp[0] / in_size[0], disp[1] / in_size[1]
-    m = np.diag([sx, sy, 1.0])
-    m[:2, 2] = (0.5 * sx - 0.5, 0.5 * sy - 0.5)  # input -> display pixels
-    o = medium.to_plane(np.zeros((1, 2)))[0]
-    return np.array([[3.0, 0, o[0]], [0, 3.0, o[1]], [0, 0, 1.0]]) @ m
-
-
 def placement(rng: np.random.Generator, draw: ReplayDraw, settings: ReplaySettings,
-              medium: Medium, out_size: tuple[int, int]) -> np.ndarray:
-    """Texture -> output homography of the first frame: ``pitch / 3`` output pixels per texture
+              screen: Screen, out_size: tuple[int, int]) -> np.ndarray:
+    """Plane -> output homography of the first frame: ``pitch`` output pixels per display
     pixel, a roll, a perspective tilt about the picture's centre, the centre near the frame's."""
-    ox, oy, aw, ah = medium.extra["active"]
-    s = similarity(draw.pitch / 3.0, rng.uniform(-settings.roll, settings.roll),
-                   np.array([ox + aw / 2, oy + ah / 2]), np.zeros(2))
+    x0, y0, x1, y1 = screen.active
+    s = similarity(draw.pitch, rng.uniform(-settings.roll, settings.roll),
+                   np.array([(x0 + x1) / 2, (y0 + y1) / 2]), np.zeros(2))
     tilt = np.eye(3)
     tilt[2, :2] = rng.uniform(-settings.tilt, settings.tilt, 2) * (640.0 / out_size[0])
     slack = 0.4 * max(0.0, 1.0 - draw.fill)
@@ -221,33 +236,16 @@ def placement(rng: np.random.Generator, draw: ReplayDraw, settings: ReplaySettin
 
 
 def backdrop(rng: np.random.Generator, draw: ReplayDraw, settings: ReplaySettings,
-             out_size: tuple[int, int]) -> np.ndarray:
-    """What surrounds the device: a procedural room (or a dark wall), lit by the session."""
+             out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """What surrounds the device, in linear light: a procedural room (or a dark wall) lit by
+    the session, and the light field (it also lights the device's body)."""
     st = by_name(draw.session)
     light = light_field(st, rng, *out_size)
     if settings.room:
         bg = make_scene(rng, out_size[0], out_size[1], st.wall_sat, st.wall_val)
     else:
         bg = np.full((out_size[1], out_size[0], 3), int(rng.integers(8, 40)), np.uint8)
-    return illuminate(bg, light)
-
-
-def refresh_bands(rng: np.random.Generator, depth: float, rows: int, n: int) -> np.ndarray:
-    """Per-frame row gains ``(n, rows)`` float32 of a dark band rolling down the screen (the
-    display's refresh beating with the camera's rolling shutter), ``depth`` deep."""
-    cycles, speed, phase = rng.uniform(0.5, 2.0), rng.uniform(0.1, 0.4), rng.uniform(0, 1)
-    y, t = np.arange(rows)[None] / rows, np.arange(n)[:, None]
-    wave = 0.5 * (1 + np.cos(2 * np.pi * (cycles * y - phase - speed * t)))
-    return (1.0 - depth * wave).astype(np.float32)
-
-
-def show_content(frame: np.ndarray, disp: tuple[int, int], gamut: np.ndarray,
-                 band: np.ndarray) -> np.ndarray:
-    """One input frame as the panel receives it: resampled to display pixels, reduced to the
-    panel's gamut, dimmed by the refresh band; ``(disp_h, disp_w, 3)`` uint8."""
-    content = cv2.transform(cv2.resize(frame, disp, interpolation=cv2.INTER_AREA), gamut)
-    return cv2.multiply(content, np.repeat(band[:, None, None], 3, axis=2)
-                        .repeat(disp[0], axis=1), dtype=cv2.CV_8U)
+    return to_linear(bg) * light, light
 
 
 def synthesize_replay(frames: np.ndarray, settings: ReplaySettings | None = None,
@@ -257,8 +255,8 @@ def synthesize_replay(frames: np.ndarray, settings: ReplaySettings | None = None
     Args:
         frames: ``(T, H, W, 3)`` (or one ``(H, W, 3)``) uint8 RGB live frames.
         settings: the knobs (default :class:`ReplaySettings`).
-        seed: non-negative integer; every draw comes from ``SeedSequence([seed, SEED_KEY])``
-            and the camera's noise bank from ``seed``, so equal inputs give equal bytes.
+        seed: non-negative integer; every draw comes from ``SeedSequence([seed, SEED_KEY])``,
+            so equal inputs give equal bytes.
 
     Returns:
         ``(replay, info)``: ``(T, H', W', 3)`` uint8 RGB (``settings.size`` or the input's
@@ -273,37 +271,34 @@ def synthesize_replay(frames: np.ndarray, settings: ReplaySettings | None = None
     out_size = (int(settings.size[0]), int(settings.size[1])) if settings.size else (w, h)
     draw = draw_settings(settings, rng)
     disp = display_size(draw, (w, h), out_size)
-    medium = build_display(draw, settings, rng, disp)
-    h0 = placement(rng, draw, settings, medium, out_size)
+    camera = draw_camera(camera_by_name(draw.camera), rng, out_size)
+    screen = build_screen(draw, settings, rng, disp, camera.radius, (w, h))
+    h0 = placement(rng, draw, settings, screen, out_size)
     drift = medium_drift(rng, n, out_size[0] / 640.0, draw.device == "replay_phone",
                          settings.motion)
-    bg = backdrop(rng, draw, settings, out_size)
-    bands = refresh_bands(rng, draw.flicker, disp[1], n)
-    gamut = saturation_matrix(draw.saturation).astype(np.float32)
-    camera = by_name(draw.camera)
-    isp = partial(colour_pipeline, camera=camera, illuminant=by_name(draw.session).illuminant)
-    bank = noise_bank(int(seed), out_size[1], out_size[0])
+    bg, light = backdrop(rng, draw, settings, out_size)
+    gains = pwm_gains(rng, draw.flicker, screen.panel.duty, out_size[1], n)
     out = np.empty((n, out_size[1], out_size[0], 3), np.uint8)
     homs = np.stack([d @ h0 for d in drift])
     for t in range(n):
-        display_texture(medium, show_content(frames[t], disp, gamut, bands[t]))
         img = bg.copy()
-        res = warp_patch(medium.rgba, homs[t], out_size)
-        if res is not None:
-            blend_rgba(img, res[0], res[1], res[2], gain=medium.gain)
-        out[t] = capture(img, camera.optics, rng, bank, isp)
-    return out, {"homography": homs @ content_to_texture(medium, (w, h), disp),
-                 "screen": np.stack([apply(m, medium.inner) for m in homs]),
-                 "device": np.stack([apply(m, medium.outer) for m in homs]),
+        composite(img, light, screen, emission(screen.panel, frames[t]), homs[t], gains[t])
+        out[t] = recapture(img, camera, rng)
+    inner, outer = rect_polygon(*screen.active), rect_polygon(*screen.device)
+    return out, {"homography": homs @ grid_to_plane(screen.active, (w, h)),
+                 "screen": np.stack([apply(m, inner) for m in homs]),
+                 "device": np.stack([apply(m, outer) for m in homs]),
                  "settings": dataclasses.asdict(draw), "display_size": disp, "size": out_size}
 
 
 def replay_row(source: dict, rel_path: str | Path, draw: ReplayDraw) -> dict:
     """The protocol row of a synthesized replay of the live row ``source``: same subject, split
-    and session; ``attack_type`` :data:`ATTACK_TYPE`; the drawn camera (``quality`` its optics'
-    name) and display (``instrument``); ``video_id`` the source's + ``"__replay_synth"``."""
+    and session; ``attack_type`` :data:`ATTACK_TYPE`; the drawn camera (``quality`` its
+    :attr:`~fas_lib.synthesis_camera.RecaptureCamera.quality`) and panel (``instrument``);
+    ``video_id`` the source's + ``"__replay_synth"``."""
     return {"path": Path(rel_path).as_posix(), "subject": str(source.get("subject", "")),
-            "label": 0, "attack_type": ATTACK_TYPE, "quality": by_name(draw.camera).optics.name,
+            "label": 0, "attack_type": ATTACK_TYPE,
+            "quality": camera_by_name(draw.camera).quality,
             "split": str(source.get("split", "train")),
             "video_id": f"{source.get('video_id', Path(rel_path).stem)}__{ATTACK_TYPE}",
             "depth_path": "", "ir_path": "", "session": str(source.get("session", "")),
@@ -340,7 +335,7 @@ def synthesize_video(path_in: str | Path, path_out: str | Path,
     with atomic_path(path_out) as tmp:
         avi = tmp.with_suffix(".avi")  # OpenCV's writer chooses the container by the suffix
         try:
-            write_avi(avi, out, int(round(fps)))
+            write_avi(avi, out, round(fps))
             avi.replace(tmp)
         finally:
             avi.unlink(missing_ok=True)
@@ -373,8 +368,8 @@ def synthesize_protocol(table: pd.DataFrame, root: str | Path, out_root: str | P
     Each live file is synthesized with seed :func:`video_seed` ``(seed, path)`` into
     ``out_root`` / :func:`output_path`; an output that exists is kept unless ``overwrite`` (its
     row is drawn again, identically: ``out_root/synthesis.json``, written first, records the
-    seed, settings and ``n_frames``, then the counts and skipped files). A source that cannot be
-    read is skipped and counted by reason. Writes ``out_root/protocol.csv`` (paths relative).
+    synthesizer's :data:`MODEL`, seed, settings and ``n_frames``, then the counts and skipped
+    files). A source that cannot be read is skipped and counted by reason. Writes ``out_root/protocol.csv`` (paths relative).
 
     Args:
         table: a protocol table (:mod:`fas_lib.protocol` columns).
@@ -390,14 +385,15 @@ def synthesize_protocol(table: pd.DataFrame, root: str | Path, out_root: str | P
 
     Raises:
         ValueError: two live files map to one output, or (without ``overwrite``) ``out_root``
-            holds replays of another seed, settings or ``n_frames``.
+            holds replays of another model, seed, settings or ``n_frames``.
     """
     settings, root, out_root = settings or ReplaySettings(), Path(root), Path(out_root)
     live = validate(table).query("label == 1")
     if len({output_path(p) for p in live["path"]}) < len(live):
         raise ValueError(f"two live files of the table map to the same output in {out_root}")
-    report = guard_params(out_root / "synthesis.json", {"seed": int(seed), "n_frames": n_frames,
-                          "settings": dataclasses.asdict(settings)}, overwrite)
+    report = guard_params(out_root / "synthesis.json", {
+        "model": MODEL, "seed": int(seed), "n_frames": n_frames,
+        "settings": dataclasses.asdict(settings)}, overwrite)
     rows, skips = [], SkipLog()
     for src in live.to_dict("records"):
         rel, vseed = output_path(src["path"]), video_seed(seed, src["path"])

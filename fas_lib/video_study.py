@@ -12,6 +12,14 @@ The runs are :class:`~fas_lib.clip_inputs.ClipConfig` s trained by
   :func:`replay_data`: train (and fix the threshold on dev) with live videos plus the real
   replays, plus the synthesized replays only, or plus both; test on the live videos and the
   **real** replays of the test subjects;
+  :func:`data_ablation` trains every cell with one or more seeds (one more, up to a limit,
+  while two cells differ by less than their interval) and :func:`data_ablation_table` gives
+  each cell's video-level metrics (means over its seeds) and, for each pair of cells
+  (:data:`DATA_PAIRS`), the difference of their test EERs with a bootstrap interval over test
+  subjects (:func:`fas_lib.metrics.bootstrap_eers`: every cell and seed scored on the same resample). The
+  synthesized replays come from a simulator independent of SynthSpoof's
+  (:mod:`fas_lib.synthesis`): the ablation shows whether an independent simulator's replays
+  teach a model SynthSpoof's replays, not whether they would teach it real ones;
 * **the comparison** (:func:`compare_runs`): test scores of two runs on the same clips, the
   paired bootstrap of their EER difference over test subjects
   (:func:`fas_lib.metrics.paired_bootstrap_eer`);
@@ -24,7 +32,7 @@ The attention statistic is :mod:`fas_lib.video_attention`; the figures :mod:`fas
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +42,7 @@ import pandas as pd
 from fas_lib.clip_inputs import ClipConfig, ClipData, ClipSource, subset_clips
 from fas_lib.clip_train import run_clip_many
 from fas_lib.clips import ClipSet
-from fas_lib.metrics import paired_bootstrap_eer
+from fas_lib.metrics import bootstrap_eers, eer, paired_bootstrap_eer
 from fas_lib.models.stasn import BRANCHES
 from fas_lib.protocol import SkipLog
 from fas_lib.runs import SCORES
@@ -42,12 +50,17 @@ from fas_lib.scoring import read_scores
 from fas_lib.synthesis import ATTACK_TYPE, ReplaySettings, synthesize_protocol
 
 __all__ = [
-    "DATA_CELLS", "METRICS", "REPLAY_WORDS", "compare_runs", "is_real_replay", "replay_data",
-    "result_row", "run_cells", "split_data", "stasn_grid", "stasn_name", "synthesize_replays",
+    "DATA_CELLS", "DATA_PAIRS", "METRICS", "REPLAY_WORDS", "compare_runs",
+    "data_ablation", "data_ablation_table", "is_real_replay", "replay_data", "result_row",
+    "run_cells", "run_data_cells", "split_data", "stasn_grid", "stasn_name",
+    "synthesize_replays", "undecided",
 ]
 
 #: The data ablation's training sets (:func:`replay_data`).
 DATA_CELLS: tuple[str, ...] = ("real", "synth", "both")
+#: The data ablation's comparisons ``(a, b)``: test EER of ``a`` minus that of ``b``.
+DATA_PAIRS: tuple[tuple[str, str], ...] = (("synth", "real"), ("both", "real"),
+                                           ("synth", "both"))
 #: Words of replay attack types: SynthSpoof's ``replay_*``, CASIA-FASD's ``video_replay``,
 #: OULU-NPU's ``replay1/2``, Replay-Attack's ``mobile`` / ``highdef`` displays.
 REPLAY_WORDS: tuple[str, ...] = ("replay", "video", "display", "screen", "mobile", "highdef",
@@ -190,7 +203,7 @@ def compare_runs(a: str | Path, b: str | Path, score_a: str = "score", score_b: 
     cluster = "subject" if both["subject"].nunique() >= 2 else "video_id"
     out = paired_bootstrap_eer(both["label"], both["score_a"], both["score_b"], both[cluster],
                                n_boot=n_boot, seed=seed)
-    return {**out, "cluster": cluster.replace("_id", ""), "n_clips": int(len(both))}
+    return {**out, "cluster": cluster.replace("_id", ""), "n_clips": len(both)}
 
 
 def run_cells(cells: Sequence[tuple[str, str, ClipConfig]], data: ClipData,
@@ -202,3 +215,127 @@ def run_cells(cells: Sequence[tuple[str, str, ClipConfig]], data: ClipData,
                             desc=f"{len(cells)} cells")
     return pd.DataFrame([{"study": s, "value": v, **result_row(r), "run_dir": r["run_dir"]}
                          for (s, v, _), r in zip(cells, results)])
+
+
+def run_data_cells(base: ClipConfig, data: Mapping[str, ClipData], out_root: str | Path,
+                   seeds: Sequence[int] = (0,), progress: bool = True) -> pd.DataFrame:
+    """Train ``base`` (the full STASN) on each cell's data (``{cell: replay_data(...)}``) with
+    each seed: the run ``data-<cell>-seed<seed>``, read back when it exists.
+
+    Returns:
+        One row per cell and seed: :func:`run_cells`' columns (``study`` ``"data"``,
+        ``value`` the cell, ``run_dir``) and ``seed``.
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("the data ablation needs at least one seed")
+    parts = []
+    for cell, cell_data in data.items():
+        cfgs = [("data", cell, dataclasses.replace(base, name=f"data-{cell}-seed{s}", seed=s))
+                for s in seeds]
+        parts.append(run_cells(cfgs, cell_data, out_root, progress).assign(seed=seeds))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _score_matrix(run_dirs: Sequence[str | Path]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The test clips of the first run (``video_id``, ``subject``, ``label``) and every run's
+    scores of them, ``(clips, runs)``.
+
+    Raises:
+        ValueError: the runs scored different test clips.
+    """
+    first = _test_scores(run_dirs[0], "score").reset_index(drop=True)
+    cols = []
+    for d in run_dirs:
+        s = _test_scores(d, "score")
+        m = first[["video_id"]].merge(s[["video_id", "score"]], on="video_id", how="left")
+        if len(s) != len(first) or len(m) != len(first) or m["score"].isna().any():
+            raise ValueError(f"{d} scored other test clips than {run_dirs[0]}")
+        cols.append(m["score"].to_numpy(float))
+    return first, np.stack(cols, axis=1)
+
+
+def _cell_row(rows: pd.DataFrame, interval: np.ndarray) -> dict[str, Any]:
+    """One cell of the data ablation: its seeds' video-level metrics averaged, the seeds' test
+    EER spread and the bootstrap interval of the mean test EER."""
+    out = {"study": "data", "value": str(rows["value"].iloc[0]), "n_seeds": len(rows),
+           "seeds": [int(x) for x in rows["seed"]]}
+    out.update({m: float(rows[m].mean()) for m in METRICS})
+    out["test_eer_sd"] = float(rows["test_eer"].std(ddof=1)) if len(rows) > 1 else None
+    out["test_eer_ci_low"], out["test_eer_ci_high"] = (float(v) for v in interval)
+    out["worst_type"] = str(rows["worst_type"].mode().iloc[0])
+    out["n_test_clips"] = rows["n_test_clips"].iloc[0]
+    out["train_seconds"] = float(rows["train_seconds"].sum())
+    return out
+
+
+def data_ablation_table(runs: pd.DataFrame, pairs: Sequence[tuple[str, str]] = DATA_PAIRS,
+                        n_boot: int = 1000, seed: int = 0, level: float = 0.95
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The data ablation with intervals, from :func:`run_data_cells`' rows.
+
+    A cell's test EER is the mean over its seeds; the bootstrap resamples test subjects (the
+    videos with fewer than two subjects, the smoke data) and scores every cell and seed on
+    the same resample (:func:`fas_lib.metrics.bootstrap_eers`), so a pair's difference is paired.
+
+    Returns:
+        ``(cells, comparisons)``. ``cells``: one row per cell, in ``runs``' order: ``study``,
+        ``value``, ``n_seeds``, ``seeds``, :data:`METRICS` (means over the seeds),
+        ``test_eer_sd`` (over the seeds), ``test_eer_ci_low`` / ``_high`` (bootstrap),
+        ``worst_type``, ``n_test_clips``, ``train_seconds`` (all seeds). ``comparisons``: one
+        row per pair ``(a, b)``: ``label`` ``"a - b"``, ``a``, ``b``, ``diff`` (``EER(a) -
+        EER(b)``; negative: ``a`` better), ``eer_a``, ``eer_b``, ``ci_low``, ``ci_high``,
+        ``p_a_better``, ``p_tie``, ``decided`` (the interval excludes 0), ``diff_per_seed``
+        (the seeds both cells ran), ``n_boot``, ``n_clusters``, ``n_redrawn``, ``cluster``,
+        ``level``.
+
+    Raises:
+        ValueError: a pair names a cell without runs, the runs scored different test clips.
+    """
+    names = list(dict.fromkeys(runs["value"].astype(str)))
+    missing = sorted({c for pair in pairs for c in pair} - set(names))
+    if missing:
+        raise ValueError(f"no runs of the cells {missing}; the runs have {names}")
+    info, scores = _score_matrix(runs["run_dir"].tolist())
+    cluster = "subject" if info["subject"].nunique() >= 2 else "video_id"
+    full, reps, redrawn = bootstrap_eers(info["label"], scores, info[cluster], n_boot, seed)
+    q = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
+    idx = {c: np.flatnonzero(runs["value"].astype(str).to_numpy() == c) for c in names}
+    mean = {c: reps[:, idx[c]].mean(axis=1) for c in names}
+    cells = pd.DataFrame([_cell_row(runs.iloc[idx[c]], np.quantile(mean[c], q)) for c in names])
+    rows = []
+    for a, b in pairs:
+        d, ea, eb = mean[a] - mean[b], float(full[idx[a]].mean()), float(full[idx[b]].mean())
+        lo, hi = (float(v) for v in np.quantile(d, q))
+        sa, sb = (dict(zip(runs["seed"].iloc[idx[c]], full[idx[c]])) for c in (a, b))
+        rows.append({"label": f"{a} - {b}", "a": a, "b": b, "diff": ea - eb, "eer_a": ea,
+                     "eer_b": eb, "ci_low": lo, "ci_high": hi,
+                     "p_a_better": float(np.mean(d < 0)), "p_tie": float(np.mean(d == 0)),
+                     "decided": not lo <= 0.0 <= hi,
+                     "diff_per_seed": [float(sa[k] - sb[k]) for k in sa if k in sb],
+                     "n_boot": int(n_boot), "n_clusters": int(info[cluster].nunique()),
+                     "n_redrawn": int(redrawn), "cluster": cluster.replace("_id", ""),
+                     "level": float(level)})
+    return cells, pd.DataFrame(rows)
+
+
+def undecided(comparisons: pd.DataFrame) -> bool:
+    """Whether two cells differ by less than their interval (an interval holds 0)."""
+    return bool(len(comparisons)) and not bool(comparisons["decided"].all())
+
+
+def data_ablation(base: ClipConfig, data: Mapping[str, ClipData], out_root: str | Path,
+                  seeds: Sequence[int] = (0,), max_seeds: int = 2, n_boot: int = 1000,
+                  boot_seed: int = 0, progress: bool = True
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Run the data ablation's cells (:func:`run_data_cells`) with ``seeds``, then with one
+    more seed at a time while two cells differ by less than their interval
+    (:func:`undecided`), up to ``max_seeds``; returns ``(runs, cells, comparisons)``
+    (:func:`data_ablation_table`)."""
+    seeds = [int(s) for s in seeds]
+    while True:
+        runs = run_data_cells(base, data, out_root, seeds, progress)
+        cells, comparisons = data_ablation_table(runs, n_boot=n_boot, seed=boot_seed)
+        if not undecided(comparisons) or len(seeds) >= max_seeds:
+            return runs, cells, comparisons
+        seeds.append(max(seeds) + 1)

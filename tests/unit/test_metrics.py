@@ -305,3 +305,27 @@ def test_paired_bootstrap_errors(kwargs: dict, match: str) -> None:
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         m.paired_bootstrap_eer(**args)
+
+
+def test_bootstrap_eers_draws_one_resample_for_every_column():
+    """Every column is scored on the same resamples, whatever the other columns: a column's
+    replicate EERs are the same alone or beside others, and two columns give
+    paired_bootstrap_eer's difference draw for draw."""
+    from fas_lib.metrics import bootstrap_eers, eer, paired_bootstrap_eer
+
+    rng = np.random.default_rng(3)
+    labels = np.array([1, 0, 0] * 12)
+    subjects = [f"s{i // 6}" for i in range(36)]
+    a, b, c = (labels + rng.normal(0, w, 36) for w in (0.5, 0.9, 1.3))
+    full, reps, redrawn = bootstrap_eers(labels, np.stack([a, b, c], 1), subjects, 300, 4)
+    alone_full, alone, _ = bootstrap_eers(labels, c, subjects, 300, 4)
+    assert reps.shape == (300, 3) and alone.shape == (300, 1)
+    np.testing.assert_array_equal(reps[:, 2], alone[:, 0])
+    assert full[2] == alone_full[0] == eer(labels, c)[0]
+    ref = paired_bootstrap_eer(labels, a, b, subjects, n_boot=300, seed=4)
+    d = reps[:, 0] - reps[:, 1]
+    assert redrawn == ref["n_redrawn"] and full[0] - full[1] == pytest.approx(ref["diff"])
+    assert np.quantile(d, 0.025) == pytest.approx(ref["ci_low"])
+    assert np.mean(d < 0) == pytest.approx(ref["p_a_better"])
+    with pytest.raises(ValueError, match="two clusters"):
+        bootstrap_eers(labels, np.stack([a, b], 1), ["s0"] * 36)

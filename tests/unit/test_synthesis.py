@@ -1,4 +1,5 @@
-"""Replay synthesis from live videos: determinism, geometry, alignability, moire, batch skips.
+"""Replay synthesis from live videos: determinism, geometry, alignability, moire, batch skips,
+and the synthesizer's own display and camera (independent of SynthSpoof's renderer).
 
 Frames are small (320 x 240, one to three frames) so that the file runs in seconds; the one
 SynthSpoof check reuses the session's tiny dataset (``synth`` in ``tests/conftest.py``).
@@ -15,16 +16,17 @@ from fas_lib.io import iter_frames, read_image
 from fas_lib.protocol import make_table, read_protocol
 from fas_lib.synthesis import (
     ATTACK_TYPE,
+    MODEL,
     ReplaySettings,
     output_path,
     synthesize_protocol,
     synthesize_replay,
     synthesize_video,
 )
+from fas_lib.synthesis_camera import camera_by_name, draw_camera, recapture
+from fas_lib.synthesis_panel import SAMPLES, layout_tile
 from fas_lib.synthspoof import SynthSpoofReader
-from fas_lib.synthspoof.camera import capture, noise_bank
 from fas_lib.synthspoof.dataset import write_avi
-from fas_lib.synthspoof.factors import by_name
 from fas_lib.synthspoof.gt import points_in_polygon
 from fas_lib.synthspoof.render import apply
 from fas_lib.synthspoof.sources import portrait_files
@@ -78,15 +80,17 @@ def test_shapes_dtypes_and_info(portraits):
 
 def test_settings_are_validated_and_fixed_choices_kept(portraits):
     with pytest.raises(ValueError, match="display"):
-        ReplaySettings(display="d9")
+        ReplaySettings(display="d1")  # SynthSpoof's panels are not the synthesizer's
+    with pytest.raises(ValueError, match="camera"):
+        ReplaySettings(camera="c5")
     with pytest.raises(ValueError, match="fill"):
         ReplaySettings(fill=(0.9, 0.5))
     with pytest.raises(ValueError, match="uint8"):
         synthesize_replay(np.zeros((2, H, W, 3), np.float32))
-    s = ReplaySettings(display="d2", camera="c1", device="replay_phone", session="s3", hands=False)
+    s = ReplaySettings(display="o2", camera="k1", device="replay_phone", session="s3", hands=False)
     _, info = synthesize_replay(portraits["astronaut"], s, seed=3)
     assert {k: info["settings"][k] for k in ("display", "camera", "device", "session")} == {
-        "display": "d2", "camera": "c1", "device": "replay_phone", "session": "s3"}
+        "display": "o2", "camera": "k1", "device": "replay_phone", "session": "s3"}
 
 
 def test_homography_maps_the_picture_onto_the_screen(portraits):
@@ -145,20 +149,23 @@ def _peakiness(grey: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
     return float(band.max() / np.median(band)), float(p.var())
 
 
-@pytest.mark.parametrize("camera,seed", [("c5", 1), ("c3", 3), ("c1", 0)])
-def test_moire_energy_on_flat_content(camera, seed):
+@pytest.mark.parametrize("display,camera,pitch,seed", [
+    ("o1", "k2", 1.2, 1), ("o2", "k3", 1.4, 3), ("o3", "k1", 0.7, 0)])
+def test_moire_energy_on_flat_content(display, camera, pitch, seed):
     """A flat grey picture has no texture of its own: what the screen region holds beyond the
-    camera's noise (a flat grey photographed by the same camera) is the display's grid."""
-    s = ReplaySettings(camera=camera, room=False, glare=0.0, reflection=(0, 0), bleed=0.0,
-                       flicker=0.0, motion=0.0)
+    camera's noise (a flat grey photographed by the same camera) is the display's emitters.
+    (Not at every pitch: where the lens's disc response is near zero at the emitters' period,
+    e.g. ``k3`` at 1.5 camera pixels per display pixel, little moire is left, as in life.)"""
+    s = ReplaySettings(display=display, camera=camera, pitch=(pitch, pitch), room=False,
+                       glare=0.0, reflection=(0, 0), bleed=0.0, flicker=0.0, motion=0.0)
     out, info = synthesize_replay(np.full((H, W, 3), 128, np.uint8), s, seed=seed)
     mask = np.zeros((H, W), np.uint8)
     cv2.fillPoly(mask, [np.round(info["screen"][0]).astype(np.int32)], 255)
     mask = cv2.erode(mask, np.ones((15, 15), np.uint8)) > 0
     grey = cv2.cvtColor(out[0], cv2.COLOR_RGB2GRAY)
-    flat = np.full((H, W, 3), int(grey[mask].mean()), np.uint8)
-    noise_only = capture(flat, by_name(camera).optics, np.random.default_rng(0),
-                         noise_bank(11, H, W))
+    rng = np.random.default_rng(0)
+    noise_only = recapture(np.full((H, W, 3), 0.2, np.float32),
+                           draw_camera(camera_by_name(camera), rng, (W, H)), rng)
     peak, var = _peakiness(grey, mask)
     peak0, var0 = _peakiness(cv2.cvtColor(noise_only, cv2.COLOR_RGB2GRAY), mask)
     assert peak > 5 * peak0 and var > 2 * var0
@@ -229,7 +236,7 @@ def test_protocol_refuses_outputs_of_another_seed(portraits, tmp_path):
     out = tmp_path / "out"
     synthesize_protocol(table, root, out, seed=1, n_frames=2)
     for kwargs in ({"seed": 2, "n_frames": 2}, {"seed": 1, "n_frames": None},
-                   {"seed": 1, "n_frames": 2, "settings": ReplaySettings(display="d1")}):
+                   {"seed": 1, "n_frames": 2, "settings": ReplaySettings(display="o1")}):
         with pytest.raises(ValueError, match="overwrite"):
             synthesize_protocol(table, root, out, **kwargs)
     again, _ = synthesize_protocol(table, root, out, seed=2, n_frames=2, overwrite=True)
@@ -249,3 +256,109 @@ def test_protocol_refuses_two_sources_of_one_output(portraits, tmp_path):
                         {**base, "path": "live/a.mp4", "video_id": "a2"}])
     with pytest.raises(ValueError, match="same output"):
         synthesize_protocol(table, root, tmp_path / "out", seed=1, n_frames=2)
+
+
+# -- the synthesizer's own display and camera, not SynthSpoof's ----------------------------------
+
+
+SYNTHSPOOF_MODELS = {
+    "fas_lib.synthspoof.screen": ("make_display", "display_texture", "backlight_bleed",
+                                  "room_reflection"),
+    "fas_lib.synthspoof.camera": ("capture", "noise_bank", "bank_view", "source_capture"),
+    "fas_lib.synthspoof.factors": ("colour_pipeline", "saturation_matrix", "illuminate"),
+}
+
+
+def test_synthspoof_display_and_camera_are_not_used(portraits, monkeypatch):
+    """SynthSpoof's display, capture and colour models raise if called: a replay is still
+    made, and no synthesis module imports them or SynthSpoof's panel and camera tables."""
+    import ast
+    import importlib
+    import inspect
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the synthesizer used SynthSpoof's display or camera model")
+
+    for module, names in SYNTHSPOOF_MODELS.items():
+        for name in names:
+            monkeypatch.setattr(importlib.import_module(module), name, boom)
+    for seed in (0, 1, 2):
+        out, _ = synthesize_replay(_clip(portraits["astronaut"], 2), seed=seed)
+        assert out.shape == (2, H, W, 3)
+    banned = {n for names in SYNTHSPOOF_MODELS.values() for n in names} | {
+        "DISPLAYS", "CAMERAS", "CAMERA_NAMES", "Display", "Camera", "Quality"}
+    for name in ("synthesis", "synthesis_panel", "synthesis_device", "synthesis_camera"):
+        module = importlib.import_module(f"fas_lib.{name}")
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.ImportFrom) and "synthspoof" in (node.module or ""):
+                assert not node.module.endswith((".screen", ".camera")), (name, node.module)
+                assert not {a.name for a in node.names} & banned, (name, node.module)
+
+
+def test_layout_tiles_have_their_own_periods_and_phases():
+    """PenTile: red and blue on alternate pixels of a checkerboard, green in every pixel;
+    delta: stripes whose odd rows are shifted by half a pixel; S-stripe: red above green in
+    one column, blue beside them. None is SynthSpoof's stripe (every row of a pixel alike)."""
+    s = SAMPLES
+    p = layout_tile("pentile")
+    r, g, b = p[..., 0], p[..., 1], p[..., 2]
+    assert p.shape == (2 * s, 2 * s, 3)
+    assert np.allclose(np.roll(r, (s, s), (0, 1)), r) and not np.allclose(np.roll(r, s, 1), r)
+    assert np.allclose(np.roll(r, s, 1), b) and np.allclose(np.roll(r, s, 0), b)
+    assert np.allclose(np.roll(g, s, 1), g) and np.allclose(np.roll(g, s, 0), g)
+    d = layout_tile("delta")
+    assert d.shape == (2 * s, s, 3)
+    assert np.allclose(np.roll(d[:s], s // 2, 1), d[s:])  # the odd row: half a pixel on
+    assert not np.allclose(d[:s], d[s:])
+    assert np.allclose(np.roll(d[..., 0], s // 3, 1), d[..., 1])  # R, G, B a third apart
+    assert np.allclose(np.roll(d[..., 1], s // 3, 1), d[..., 2])
+    t = layout_tile("sstripe")
+    cols, rows = t.mean(0), t.mean(1)
+    assert np.argmax(cols[:, 0]) == np.argmax(cols[:, 1]) < s // 2 < np.argmax(cols[:, 2])
+    assert np.argmax(rows[:, 0]) < s // 2 < np.argmax(rows[:, 1])
+    for tile in (p, d, t):
+        assert not all(np.allclose(tile[i], tile[0]) for i in range(len(tile)))
+
+
+def _corr(x: np.ndarray, dx: int, dy: int) -> float:
+    """Correlation of a zero-mean patch with itself shifted by (dx, dy)."""
+    a, b = x[:x.shape[0] - dy, :x.shape[1] - dx], x[dy:, dx:]
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+@pytest.mark.parametrize("display", ["o1", "o2"])
+def test_sub_pixel_layout_is_visible_in_the_replay(display):
+    """At 6 camera pixels per display pixel the camera resolves the emitters: PenTile's red
+    repeats one pixel on diagonally and is opposite one pixel across; the delta's red repeats
+    one row down only half a pixel across (3 camera pixels)."""
+    s = ReplaySettings(display=display, camera="k2", pitch=(6.0, 6.0), fill=(0.8, 0.8), roll=0,
+                       tilt=0, motion=0, room=False, glare=0, reflection=(0, 0), flicker=0)
+    out, info = synthesize_replay(np.full((H, W, 3), 160, np.uint8), s, seed=2)
+    x0, y0 = np.ceil(info["screen"][0].min(0)).astype(int) + 8
+    x1, y1 = np.floor(info["screen"][0].max(0)).astype(int) - 8
+    red = out[0, y0:y1, x0:x1, 0].astype(np.float64)
+    red -= cv2.GaussianBlur(red, (0, 0), 8)
+    if display == "o1":
+        assert _corr(red, 6, 6) > 0.3 and _corr(red, 6, 0) < -0.1
+    else:
+        assert _corr(red, 3, 6) > 0.3 and _corr(red, 0, 6) < -0.1 and _corr(red, 6, 0) > 0.3
+
+
+def test_protocol_records_the_model(portraits, tmp_path):
+    """synthesis.json names the synthesizer's model; a folder of another model's replays (the
+    first synthesizer recorded none) is refused."""
+    import json
+
+    root = tmp_path / "data"
+    write_avi(root / "live" / "a.avi", _clip(portraits["grace_hopper"], 2), 25)
+    table = make_table([{"label": 1, "attack_type": "live", "quality": "", "split": "train",
+                         "path": "live/a.avi", "subject": "1", "video_id": "a"}])
+    out = tmp_path / "out"
+    replays, _ = synthesize_protocol(table, root, out, seed=1, n_frames=2)
+    report = json.loads((out / "synthesis.json").read_text())
+    assert report["model"] == MODEL and report["written"] == 1
+    assert replays["quality"].iloc[0] in ("low", "normal", "high")
+    del report["model"]
+    (out / "synthesis.json").write_text(json.dumps(report))
+    with pytest.raises(ValueError, match="model"):
+        synthesize_protocol(table, root, out, seed=1, n_frames=2)

@@ -29,7 +29,7 @@ from fas_lib.clip_inputs import (  # noqa: E402
 )
 from fas_lib.clips import clip_sets  # noqa: E402
 from fas_lib.geometry import crop_matrix  # noqa: E402
-from fas_lib.metrics import eer  # noqa: E402
+from fas_lib.metrics import eer, paired_bootstrap_eer  # noqa: E402
 from fas_lib.protocol import read_protocol  # noqa: E402
 from fas_lib.synthesis import ATTACK_TYPE  # noqa: E402
 from fas_lib.video_attention import (  # noqa: E402
@@ -172,6 +172,84 @@ def test_run_cells_rows(real, tmp_path):
     assert all(0 <= rows.loc[0, m] <= 1 for m in vs.METRICS) and rows.loc[0, "n_test_clips"] == 6
 
 
+# ---------------------------------------------------------------- the data ablation
+
+
+def _ablation_runs(tmp_path: Path, scores: dict[tuple[str, int], np.ndarray],
+                   subjects: list[str], labels: list[int]) -> pd.DataFrame:
+    """Run rows as run_data_cells gives them, each with a scores.csv of its own."""
+    rows = []
+    for (cell, seed), sc in scores.items():
+        d = _scores_dir(tmp_path / f"{cell}-{seed}", sc, subjects, labels)
+        e = eer(labels, sc)[0]
+        rows.append({"study": "data", "value": cell, "seed": seed, "name": f"data-{cell}",
+                     **{m: e if m.endswith("eer") else 0.1 for m in vs.METRICS},
+                     "worst_type": "replay_phone", "n_test_clips": len(sc),
+                     "train_seconds": 1.0, "run_dir": str(d)})
+    return pd.DataFrame(rows)
+
+
+def test_data_ablation_table_pairs_cells_over_subjects(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = [1, 0] * 20
+    subjects = [f"s{i // 4}" for i in range(40)]
+    noise = {"real": 1.2, "synth": 0.4, "both": 0.6}
+    scores = {(c, k): np.array(labels) + rng.normal(0, w, 40)
+              for c, w in noise.items() for k in (0, 1)}
+    runs = _ablation_runs(tmp_path, scores, subjects, labels)
+    cells, pairs = vs.data_ablation_table(runs, n_boot=200)
+    assert cells["value"].tolist() == ["real", "synth", "both"]
+    assert (cells["n_seeds"] == 2).all() and cells["seeds"].tolist() == [[0, 1]] * 3
+    for _, row in cells.iterrows():
+        per = [eer(labels, scores[(row["value"], k)])[0] for k in (0, 1)]
+        assert row["test_eer"] == pytest.approx(np.mean(per))
+        assert row["test_eer_sd"] == pytest.approx(np.std(per, ddof=1))
+        assert row["test_eer_ci_low"] <= row["test_eer"] <= row["test_eer_ci_high"]
+    assert pairs["label"].tolist() == ["synth - real", "both - real", "synth - both"]
+    first = pairs.iloc[0]
+    assert first["diff"] == pytest.approx(cells.test_eer[1] - cells.test_eer[0])
+    assert first["ci_low"] <= first["diff"] <= first["ci_high"] and first["decided"]
+    assert first["cluster"] == "subject" and first["n_clusters"] == 10
+    assert len(first["diff_per_seed"]) == 2 and not vs.undecided(pairs.iloc[:1])
+    one = runs[runs.seed == 0].reset_index(drop=True)  # one seed: compare_runs' numbers
+    _, pairs1 = vs.data_ablation_table(one, n_boot=200, seed=5)
+    ref = vs.compare_runs(one.run_dir[1], one.run_dir[0], n_boot=200, seed=5)
+    for key in ("diff", "ci_low", "ci_high", "p_a_better", "n_clusters"):
+        assert pairs1.iloc[0][key] == pytest.approx(ref[key]), key
+    with pytest.raises(ValueError, match="no runs of the cells"):
+        vs.data_ablation_table(runs[runs.value != "both"])
+    other = _scores_dir(tmp_path / "other", scores[("real", 0)][:20], subjects[:20], labels[:20])
+    with pytest.raises(ValueError, match="other test clips"):
+        vs.data_ablation_table(pd.concat([runs, runs.iloc[:1].assign(run_dir=str(other))]))
+
+
+def test_data_ablation_trains_every_cell_and_seed(real, synthesized, tmp_path):
+    """Notebook 09's section 4 on fabricated caches: every cell with one seed, one more while
+    the cells differ by less than their interval; a second call reads the runs back."""
+    cache, clips = real
+    scache, sclips = synthesized
+    data = {c: vs.replay_data(cache, clips, scache, sclips, c) for c in vs.DATA_CELLS}
+    base = dataclasses.replace(BASE, model="stasn", n_regions=2, branches="both")
+    runs, cells, pairs = vs.data_ablation(base, data, tmp_path, seeds=(0,), max_seeds=2,
+                                          n_boot=50, progress=False)
+    n_seeds = 2 if vs.undecided(vs.data_ablation_table(runs[runs.seed == 0], n_boot=50)[1]) \
+        else 1
+    assert len(runs) == 3 * n_seeds and runs["run_dir"].nunique() == 3 * n_seeds
+    assert set(runs["name"]) == {f"data-{c}-seed{k}" for c in vs.DATA_CELLS
+                                 for k in range(n_seeds)}
+    assert cells["value"].tolist() == list(vs.DATA_CELLS) and len(pairs) == 3
+    for _, row in cells.iterrows():  # the bootstrap's EER is the runs' video-level test EER
+        assert row["test_eer"] == pytest.approx(runs[runs.value == row["value"]].test_eer.mean())
+        assert all(0 <= row[m] <= 1 for m in vs.METRICS)
+    for _, p in pairs.iterrows():
+        assert p["eer_a"] == pytest.approx(cells.set_index("value").test_eer[p["a"]])
+        assert p["ci_low"] <= p["diff"] <= p["ci_high"] and p["cluster"] == "subject"
+    again = vs.run_data_cells(base, data, tmp_path, seeds=range(n_seeds), progress=False)
+    assert again["run_dir"].tolist() == runs["run_dir"].tolist()
+    with pytest.raises(ValueError, match="one seed"):
+        vs.run_data_cells(base, data, tmp_path, seeds=())
+
+
 # ---------------------------------------------------------------- attention statistic
 
 
@@ -245,3 +323,27 @@ def test_figures():
     assert sorted(round(b.get_height(), 6) for b in ax.patches) == [10, 20, 30, 40]
     ax = plot_differences([{"label": "x", "diff": -0.1, "ci_low": -0.2, "ci_high": 0.05}])
     assert ax.get_yticklabels()[0].get_text() == "x"
+
+
+def test_section_4_on_a_tiny_synthspoof(synth, tmp_path):
+    """Notebook 09's section 4 end to end on the session's tiny SynthSpoof: replays of the
+    train / dev live videos by the synthesizer's own display and camera, their clip cache
+    (dlib finds the faces), the three cells, the table with intervals."""
+    from fas_lib.prepare import get_clips
+    from fas_lib.synthesis import MODEL
+
+    table = read_protocol(Path(synth) / "protocol.csv")
+    out = tmp_path / f"replays-{MODEL}"
+    replays, skips = vs.synthesize_replays(table, synth, out, seed=0)
+    cache, clips = get_clips("synthspoof", synth, workers=1, progress=False, t=2,
+                             scales=(1.4,), use_gt_boxes=True)
+    scache, sclips = get_clips("csv", out, workers=1, progress=False, t=2, scales=(1.4,))
+    assert not skips.counts and sum(len(c) for c in sclips.values()) == len(replays)
+    data = {c: vs.replay_data(cache, clips, scache, sclips, c) for c in vs.DATA_CELLS}
+    base = dataclasses.replace(BASE, n_regions=2, branches="both")
+    runs, cells, pairs = vs.data_ablation(base, data, tmp_path / "runs", seeds=(0,),
+                                          max_seeds=2, n_boot=50, progress=False)
+    assert cells["value"].tolist() == ["real", "synth", "both"] and len(pairs) == 3
+    assert set(runs["seed"]) <= {0, 1} and (cells["n_seeds"] == len(set(runs["seed"]))).all()
+    assert all(0 <= x <= 1 for m in vs.METRICS for x in cells[m])
+    assert (pairs["ci_low"] <= pairs["diff"]).all() and (pairs["diff"] <= pairs["ci_high"]).all()
