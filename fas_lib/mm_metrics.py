@@ -16,20 +16,25 @@ fide, a sample is accepted when ``score >= threshold``.
 * :func:`unseen_attack_report`: a leave-one-attack-type-out fold's row: the threshold from dev
   *without* the held-out type (what the fold's model could know), the test on bona fide plus
   that type only.
+* :func:`paired_differences`: for pairs of models, the difference of their test EERs with a
+  paired bootstrap interval over **test subjects** (:func:`fas_lib.metrics.paired_bootstrap_eer`:
+  subjects resampled with replacement, both models scored on the same resample), and the
+  difference of their ACERs (point values, each at its own dev-EER threshold).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from fas_lib.metrics import ArrayLike, apcer_bpcer_acer, eer
+from fas_lib.metrics import ArrayLike, apcer_bpcer_acer, eer, paired_bootstrap_eer
 
-__all__ = ["FPR_TARGETS", "eer_per_attack_type", "mm_report", "tpr_at_fpr",
-           "unseen_attack_report"]
+__all__ = ["FPR_TARGETS", "eer_per_attack_type", "mm_report", "paired_differences",
+           "tpr_at_fpr", "unseen_attack_report"]
 
 #: The FPRs at which the ChaLearn challenge reads the TPR.
 FPR_TARGETS: tuple[float, ...] = (1e-2, 1e-3)
@@ -145,3 +150,78 @@ def unseen_attack_report(scores: pd.DataFrame, attack_type: str,
         raise ValueError(f"no test attack of type {attack_type!r}")
     dev_eer, thr = eer(dev["label"].to_numpy(), dev[score_col].to_numpy())
     return {"attack_type": attack_type, "dev_eer": dev_eer, **_at_threshold(test, score_col, thr)}
+
+
+def _paired_test(a: pd.DataFrame, b: pd.DataFrame, score_col: str) -> pd.DataFrame:
+    """The test rows two scores tables share, matched on ``(video_id, frame_idx)``: ``label``,
+    ``video_id``, ``score_a``, ``score_b``.
+
+    Raises:
+        ValueError: the tables scored different test frames.
+    """
+    key = ["video_id", "frame_idx"]
+    ta, tb = (_split(t, "test", score_col)[[*key, "label", score_col]] for t in (a, b))
+    both = ta.merge(tb.drop(columns="label"), on=key, suffixes=("_a", "_b"))
+    if not len(both) == len(ta) == len(tb):
+        raise ValueError(f"the two models scored different test frames ({len(ta)} and "
+                         f"{len(tb)}, {len(both)} shared)")
+    return both.rename(columns={f"{score_col}_a": "score_a", f"{score_col}_b": "score_b"})
+
+
+def paired_differences(scores: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str, str, str]],
+                       subjects: Mapping[str, str] | None = None, n_boot: int = 1000,
+                       seed: int = 0, level: float = 0.95,
+                       score_col: str = "score") -> list[dict[str, Any]]:
+    """Is model ``a``'s test EER lower than model ``b``'s beyond the luck of the test subjects?
+
+    For every ``(family, a, b)`` of ``pairs``: :func:`fas_lib.metrics.paired_bootstrap_eer` of
+    the two models' scores of the same test frames, the resampled unit the **test subject**
+    (``subjects``: video id -> subject): each replicate draws as many subjects as the test split
+    has, with replacement, and scores both models on the same draw. Every pair uses the same
+    ``seed``, so the same resamples. With fewer than two test subjects (a smoke run) the unit
+    is the video, and ``unit`` says so. The ACERs are each model's own (at its dev-EER
+    threshold, :func:`mm_report`), their difference a point value without an interval.
+
+    Args:
+        scores: model name -> scores table (``dev`` and ``test`` rows).
+        pairs: ``(family, a, b)``; a pair with a model missing from ``scores`` is skipped.
+        subjects: video id -> subject of every test video (``None``: videos are the unit).
+        n_boot, seed, level: the bootstrap's replicates, seed and interval coverage.
+        score_col: the score column.
+
+    Returns:
+        One dict per pair: ``family``, ``a``, ``b``, ``unit``, ``n_clusters``, ``n_frames``,
+        ``eer_a``, ``eer_b``, ``diff`` (``EER(a) - EER(b)``; negative: ``a`` is better),
+        ``ci_low``, ``ci_high`` (the percentile interval of the replicates' differences),
+        ``excludes_zero`` (the interval lies on one side of 0), ``p_a_better``, ``p_tie``,
+        ``acer_a``, ``acer_b``, ``acer_diff``, ``n_boot``, ``level`` (rates in [0, 1]).
+
+    Raises:
+        ValueError: two models scored different test frames, or as
+            :func:`fas_lib.metrics.paired_bootstrap_eer`.
+    """
+    acer: dict[str, float] = {}
+    rows = []
+    for family, a, b in pairs:
+        if a not in scores or b not in scores:
+            continue
+        both = _paired_test(scores[a], scores[b], score_col)
+        vids = both["video_id"].astype(str)
+        subj = vids.map(dict(subjects or {}))
+        unit = "subject" if subj.notna().all() and subj.nunique() >= 2 else "video"
+        res = paired_bootstrap_eer(both["label"].to_numpy(), both["score_a"].to_numpy(),
+                                   both["score_b"].to_numpy(),
+                                   (subj if unit == "subject" else vids).to_numpy(),
+                                   n_boot=n_boot, seed=seed, level=level)
+        for m in (a, b):
+            if m not in acer:
+                acer[m] = float(mm_report(scores[m], score_col)["acer"])
+        rows.append({"family": family, "a": a, "b": b, "unit": unit,
+                     "n_clusters": res["n_clusters"], "n_frames": len(both),
+                     "eer_a": res["eer_a"], "eer_b": res["eer_b"], "diff": res["diff"],
+                     "ci_low": res["ci_low"], "ci_high": res["ci_high"],
+                     "excludes_zero": bool(res["ci_low"] > 0 or res["ci_high"] < 0),
+                     "p_a_better": res["p_a_better"], "p_tie": res["p_tie"],
+                     "acer_a": acer[a], "acer_b": acer[b], "acer_diff": acer[a] - acer[b],
+                     "n_boot": res["n_boot"], "level": res["level"]})
+    return rows

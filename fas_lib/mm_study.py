@@ -30,7 +30,10 @@ The runs (:func:`study_runs`), every one an :class:`~fas_lib.mm_train.MMRunConfi
 
 :func:`run_study` trains them (each run folder read back when finished, resumed when
 interrupted) and returns a :class:`Study`; :meth:`Study.summary` is what notebook 08 writes to
-``results/08_multimodal.json``.
+``results/08_multimodal.json``. :meth:`Study.differences` says which rows differ beyond the
+luck of the test subjects: each ablation row against its full model and each fused row against
+the best single sensor (:data:`DIFFERENCES`), a paired bootstrap over test subjects
+(:func:`fas_lib.mm_metrics.paired_differences`).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fas_lib.mm_metrics import mm_report, unseen_attack_report
+from fas_lib.mm_metrics import mm_report, paired_differences, unseen_attack_report
 from fas_lib.mm_train import (
     MMRunConfig,
     SplitData,
@@ -58,8 +61,8 @@ from fas_lib.models import attention_maps, dlib_trunk_config
 from fas_lib.runs import SCORES
 from fas_lib.scoring import read_scores, scores_table
 
-__all__ = ["GROUPS", "Study", "StudyPlan", "attention_samples", "ensemble_scores", "fold_runs",
-           "missing_sensor", "run_study", "study_runs"]
+__all__ = ["DIFFERENCES", "GROUPS", "Study", "StudyPlan", "attention_samples", "ensemble_scores",
+           "fold_runs", "missing_sensor", "run_study", "study_runs"]
 
 #: The notebook's tables: group -> runs, in row order (``ensemble`` is made from the folds).
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -68,6 +71,14 @@ GROUPS: dict[str, tuple[str, ...]] = {
               "ensemble"),
     "adsn": ("adsn", "adsn_no_bce", "adsn_no_center", "adsn_no_cosine", "adsn_no_local",
              "adsn_concat"),
+}
+#: :meth:`Study.differences`' families: family -> (the reference row, the rows compared with
+#: it). ``"best_single"``: every fused row against the best single sensor (lowest test EER).
+DIFFERENCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "mmfas": ("mmfas", ("early", "mmfas_main", "fr_random", "fr_init", "ensemble")),
+    "adsn": ("adsn", GROUPS["adsn"][1:]),
+    "best_single": ("best_single", tuple(n for g in ("mmfas", "adsn") for n in GROUPS[g]
+                                         if n not in GROUPS["sensors"])),
 }
 
 
@@ -183,6 +194,7 @@ class Study:
         folders: run name -> run folder.
         reports: row name -> :func:`~fas_lib.mm_metrics.mm_report` (``ensemble`` included).
         unseen: one :func:`~fas_lib.mm_metrics.unseen_attack_report` per fold.
+        subjects: test video id -> subject (the bootstrap's unit).
     """
 
     plan: StudyPlan
@@ -191,6 +203,8 @@ class Study:
     folders: dict[str, Path]
     reports: dict[str, dict[str, Any]]
     unseen: list[dict[str, Any]]
+    subjects: dict[str, str] = field(default_factory=dict)
+    _paired: dict[tuple, list] = field(default_factory=dict, repr=False, compare=False)
 
     def table(self, group: str) -> pd.DataFrame:
         """The rows of a group of :data:`GROUPS` (runs that were not run are left out):
@@ -213,8 +227,36 @@ class Study:
                  if n in self.reports]
         return pd.DataFrame({n: self.reports[n]["eer_per_type"] for n in names}).T
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-friendly: plan, per-row reports, unseen rows, timing and parameters per run."""
+    def best_single(self) -> str | None:
+        """The single-sensor row with the lowest **dev** EER (ties: the order of
+        ``GROUPS["sensors"]``), ``None`` without one: chosen without the test split it is then
+        compared on."""
+        rows = [n for n in GROUPS["sensors"] if n in self.reports]
+        if not rows:
+            return None
+        return min(rows, key=lambda n: (self.reports[n]["dev_eer"], rows.index(n)))
+
+    def differences(self, n_boot: int = 1000, seed: int = 0,
+                    level: float = 0.95) -> pd.DataFrame:
+        """Test EER differences with a paired bootstrap interval over test subjects, one row per
+        pair of :data:`DIFFERENCES` whose rows were run (:func:`~fas_lib.mm_metrics.
+        paired_differences`' columns; ``diff = EER(a) - EER(b)``, negative: ``a`` better;
+        ``family`` ``"best_single"`` has the chosen sensor in ``b``). Computed once per
+        ``(n_boot, seed, level)``."""
+        key = (int(n_boot), int(seed), float(level))
+        if key not in self._paired:
+            best, pairs = self.best_single(), []
+            for fam, (ref, rows) in DIFFERENCES.items():
+                if ref != "best_single":
+                    pairs += [(fam, ref, r) for r in rows]
+                elif best is not None:
+                    pairs += [(fam, r, best) for r in rows]
+            self._paired[key] = paired_differences(self.scores, pairs, self.subjects, *key)
+        return pd.DataFrame(self._paired[key])
+
+    def summary(self, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+        """JSON-friendly: plan, per-row reports, unseen rows, timing and parameters per run,
+        and under ``differences`` the records of :meth:`differences` (``n_boot``, ``seed``)."""
         timing = {n: {"train_seconds": r["timing"]["train_seconds"],
                       "train_samples_per_s": r["timing"]["train_samples_per_s"],
                       "eval_ms_per_face": r["timing"]["eval_ms_per_face"],
@@ -225,7 +267,8 @@ class Study:
                 "groups": {g: [n for n in rows if n in self.reports] for g, rows in GROUPS.items()},
                 "reports": self.reports, "unseen": self.unseen, "timing": timing,
                 "skipped": list(self.plan.skip),
-                "configs": {n: r["config"] for n, r in self.results.items()}}
+                "configs": {n: r["config"] for n, r in self.results.items()},
+                "differences": self.differences(n_boot, seed).to_dict(orient="records")}
 
 
 def _train_all(runs: Mapping[str, MMRunConfig], cache: Any, out_root: str | Path,
@@ -291,7 +334,8 @@ def run_study(cache: Any, plan: StudyPlan, out_root: str | Path,
     if folds:
         scores["ensemble"] = ensemble_scores([scores[n] for n in folds])
         reports["ensemble"] = mm_report(scores["ensemble"])
-    return Study(plan, results, scores, folders, reports, unseen)
+    subjects = dict(zip(test["video_id"].astype(str), test["subject"].astype(str)))
+    return Study(plan, results, scores, folders, reports, unseen, subjects)
 
 
 def attention_samples(folder: str | Path, data: SplitData,

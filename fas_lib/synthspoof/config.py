@@ -27,8 +27,14 @@ ATTACK_TYPES: tuple[str, ...] = (
 )
 #: Opt-in attack types (never in the default dataset): ``"mask"``, a rigid 3-D mask worn by an
 #: attacker (face-shaped depth; resin / paper-mache texture, eye holes), and ``"print_nir"``, a
-#: flat print whose NIR-absorbing (carbon) ink shows a skin-like face to the NIR camera.
-EXTRA_ATTACK_TYPES: tuple[str, ...] = ("mask", "print_nir")
+#: flat print whose NIR-absorbing (carbon) ink shows a skin-like face to the NIR camera; and
+#: three harder worn attacks (:mod:`.mask`): ``"mask_partial"``, a rigid mask of the upper or
+#: the lower face only (the rest is the wearer's skin in every sensor), ``"mask_flexible"``,
+#: a thin latex / silicone mask that follows the face and its expression and scatters some
+#: NIR like skin, and ``"mask_paper"``, a printed photo cut out, curved and folded onto the
+#: face (face-like depth at a lower relief, the NIR of paper and ink).
+EXTRA_ATTACK_TYPES: tuple[str, ...] = ("mask", "print_nir", "mask_partial", "mask_flexible",
+                                       "mask_paper")
 #: Every attack type a config may ask for.
 ALL_ATTACK_TYPES: tuple[str, ...] = ATTACK_TYPES + EXTRA_ATTACK_TYPES
 MODALITIES: tuple[str, ...] = ("depth", "nir")
@@ -36,8 +42,11 @@ MODALITIES: tuple[str, ...] = ("depth", "nir")
 #: :func:`config_hash` only for configs that ask for modalities or an opt-in attack type, so
 #: that changing them regenerates those datasets and leaves the default one (RGB) alone.
 #: 1: depth holes at dark hair and grazing angles, NIR distance falloff and skin highlights,
-#: ink-dependent print contrast, 3-D fingers, masks and NIR prints.
-MODALITY_VERSION: str = "1"
+#: ink-dependent print contrast, 3-D fingers, masks and NIR prints. 2: sensor conditions per
+#: video (:func:`~.sensors.draw_conditions`: weaker NIR illumination, depth dropouts at weak
+#: returns, highlights and in blobs, the IR camera misregistered to RGB), translucent masks;
+#: the opt-in ``mask_partial``, ``mask_flexible`` and ``mask_paper``.
+MODALITY_VERSION: str = "2"
 
 
 @dataclass(frozen=True)

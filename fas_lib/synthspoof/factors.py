@@ -22,7 +22,9 @@ printer  ``p1`` office laser, plain paper; ``p2`` inkjet, glossy photo paper; ``
          laser, recycled paper
 display  ``d1`` matte laptop LCD; ``d2`` glossy OLED phone; ``d3`` bluish IPS tablet
 mask     ``m1`` glossy painted resin; ``m2`` matte paper-mache; ``m3`` 3-D printed gypsum
-         (only for the opt-in ``mask`` attack)
+         (only for the opt-in ``mask`` and ``mask_partial`` attacks); flexible masks ``f1``
+         painted latex, ``f2`` pigmented silicone, ``f3`` painted silicone full-head (only for
+         the opt-in ``mask_flexible``); the opt-in ``mask_paper`` is printed by ``p1``-``p3``
 =======  ==================================================================================
 
 A config may fix factors at one level (``SynthConfig.fixed_factors``, the ablation of
@@ -139,7 +141,8 @@ class Printer:
 
 @dataclass(frozen=True)
 class MaskMaterial:
-    """A rigid 3-D face mask (the opt-in ``mask`` attack).
+    """A 3-D face mask (the opt-in ``mask`` and ``mask_partial`` attacks: rigid; the
+    ``mask_flexible`` attack: :data:`FLEX_MASKS`).
 
     Attributes:
         name: ``"m1"`` ...
@@ -150,6 +153,9 @@ class MaskMaterial:
         nir: its NIR reflectance at 850 nm, grey levels (skin is about 150-180).
         grain: amplitude of its surface texture (paper fibres, print layers), grey levels.
         smooth: blur of the face relief it was moulded on, in inter-ocular distances.
+        scatter: share of its NIR radiance scattered under its surface like skin's (0: an
+            opaque resin or gypsum; translucent silicone some).
+        thickness: how far it stands proud of the face, relief levels.
     """
 
     name: str
@@ -160,6 +166,8 @@ class MaskMaterial:
     nir: float
     grain: float
     smooth: float
+    scatter: float = 0.0
+    thickness: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -238,6 +246,18 @@ MASKS: tuple[MaskMaterial, ...] = (
     MaskMaterial("m3", "3-D printed gypsum mask, full colour", 0.4, (0.97, 0.97, 0.97), 15.0,
                  215.0, 4.0, 0.08),
 )
+#: Flexible masks (the opt-in ``mask_flexible`` attack): thin, moulded closely on the face
+#: (``smooth``), they keep the wearer's expression and let some NIR light scatter under their
+#: surface (``scatter``: this course's modelling choice, not a measured value). Flexible
+#: silicone masks are one of WMCA's attack categories (George et al., IEEE TIFS 2020).
+FLEX_MASKS: tuple[MaskMaterial, ...] = (
+    MaskMaterial("f1", "painted latex mask", 0.45, (1.02, 0.97, 0.93), 25.0, 185.0, 3.0, 0.05,
+                 0.3, 2.0),
+    MaskMaterial("f2", "pigmented silicone mask, hyper-realistic", 0.2, (1.0, 0.98, 0.96), 15.0,
+                 170.0, 1.5, 0.03, 0.6, 3.0),
+    MaskMaterial("f3", "painted silicone full-head mask", 0.3, (1.03, 0.96, 0.94), 20.0, 178.0,
+                 2.0, 0.04, 0.5, 3.0),
+)
 SESSION_NAMES: tuple[str, ...] = tuple(s.name for s in SESSIONS)
 CAMERA_NAMES: tuple[str, ...] = tuple(c.name for c in CAMERAS)
 
@@ -256,6 +276,7 @@ class Factors:
 ATTACK_INSTRUMENTS: dict[str, tuple] = {
     "print_flat": PRINTERS, "print_warped": PRINTERS, "print_cut": PRINTERS,
     "replay_phone": DISPLAYS, "replay_screen": DISPLAYS, "mask": MASKS, "print_nir": PRINTERS,
+    "mask_partial": MASKS, "mask_flexible": FLEX_MASKS, "mask_paper": PRINTERS,
 }
 
 
@@ -265,10 +286,10 @@ ATTACK_INSTRUMENTS: dict[str, tuple] = {
 FIXABLE_FACTORS: tuple[str, ...] = ("session", "camera", "instrument", "margins")
 #: The level of a fixed factor: session ``s1`` (neutral light from above, mid-bright walls),
 #: camera ``c5`` (the compact camera: sharpest, least noise, neutral colour), and the
-#: instrument of each family among ``("p2", "d1", "m1")``: every print from the photo
-#: inkjet, every replay on the matte LCD, every mask of painted resin.
+#: instrument of each family among ``("p2", "d1", "m1", "f1")``: every print from the photo
+#: inkjet, every replay on the matte LCD, every mask of painted resin (a flexible one of latex).
 FIXED_LEVELS: dict[str, str | tuple[str, ...]] = {
-    "session": "s1", "camera": "c5", "instrument": ("p2", "d1", "m1"),
+    "session": "s1", "camera": "c5", "instrument": ("p2", "d1", "m1", "f1"),
 }
 
 
@@ -322,7 +343,7 @@ def assign_cameras(cells: list[tuple[str, ...]]) -> list[str]:
 
 def by_name(name: str) -> Session | Camera | Printer | Display | MaskMaterial:
     """The level called ``name`` (``"s2"``, ``"c4"``, ``"p1"``, ``"d3"``, ``"m1"``)."""
-    for level in (*SESSIONS, *CAMERAS, *PRINTERS, *DISPLAYS, *MASKS):
+    for level in (*SESSIONS, *CAMERAS, *PRINTERS, *DISPLAYS, *MASKS, *FLEX_MASKS):
         if level.name == name:
             return level
     raise KeyError(f"no capture-factor level {name!r}")

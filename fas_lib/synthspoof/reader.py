@@ -52,7 +52,10 @@ class SynthSpoofReader:
         centres, nose tip, mouth corners; ``medium_outer`` / ``medium_inner`` (T, 32, 2) polygons
         of the paper or device edge and of the printed image / active screen (NaN for live);
         ``iod`` (T,); and 0-d ``label``, ``attack_type``, ``quality``, ``subject``, ``split``,
-        ``video_id``.
+        ``video_id``. Videos rendered with depth and NIR also hold their sensor conditions
+        (:class:`~fas_lib.synthspoof.sensors.SensorConditions`): 0-d ``nir_power`` (the NIR
+        illuminator's power relative to nominal) and ``depth_dropout``, and ``ir_warp`` (the
+        IR camera's registration error relative to RGB: ``(dx, dy, roll, log_scale)``).
         """
         self._row(video_id)
         with np.load(self.root / "gt" / f"{video_id}.npz", allow_pickle=False) as z:

@@ -3,8 +3,8 @@
 Live: the subject in its first scene, with head motion and blinks, seen by the simulated camera.
 Attacks: a photo / video of the subject in its first scene shown on a medium (print or screen)
 that sits in a SECOND scene, drifts rigidly (homography) and is recaptured by the camera; a
-mask (opt-in) is worn in the first scene like a live video (:mod:`.mask`). Depth and NIR follow
-:mod:`.sensors`.
+mask (opt-in: rigid, partial, flexible or of paper) is worn in the first scene like a live
+video (:mod:`.mask`). Depth and NIR follow :mod:`.sensors`, under the video's sensor conditions.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fas_lib.geometry import dlib68_to_dlib5, dlib68_to_paper5
 from .camera import capture, residual_modulation, source_capture
 from .factors import by_name, colour_pipeline, illuminate, light_field
 from .gt import POLY_SIDE_POINTS, face_box
-from .mask import mask_subject
+from .mask import WORN_ATTACKS, worn_subject
 from .media import (IOD_MM, PHOTO_CAMERA, PRINT_IOD, PRINT_SIZE, Medium, make_print,
                     sample_margins)
 from .render import (
@@ -39,7 +39,7 @@ from .render import (
 from .scene import make_scene
 from .screen import (REPLAY_PITCH, SCREEN_FACE_SIZE, VIDEO_CAMERA, display_texture,
                      make_display)
-from .sensors import (NIR_IOD_REF, RELIEF_SLOPE, depth_frame, head_nir, medium_nir, nir_frame,
+from .sensors import (NIR_IOD_REF, RELIEF_SLOPE, draw_conditions, head_nir, ir_frames, medium_nir,
                       nir_gain)
 from .subjects import Subject
 
@@ -95,9 +95,9 @@ def render_video(
     r = _Renderer(subject, world, width, height, n_frames, rng, bank, want, job, seed)
     if job.attack_type == "live":
         r.live()
-    elif job.attack_type == "mask":
-        material = by_name(job.instrument)
-        r.live(mask_subject(subject, material, rng), material.gloss)
+    elif job.attack_type in WORN_ATTACKS:
+        r.live(*worn_subject(job.attack_type, job.instrument, job.camera, subject, rng,
+                             float(np.mean(FRAME_IOD_RANGE)) * r.k_frame))
     elif job.attack_type.startswith("print"):
         r.printed()
     else:
@@ -122,6 +122,8 @@ def render_video(
         "split": np.array(job.split),
         "video_id": np.array(job.video_id),
     }
+    if r.cond is not None:  # only with modalities: the default dataset's files are unchanged
+        gt.update(r.cond.gt())
     res = VideoResult(np.stack(r.frames), gt)
     if "depth" in modalities:
         res.depth = np.stack(r.depth)
@@ -155,6 +157,9 @@ class _Renderer:
         self.isp = partial(colour_pipeline, camera=camera, illuminant=self.session.illuminant)
         self.light = light_field(self.session, rng, width, height)
         self.k_frame = width / 640.0
+        self.cond = draw_conditions(seed, job.index, job.camera, job.session,
+                                    self.k_frame) if want_aux else None
+        self.power = self.cond.nir_power if self.cond is not None else 1.0  # NIR illuminator
         self.frames: list[np.ndarray] = []
         self.lms: list[np.ndarray] = []
         self.outer: list[np.ndarray] = []
@@ -196,7 +201,8 @@ class _Renderer:
                 gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
                 hair = (alpha > 0.5) & (aux[..., 1] < 128) & (gray < 60)  # absorbs the pattern
                 slope = RELIEF_SLOPE * self._iod(lm) / NIR_IOD_REF
-                nir = head_nir(gray, aux, slope, nir_gain(lm, self.k_frame), SKIN_SHINE, gloss)
+                gain = nir_gain(lm, self.k_frame) * self.power
+                nir = head_nir(gray, aux, slope, gain, SKIN_SHINE, gloss)
                 self._emit_aux(depth, nir, hair)
 
     # -- attacks ----------------------------------------------------------------------------
@@ -280,7 +286,7 @@ class _Renderer:
                 plane += ap[..., 3].astype(np.float32) * (15 / 255)  # fingers stand proud
                 sl = (slice(ay, ay + ph), slice(ax, ax + pw))
                 depth[sl] = depth[sl] * (1 - a) + plane * a
-                gain = nir_gain(lm, self.k_frame)  # the illuminator's falloff
+                gain = nir_gain(lm, self.k_frame) * self.power  # the illuminator's falloff
                 nir[sl] = nir[sl] * (1 - a) + ap[..., 0].astype(np.float32) * gain * a
         self._emit_aux(depth, nir)
 
@@ -389,9 +395,11 @@ class _Renderer:
 
     def _emit_aux(self, depth: np.ndarray, nir: np.ndarray,
                   absorb: np.ndarray | None = None) -> None:
-        """Record a depth and an NIR frame (:mod:`.sensors`); ``absorb``: dark hair."""
-        self.depth.append(depth_frame(depth, self.rng, self.bank, absorb))
-        self.nir.append(nir_frame(nir, self.rng, self.bank))
+        """Record a depth and an NIR frame (:func:`~.sensors.ir_frames` under the video's
+        conditions); ``absorb``: dark hair."""
+        d, n = ir_frames(depth, nir, self.rng, self.bank, absorb, self.cond)
+        self.depth.append(d)
+        self.nir.append(n)
 
     @staticmethod
     def _iod(lm: np.ndarray) -> float:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib.mm_metrics import eer_per_attack_type, mm_report, tpr_at_fpr, unseen_attack_report
+from fas_lib.mm_metrics import (
+    eer_per_attack_type,
+    mm_report,
+    paired_differences,
+    tpr_at_fpr,
+    unseen_attack_report,
+)
 
 
 def test_tpr_at_fpr_by_hand():
@@ -65,3 +72,50 @@ def test_unseen_attack_report_uses_dev_without_the_type():
         unseen_attack_report(table(), "replay")
     with pytest.raises(ValueError, match="no 'dev' rows"):
         mm_report(table()[table()["split"] == "test"])
+
+
+def _scores(separation: float, seed: int, n_subjects: int = 12) -> pd.DataFrame:
+    """A scores table of ``n_subjects`` test (and dev) subjects, each with 4 bona fide and 8
+    attack frames; bona fide scores ``separation`` higher on average (unit noise)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for split in ("dev", "test"):
+        for s in range(n_subjects):
+            for i in range(12):
+                label = int(i < 4)
+                rows.append({"split": split, "video_id": f"{split}{s:02d}_{i // 2}",
+                             "frame_idx": i % 2, "label": label,
+                             "attack_type": "live" if label else ("print", "mask")[i % 2],
+                             "score": separation * label + rng.normal()})
+    return pd.DataFrame(rows)
+
+
+def test_paired_differences_known_answers():
+    good, weak = _scores(4.0, 0), _scores(0.5, 1)
+    subjects = {v: v[:-2] for v in good["video_id"]}  # "test03_1" -> "test03"
+    rows = paired_differences({"good": good, "weak": weak, "same": good.copy()},
+                              [("f", "good", "weak"), ("f", "good", "same"),
+                               ("f", "good", "absent")], subjects, n_boot=300, seed=0)
+    assert [(r["a"], r["b"]) for r in rows] == [("good", "weak"), ("good", "same")]
+    better, same = rows
+    # one model clearly better: the interval lies below 0
+    assert better["unit"] == "subject" and better["n_clusters"] == 12
+    assert better["diff"] < -0.1 and better["ci_high"] < 0 and better["excludes_zero"]
+    assert better["ci_low"] <= better["diff"] <= better["ci_high"]
+    assert better["p_a_better"] > 0.95 and better["n_frames"] == 12 * 12
+    assert better["acer_diff"] == pytest.approx(better["acer_a"] - better["acer_b"])
+    assert better["acer_a"] == pytest.approx(mm_report(good)["acer"])
+    # identical scores: a difference of exactly 0, an interval that contains it
+    assert same["diff"] == 0 and same["ci_low"] <= 0 <= same["ci_high"]
+    assert not same["excludes_zero"] and same["p_tie"] == 1.0
+
+
+def test_paired_differences_units_and_checks():
+    a, b = _scores(2.0, 0, n_subjects=3), _scores(1.0, 1, n_subjects=3)
+    one = {v: "only" for v in a["video_id"]}  # a single test subject: videos are the unit
+    row = paired_differences({"a": a, "b": b}, [("f", "a", "b")], one, n_boot=50)[0]
+    assert row["unit"] == "video" and row["n_clusters"] == 3 * 6
+    row = paired_differences({"a": a, "b": b}, [("f", "a", "b")], None, n_boot=50)[0]
+    assert row["unit"] == "video"
+    with pytest.raises(ValueError, match="different test frames"):
+        paired_differences({"a": a, "b": b.iloc[:-1]}, [("f", "a", "b")], None, n_boot=10)

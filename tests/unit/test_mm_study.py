@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from fas_lib.mm_study import (
+    DIFFERENCES,
     GROUPS,
     StudyPlan,
     attention_samples,
@@ -87,9 +88,38 @@ def test_study_rows(study):
     eers = study.sensor_eer()
     assert list(eers.index) == ["rgb", "depth", "nir", "mmfas", "ensemble", "adsn"]
     assert set(eers.columns) == {"print_flat", "replay_phone", "mask"}
-    summary = json.loads(json.dumps(study.summary()))  # JSON-friendly
+    summary = json.loads(json.dumps(study.summary(n_boot=50)))  # JSON-friendly
     assert summary["skipped"] == list(FR) and "fr_init" not in summary["groups"]["mmfas"]
     assert summary["timing"]["fold_mask"]["n_train_frames"] == 18
+
+
+def test_differences(study):
+    d = study.differences(n_boot=50, seed=1)
+    assert study.differences(n_boot=50, seed=1).equals(d)  # the rows computed once, cached
+    assert set(study.subjects.values()) == {"test0", "test1", "test2"}
+    best = study.best_single()
+    assert best in GROUPS["sensors"]
+    # chosen on dev, not on the test split it is compared on
+    assert all(study.reports[best]["dev_eer"] <= study.reports[n]["dev_eer"]
+               for n in GROUPS["sensors"])
+    fam = d.groupby("family", sort=False)
+    mm = fam.get_group("mmfas")
+    assert (mm["a"] == "mmfas").all()  # fr_random / fr_init were skipped: no rows
+    assert list(mm["b"]) == ["early", "mmfas_main", "ensemble"]
+    ad = fam.get_group("adsn")
+    assert (ad["a"] == "adsn").all() and list(ad["b"]) == list(DIFFERENCES["adsn"][1])
+    single = fam.get_group("best_single")
+    assert (single["b"] == best).all()
+    assert list(single["a"]) == ["early", "mmfas_main", "mmfas", "ensemble", *GROUPS["adsn"]]
+    assert (d["unit"] == "subject").all() and (d["n_clusters"] == 3).all()
+    assert ((d["ci_low"] <= d["diff"] + 1e-12) & (d["diff"] <= d["ci_high"] + 1e-12)).all()
+    row = d[(d["a"] == "mmfas") & (d["b"] == "early")].iloc[0]
+    assert row["eer_a"] == pytest.approx(study.reports["mmfas"]["test_eer"])
+    assert row["acer_b"] == pytest.approx(study.reports["early"]["acer"])
+    assert row["diff"] == pytest.approx(row["eer_a"] - row["eer_b"])
+    assert row["excludes_zero"] == (row["ci_low"] > 0 or row["ci_high"] < 0)
+    summary = study.summary(n_boot=50, seed=1)
+    assert summary["differences"] == d.to_dict(orient="records")
 
 
 def test_rerun_reads_back(study, cache):
