@@ -662,7 +662,8 @@ VIDEO_STUDIES: dict[str, str] = {
 }
 VIDEO_VALUES: dict[str, str] = {
     "temporal": "temporal only (TASM)", "spatial": "spatial only (RAM + SASM)",
-    "both": "both (fused)", "real": "live + real replays", "synth": "live + synthesized replays",
+    "both": "both (fused)", "real": "live + SynthSpoof's replays",
+    "synth": "live + synthesized replays (the synthesizer's own models)",
 }
 
 
@@ -672,7 +673,7 @@ def _video_row(row: Mapping[str, Any]) -> str:
                                         "test_acer", "dev_eer")]
     what = VIDEO_VALUES.get(str(row["value"]), str(row["value"]))
     if row["study"] == "data" and row["value"] == "both":
-        what = "live + real + synthesized replays"
+        what = "live + SynthSpoof's and synthesized replays"
     study = VIDEO_STUDIES.get(row["study"], row["study"])
     return f"| {study} | {what} | " + " | ".join(cells) + " |"
 
@@ -715,7 +716,8 @@ def render_video(res: Mapping[str, Any]) -> str:
     lines = [f"**Notebook 09** — video level (one clip of {res['t']} frames per video), test "
              "split, threshold at the dev EER; CNN_S frames of "
              f"{res['input_size']} px, {res['epochs']} epochs. The data-ablation rows are tested "
-             "on the live videos and the real replays of the test subjects only.", "",
+             "on the live videos and SynthSpoof's replays of the test subjects only (means over "
+             "their training seeds).", "",
              "| study | model | EER | HTER | APCER | BPCER | ACER | dev EER |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     lines += [_video_row(r) for r in _video_rows(res)]
@@ -726,6 +728,14 @@ def render_video(res: Mapping[str, Any]) -> str:
                   "interval): " + "; ".join(
                       f"{b['label']}: {_signed(b['diff'])} [{_signed(b['ci_low'])}, "
                       f"{_signed(b['ci_high'])}]" for b in boot) + "."]
+    data_boot = res.get("data_ablation_bootstrap") or []
+    if data_boot:
+        seeds = {r.get("n_seeds") for r in res["data_ablation"]}
+        lines += ["", f"Training replays, test EER difference (points) with its 95 % bootstrap "
+                  f"interval over test {data_boot[0].get('cluster', 'subject')}s, "
+                  f"{'/'.join(str(n) for n in sorted(seeds))} seed(s) per cell: " + "; ".join(
+                      f"{b['label']}: {_signed(b['diff'])} [{_signed(b['ci_low'])}, "
+                      f"{_signed(b['ci_high'])}]" for b in data_boot) + "."]
     lines += ["", _attention_line(res.get("attention")),
               "", _provenance({**res, "level": "video", "protocol": None},
                               "09_time_and_regions.ipynb")]

@@ -309,7 +309,10 @@ VIDEO = {
     "dataset": "synthspoof", "smoke": False, "t": 8, "input_size": 64, "epochs": 6,
     "ablations": [_video_row("branches", "temporal", 0.1), _video_row("branches", "both", 0.05),
                   _video_row("regions", "K=4", 0.05), _video_row("regions", "K=4", 0.05)],
-    "data_ablation": [_video_row("data", "synth", 0.3), _video_row("data", "both", 0.04)],
+    "data_ablation": [{**_video_row("data", "synth", 0.3), "n_seeds": 2},
+                      {**_video_row("data", "both", 0.04), "n_seeds": 2}],
+    "data_ablation_bootstrap": [{"label": "synth - real", "diff": 0.12, "ci_low": 0.02,
+                                 "ci_high": 0.2, "cluster": "subject"}],
     "msfans_time": {"rows": [_video_row("msfans", "MS-FANS over time", 0.02)],
                     "bootstrap": [{"label": "over time - one frame", "diff": -0.015,
                                    "ci_low": -0.04, "ci_high": 0.01, "cluster": "subject"}]},
@@ -324,14 +327,16 @@ def test_render_video_rows_bootstrap_and_attention():
     assert ("| STASN, branches | temporal only (TASM) | 10.00 | 10.00 | 20.00 | 5.00 | 12.50 "
             "| 8.00 |") in md
     assert md.count("| STASN, K regions | K=4 |") == 1  # a repeated cell is listed once
-    assert "| STASN, training replays | live + synthesized replays | 30.00 |" in md
-    assert "| STASN, training replays | live + real + synthesized replays | 4.00 |" in md
+    assert ("| STASN, training replays | live + synthesized replays (the synthesizer's own "
+            "models) | 30.00 |") in md
+    assert "| STASN, training replays | live + SynthSpoof's and synthesized replays | 4.00 |" in md
+    assert "2 seed(s) per cell: synth - real: +12.00 [+2.00, +20.00]" in md
     assert "| MS-FANS / STASN | MS-FANS over time | 2.00 |" in md
     assert "over time - one frame: −1.50 [−4.00, +1.00]" in md
     assert "25.00 % of STASN's attended regions" in md and "against 10.00 %" in md
     assert "print_flat 30.00 vs 10.00" in md and "one clip of 8 frames" in md
-    none = rt.render_video({**VIDEO, "attention": None})
-    assert "not measured" in none
+    none = rt.render_video({**VIDEO, "attention": None, "data_ablation_bootstrap": []})
+    assert "not measured" in none and "seed(s) per cell" not in none
 
 
 RECIPES = {"dataset": "synthspoof", "smoke": False, "level": "frame", "scale": 1.0,
