@@ -33,13 +33,12 @@
 # Papers: STASN (CVPR 2019); MS-FANS (ICPR 2018), Sec. V. The models are
 # `fas_lib.models.stasn` and `fas_lib.models.temporal`; training `fas_lib.clip_train`.
 #
-# Runtime on a laptop CPU: about 5 min (measured on 2 cores: caching 960 clips, synthesizing
-# and caching 216 replays, 12 clip models at 64 px), seconds when its runs exist in
-# `RUNS_DIR`. SMOKE: under 1 min.
+# Runtime on a laptop CPU: about 10 min (on 2 cores: caching 960 clips, synthesizing and
+# caching 216 replays, 12 clip models at 64 px and the data ablation's 3 cells with up to 2
+# seeds each), seconds when its runs exist in `RUNS_DIR`. SMOKE: under 1 min.
 
 # %%
 import time
-from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -82,6 +81,8 @@ BRANCHES = ("temporal", "spatial", "both")
 KS = (1, 2, 4)           # regions per frame (the full model: the last)
 TS = (1, 4, 8)           # frames per clip (the full model: the last)
 DATA_CELLS = ("real", "synth", "both")
+DATA_SEEDS = 1           # training seeds per data cell to start with
+MAX_DATA_SEEDS = 2       # one more seed at a time while two cells differ by less than their CI
 KINDS = ("live", "print_flat", "replay_phone", "replay_screen")  # rows of the attention figure
 N_RANDOM = 8             # random regions per frame for the attention statistic's chance
 N_BOOT = 1000
@@ -226,33 +227,71 @@ print(f"frames {tuple(frames.shape)} -> maps {tuple(fmap.shape)}; {K} regions pe
 # %% [markdown]
 # ## 4. So does data: synthesized replays
 #
-# `fas_lib.synthesis` turns any live video into a replay attack: a display (sub-pixels and
-# moiré, gamma and gamut, backlight bleed, reflections, bezel and hand) recaptured by a camera.
-# Here every live video of the training and dev subjects is replayed once (seeded). The full
-# STASN is trained three times, each on live clips plus: the real replays; the synthesized
-# replays **only**; both. Dev holds the same kinds as training; test holds the test subjects'
-# live clips and **real** replays only, so the "synth" cell never saw a real replay.
+# `fas_lib.synthesis` turns any live video into a replay attack: a display recaptured by a
+# camera. Both are the synthesizer's **own** models, of other families than the ones that
+# render SynthSpoof's replays: PenTile, delta and S-stripe sub-pixels (SynthSpoof: RGB / BGR
+# stripes), an OLED black-crush curve, the sRGB curve or a TN panel's angle-dependent gamma
+# (SynthSpoof: a power gamma), CIE primaries and white points, a lamp's hotspot, PWM bands;
+# a disc lens with chromatic aberration and vignetting, a Bayer sensor with Poisson-Gaussian
+# noise, demosaicking, a tone curve and JPEG (`fas_lib.synthesis_panel`, `_device`,
+# `_camera`). Only the room and the device's motion are SynthSpoof's. Every live video of the
+# training and dev subjects is replayed once (seeded). The full STASN is trained on live clips
+# plus: SynthSpoof's replays; the synthesized replays **only**; both. Dev holds the same kinds
+# as training; test holds the test subjects' live clips and SynthSpoof's replays only, so the
+# "synth" cell never saw a replay of SynthSpoof's simulator.
+#
+# **What this can show**: whether replays from an independent simulator teach a model the
+# replays of another simulator, i.e. whether the model learns recapture rather than one
+# renderer's sub-pixels, curves and noise. **What it cannot show**: transfer to real screens
+# and cameras. Both simulators are simplified and written with the same general knowledge;
+# the videos shown on the synthesized screens are SynthSpoof's live videos (its faces, rooms
+# and camera). A gain here is necessary, not sufficient, evidence that synthesized replays
+# help on real data (exercise 4 runs the real test).
+#
+# Each cell starts with `DATA_SEEDS` training seeds; while two cells differ by less than their
+# interval (the 95 % bootstrap interval of the EER difference, resampling test subjects with
+# every cell and seed scored on the same resample, holds 0), one more seed is trained, up to
+# `MAX_DATA_SEEDS`. A cell's numbers are means over its seeds; the dots are the seeds.
 
 # %%
+from fas_lib.synthesis import MODEL
+
 root = cache.manifest["root"]
 table = load_protocol(DATASET, root).table
-synth_root = data_dir() / "replays" / f"{DATASET}-{'smoke' if SMOKE else 'full'}-seed{SEED}"
+synth_root = (data_dir() / "replays"
+              / f"{DATASET}-{'smoke' if SMOKE else 'full'}-seed{SEED}-{MODEL}")
 SYNTH, REPLAY_ROWS = None, pd.DataFrame(columns=show)
+DATA_RUNS, DATA_BOOT = pd.DataFrame(), pd.DataFrame()
 if all(any(map(vs.is_real_replay, c.videos["attack_type"])) for c in clips.values()):
     replays, skips = vs.synthesize_replays(table, root, synth_root, seed=SEED)
     print(f"{len(replays)} synthesized replays in {synth_root}; skipped: {dict(skips.counts)}")
     synth_cache, synth_clips = get_clips("csv", synth_root, smoke=SMOKE, workers=WORKERS, t=T,
                                          scales=(STASN_SCALE,))
-    SYNTH = dict(videos=len(replays), skipped=dict(skips.counts),
-                 clips={s: len(c) for s, c in synth_clips.items()})
-    cells = [(c, vs.replay_data(cache, clips, synth_cache, synth_clips, c)) for c in DATA_CELLS]
-    REPLAY_ROWS = pd.concat([vs.run_cells([("data", c, replace(BASE, name=f"data-{c}"))],
-                                          data, RUNS_DIR) for c, data in cells],
-                            ignore_index=True)
-    display(REPLAY_ROWS[show].round(4))
-    ax = plot_metric_bars(REPLAY_ROWS, "value", metrics=("test_eer", "test_apcer", "test_acer"),
-                          title="STASN trained on live + ... replays; tested on real replays")
-    save_fig(ax.figure, "09_data_ablation", FIG_DIR)
+    SYNTH = {"model": MODEL, "videos": len(replays), "skipped": dict(skips.counts),
+             "clips": {s: len(c) for s, c in synth_clips.items()}}
+    data = {c: vs.replay_data(cache, clips, synth_cache, synth_clips, c) for c in DATA_CELLS}
+    DATA_RUNS, REPLAY_ROWS, DATA_BOOT = vs.data_ablation(
+        BASE, data, RUNS_DIR, seeds=range(SEED, SEED + DATA_SEEDS), max_seeds=MAX_DATA_SEEDS,
+        n_boot=N_BOOT, boot_seed=SEED)
+    display(REPLAY_ROWS[["value", "n_seeds", "test_eer", "test_eer_ci_low", "test_eer_ci_high",
+                         "test_eer_sd", "test_apcer", "test_acer", "dev_eer"]].round(4))
+    display(DATA_BOOT[["label", "diff", "ci_low", "ci_high", "p_a_better", "decided",
+                       "diff_per_seed", "cluster"]].round(4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    plot_metric_bars(REPLAY_ROWS, "value", metrics=("test_eer", "test_apcer", "test_acer"),
+                     ax=axes[0], title="STASN trained on live + ... replays; tested on "
+                                       "SynthSpoof's")
+    x = np.arange(len(REPLAY_ROWS)) - 0.8 / 3  # the EER bars of plot_metric_bars
+    eer_pct = 100 * REPLAY_ROWS["test_eer"].to_numpy(float)
+    axes[0].errorbar(x, eer_pct, fmt="none", ecolor="black", capsize=3, yerr=[
+        eer_pct - 100 * REPLAY_ROWS["test_eer_ci_low"].to_numpy(float),
+        100 * REPLAY_ROWS["test_eer_ci_high"].to_numpy(float) - eer_pct])
+    at_cell = {c: i for i, c in enumerate(REPLAY_ROWS["value"])}
+    axes[0].plot(x[DATA_RUNS["value"].map(at_cell)], 100 * DATA_RUNS["test_eer"], "k.", ms=4)
+    plot_differences(DATA_BOOT.to_dict("records"), ax=axes[1],
+                     title="test EER difference (A - B), bootstrap over test subjects")
+    fig.tight_layout()
+    save_fig(fig, "09_data_ablation", FIG_DIR)
     plt.show()
 else:
     print("not every split has recorded replays (a print-only dataset?): no data ablation")
@@ -346,6 +385,7 @@ save_results(finite(dict(
     epochs=EPOCHS, stasn_scale=STASN_SCALE, msfans_scales=list(MSFANS_SCALES),
     clips={s: len(c) for s, c in clips.items()}, clip_report=clip_report(clips.values()),
     motion=MOTION, ablations=records(ABL), data_ablation=records(REPLAY_ROWS),
+    data_ablation_bootstrap=records(DATA_BOOT), data_ablation_runs=records(DATA_RUNS),
     synthesized=SYNTH, attention=ATTENTION,
     msfans_time=dict(rows=records(COMPARE), bootstrap=BOOT), runtime_s=time.perf_counter() - T0,
 )), "09_time_and_regions", RESULTS_DIR)
@@ -361,7 +401,10 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #   regions and their fusion each bring at video level, and how K and T change it, on this
 #   CPU-sized preset (64 px, a few epochs).
 # * The data ablation (section 4) asks STASN's second question: can synthesized replays stand
-#   in for recorded ones, and do they help beside them? Read the "synth" row against "real".
+#   in for recorded ones, and do they help beside them? The synthesizer's display and camera
+#   are its own, so the "synth" row says whether an independent simulator's replays teach
+#   SynthSpoof's; read "synth - real" with its bootstrap interval over test subjects (more
+#   than one seed where the interval holds 0). It cannot say whether they teach real ones.
 # * The attention statistic (section 5) says whether the learned regions sit on the medium's
 #   border more often than regions placed at random, per attack type.
 # * MS-FANS over time against MS-FANS on one frame and STASN (section 6), with the bootstrap
@@ -377,4 +420,9 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 # 3. Add `overlap_weight` to `stasn_loss` (see `fas_lib.models.stasn`) so that the K regions
 #    spread out, and re-run section 5's statistic.
 # 4. Point `DATASET` / `DATA_ROOT` at CASIA-FASD: section 4 then synthesizes replays from its
-#    live videos, and the "synth" row says whether SynthSpoof's display model transfers.
+#    live videos and tests on its recorded replays: the "synth" row then says whether the
+#    synthesizer's display and camera models transfer to real screens and cameras, the one
+#    thing the SynthSpoof run cannot say.
+# 5. Fix one panel (`ReplaySettings(display="o2")`) or one camera for every synthesized
+#    replay (pass `settings=` to `vs.synthesize_replays` and a new `synth_root`): which of
+#    the synthesizer's models does the "synth" row depend on?

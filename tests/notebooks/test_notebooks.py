@@ -360,6 +360,11 @@ def check_08(results: dict[str, dict], run: SmokeRun) -> None:
     assert set(r["part_overlap"]) == {"adsn", "adsn_no_local"}, r["part_overlap"]
     for name, value in r["part_overlap"].items():  # a mean cosine of non-negative maps
         assert 0.0 <= value <= 1.0 + 1e-6, f"08 part overlap {name} = {value!r}"
+    diffs = r["differences"]  # paired bootstrap over test subjects (section 9)
+    assert {d["family"] for d in diffs} == {"mmfas", "adsn", "best_single"}, diffs
+    for d in diffs:
+        assert d["ci_low"] <= d["ci_high"], d
+        assert all(-1.0 <= d[k] <= 1.0 for k in ("diff", "ci_low", "ci_high")), d
     for name, rep in r["reports"].items():
         for key in ("acer", "apcer", "bpcer", "test_eer", "tpr_at_fpr_1e-02", "tpr_at_fpr_1e-03"):
             _fraction(rep[key], f"08 {name} {key}")
@@ -381,6 +386,12 @@ def check_09(results: dict[str, dict], run: SmokeRun) -> None:
     assert {x["value"] for x in r["ablations"] if x["study"] == "branches"} == {
         "temporal", "spatial", "both"}
     assert [x["value"] for x in r["data_ablation"]] == ["real", "synth", "both"]
+    n_seeds = {x["n_seeds"] for x in r["data_ablation"]}  # every cell trained with as many seeds
+    assert len(n_seeds) == 1 and len(r["data_ablation_runs"]) == 3 * n_seeds.pop()
+    assert len(r["data_ablation_bootstrap"]) == 3
+    for b in r["data_ablation_bootstrap"]:  # synth - real, both - real, synth - both
+        assert b["ci_low"] <= b["ci_high"] and math.isfinite(b["diff"]), b
+    assert r["synthesized"]["model"]  # the synthesizer's own models, named
     rows = [*r["ablations"], *r["data_ablation"], *r["msfans_time"]["rows"]]
     for x in rows:
         for key in ("dev_eer", "test_eer", "test_hter", "test_apcer", "test_bpcer", "test_acer"):
