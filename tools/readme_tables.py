@@ -593,6 +593,27 @@ def _mm_rows(res: Mapping[str, Any], names: Sequence[str]) -> list[str]:
     return rows
 
 
+def _mm_differences(diffs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The paired bootstrap rows of notebook 08 (none: no lines)."""
+    if not diffs:
+        return []
+    d0 = diffs[0]
+    lines = ["", f"**Which differences are real** — test EER(a) - EER(b), points, with the 95 % "
+                 f"paired bootstrap interval over {d0['n_clusters']} test {d0['unit']}s "
+                 f"({d0['n_boot']} replicates); **bold**: the interval excludes 0.", "",
+             "| comparison | a | b | EER(a) - EER(b) | 95 % interval |",
+             "|---|---|---|---:|---|"]
+    family = {"mmfas": "MM-FAS vs its ablation", "adsn": "ADSN vs its ablation",
+              "best_single": "fused vs the best single sensor (chosen on dev)"}
+    for d in diffs:
+        cell = f"{_signed(d['diff'])}"
+        lines.append(f"| {family.get(d['family'], d['family'])} | {MM_NAMES.get(d['a'], d['a'])} "
+                     f"| {MM_NAMES.get(d['b'], d['b'])} | "
+                     f"{'**' + cell + '**' if d['excludes_zero'] else cell} | "
+                     f"[{_signed(d['ci_low'])}, {_signed(d['ci_high'])}] |")
+    return lines
+
+
 def render_multimodal(res: Mapping[str, Any]) -> str:
     """Markdown for notebook 08: per-sensor EER by attack type, the MM-FAS and ADSN ablation
     tables, the unseen-attack rows and the port's descriptor error.
@@ -621,6 +642,7 @@ def render_multimodal(res: Mapping[str, Any]) -> str:
     lines += ["", "**ADSN and its ablation** (depth as surface normals + NIR; without BCE: "
                   "scored by the embedding's cosines to the class centers).", ""]
     lines += _mm_rows(res, res["groups"]["adsn"])
+    lines += _mm_differences(res.get("differences") or [])
     err = res.get("port_descriptor_error")
     if err is not None:
         lines += ["", f"dlib port: max |port - dlib| over the 128-d descriptors of the two "

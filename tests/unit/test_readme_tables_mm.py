@@ -77,3 +77,18 @@ def test_sections_registered():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in ("multimodal", "bench_mm"):
         assert readme.count(rt.start_marker(name)) == 1 and readme.count(rt.end_marker(name)) == 1
+
+
+def test_render_multimodal_differences():
+    diff = {"family": "mmfas", "a": "mmfas", "b": "early", "unit": "subject", "n_clusters": 10,
+            "n_boot": 1000, "diff": -0.04, "ci_low": -0.07, "ci_high": -0.01,
+            "excludes_zero": True}
+    tie = {**diff, "family": "best_single", "a": "adsn", "b": "depth", "diff": 0.01,
+           "ci_low": -0.02, "ci_high": 0.03, "excludes_zero": False}
+    md = rt.render_multimodal({**MM, "differences": [diff, tie]})
+    assert "interval over 10 test subjects (1000 replicates)" in md
+    assert ("| MM-FAS vs its ablation | MM-FAS | early fusion (channels stacked) | **−4.00** | "
+            "[−7.00, −1.00] |") in md
+    assert ("| fused vs the best single sensor (chosen on dev) | ADSN (BCE + center + cosine + "
+            "local terms, attention) | depth alone | +1.00 | [−2.00, +3.00] |") in md
+    assert "Which differences are real" not in rt.render_multimodal(MM)  # none measured
