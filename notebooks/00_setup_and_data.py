@@ -277,7 +277,9 @@ plt.show()
 # ## 6. Depth and near-infrared
 #
 # Multi-modal datasets such as CASIA-SURF add a depth camera and a near-infrared (NIR) camera.
-# SynthSpoof renders both, pixel-aligned with the RGB frame. A live face has relief; a print or
+# SynthSpoof renders both as one IR camera beside the RGB one, registered to it within a few
+# pixels (as a real kiosk's are), with a real sensor's failings (depth dropouts, a NIR
+# illuminator weaker in some videos than others). A live face has relief; a print or
 # a screen is a plane (a warped print a gently curved one). In NIR, skin reflects strongly,
 # printed ink less, and an LCD's image is invisible: its panel looks dark. MS-FANS itself uses
 # RGB only; these views are for the exercises and for comparison with depth-based methods.
