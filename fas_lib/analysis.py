@@ -303,7 +303,8 @@ def border_use(run: str | Path, load_gt: Callable[[str], dict], window: float = 
                       for v, f in zip(attacks["video_id"], attacks["frame_idx"], strict=True)],
                      dtype=bool)
     accepted = attacks["score"].to_numpy() >= threshold
-    share = lambda m: float(accepted[m].mean()) if m.any() else float("nan")  # noqa: E731
+    border, rest = accepted[shows], accepted[~shows]
     return {"scale": float(scales[0]), "threshold": float(threshold),
             "n_border": int(shows.sum()), "n_no_border": int((~shows).sum()),
-            "apcer_border": share(shows), "apcer_no_border": share(~shows)}
+            "apcer_border": float(border.mean()) if len(border) else float("nan"),
+            "apcer_no_border": float(rest.mean()) if len(rest) else float("nan")}

@@ -42,7 +42,7 @@ import pandas as pd
 from fas_lib.clip_inputs import ClipConfig, ClipData, ClipSource, subset_clips
 from fas_lib.clip_train import run_clip_many
 from fas_lib.clips import ClipSet
-from fas_lib.metrics import bootstrap_eers, eer, paired_bootstrap_eer
+from fas_lib.metrics import bootstrap_eers, paired_bootstrap_eer
 from fas_lib.models.stasn import BRANCHES
 from fas_lib.protocol import SkipLog
 from fas_lib.runs import SCORES
