@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from fas_lib.metrics import ArrayLike, apcer_bpcer_acer, eer, paired_bootstrap_eer
+from fas_lib.metrics import ArrayLike, apcer_bpcer_acer, bootstrap_eers, eer
+from fas_lib.scoring import align_scores
 
 __all__ = ["FPR_TARGETS", "eer_per_attack_type", "mm_report", "paired_differences",
            "tpr_at_fpr", "unseen_attack_report"]
@@ -152,35 +153,21 @@ def unseen_attack_report(scores: pd.DataFrame, attack_type: str,
     return {"attack_type": attack_type, "dev_eer": dev_eer, **_at_threshold(test, score_col, thr)}
 
 
-def _paired_test(a: pd.DataFrame, b: pd.DataFrame, score_col: str) -> pd.DataFrame:
-    """The test rows two scores tables share, matched on ``(video_id, frame_idx)``: ``label``,
-    ``video_id``, ``score_a``, ``score_b``.
-
-    Raises:
-        ValueError: the tables scored different test frames.
-    """
-    key = ["video_id", "frame_idx"]
-    ta, tb = (_split(t, "test", score_col)[[*key, "label", score_col]] for t in (a, b))
-    both = ta.merge(tb.drop(columns="label"), on=key, suffixes=("_a", "_b"))
-    if not len(both) == len(ta) == len(tb):
-        raise ValueError(f"the two models scored different test frames ({len(ta)} and "
-                         f"{len(tb)}, {len(both)} shared)")
-    return both.rename(columns={f"{score_col}_a": "score_a", f"{score_col}_b": "score_b"})
-
-
 def paired_differences(scores: Mapping[str, pd.DataFrame], pairs: Sequence[tuple[str, str, str]],
                        subjects: Mapping[str, str] | None = None, n_boot: int = 1000,
                        seed: int = 0, level: float = 0.95,
                        score_col: str = "score") -> list[dict[str, Any]]:
     """Is model ``a``'s test EER lower than model ``b``'s beyond the luck of the test subjects?
 
-    For every ``(family, a, b)`` of ``pairs``: :func:`fas_lib.metrics.paired_bootstrap_eer` of
-    the two models' scores of the same test frames, the resampled unit the **test subject**
-    (``subjects``: video id -> subject): each replicate draws as many subjects as the test split
-    has, with replacement, and scores both models on the same draw. Every pair uses the same
-    ``seed``, so the same resamples. With fewer than two test subjects (a smoke run) the unit
-    is the video, and ``unit`` says so. The ACERs are each model's own (at its dev-EER
-    threshold, :func:`mm_report`), their difference a point value without an interval.
+    For every ``(family, a, b)`` of ``pairs``: a paired bootstrap of the two models' scores of
+    the same test frames (as :func:`fas_lib.metrics.paired_bootstrap_eer`), the resampled unit
+    the **test subject** (``subjects``: video id -> subject): each replicate draws as many
+    subjects as the test split has, with replacement, and scores both models on the same draw.
+    Every model is scored once on each of the same resamples
+    (:func:`fas_lib.metrics.bootstrap_eers`), so every pair sees the same draws. With fewer
+    than two test subjects (a smoke run) the unit is the video, and ``unit`` says so. The
+    ACERs are each model's own (at its dev-EER threshold, :func:`mm_report`), their difference
+    a point value without an interval.
 
     Args:
         scores: model name -> scores table (``dev`` and ``test`` rows).
@@ -200,28 +187,33 @@ def paired_differences(scores: Mapping[str, pd.DataFrame], pairs: Sequence[tuple
         ValueError: two models scored different test frames, or as
             :func:`fas_lib.metrics.paired_bootstrap_eer`.
     """
-    acer: dict[str, float] = {}
+    pairs = [(f, a, b) for f, a, b in pairs if a in scores and b in scores]
+    names = list(dict.fromkeys(m for _, a, b in pairs for m in (a, b)))
+    if not names:
+        return []
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    key = ["video_id", "frame_idx"]
+    info, matrix = align_scores([_split(scores[n], "test", score_col) for n in names], names,
+                                key, score_col)
+    vids = info["video_id"].astype(str)
+    subj = vids.map(dict(subjects or {}))
+    unit = "subject" if subj.notna().all() and subj.nunique() >= 2 else "video"
+    clusters = (subj if unit == "subject" else vids).to_numpy()
+    full, reps, _ = bootstrap_eers(info["label"].to_numpy(), matrix, clusters, n_boot, seed)
+    col = {n: i for i, n in enumerate(names)}
+    acer = {n: float(mm_report(scores[n], score_col)["acer"]) for n in names}
+    q = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
     rows = []
     for family, a, b in pairs:
-        if a not in scores or b not in scores:
-            continue
-        both = _paired_test(scores[a], scores[b], score_col)
-        vids = both["video_id"].astype(str)
-        subj = vids.map(dict(subjects or {}))
-        unit = "subject" if subj.notna().all() and subj.nunique() >= 2 else "video"
-        res = paired_bootstrap_eer(both["label"].to_numpy(), both["score_a"].to_numpy(),
-                                   both["score_b"].to_numpy(),
-                                   (subj if unit == "subject" else vids).to_numpy(),
-                                   n_boot=n_boot, seed=seed, level=level)
-        for m in (a, b):
-            if m not in acer:
-                acer[m] = float(mm_report(scores[m], score_col)["acer"])
+        d = reps[:, col[a]] - reps[:, col[b]]
+        lo, hi = (float(v) for v in np.quantile(d, q))
+        ea, eb = float(full[col[a]]), float(full[col[b]])
         rows.append({"family": family, "a": a, "b": b, "unit": unit,
-                     "n_clusters": res["n_clusters"], "n_frames": len(both),
-                     "eer_a": res["eer_a"], "eer_b": res["eer_b"], "diff": res["diff"],
-                     "ci_low": res["ci_low"], "ci_high": res["ci_high"],
-                     "excludes_zero": bool(res["ci_low"] > 0 or res["ci_high"] < 0),
-                     "p_a_better": res["p_a_better"], "p_tie": res["p_tie"],
+                     "n_clusters": len(set(map(str, clusters))), "n_frames": len(info),
+                     "eer_a": ea, "eer_b": eb, "diff": ea - eb, "ci_low": lo, "ci_high": hi,
+                     "excludes_zero": bool(lo > 0 or hi < 0),
+                     "p_a_better": float(np.mean(d < 0)), "p_tie": float(np.mean(d == 0)),
                      "acer_a": acer[a], "acer_b": acer[b], "acer_diff": acer[a] - acer[b],
-                     "n_boot": res["n_boot"], "level": res["level"]})
+                     "n_boot": int(n_boot), "level": float(level)})
     return rows

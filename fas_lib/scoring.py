@@ -33,8 +33,8 @@ from fas_lib.models import MultiScaleNet, scores_from_logits
 from fas_lib.utils import atomic_write_text
 
 __all__ = [
-    "ScaleFeatures", "evaluate_scores", "extract_scale_features", "mean_weights", "read_scores",
-    "rescore", "score_split", "scores_table", "write_scores",
+    "ScaleFeatures", "align_scores", "evaluate_scores", "extract_scale_features", "mean_weights",
+    "read_scores", "rescore", "score_split", "scores_table", "write_scores",
 ]
 
 
@@ -58,6 +58,37 @@ def scores_table(split: str, frames: pd.DataFrame, scores: np.ndarray) -> pd.Dat
         "attack_type": frames["attack_type"].astype(str).to_numpy(),
         "score": scores,
     })
+
+
+def align_scores(tables: Sequence[pd.DataFrame], names: Sequence[str], key: Sequence[str],
+                 column: str = "score", what: str = "frames") -> tuple[pd.DataFrame, np.ndarray]:
+    """Several models' scores of the same test samples, side by side (for a paired bootstrap).
+
+    Args:
+        tables: one test table per model, each with ``key`` and ``column``.
+        names: the models' names, for the error message.
+        key: the columns that identify a sample (``video_id`` and ``frame_idx``, or a clip's
+            ``video_id``).
+        column: the score column.
+        what: the samples' name in the error message (``"frames"``, ``"clips"``).
+
+    Returns:
+        ``(rows, scores)``: the first table's rows (index reset) and ``(len(rows),
+        len(tables))`` scores, column ``k`` the ``k``-th model's score of each row.
+
+    Raises:
+        ValueError: a table holds other samples than the first.
+    """
+    key = list(key)
+    first = tables[0].reset_index(drop=True)
+    cols = []
+    for name, t in zip(names, tables, strict=True):
+        m = first[key].merge(t[[*key, column]], on=key, how="left")
+        if len(t) != len(first) or len(m) != len(first) or m[column].isna().any():
+            raise ValueError(f"{name} scored other test {what} than {names[0]}: different test "
+                             f"{what} ({len(t)} and {len(first)})")
+        cols.append(m[column].to_numpy(float))
+    return first, np.stack(cols, axis=1)
 
 
 def write_scores(scores: pd.DataFrame, path: str | Path) -> Path:

@@ -16,8 +16,8 @@ The runs are :class:`~fas_lib.clip_inputs.ClipConfig` s trained by
   while two cells differ by less than their interval) and :func:`data_ablation_table` gives
   each cell's video-level metrics (means over its seeds) and, for each pair of cells
   (:data:`DATA_PAIRS`), the difference of their test EERs with a bootstrap interval over test
-  subjects (:func:`fas_lib.metrics.bootstrap_eers`: every cell and seed scored on the same resample). The
-  synthesized replays come from a simulator independent of SynthSpoof's
+  subjects (:func:`fas_lib.metrics.bootstrap_eers`: every cell and seed scored on the same
+  resample). The synthesized replays come from a simulator independent of SynthSpoof's
   (:mod:`fas_lib.synthesis`): the ablation shows whether an independent simulator's replays
   teach a model SynthSpoof's replays, not whether they would teach it real ones;
 * **the comparison** (:func:`compare_runs`): test scores of two runs on the same clips, the
@@ -46,7 +46,7 @@ from fas_lib.metrics import bootstrap_eers, paired_bootstrap_eer
 from fas_lib.models.stasn import BRANCHES
 from fas_lib.protocol import SkipLog
 from fas_lib.runs import SCORES
-from fas_lib.scoring import read_scores
+from fas_lib.scoring import align_scores, read_scores
 from fas_lib.synthesis import ATTACK_TYPE, ReplaySettings, synthesize_protocol
 
 __all__ = [
@@ -237,24 +237,6 @@ def run_data_cells(base: ClipConfig, data: Mapping[str, ClipData], out_root: str
     return pd.concat(parts, ignore_index=True)
 
 
-def _score_matrix(run_dirs: Sequence[str | Path]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The test clips of the first run (``video_id``, ``subject``, ``label``) and every run's
-    scores of them, ``(clips, runs)``.
-
-    Raises:
-        ValueError: the runs scored different test clips.
-    """
-    first = _test_scores(run_dirs[0], "score").reset_index(drop=True)
-    cols = []
-    for d in run_dirs:
-        s = _test_scores(d, "score")
-        m = first[["video_id"]].merge(s[["video_id", "score"]], on="video_id", how="left")
-        if len(s) != len(first) or len(m) != len(first) or m["score"].isna().any():
-            raise ValueError(f"{d} scored other test clips than {run_dirs[0]}")
-        cols.append(m["score"].to_numpy(float))
-    return first, np.stack(cols, axis=1)
-
-
 def _cell_row(rows: pd.DataFrame, interval: np.ndarray) -> dict[str, Any]:
     """One cell of the data ablation: its seeds' video-level metrics averaged, the seeds' test
     EER spread and the bootstrap interval of the mean test EER."""
@@ -296,7 +278,9 @@ def data_ablation_table(runs: pd.DataFrame, pairs: Sequence[tuple[str, str]] = D
     missing = sorted({c for pair in pairs for c in pair} - set(names))
     if missing:
         raise ValueError(f"no runs of the cells {missing}; the runs have {names}")
-    info, scores = _score_matrix(runs["run_dir"].tolist())
+    dirs = [str(d) for d in runs["run_dir"]]
+    info, scores = align_scores([_test_scores(d, "score") for d in dirs], dirs, ["video_id"],
+                                what="clips")
     cluster = "subject" if info["subject"].nunique() >= 2 else "video_id"
     full, reps, redrawn = bootstrap_eers(info["label"], scores, info[cluster], n_boot, seed)
     q = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
