@@ -8,7 +8,8 @@ unit-test modules opt into with ``pytestmark = pytest.mark.usefixtures(...)``:
 
 The crop-cache tests share ``synth`` (a tiny SynthSpoof) and ``reference`` (its cache), made
 once per session; the predict and export tests ``tiny_run``, a run trained on that cache; the
-shift-protocol tests (``test_generalise.py``, ``test_recipes.py``) ``three_session_cache``.
+shift-protocol tests (``test_generalise.py``, ``test_recipes.py``) ``three_session_cache``; the
+multi-modal training tests (``test_mm_train.py``, ``test_mm_recipe.py``) ``modality_cache``.
 
 ``--smoke-run DIR``: let ``tests/notebooks`` check the outputs of an earlier smoke run
 (a ``build/notebook-smoke/run-*`` folder) instead of executing the notebooks again; the
@@ -75,6 +76,15 @@ def synth(tmp_path_factory) -> Path:
                          attack_types=("print_flat", "replay_phone"))
     return generate(config, root=tmp_path_factory.mktemp("synth") / "ss", workers=1,
                     progress=False).root
+
+
+@pytest.fixture(scope="session")
+def modality_cache(tmp_path_factory):
+    """A fake crop cache with depth and NIR crops of 48 x 48 (``tests.fakes.
+    build_modality_cache``), made once per session."""
+    from tests import fakes
+
+    return fakes.build_modality_cache(tmp_path_factory.mktemp("mm") / "cache", size=48)
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,6 @@ from fas_lib.mm_train import (
     train_mm,
 )
 from fas_lib.runs import CHECKPOINT, config_hash
-from tests import fakes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,8 +47,8 @@ ALL_GEOMETRY = PaperAugment(merge_p=1.0, cutout_p=1.0, jitter_p=0.0, grey_p=0.0)
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return fakes.build_modality_cache(tmp_path_factory.mktemp("mm") / "cache", size=48)
+def cache(modality_cache):
+    return modality_cache
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from fas_lib.mm_train import (
     train_mm,
 )
 from fas_lib.runs import CHECKPOINT
-from tests import fakes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -30,8 +29,8 @@ SMALL = {"input_size": 48}
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return fakes.build_modality_cache(tmp_path_factory.mktemp("mm") / "cache", size=48)
+def cache(modality_cache):
+    return modality_cache
 
 
 @pytest.fixture(scope="module")
