@@ -73,7 +73,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
              "adsn_concat"),
 }
 #: :meth:`Study.differences`' families: family -> (the reference row, the rows compared with
-#: it). ``"best_single"``: every fused row against the best single sensor (lowest test EER).
+#: it). ``"best_single"``: every fused row against the best single sensor (lowest dev EER).
 DIFFERENCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "mmfas": ("mmfas", ("early", "mmfas_main", "fr_random", "fr_init", "ensemble")),
     "adsn": ("adsn", GROUPS["adsn"][1:]),
