@@ -230,6 +230,16 @@ def _signed(value: float) -> str:
     return f"{100.0 * float(value):+.2f}".replace("-", "−")
 
 
+def _interval(r: Mapping[str, Any]) -> str:
+    """``[low, high]`` of a bootstrap row's interval, signed points."""
+    return f"[{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]"
+
+
+def _labelled_differences(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``label: diff [low, high]; ...`` of bootstrap rows, signed points."""
+    return "; ".join(f"{r['label']}: {_signed(r['diff'])} {_interval(r)}" for r in rows)
+
+
 def render_significance(sig: Mapping[str, Any], groups: Sequence[str]) -> list[str]:
     """Markdown lines: MS-FANS minus each other method, with the bootstrap interval per group."""
     rows = {(r["b"], r["group"]): r for r in sig["rows"]}
@@ -251,7 +261,7 @@ def render_significance(sig: Mapping[str, Any], groups: Sequence[str]) -> list[s
             if r is None:
                 cells.append("—")
                 continue
-            cells.append(f"{_signed(r['diff'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]")
+            cells.append(f"{_signed(r['diff'])} {_interval(r)}")
             if r["ci_high"] < 0:
                 n_sure.setdefault(m, []).append(g)
         if any((m, g) in rows for g in groups):
@@ -609,8 +619,7 @@ def _mm_differences(diffs: Sequence[Mapping[str, Any]]) -> list[str]:
         cell = f"{_signed(d['diff'])}"
         lines.append(f"| {family.get(d['family'], d['family'])} | {MM_NAMES.get(d['a'], d['a'])} "
                      f"| {MM_NAMES.get(d['b'], d['b'])} | "
-                     f"{'**' + cell + '**' if d['excludes_zero'] else cell} | "
-                     f"[{_signed(d['ci_low'])}, {_signed(d['ci_high'])}] |")
+                     f"{'**' + cell + '**' if d['excludes_zero'] else cell} | {_interval(d)} |")
     return lines
 
 
@@ -721,8 +730,8 @@ def _attention_line(att: Mapping[str, Any] | None) -> str:
     return (f"Attention: {_pct(att['attended'])} % of STASN's attended regions on attack frames "
             f"cover the medium's border, against {_pct(att['chance'])} % for regions of the same "
             f"size placed at random (difference {_signed(att['diff'])} points, 95 % "
-            f"bootstrap interval over clips [{_signed(att['ci_low'])}, "
-            f"{_signed(att['ci_high'])}]; {att['n_regions']} regions, K = {att['k']}). "
+            f"bootstrap interval over clips {_interval(att)}; {att['n_regions']} regions, "
+            f"K = {att['k']}). "
             f"Per attack type, attended vs chance (%): {per}.")
 
 
@@ -747,17 +756,14 @@ def render_video(res: Mapping[str, Any]) -> str:
     if boot:
         lines += ["", "MS-FANS over time, paired bootstrap over test "
                   f"{boot[0].get('cluster', 'subject')}s (EER difference, points, 95 % "
-                  "interval): " + "; ".join(
-                      f"{b['label']}: {_signed(b['diff'])} [{_signed(b['ci_low'])}, "
-                      f"{_signed(b['ci_high'])}]" for b in boot) + "."]
+                  f"interval): {_labelled_differences(boot)}."]
     data_boot = res.get("data_ablation_bootstrap") or []
     if data_boot:
         seeds = {r.get("n_seeds") for r in res["data_ablation"]}
         lines += ["", f"Training replays, test EER difference (points) with its 95 % bootstrap "
                   f"interval over test {data_boot[0].get('cluster', 'subject')}s, "
-                  f"{'/'.join(str(n) for n in sorted(seeds))} seed(s) per cell: " + "; ".join(
-                      f"{b['label']}: {_signed(b['diff'])} [{_signed(b['ci_low'])}, "
-                      f"{_signed(b['ci_high'])}]" for b in data_boot) + "."]
+                  f"{'/'.join(str(n) for n in sorted(seeds))} seed(s) per cell: "
+                  f"{_labelled_differences(data_boot)}."]
     lines += ["", _attention_line(res.get("attention")),
               "", _provenance({**res, "level": "video", "protocol": None},
                               "09_time_and_regions.ipynb")]
