@@ -44,11 +44,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from fas_lib.augment import CAPTURE, Augment
 from fas_lib.config import scale_indices
-from fas_lib.models import MultiScaleNet, msfans_loss
+from fas_lib.models import MultiScaleNet
+from fas_lib.train import train_step
 from fas_lib.utils import save_results, set_seed, tune_malloc
 
 SCALES3 = (1.1, 1.2, 1.3)
 FMA_UNITS = 2  # per core: an assumption (see the module docstring)
+AUX_WEIGHT = 0.5  # Eq. 6's weight of the auxiliary losses (the paper's, the course's default)
 
 
 def cpu_peak(threads: int, cpuinfo: str | None = None,
@@ -96,10 +98,9 @@ def matmul_gflops(n: int = 1024, repeats: int = 10) -> float:
 
 def _step(model: MultiScaleNet, opt: torch.optim.Optimizer, x: torch.Tensor,
           y: torch.Tensor) -> None:
-    loss = msfans_loss(model(x), y, 0, 100)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+    """The course's training step (:func:`fas_lib.train.train_step`, Eq. 6 with the auxiliary
+    losses at their default weight, as in the first half of a run)."""
+    train_step(model, opt, x, y, 0, 100, AUX_WEIGHT)
 
 
 def step_flops(model: MultiScaleNet, x: torch.Tensor, y: torch.Tensor) -> float:
