@@ -1,6 +1,7 @@
 # The course's commands. Needs only Python 3.11, 3.12 or 3.13, pip and make: every target creates or refreshes
 # the virtual environment .venv from pyproject.toml first (reinstalled only when pyproject.toml
-# is newer than the stamp .venv/.installed).
+# is newer than the stamp .venv/.installed); the test targets also install the `test` extra
+# (pytest, selenium: stamp .venv/.installed-test).
 #
 #   make notebooks   run every notebook (full parameters) -> figures/, results/, build/notebooks/
 #                    (options of tools/run_notebooks.py in ARGS: make notebooks ARGS="--only 05")
@@ -11,6 +12,7 @@
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
+TSTAMP  := $(VENV)/.installed-test
 PYTEST  := $(PY) -m pytest
 
 .DEFAULT_GOAL := help
@@ -41,12 +43,17 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fas-course .venv)"
 	@touch $(STAMP)
 
+# The test tools (pyproject's `test` extra) on top, for the test targets only.
+$(TSTAMP): $(STAMP)
+	$(PY) -m pip install -e ".[test]"
+	@touch $(TSTAMP)
+
 venv: $(STAMP)  ## create/refresh .venv (pip install -e . + Jupyter kernel)
 
 notebooks: $(STAMP)  ## run notebooks/NN_*.ipynb in order, full parameters (ARGS="--only 03" etc.)
 	$(PY) tools/run_notebooks.py --out build/notebooks $(ARGS)
 
-test: $(STAMP)  ## unit + repository tests, then every notebook with SMOKE=True
+test: $(TSTAMP)  ## unit + repository tests, then every notebook with SMOKE=True
 	$(PYTEST) tests/unit tests/test_repo.py tests/test_layout.py
 	$(PYTEST) tests/notebooks
 	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ]; then \
@@ -56,13 +63,13 @@ test: $(STAMP)  ## unit + repository tests, then every notebook with SMOKE=True
 	       "apt-get install chromium chromium-driver, then: make test-browser"; \
 	fi
 
-test-unit: $(STAMP)  ## unit + repository tests only
+test-unit: $(TSTAMP)  ## unit + repository tests only
 	$(PYTEST) tests/unit tests/test_repo.py tests/test_layout.py
 
-test-notebooks: $(STAMP)  ## every notebook with SMOKE=True (into build/notebook-smoke/)
+test-notebooks: $(TSTAMP)  ## every notebook with SMOKE=True (into build/notebook-smoke/)
 	$(PYTEST) tests/notebooks
 
-test-browser: $(STAMP)  ## notebooks 02, 05 in JupyterLab + headless Chromium: widgets (ARGS="--smoke-run DIR")
+test-browser: $(TSTAMP)  ## notebooks 02, 05 in JupyterLab + headless Chromium: widgets (ARGS="--smoke-run DIR")
 	$(PYTEST) tests/browser --run-browser --tb=short $(ARGS)
 
 lab: $(STAMP)  ## JupyterLab on notebooks/ (edit the .py or the .ipynb: jupytext keeps them paired)

@@ -233,6 +233,25 @@ def test_environment_yml_matches_pyproject() -> None:
     assert not diffs, "environment.yml and pyproject.toml disagree:\n  " + "\n  ".join(diffs)
 
 
+#: Packages only the tests use: pyproject's ``test`` extra, never a runtime dependency.
+TEST_ONLY = ("pytest", "selenium")
+
+
+def test_test_tools_are_an_extra_that_make_test_installs() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = pyproject_requirements((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = dict(_split_requirement(d) for d in project["optional-dependencies"]["test"])
+    for name in TEST_ONLY:
+        assert name in extra, f"{name} belongs in pyproject's `test` extra"
+        assert name not in runtime, f"{name} is a test tool, not a runtime dependency"
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r'^\$\(TSTAMP\):.*\n\t\$\(PY\) -m pip install -e "\.\[test\]"', make, re.M), \
+        "the Makefile must install the test extra (pip install -e \".[test]\") for its test targets"
+    for target in ("test", "test-unit", "test-notebooks", "test-browser"):
+        assert re.search(rf"^{target}: \$\(TSTAMP\)", make, re.M), \
+            f"make {target} must depend on the test extra's stamp"
+
+
 def test_scikit_learn_pin_allows_det_curve_drop_intermediate() -> None:
     """``fas_lib.metrics`` calls ``det_curve(drop_intermediate=...)``, new in scikit-learn 1.7."""
     pyproject = pyproject_requirements((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
