@@ -13,8 +13,13 @@ crop cache (``--dataset`` / ``--root``, or ``--cache DIR``):
   YCbCr, specular share, colour diversity); per scale the test EER of each statistic and of a
   logistic regression trained on the training split, overall and per attack type,
   instrument, camera and session;
-* with ``--runs DIR``: how many training frames each single-scale CNN run in ``DIR`` gets
-  wrong at its own threshold (the training split scored with the run's model).
+* with ``--runs DIR``: how many training frames each Table II run in ``DIR`` (CNN_S, one
+  scale, ``cpu`` preset, ``--seed``, this data) gets wrong at its own threshold (the training
+  split scored with the run's model);
+* with ``--face-context SCALES``: which part of the crop a single-scale CNN_S learns from
+  (:mod:`fas_lib.face_context`): per scale the test EER of the network trained on the whole
+  crop, on the face alone (context greyed) and on the context alone (face greyed); the
+  runs go to ``--runs`` (default ``runs/``), whole-crop runs read back from Table II's.
 
 Real data shows weak cues in tight crops and strong ones in wide crops (context: paper
 border, bezel, fingers); published reference findings are in ``realism.REFERENCES`` and are
@@ -28,7 +33,7 @@ Usage::
 
     python benchmarks/bench_realism.py [--dataset synthspoof] [--root DIR] [--cache DIR]
         [--scales 0.9 1.0 ... 4.0] [--frames-per-video 2] [--per-subject 6] [--runs DIR]
-        [--threads 2] [--workers 2] [--smoke]
+        [--face-context 1.4 2.0 2.7] [--threads 2] [--workers 2] [--smoke]
 """
 
 from __future__ import annotations
@@ -53,15 +58,21 @@ def _identity_line(name: str, st: dict) -> str:
     return line
 
 
-def _single_scale_runs(folder: Path) -> list[Path]:
-    """Run folders under ``folder`` whose ``results.json`` says one scale and fusion single."""
-    import json
+def _table_ii_runs(folder: Path, cache, scales, seed: int) -> list[Path]:
+    """The finished Table II runs of ``cache``'s data under ``folder``: per scale, the folder
+    :func:`fas_lib.runs.run_dir` names for CNN_S, fusion ``single``, the ``cpu`` preset and
+    ``seed`` on this data (runs of other protocols, recipes, seeds or data versions that share
+    the folder are not theirs)."""
+    from fas_lib.config import ExperimentConfig
+    from fas_lib.runs import read_results, run_dir
 
     out = []
-    for res in sorted(folder.glob("*/results.json")):
-        cfg = json.loads(res.read_text(encoding="utf-8")).get("config", {})
-        if cfg.get("fusion") == "single" and len(cfg.get("scales", ())) == 1:
-            out.append(res.parent)
+    for s in scales:
+        cfg = ExperimentConfig(backbone="cnn_s", fusion="single", scales=(s,), preset="cpu",
+                               seed=seed)
+        d = run_dir(cfg, folder, cache)
+        if (read_results(d) or {}).get("complete") and (d / "checkpoint.pt").is_file():
+            out.append(d)
     return out
 
 
@@ -115,15 +126,38 @@ def measure(args) -> dict:
     out["train_errors"] = None
     if args.runs:
         t = time.perf_counter()
-        runs = _single_scale_runs(Path(args.runs))
+        runs = _table_ii_runs(Path(args.runs), cache, scales, args.seed)
         out["train_errors"] = {"runs_dir": str(args.runs),
                                "per_scale": realism.train_errors_by_scale(runs)}
         timing["train_errors_s"] = time.perf_counter() - t
+    out["face_context"] = None
+    if args.face_context:
+        out["face_context"] = _face_context(cache, args)
+        timing["face_context_s"] = out["face_context"].pop("seconds")
     out["references"] = {"note": "quoted from the papers, not measured here",
                          **realism.REFERENCES}
     timing["total_s"] = time.perf_counter() - t0
     out["timing"] = timing
     return out
+
+
+def _face_context(cache, args) -> dict:
+    """Face-only, context-only and whole-crop runs per scale (:mod:`fas_lib.face_context`)."""
+    import pandas as pd
+
+    from fas_lib.face_context import face_context_study, face_context_table
+
+    t = time.perf_counter()
+    runs = Path(args.runs) if args.runs else Path(__file__).resolve().parents[1] / "runs"
+    scales = [s for s in args.face_context if s in cache.scales]
+    study = face_context_study(cache, scales, runs, seed=args.seed)
+    table = face_context_table(study)
+    return {"runs_dir": str(runs), "preset": "cpu", "backbone": "cnn_s",
+            "runs": study.to_dict(orient="records"),
+            "test_eer_percent": {f"{s:g}": {k: (None if pd.isna(v) else v)
+                                            for k, v in row.items()}
+                                 for s, row in table.iterrows()},
+            "seconds": time.perf_counter() - t}
 
 
 def report(out: dict) -> None:
@@ -157,6 +191,9 @@ def report(out: dict) -> None:
         print("\ntraining frames wrong at the run's threshold: " + ", ".join(
             f"{s:g}: {r['n_wrong']} of {r['n_train']}"
             for s, r in out["train_errors"]["per_scale"].items()))
+    if out.get("face_context"):
+        print("\nwhich part a single-scale CNN_S learns from: test EER (%)")
+        print(pd.DataFrame(out["face_context"]["test_eer_percent"]).T.to_string())
     print("\ntiming (s): " + ", ".join(f"{k} {v:.1f}" for k, v in out["timing"].items()))
 
 
@@ -170,6 +207,8 @@ def main() -> None:
     ap.add_argument("--frames-per-video", type=int, default=2)
     ap.add_argument("--per-subject", type=int, default=6, help="identity chips per subject")
     ap.add_argument("--runs", default=None, help="folder of run folders (Table II's)")
+    ap.add_argument("--face-context", type=float, nargs="*", default=None,
+                    help="scales at which to train face-only / context-only CNN_S runs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
