@@ -383,3 +383,28 @@ def test_output_stride_keeps_the_attention_map_large_enough():
     assert ADSN_PRESETS["paper"].output_stride == 32
     with pytest.raises(ValueError, match="output_stride"):
         ADSNConfig(output_stride=4)
+
+
+def test_class_rows_equal_indexing_with_a_backward_that_is_the_same_every_time():
+    """Indexing's backward adds the samples' gradients into each center in the order two
+    threads finish (ADSN runs differed); the one-hot product's does not."""
+    from fas_lib.models.mm_losses import class_rows
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        g = torch.Generator().manual_seed(0)
+        c0 = torch.randn(2, 3, 8, generator=g)  # part centers: (classes, parts, dim)
+        y = torch.randint(0, 2, (4096,), generator=g)
+        f = torch.randn(4096, 3, 8, generator=g)
+        torch.testing.assert_close(class_rows(c0, y), c0[y], rtol=0, atol=0)
+
+        def grad() -> torch.Tensor:
+            c = c0.clone().requires_grad_(True)
+            ((f - class_rows(c, y)) ** 2).sum().backward()
+            return c.grad
+
+        first = grad()
+        assert all(torch.equal(first, grad()) for _ in range(4))
+    finally:
+        torch.set_num_threads(threads)
