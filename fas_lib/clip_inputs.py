@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from fas_lib.clips import ClipSet, clip_batch
 from fas_lib.config import scale_indices
+from fas_lib.engine import opt_in_dict
 from fas_lib.loader import centre_offset
 from fas_lib.models import STASN, TemporalMultiScaleNet
 
@@ -69,6 +70,10 @@ class ClipConfig:
         dropout: dropout after the backbone's FC layers.
         seed: initialisation, order, crops and dropout.
         eval_batch_size: clips per batch when scoring.
+        select_on_dev: score the dev clips after every epoch and test with the weights of
+            the lowest dev EER (:func:`fas_lib.engine.fit`).
+        init_from: start from the weights of this finished clip run's folder (same model).
+        amp: mixed precision (:class:`fas_lib.devices.Precision`; bfloat16 on CPU).
     """
 
     name: str = "stasn"
@@ -96,9 +101,14 @@ class ClipConfig:
     dropout: float = 0.5
     seed: int = 0
     eval_batch_size: int = 16
+    select_on_dev: bool = False
+    init_from: str | None = None
+    amp: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
+        if self.init_from is not None:
+            object.__setattr__(self, "init_from", str(self.init_from))
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
         if self.model not in CLIP_MODELS:
             raise ValueError(f"model must be one of {CLIP_MODELS}, got {self.model!r}")
@@ -115,9 +125,10 @@ class ClipConfig:
         return max(8, round(self.input_size * self.region_size * self.region_zoom))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable fields (tuples as lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
+        """JSON-serialisable fields (tuples as lists); the engine's opt-in options only when
+        on (:data:`fas_lib.engine.ENGINE_OPT_IN`: older run folders keep their names)."""
+        return opt_in_dict({k: list(v) if isinstance(v, tuple) else v
+                            for k, v in dataclasses.asdict(self).items()})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ClipConfig:
@@ -141,7 +152,7 @@ class ClipSource:
     clips: ClipSet
 
     def __len__(self) -> int:
-        return int(len(self.clips.rows))
+        return len(self.clips.rows)
 
 
 #: Split -> the sources of its clips (``"train"`` and ``"test"`` required, ``"dev"`` optional).

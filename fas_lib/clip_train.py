@@ -30,8 +30,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from fas_lib import devices, engine
 from fas_lib.clip_inputs import (
     ClipConfig,
     ClipData,
@@ -50,17 +51,17 @@ from fas_lib.clip_inputs import (
     frame_positions,
 )
 from fas_lib.config import epoch_seed
+from fas_lib.metrics import eer
 from fas_lib.models import scores_from_logits, stasn_loss, temporal_msfans_loss
 from fas_lib.runs import (
+    BEST,
     CHECKPOINT,
     SCORES,
     config_hash,
     data_key,
     load_checkpoint,
     read_results,
-    restore_training,
-    save_checkpoint,
-    training_checkpoint,
+    selection_report,
     write_run,
 )
 from fas_lib.scoring import evaluate_scores
@@ -154,45 +155,83 @@ class _ClipRun:
     iters: int
     history: list[dict[str, Any]]
     train_seconds: float = 0.0
+    precision: devices.Precision | None = None
+    ctx: devices.DistContext = field(default_factory=devices.DistContext)
+    step: Callable[..., Any] | None = None  # clip_loss, through DDP with several processes
 
 
 def _train_epoch(run: _ClipRun, epoch: int, bar: tqdm) -> dict[str, Any]:
-    """One seeded pass over the training clips (order and windows from ``(seed, epoch)``)."""
+    """One seeded pass over the training clips (order and windows from ``(seed, epoch)``);
+    with several processes each takes its share of every batch (:func:`fas_lib.engine.shares`)
+    and draws its own dropout masks."""
     cfg, n = run.cfg, sum(len(s) for s in run.train)
-    set_seed(epoch_seed(cfg.seed, epoch))
+    seed = epoch_seed(cfg.seed, epoch)
+    set_seed(seed)
+    if run.ctx.active:
+        torch.manual_seed(seed + run.ctx.rank)
     rng = np.random.default_rng([cfg.seed, epoch])
     order, offsets = rng.permutation(n), rng.random((n, 2))
+    if run.step is None:  # after a resume: DDP starts from the restored weights
+        run.step = devices.wrap_step(
+            lambda model, x, y, it, last: clip_loss(model, cfg, x, y, it, last), run.ctx,
+            "cpu", {"model": run.model})
     run.model.train()
-    t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
+    t0, seen, sums = time.perf_counter(), 0, {"loss": 0.0, "correct": 0.0}
     lr = run.opt.param_groups[0]["lr"]
     for b, picks in enumerate(np.array_split(order, run.iters)):  # no batch of one clip
-        x, y = clip_input(run.train, picks, cfg, offsets[picks])
-        loss, logits, targets = clip_loss(run.model, cfg, x, y, epoch * run.iters + b,
-                                          cfg.epochs * run.iters)
+        mine, weight = engine.shares(picks.tolist(), run.ctx)
+        mine = np.asarray(mine, dtype=picks.dtype)
+        x, y = clip_input(run.train, mine, cfg, offsets[mine])
+        with run.precision.autocast():
+            loss, logits, targets = run.step(x, y, epoch * run.iters + b, cfg.epochs * run.iters)
+        scaled = loss if weight == 1.0 else loss * weight
         run.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        run.opt.step()
-        seen += len(picks)
-        loss_sum += loss.item() * len(picks)
-        correct += (logits.argmax(1) == targets).float().mean().item() * len(picks)
+        if run.precision.enabled:
+            run.precision.step(scaled, run.opt)
+        else:
+            scaled.backward()
+            run.opt.step()
+        k = len(mine) if weight else 0  # weight 0: a stand-in share, not counted
+        seen += k
+        sums["loss"] += loss.item() * k
+        sums["correct"] += (logits.argmax(1) == targets).float().mean().item() * k
         bar.update(1)
         bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
     run.sched.step()
+    sums, seen = devices.reduce_sums(run.ctx, sums, seen)
     dt = time.perf_counter() - t0
-    return {"epoch": epoch + 1, "lr": lr, "loss": loss_sum / seen, "accuracy": correct / seen,
-            "seconds": dt, "clips_per_s": seen / dt if dt > 0 else None}
+    return {"epoch": epoch + 1, "lr": lr, "loss": sums["loss"] / seen,
+            "accuracy": sums["correct"] / seen, "seconds": dt,
+            "clips_per_s": seen / dt if dt > 0 else None}
 
 
-def _start(cfg: ClipConfig, train: list[ClipSource], ckpt: Path, resume: bool) -> _ClipRun:
-    """The seeded model, optimiser and schedule, restored from ``ckpt`` when resuming."""
+def _start(cfg: ClipConfig, train: list[ClipSource]) -> _ClipRun:
+    """The seeded model, optimiser and schedule."""
     torch.manual_seed(cfg.seed)
     model = build_clip_model(cfg)
     opt, sched = sgd_schedule(model, cfg)
     n = sum(len(s) for s in train)
-    run = _ClipRun(cfg, model, opt, sched, train, math.ceil(n / cfg.batch_size), [])
-    if resume and ckpt.is_file():
-        _, run.history, run.train_seconds = restore_training(ckpt, cfg.to_dict(), _parts(run))
-    return run
+    return _ClipRun(cfg, model, opt, sched, train, math.ceil(n / cfg.batch_size), [],
+                    precision=devices.Precision("cpu", cfg.amp))
+
+
+def _init_from(run: _ClipRun) -> None:
+    """Copy the weights of the finished clip run ``run.cfg.init_from`` (same model)."""
+    src = Path(str(run.cfg.init_from))
+    if not (read_results(src) or {}).get("complete"):
+        raise ValueError(f"init_from={str(src)!r} is not a finished run folder (no complete "
+                         "results.json); train it with run_clip_experiment first")
+    model, src_cfg = load_clip_run(src)
+    if src_cfg.model != run.cfg.model:
+        raise ValueError(f"init_from={str(src)!r} is a {src_cfg.model} run, this is "
+                         f"{run.cfg.model}")
+    engine.copy_weights({"model": model}, {"model": run.model}, f"init_from={str(src)!r}")
+
+
+def _dev_eer(run: _ClipRun, dev: Sequence[ClipSource]) -> float:
+    """Dev EER of the current weights, one score per clip (``select_on_dev``)."""
+    t = score_clips(run.model, run.cfg, dev)
+    return float(eer(t["label"].to_numpy(), t["score"].to_numpy())[0])
 
 
 def _parts(run: _ClipRun) -> dict[str, Any]:
@@ -200,8 +239,17 @@ def _parts(run: _ClipRun) -> dict[str, Any]:
     return {"model": run.model, "optimizer": run.opt, "scheduler": run.sched}
 
 
-def _check_data(data: ClipData) -> None:
-    missing = [s for s in ("train", "test") if not sum(len(x) for x in data.get(s, []))]
+def _trainer(run: _ClipRun, data: ClipData) -> engine.Trainer:
+    """A clip run as :func:`fas_lib.engine.fit` trains it (:func:`_train_epoch`; dev clips
+    scored for ``select_on_dev``)."""
+    return engine.Trainer(run.cfg.name, run.cfg.to_dict(), run.cfg.epochs, run.iters,
+                          _parts(run), lambda epoch, bar: _train_epoch(run, epoch, bar),
+                          lambda: _dev_eer(run, data["dev"]))
+
+
+def _check_data(data: ClipData, cfg: ClipConfig) -> None:
+    need = ("train", "test", "dev") if cfg.select_on_dev else ("train", "test")
+    missing = [s for s in need if not sum(len(x) for x in data.get(s, []))]
     if missing:
         raise ValueError(f"the clip data has no clips in {missing}; it has "
                          f"{ {k: sum(len(x) for x in v) for k, v in data.items()} }")
@@ -229,27 +277,30 @@ def run_clip_experiment(cfg: ClipConfig, data: ClipData, out_dir: str | Path,
         ``history``, ``timing``, ``data``.
 
     Raises:
-        ValueError: a split without clips, a checkpoint of another config, a bad config.
+        ValueError: a split without clips (dev too with ``select_on_dev``), a checkpoint of
+            another config, a bad config, an ``init_from`` folder that is unfinished or holds
+            another model.
     """
-    _check_data(data)
+    _check_data(data, cfg)
     tune_malloc()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    run = _start(cfg, list(data["train"]), out / CHECKPOINT, resume)
-    done = len(run.history)
-    with tqdm(total=cfg.epochs * run.iters, initial=done * run.iters, unit="it",
-              desc=f"train {cfg.name}", disable=not progress, leave=False) as bar:
-        for epoch in range(done, cfg.epochs):
-            if stop_after_epoch is not None and epoch >= stop_after_epoch:
-                break
-            record = _train_epoch(run, epoch, bar)
-            run.history.append(record)
-            run.train_seconds += record["seconds"]
-            save_checkpoint(out / CHECKPOINT, training_checkpoint(
-                epoch + 1, _parts(run), cfg.to_dict(), run.history, run.train_seconds))
-    if len(run.history) < cfg.epochs:
+    ctx, _ = devices.init("cpu")  # torchrun: join the process group (gloo)
+    run = _start(cfg, list(data["train"]))
+    run.ctx = ctx
+    if cfg.init_from is not None and not (resume and (out / CHECKPOINT).is_file()):
+        _init_from(run)
+    fitted = engine.fit(_trainer(run, data), out, resume=resume, progress=progress,
+                        stop_after_epoch=stop_after_epoch, select_on_dev=cfg.select_on_dev,
+                        ctx=ctx)
+    run.history, run.train_seconds = fitted.history, fitted.train_seconds
+    if not fitted.complete:
         return {"complete": False, "epochs_done": len(run.history), "config": cfg.to_dict()}
-    return _score_and_write(run, data, out, progress)
+    if ctx.is_main:  # one process scores and writes; the others read its results
+        if cfg.select_on_dev:  # test is scored with the selected epoch's weights
+            engine.load_best({"model": run.model}, out)
+        results = _score_and_write(run, data, out, progress)
+    devices.barrier(ctx)
+    return results if ctx.is_main else (read_results(out) or {})
 
 
 def _score_and_write(run: _ClipRun, data: ClipData, out: Path, progress: bool) -> dict[str, Any]:
@@ -270,6 +321,8 @@ def _score_and_write(run: _ClipRun, data: ClipData, out: Path, progress: bool) -
     }
     if "score_one_frame" in scores:
         results["metrics_one_frame"] = evaluate_scores(scores, "score_one_frame")
+    if run.cfg.select_on_dev:
+        results["selection"] = selection_report(run.history)
     write_run(out, results, scores)
     return results
 
@@ -309,4 +362,6 @@ def load_clip_run(run_dir: str | Path) -> tuple[nn.Module, ClipConfig]:
         raise ValueError(f"{run_dir} stopped at epoch {ck['epoch']} of {cfg.epochs}; resume it")
     model = build_clip_model(cfg)
     model.load_state_dict(ck["model"])
+    if cfg.select_on_dev and (Path(run_dir) / BEST).is_file():  # the weights test was scored with
+        engine.load_best({"model": model}, run_dir)
     return model.eval(), cfg

@@ -39,9 +39,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["DistContext", "GlobalBatchSampler", "LossNet", "Precision", "barrier", "context",
-           "epoch_loader", "global_batches", "init", "loss_scale", "rank0_first",
-           "reduce_sums", "shutdown", "wrap"]
+__all__ = ["DistContext", "GlobalBatchSampler", "LossNet", "Precision", "StepNet", "barrier",
+           "context", "epoch_loader", "global_batches", "init", "loss_scale", "rank0_first",
+           "reduce_sums", "shutdown", "wrap", "wrap_step"]
 
 T = TypeVar("T")
 
@@ -189,6 +189,36 @@ def wrap(model: nn.Module, ctx: DistContext, device: str,
                                                find_unused_parameters=True)
 
 
+class StepNet(nn.Module):
+    """Modules and a training step's forward as one module, for DDP: ``forward(*args)`` is
+    ``step(*modules, *args)``, which returns tensors (the loss first) that DDP follows to find
+    the parameters a step used (the clip and multi-modal methods' :class:`LossNet`)."""
+
+    def __init__(self, step: Callable[..., Any], modules: dict[str, nn.Module]) -> None:
+        super().__init__()
+        self.step = step
+        self.parts = nn.ModuleDict(modules)
+
+    def forward(self, *args: Any) -> Any:
+        return self.step(*self.parts.values(), *args)
+
+
+def wrap_step(step: Callable[..., Any], ctx: DistContext, device: str,
+              modules: dict[str, nn.Module]) -> Callable[..., Any]:
+    """``step(*modules, *args)`` as training runs it: called directly with one process; with
+    several, through DDP over a :class:`StepNet` of ``modules`` (BatchNorm synchronised on
+    GPUs), whose gradients (an ADSN's class centers too) are then averaged over the processes."""
+    mods = list(modules.values())
+    if not ctx.active:
+        return lambda *args: step(*mods, *args)
+    ids = None
+    if device.startswith("cuda"):
+        modules = {k: nn.SyncBatchNorm.convert_sync_batchnorm(m) for k, m in modules.items()}
+        ids = [torch.device(device).index]
+    return nn.parallel.DistributedDataParallel(StepNet(step, modules), device_ids=ids,
+                                               find_unused_parameters=True)
+
+
 def global_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
     """The shuffled batches of ``n`` samples one process draws with a generator seeded
     ``seed`` (``DataLoader(shuffle=True, generator=...)``, as :mod:`fas_lib.train` does)."""
@@ -258,4 +288,4 @@ def reduce_sums(ctx: DistContext, sums: dict[str, float], seen: int, device: str
                      device=device)
     dist.all_reduce(t)
     vals = t.tolist()
-    return dict(zip(keys, vals[:-1], strict=True)), int(math.floor(vals[-1] + 0.5))
+    return dict(zip(keys, vals[:-1], strict=True)), math.floor(vals[-1] + 0.5)

@@ -26,10 +26,11 @@ are scored whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,28 +41,27 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from fas_lib import devices, engine
 from fas_lib.config import epoch_seed
 from fas_lib.loader import SplitData, load_splits, split_inputs
+from fas_lib.metrics import eer
+from fas_lib.mm_config import INITS, MM_MODELS, MMRunConfig
 from fas_lib.mm_metrics import mm_report
 from fas_lib.mm_recipe import (
-    MM_RECIPES,
-    UNHASHED_DEFAULTS,
     augment_batch,
-    check_recipe,
     draw_augment,
     flip_tta,
     set_epoch_lr,
 )
 from fas_lib.models import (
     ADSN,
-    ADSN_PRESETS,
     MMFAS,
-    MMFAS_PRESETS,
     ADSNLoss,
     init_from_face_recognition,
     scores_from_logits,
 )
 from fas_lib.runs import (
+    BEST,
     CHECKPOINT,
     SCORES,
     config_hash,
@@ -69,121 +69,15 @@ from fas_lib.runs import (
     load_checkpoint,
     read_results,
     restore_training,
-    save_checkpoint,
-    training_checkpoint,
+    selection_report,
     write_run,
 )
 from fas_lib.scoring import scores_table
 from fas_lib.utils import set_seed, tune_malloc
 
 __all__ = ["INITS", "MM_MODELS", "MMRunConfig", "SplitData", "build_mm", "load_mm_run",
-           "load_splits", "make_optimizer", "mm_run_dir", "score_mm", "train_mm", "train_step"]
-
-MM_MODELS: tuple[str, ...] = ("mmfas", "adsn")
-INITS: tuple[str, ...] = ("random", "face_recognition")
-_TUPLE_FIELDS = ("modalities", "widths", "blocks")
-
-
-@dataclass(frozen=True)
-class MMRunConfig:
-    """One multi-modal training run.
-
-    Attributes:
-        model: ``"mmfas"`` or ``"adsn"``.
-        preset: the model's preset (:data:`~fas_lib.models.MMFAS_PRESETS`,
-            :data:`~fas_lib.models.ADSN_PRESETS`).
-        options: overrides of the preset's fields (``modalities``, ``aggregation``,
-            ``fusion``, ``trunk``, ``widths``, ``input_size``; ADSN ``fusion``, ...).
-        loss: ADSN only: :class:`~fas_lib.models.ADSNLoss` weights (``lambda_bce``,
-            ``lambda_center``, ``lambda_cosine``, ``margin``, ``lambda_overlap``, ``lambda_parts``).
-        init: ``"random"`` or ``"face_recognition"`` (MM-FAS with ``trunk="dlib"``).
-        epochs, batch_size, lr, weight_decay, betas: Adam's training schedule.
-        schedule: ``"constant"`` rate or ``"cosine"`` over the epochs, set once per epoch
-            (:func:`fas_lib.mm_recipe.epoch_lr`).
-        scale: the cached crop scale the model sees.
-        flip: random horizontal flips (all modalities of a sample flipped together).
-        augment: ``None`` or ``"paper"``: the authors' training augmentation besides the flip
-            (:data:`fas_lib.mm_recipe.PAPER_AUGMENT`).
-        tta_flip: score a frame as the mean of its and its mirror's score.
-        exclude_attacks: attack types left out of the training frames.
-        seed: model initialisation, order and flips.
-        name: run name (the folder's prefix).
-        eval_batch_size: frames per scoring pass.
-    """
-
-    model: str = "mmfas"
-    preset: str = "cpu"
-    options: Mapping[str, Any] = field(default_factory=dict)
-    loss: Mapping[str, float] = field(default_factory=dict)
-    init: str = "random"
-    epochs: int = 5
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    scale: float = 1.0
-    flip: bool = True
-    exclude_attacks: tuple[str, ...] = ()
-    seed: int = 0
-    name: str = "mm"
-    eval_batch_size: int = 128
-    betas: tuple[float, float] = (0.9, 0.999)
-    schedule: str = "constant"
-    augment: str | None = None
-    tta_flip: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "exclude_attacks", tuple(self.exclude_attacks))
-        object.__setattr__(self, "betas", check_recipe(self.betas, self.schedule, self.augment,
-                                                       self.tta_flip))
-        if self.model not in MM_MODELS:
-            raise ValueError(f"model must be one of {MM_MODELS}, got {self.model!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        if self.loss and self.model != "adsn":
-            raise ValueError("loss weights are ADSN's; MM-FAS trains with cross-entropy")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs}, "
-                             f"{self.batch_size}")
-        self.model_config()  # unknown options and bad sizes fail here, not after training
-
-    def model_config(self) -> Any:
-        """The model's config: the preset with :attr:`options` applied."""
-        table = MMFAS_PRESETS if self.model == "mmfas" else ADSN_PRESETS
-        if self.preset not in table:
-            raise ValueError(f"unknown {self.model} preset {self.preset!r}; have {sorted(table)}")
-        opts = {k: tuple(v) if k in _TUPLE_FIELDS else v for k, v in self.options.items()}
-        try:
-            return replace(table[self.preset], **opts)
-        except TypeError as exc:
-            raise ValueError(f"bad {self.model} option in {sorted(opts)}: {exc}") from None
-
-    @property
-    def modalities(self) -> tuple[str, ...]:
-        """The modalities the model reads."""
-        return tuple(self.model_config().modalities) if self.model == "mmfas" else ADSN.modalities
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly fields (tuples become lists); the recipe fields only when they differ
-        from their defaults (:data:`~fas_lib.mm_recipe.UNHASHED_DEFAULTS`: older run folders
-        keep their hash)."""
-        d = json.loads(json.dumps(asdict(self)))
-        return {k: v for k, v in d.items() if k not in UNHASHED_DEFAULTS
-                or v != UNHASHED_DEFAULTS[k]}
-
-    @classmethod
-    def recipe(cls, recipe: str = "paper", /, **fields: Any) -> MMRunConfig:
-        """A named recipe of :data:`~fas_lib.mm_recipe.MM_RECIPES`, ``fields`` overriding it
-        (e.g. ``MMRunConfig.recipe("paper", preset="cpu", epochs=2)``)."""
-        if recipe not in MM_RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; have {sorted(MM_RECIPES)}")
-        return cls(**{**MM_RECIPES[recipe], **fields})
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> MMRunConfig:
-        """The inverse of :meth:`to_dict`."""
-        return cls(**{**d, "options": dict(d.get("options") or {}),
-                      "loss": dict(d.get("loss") or {})})
-
+           "load_splits", "make_optimizer", "mm_loss", "mm_run_dir", "score_mm", "train_mm",
+           "train_step"]
 
 def build_mm(cfg: MMRunConfig) -> tuple[nn.Module, ADSNLoss | None]:
     """The seeded model of a run and its loss module (ADSN's centers; ``None`` for MM-FAS)."""
@@ -200,18 +94,33 @@ def build_mm(cfg: MMRunConfig) -> tuple[nn.Module, ADSNLoss | None]:
     return model, None
 
 
+def mm_loss(model: nn.Module, loss_mod: ADSNLoss | None, x: Mapping[str, Tensor],
+            y: Tensor) -> Tensor:
+    """A batch's training loss: MM-FAS's cross-entropy (``loss_mod=None``) or ADSN's loss."""
+    out = model(x)
+    return F.cross_entropy(out, y) if loss_mod is None else loss_mod(out, y)["total"]
+
+
 def train_step(model: nn.Module, loss_mod: ADSNLoss | None, opt: torch.optim.Optimizer,
-               x: Mapping[str, Tensor], y: Tensor) -> float:
-    """One optimiser step: MM-FAS's cross-entropy (``loss_mod=None``) or ADSN's loss.
+               x: Mapping[str, Tensor], y: Tensor,
+               precision: devices.Precision | None = None,
+               forward: Callable[..., Tensor] | None = None, weight: float = 1.0) -> float:
+    """One optimiser step on :func:`mm_loss`, the forward pass in mixed precision when
+    ``precision`` is enabled; ``forward(x, y)`` computes the loss instead when given (through
+    DDP with several processes), ``weight`` scales it (this process's share of the batch).
 
     Returns:
         The batch's mean loss before the step.
     """
-    out = model(x)
-    loss = F.cross_entropy(out, y) if loss_mod is None else loss_mod(out, y)["total"]
+    with precision.autocast() if precision is not None else contextlib.nullcontext():
+        loss = mm_loss(model, loss_mod, x, y) if forward is None else forward(x, y)
+    scaled = loss if weight == 1.0 else loss * weight
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+    if precision is not None and precision.enabled:
+        precision.step(scaled, opt)
+    else:
+        scaled.backward()
+        opt.step()
     return float(loss.item())
 
 
@@ -258,34 +167,76 @@ def _train_rows(cfg: MMRunConfig, train: SplitData) -> Tensor:
     return rows
 
 
+def _forward(state: dict[str, Any]) -> Callable[..., Tensor]:
+    """``(x, y) -> loss`` of the run: :func:`mm_loss`, through DDP over the model and ADSN's
+    centers with several processes (:func:`fas_lib.devices.wrap_step`)."""
+    model, loss_mod, ctx = state["model"], state["loss"], state["ctx"]
+    if loss_mod is None:
+        return devices.wrap_step(lambda m, x, y: mm_loss(m, None, x, y), ctx, "cpu",
+                                 {"model": model})
+    return devices.wrap_step(mm_loss, ctx, "cpu", {"model": model, "loss": loss_mod})
+
+
 def _epoch(state: dict[str, Any], rows: Tensor, train: SplitData, epoch: int,
            bar: tqdm | None) -> dict[str, float]:
     """One seeded pass over ``rows``: order, flips and augmentation from ``(seed, epoch)``, at
-    the epoch's rate."""
+    the epoch's rate; with several processes each takes its share of every batch
+    (:func:`fas_lib.engine.shares`; a batch that leaves a process fewer than the two samples
+    BatchNorm needs is skipped by all) and draws its own dropout masks."""
     cfg, model, loss_mod, opt = state["cfg"], state["model"], state["loss"], state["opt"]
+    ctx = state["ctx"]
     seed = epoch_seed(cfg.seed, epoch)
     set_seed(seed)
+    if ctx.active:
+        torch.manual_seed(seed + ctx.rank)
     set_epoch_lr(opt, cfg.lr, cfg.schedule, epoch, cfg.epochs)
     gen = torch.Generator().manual_seed(seed)
     order = rows[torch.randperm(len(rows), generator=gen)]
     flips = torch.rand(len(train.y), generator=gen) < 0.5
     aug = draw_augment(train.y, rows, seed) if cfg.augment else None
+    if state.get("forward") is None:  # after a resume: DDP starts from the restored weights
+        state["forward"] = _forward(state)
     model.train()
-    t0, total, seen = time.perf_counter(), 0.0, 0
+    t0, sums, seen = time.perf_counter(), {"loss": 0.0}, 0
     for a in range(0, len(order), cfg.batch_size):
         batch = order[a:a + cfg.batch_size]
-        if len(batch) < 2:  # BatchNorm needs two samples
+        if len(batch) < 2 * ctx.world_size:  # BatchNorm needs two samples
             continue
-        x = augment_batch(split_inputs(train, cfg.modalities, batch), batch,
+        mine, weight = engine.shares(batch.tolist(), ctx)
+        mine = torch.as_tensor(mine, dtype=batch.dtype)
+        x = augment_batch(split_inputs(train, cfg.modalities, mine), mine,
                           flips if cfg.flip else None, aug, train.x)
-        loss = train_step(model, loss_mod, opt, x, train.y[batch])
-        total, seen = total + loss * len(batch), seen + len(batch)
+        loss = train_step(model, loss_mod, opt, x, train.y[mine], state["precision"],
+                          state["forward"], weight)
+        sums["loss"], seen = sums["loss"] + loss * len(mine), seen + len(mine)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}")
+    sums, seen = devices.reduce_sums(ctx, sums, seen)
     dt = time.perf_counter() - t0
-    return {"epoch": epoch + 1, "loss": total / max(seen, 1), "seconds": dt,
+    return {"epoch": epoch + 1, "loss": sums["loss"] / max(seen, 1), "seconds": dt,
             "samples_per_s": seen / dt if dt > 0 else float("nan")}
+
+
+def _dev_eer(state: dict[str, Any], dev: SplitData) -> float:
+    """Frame-level dev EER of the current weights (``select_on_dev``)."""
+    cfg = state["cfg"]
+    s = score_mm(state["model"], state["loss"], dev, cfg.modalities, cfg.eval_batch_size,
+                 cfg.tta_flip)
+    return float(eer(dev.y.numpy(), s)[0])
+
+
+def _init_from(cfg: MMRunConfig, state: dict[str, Any]) -> None:
+    """Copy the weights (and ADSN's centers) of the finished run ``cfg.init_from``."""
+    src = Path(str(cfg.init_from))
+    if not (read_results(src) or {}).get("complete"):
+        raise ValueError(f"init_from={str(src)!r} is not a finished run folder (no complete "
+                         "results.json); train it with train_mm first")
+    model, loss_mod, src_cfg = load_mm_run(src)
+    if src_cfg.model != cfg.model:
+        raise ValueError(f"init_from={str(src)!r} is a {src_cfg.model} run, this is {cfg.model}")
+    have = {"model": model} | ({"loss": loss_mod} if loss_mod is not None else {})
+    engine.copy_weights(have, _parts(state, optimizer=False), f"init_from={str(src)!r}")
 
 
 def make_optimizer(cfg: MMRunConfig, model: nn.Module,
@@ -300,7 +251,8 @@ def _state(cfg: MMRunConfig) -> dict[str, Any]:
     model, loss_mod = build_mm(cfg)
     opt = make_optimizer(cfg, model, loss_mod)
     return {"cfg": cfg, "model": model, "loss": loss_mod, "opt": opt, "history": [],
-            "epoch": 0, "train_seconds": 0.0}
+            "epoch": 0, "train_seconds": 0.0, "precision": devices.Precision("cpu", cfg.amp),
+            "ctx": devices.DistContext(), "forward": None}
 
 
 def _parts(state: dict[str, Any], optimizer: bool = True) -> dict[str, Any]:
@@ -341,6 +293,8 @@ def _score_and_write(state: dict[str, Any], data: Mapping[str, SplitData], out: 
                  "modalities": list(cfg.modalities)},
         "scores_csv": SCORES,
     }
+    if cfg.select_on_dev:
+        results["selection"] = selection_report(hist)
     write_run(out, results, scores)
     return results
 
@@ -377,24 +331,34 @@ def train_mm(cfg: MMRunConfig, cache: Any, out_dir: str | Path, resume: bool = T
     tune_malloc()
     if data is None:
         data = load_splits(cache, cfg.scale, cfg.model_config().input_size)
+    ctx, _ = devices.init("cpu")  # torchrun: join the process group (gloo)
     state = _state(cfg)
-    if resume and (out / CHECKPOINT).is_file():
-        _restore(state, out / CHECKPOINT)
+    state["ctx"] = ctx
     rows = _train_rows(cfg, data["train"])
-    per_epoch = sum(1 for a in range(0, len(rows), cfg.batch_size) if len(rows) - a >= 2)
-    out.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=cfg.epochs * per_epoch, initial=state["epoch"] * per_epoch, unit="it",
-              desc=f"train {cfg.name}", disable=not progress, leave=False) as bar:
-        for epoch in range(state["epoch"], cfg.epochs):
-            if stop_after_epoch is not None and epoch >= stop_after_epoch:
-                return {"complete": False, "epochs_done": epoch, "config": cfg.to_dict()}
-            record = _epoch(state, rows, data["train"], epoch, bar)
-            state["history"].append(record)
-            state["train_seconds"] += record["seconds"]
-            state["epoch"] = epoch + 1
-            save_checkpoint(out / CHECKPOINT, training_checkpoint(
-                epoch + 1, _parts(state), cfg.to_dict(), state["history"], state["train_seconds"]))
-    return _score_and_write(state, data, out, len(rows))
+    if cfg.select_on_dev and "dev" not in data:
+        raise ValueError("select_on_dev needs a dev split; the data has "
+                         f"{sorted(data)}")
+    if cfg.init_from is not None and not (resume and (out / CHECKPOINT).is_file()):
+        _init_from(cfg, state)
+    per_epoch = sum(1 for a in range(0, len(rows), cfg.batch_size)
+                    if min(cfg.batch_size, len(rows) - a) >= 2 * ctx.world_size)
+    trainer = engine.Trainer(
+        cfg.name, cfg.to_dict(), cfg.epochs, per_epoch, _parts(state),
+        lambda epoch, bar: _epoch(state, rows, data["train"], epoch, bar),
+        lambda: _dev_eer(state, data["dev"]))
+    fitted = engine.fit(trainer, out, resume=resume, progress=progress,
+                        stop_after_epoch=stop_after_epoch, select_on_dev=cfg.select_on_dev,
+                        ctx=ctx)
+    state.update(history=fitted.history, train_seconds=fitted.train_seconds,
+                 epoch=len(fitted.history))
+    if not fitted.complete:
+        return {"complete": False, "epochs_done": state["epoch"], "config": cfg.to_dict()}
+    if ctx.is_main:  # one process scores and writes; the others read its results
+        if cfg.select_on_dev:  # test is scored with the selected epoch's weights
+            engine.load_best(_parts(state, optimizer=False), out)
+        results = _score_and_write(state, data, out, len(rows))
+    devices.barrier(ctx)
+    return results if ctx.is_main else (read_results(out) or {})
 
 
 def load_mm_run(out_dir: str | Path) -> tuple[nn.Module, ADSNLoss | None, MMRunConfig]:
@@ -412,4 +376,6 @@ def load_mm_run(out_dir: str | Path) -> tuple[nn.Module, ADSNLoss | None, MMRunC
     state = _state(replace(cfg, init="random"))  # the weights come from the checkpoint
     state["cfg"] = cfg
     _restore(state, path, optimizer=False, checkpoint=ck)
+    if cfg.select_on_dev and (Path(out_dir) / BEST).is_file():  # the weights test was scored with
+        engine.load_best(_parts(state, optimizer=False), out_dir)
     return state["model"].eval(), state["loss"], cfg

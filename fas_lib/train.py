@@ -48,7 +48,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from fas_lib import devices
+from fas_lib import devices, engine
 from fas_lib.cache import CropCache
 from fas_lib.config import (
     ExperimentConfig,
@@ -62,16 +62,10 @@ from fas_lib.config import (
 from fas_lib.metrics import eer
 from fas_lib.models import MultiScaleNet, msfans_loss
 from fas_lib.runs import (
-    BEST,
     CHECKPOINT,
-    load_checkpoint,
     load_run,
     read_results,
-    restore_training,
-    save_checkpoint,
     score_and_write,
-    selected_epoch,
-    training_checkpoint,
 )
 from fas_lib.scoring import score_split
 from fas_lib.utils import get_device, set_seed, tune_malloc
@@ -237,18 +231,6 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cfg.items() if k not in ("device", "eval_batch_size")}
 
 
-def _resume(ckpt_path: Path, cfg: ExperimentConfig, model: MultiScaleNet, opt: Optimizer,
-            sched: Scheduler) -> tuple[int, list[dict[str, Any]], float]:
-    """Load a checkpoint into the model, optimiser, schedule and RNGs.
-
-    Returns:
-        ``(epochs done, history, train seconds)``.
-    """
-    return restore_training(ckpt_path, cfg.to_dict(),
-                            {"model": model, "optimizer": opt, "scheduler": sched},
-                            comparable=_comparable)
-
-
 @dataclass
 class _Run:
     """The state of one run while it trains."""
@@ -264,7 +246,6 @@ class _Run:
     n_train: int = 0
     iters_per_epoch: int = 0
     max_iter: int = 0
-    start_epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     ctx: devices.DistContext = field(default_factory=devices.DistContext)
@@ -272,11 +253,32 @@ class _Run:
     precision: devices.Precision | None = None
 
 
-def _checkpoint(epoch: int, run: _Run) -> dict[str, Any]:
-    return training_checkpoint(
-        epoch, {"model": run.model, "optimizer": run.opt, "scheduler": run.sched},
-        run.cfg.to_dict(), run.history, run.train_seconds,
-        model_config=json.dumps(run.model.config))
+def _trainer(run: _Run) -> engine.Trainer:
+    """MS-FANS on frames as :func:`fas_lib.engine.fit` trains it: one epoch is the seeded loader
+    (:func:`_epoch_loader`), :func:`train_one_epoch` and the schedule's step; dev is scored at
+    frame level for ``select_on_dev``."""
+    cfg = run.cfg
+
+    def train_epoch(epoch: int, bar: tqdm | None) -> dict[str, Any]:
+        if run.net is None:  # after a resume: DDP starts from the restored weights
+            run.net = devices.wrap(run.model, run.ctx, run.device, msfans_loss)
+        loader = _epoch_loader(run.cache, run.idx, cfg, epoch, run.ctx)
+        lr_epoch = run.opt.param_groups[0]["lr"]
+        stats = train_one_epoch(run.net, run.opt, loader, epoch, run.iters_per_epoch,
+                                run.max_iter, cfg.aux_weight, run.device, bar, run.ctx,
+                                run.precision)
+        run.sched.step()
+        return {"epoch": epoch + 1, "lr": lr_epoch, **stats}
+
+    def score_dev() -> float:
+        dev = score_split(run.model, run.cache, "dev", run.idx, cfg.scales,
+                          cfg.eval_batch_size, run.device, progress=False)
+        return float(eer(dev["label"].to_numpy(), dev["score"].to_numpy())[0])
+
+    return engine.Trainer(
+        cfg.name, cfg.to_dict(), cfg.epochs, run.iters_per_epoch,
+        {"model": run.model, "optimizer": run.opt, "scheduler": run.sched}, train_epoch,
+        score_dev, comparable=_comparable, extra={"model_config": json.dumps(run.model.config)})
 
 
 def run_experiment(
@@ -328,16 +330,14 @@ def run_experiment(
         raise ValueError("the crop cache's train split is empty")
     run.iters_per_epoch = math.ceil(run.n_train / cfg.batch_size)
     run.max_iter = cfg.epochs * run.iters_per_epoch
-    if resume and run.ckpt_path.exists():
-        run.start_epoch, run.history, run.train_seconds = _resume(
-            run.ckpt_path, cfg, run.model, run.opt, run.sched)
-    elif cfg.init_from is not None:
+    if cfg.init_from is not None and not (resume and run.ckpt_path.exists()):
         _init_from(cfg, run.model)
-    run.net = devices.wrap(run.model, ctx, device, msfans_loss)
-    _train_epochs(run, progress, stop_after_epoch, on_epoch_end)
-
-    done = run.history[-1]["epoch"] if run.history else 0
-    if done < cfg.epochs:
+    fitted = engine.fit(_trainer(run), out, resume=resume, progress=progress,
+                        stop_after_epoch=stop_after_epoch, on_epoch_end=on_epoch_end,
+                        select_on_dev=cfg.select_on_dev, ctx=ctx)
+    run.history, run.train_seconds = fitted.history, fitted.train_seconds
+    if not fitted.complete:
+        done = run.history[-1]["epoch"] if run.history else 0
         return {"complete": False, "epochs_done": done, "config": cfg.to_dict(),
                 "history": run.history}
     return _score(run, out, progress)
@@ -347,56 +347,9 @@ def _score(run: _Run, out: Path, progress: bool) -> dict[str, Any]:
     """Rank 0 scores dev / test and writes the results; other processes wait and read them."""
     if run.ctx.is_main:
         if run.cfg.select_on_dev:  # test is scored with the selected epoch's weights
-            run.model.load_state_dict(load_checkpoint(out / BEST)["model"])
+            engine.load_best({"model": run.model}, out)
         results = score_and_write(run.model, run.cfg, run.cache, run.idx, out, run.device,
                                   progress, run.history, run.train_seconds, run.n_train,
                                   run.max_iter)
     devices.barrier(run.ctx)
     return results if run.ctx.is_main else (read_results(out) or {})
-
-
-def _train_epochs(run: _Run, progress: bool, stop_after_epoch: int | None,
-                  on_epoch_end: Callable[[int, dict[str, Any]], None] | None) -> None:
-    """Train from ``run.start_epoch`` on, a checkpoint after every epoch."""
-    cfg = run.cfg
-    bar = tqdm(total=run.max_iter, initial=run.start_epoch * run.iters_per_epoch, unit="it",
-               desc=f"train {cfg.name}", disable=not progress, leave=False)
-    try:
-        for epoch in range(run.start_epoch, cfg.epochs):
-            if stop_after_epoch is not None and epoch >= stop_after_epoch:
-                break
-            loader = _epoch_loader(run.cache, run.idx, cfg, epoch, run.ctx)
-            lr_epoch = run.opt.param_groups[0]["lr"]
-            stats = train_one_epoch(run.net or run.model, run.opt, loader, epoch,
-                                    run.iters_per_epoch, run.max_iter, cfg.aux_weight,
-                                    run.device, bar, run.ctx, run.precision)
-            run.sched.step()
-            run.train_seconds += stats["seconds"]
-            record = {"epoch": epoch + 1, "lr": lr_epoch, **stats}
-            run.history.append(record)
-            if run.ctx.is_main:  # one process scores dev and writes (devices docstring)
-                if cfg.select_on_dev:
-                    _select_on_dev(run, record)
-                save_checkpoint(run.ckpt_path, _checkpoint(epoch + 1, run))
-            devices.barrier(run.ctx)  # every process can resume from that checkpoint
-            if on_epoch_end is not None:
-                on_epoch_end(epoch + 1, record)
-    finally:
-        bar.close()
-
-
-def _select_on_dev(run: _Run, record: dict[str, Any]) -> None:
-    """Score dev (frame-level EER into ``record``); keep the weights in ``best.pt`` when this
-    epoch is the selected one so far (:func:`fas_lib.runs.selected_epoch`).
-
-    Written before the epoch's checkpoint: a run interrupted in between redoes the epoch and
-    writes the same ``best.pt``. Scoring uses no RNG that training reads (every epoch re-seeds).
-    """
-    cfg = run.cfg
-    dev = score_split(run.model, run.cache, "dev", run.idx, cfg.scales, cfg.eval_batch_size,
-                      run.device, progress=False)
-    record["dev_eer"] = float(eer(dev["label"].to_numpy(), dev["score"].to_numpy())[0])
-    if selected_epoch(run.history) == record["epoch"]:
-        save_checkpoint(run.ckpt_path.parent / BEST,
-                        {"epoch": record["epoch"], "dev_eer": record["dev_eer"],
-                         "model": run.model.state_dict()})

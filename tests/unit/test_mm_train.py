@@ -86,7 +86,7 @@ def test_run_dir_follows_the_models_resolved_config(monkeypatch, tmp_path):
     # although the run's own fields are unchanged
     import dataclasses
 
-    import fas_lib.mm_train as mt
+    import fas_lib.mm_config as mt
 
     a = MMRunConfig("adsn", options={"input_size": 64}, name="adsn")
     before = mm_run_dir(a, tmp_path)
