@@ -9,6 +9,7 @@
     fas info ~/.cache/fas_lib/caches/casia_fasd-standard_nodev-1a2b3c4d5e
     fas train --config configs/msfans.yaml --out runs/msfans [--no-resume]
     fas train --config configs/table_ii.yaml --set epochs=2   # seven runs, one per scale
+    fas train --config configs/stasn.yaml     # STASN's runs; mmfas.yaml, adsn.yaml likewise
     torchrun --nproc-per-node 2 -m fas_lib.cli train --config configs/msfans.yaml  # DDP
     fas evaluate --run runs/msfans
     fas predict photo.jpg clip.mp4 photos/ --run runs/msfans [--json] [--save-dir out]
@@ -16,14 +17,11 @@
     fas export --run runs/msfans --onnx msfans.onnx
     fas reproduce --dataset replay_attack --root /data/replayattack [--epochs 30 --preset paper]
 
-Every subcommand is a thin wrapper over a Python function
-(:func:`fas_lib.cache_build.build_cache`, :func:`fas_lib.prepare.get_cache`,
-:func:`fas_lib.cache.open_cache`, :func:`fas_lib.config.load_experiment`,
-:func:`fas_lib.train.run_experiment`, :func:`fas_lib.runs.evaluate_run`,
-:class:`fas_lib.predict.Predictor`, :func:`fas_lib.export.export_onnx`,
-:func:`fas_lib.reproduce.reproduce`). Errors a user can
-cause (a wrong root, an unknown protocol, a missing cache or config) print one message and exit
-with status 2, without a traceback. ``python -m fas_lib.cli`` works as well as ``fas``.
+Every subcommand is a thin wrapper over a Python function of :mod:`fas_lib` (``build_cache``,
+``get_cache``, ``open_cache``, ``load_experiment``, ``run_experiment``, :mod:`fas_lib.methods`,
+``evaluate_run``, ``Predictor``, ``export_onnx``, ``reproduce``). Errors a user can cause (a
+wrong root, an unknown protocol, a missing cache or config) print one message and exit with
+status 2, without a traceback; ``python -m fas_lib.cli`` works as well as ``fas``.
 """
 
 from __future__ import annotations
@@ -43,6 +41,30 @@ from fas_lib.protocol import SPLITS
 from fas_lib.utils import human_bytes
 
 EXIT_USAGE = 2
+
+
+def _add_train(sub: Any) -> None:
+    """The ``train`` command's arguments."""
+    tr = sub.add_parser("train", help="train the runs of an experiment file (configs/*.yaml)",
+                        description="Train every run an experiment file describes (one run per "
+                        "combination of its grid), each in its own folder; finished runs are "
+                        "read back, interrupted ones resume.")
+    tr.add_argument("--config", required=True, help="an experiment file (configs/table_ii.yaml, "
+                    "configs/stasn.yaml, mmfas.yaml, adsn.yaml ...) or the fields of one "
+                    "ExperimentConfig, as .yaml or .json")
+    tr.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a field of every run (YAML value: --set epochs=2 --set "
+                    "dataset=casia_fasd); for a field the grid varies, VALUE is its list of "
+                    "values (--set 'scales=[[0.9], [1.5]]')")
+    tr.add_argument("--workers", type=int, default=2,
+                    help="processes that make a STASN / MM-FAS / ADSN file's data (default 2)")
+    tr.add_argument("--out", help="run folder (default: runs/<config file stem>; one sub-folder "
+                    "per run when the file describes several)")
+    tr.add_argument("--resume", dest="resume", action="store_true", default=True,
+                    help="continue a run folder's checkpoint (default)")
+    tr.add_argument("--no-resume", dest="resume", action="store_false",
+                    help="start again even if the run folder has a checkpoint")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,23 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="describe a crop cache")
     info.add_argument("cache", help="the cache folder")
 
-    tr = sub.add_parser("train", help="train the runs of an experiment file (configs/*.yaml)",
-                        description="Train every run an experiment file describes (one run per "
-                        "combination of its grid), each in its own folder; finished runs are "
-                        "read back, interrupted ones resume.")
-    tr.add_argument("--config", required=True, help="an experiment file (configs/table_ii.yaml, "
-                    "...) or the fields of one ExperimentConfig, as .yaml or .json")
-    tr.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                    help="override a field of every run (YAML value: --set epochs=2 --set "
-                    "dataset=casia_fasd); for a field the grid varies, VALUE is its list of "
-                    "values (--set 'scales=[[0.9], [1.5]]')")
-    tr.add_argument("--out", help="run folder (default: runs/<config file stem>; one sub-folder "
-                    "per run when the file describes several)")
-    tr.add_argument("--resume", dest="resume", action="store_true", default=True,
-                    help="continue a run folder's checkpoint (default)")
-    tr.add_argument("--no-resume", dest="resume", action="store_false",
-                    help="start again even if the run folder has a checkpoint")
-    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_train(sub)
 
     ev = sub.add_parser("evaluate", help="metrics of a finished run folder")
     ev.add_argument("--run", required=True, help="the run folder written by `fas train`")
@@ -275,10 +281,33 @@ def _train(args: argparse.Namespace) -> int:
         devices.shutdown()
 
 
+def _train_method_runs(args: argparse.Namespace, verbose: bool) -> int:
+    """Train every run of a STASN / MM-FAS / ADSN file (:mod:`fas_lib.methods`)."""
+    from fas_lib import methods
+
+    exp = methods.load_method_experiment(args.config)
+    configs = exp.configs(**parse_overrides(args.set))
+    out = Path(args.out) if args.out else Path("runs") / exp.name
+    folders = [out] if len(configs) == 1 else [out / c.name for c in configs]
+    data = methods.method_data(exp, workers=args.workers)
+    results = methods.train_method_runs(exp, configs, data, folders, resume=args.resume,
+                                        progress=not args.no_progress)
+    lines = [f"{exp.title or exp.name}: {len(configs)} run(s) under {out}"]
+    for cfg, folder, res in zip(configs, folders, results, strict=True):
+        eer = res.get("metrics", {}).get("video", res.get("metrics", {})).get("test_eer")
+        lines.append(f"  {cfg.name}: test EER {100 * eer:.2f} % ({folder})")
+    if verbose:
+        print("\n".join(lines))
+    return 0
+
+
 def _train_runs(args: argparse.Namespace, verbose: bool) -> int:
     """Train every run of ``--config``; print the metrics when ``verbose``."""
     from fas_lib import config as config_mod
-    from fas_lib import train
+    from fas_lib import methods, train
+
+    if methods.is_method_file(args.config):
+        return _train_method_runs(args, verbose)
 
     experiment = config_mod.load_experiment(Path(args.config))
     overrides = parse_overrides(args.set)
