@@ -140,7 +140,15 @@ def load_method_experiment(path: str | Path) -> MethodExperiment:
 def method_data(exp: MethodExperiment, smoke: bool = False, workers: int = 2) -> Any:
     """The data an experiment's runs train on: :data:`~fas_lib.clip_inputs.ClipData` for
     ``clip``, the crop cache with depth and NIR for ``mm`` (generated and cached when needed;
-    ``smoke``: the tiny versions the notebooks' smoke runs use)."""
+    ``smoke``: the tiny versions the notebooks' smoke runs use). Under torchrun, rank 0 makes
+    it first and the other processes then open what it made."""
+    from fas_lib import devices
+
+    ctx, _ = devices.init("cpu")
+    return devices.rank0_first(ctx, lambda: _make_data(exp, smoke, workers))
+
+
+def _make_data(exp: MethodExperiment, smoke: bool, workers: int) -> Any:
     spec = dict(exp.data)
     smoke = bool(spec.pop("smoke", False)) or smoke
     if exp.method == "clip":
