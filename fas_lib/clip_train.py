@@ -162,7 +162,7 @@ class _ClipRun:
 
 def _train_epoch(run: _ClipRun, epoch: int, bar: tqdm) -> dict[str, Any]:
     """One seeded pass over the training clips (order and windows from ``(seed, epoch)``);
-    with several processes each takes its share of every batch (:func:`fas_lib.engine.shares`)
+    with several processes each takes its share of every batch (:func:`fas_lib.devices.share`)
     and draws its own dropout masks."""
     cfg, n = run.cfg, sum(len(s) for s in run.train)
     seed = epoch_seed(cfg.seed, epoch)
@@ -179,7 +179,7 @@ def _train_epoch(run: _ClipRun, epoch: int, bar: tqdm) -> dict[str, Any]:
     t0, seen, sums = time.perf_counter(), 0, {"loss": 0.0, "correct": 0.0}
     lr = run.opt.param_groups[0]["lr"]
     for b, picks in enumerate(np.array_split(order, run.iters)):  # no batch of one clip
-        mine, weight = engine.shares(picks.tolist(), run.ctx)
+        mine, weight = devices.share(picks.tolist(), run.ctx)
         mine = np.asarray(mine, dtype=picks.dtype)
         x, y = clip_input(run.train, mine, cfg, offsets[mine])
         with run.precision.autocast():

@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 __all__ = ["DistContext", "GlobalBatchSampler", "LossNet", "Precision", "StepNet", "barrier",
            "context", "epoch_loader", "global_batches", "init", "loss_scale", "rank0_first",
-           "reduce_sums", "shutdown", "wrap", "wrap_step"]
+           "reduce_sums", "share", "shutdown", "wrap", "wrap_step"]
 
 T = TypeVar("T")
 
@@ -228,10 +228,18 @@ def global_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
     return [b.tolist() for b in loader]
 
 
-def _share(batch: list[int], ctx: DistContext) -> list[int]:
-    """This rank's contiguous share of one global batch (sizes differ by at most one)."""
+def share(batch: list[int], ctx: DistContext) -> tuple[list[int], float]:
+    """This process's contiguous share of one global batch (sizes differ by at most one) and
+    the weight of its mean loss: its share times the number of processes over the batch size,
+    so that DDP's gradient average is the gradient of the global batch's mean loss. A rank left
+    without a share gets the batch's first sample at weight 0 (it still joins the average).
+    One process: the batch, weight 1."""
+    batch = list(batch)
+    if not ctx.active:
+        return batch, 1.0
     n, w, r = len(batch), ctx.world_size, ctx.rank
-    return batch[r * n // w:(r + 1) * n // w]
+    mine = batch[r * n // w:(r + 1) * n // w]
+    return (mine, len(mine) * w / n) if mine else (batch[:1], 0.0)
 
 
 class GlobalBatchSampler(torch.utils.data.distributed.DistributedSampler):
@@ -254,10 +262,10 @@ class GlobalBatchSampler(torch.utils.data.distributed.DistributedSampler):
         self.batches = global_batches(len(dataset), batch_size, seed)
         self.ctx = ctx
         #: per batch: this rank's share times the world size over the global batch size
-        self.scales = [len(_share(b, ctx)) * ctx.world_size / len(b) for b in self.batches]
+        self.scales = [share(b, ctx)[1] for b in self.batches]
 
     def __iter__(self) -> Iterator[list[int]]:
-        return (_share(b, self.ctx) or b[:1] for b in self.batches)
+        return (share(b, self.ctx)[0] for b in self.batches)
 
     def __len__(self) -> int:
         return len(self.batches)

@@ -20,12 +20,12 @@ MS-FANS on frames (:mod:`fas_lib.train`), STASN and MS-FANS on clips (:mod:`fas_
 and MM-FAS / ADSN (:mod:`fas_lib.mm_train`) train through it. Warm starts from a finished run
 (``init_from``) use :func:`copy_weights`; mixed precision and DDP are the method's batch step's
 (:class:`fas_lib.devices.Precision`, :func:`fas_lib.devices.wrap`), with the batch shares of
-:func:`shares`.
+:func:`fas_lib.devices.share`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from fas_lib.runs import (
 )
 
 __all__ = ["ENGINE_OPT_IN", "Fitted", "Trainer", "copy_weights", "fit", "load_best",
-           "opt_in_dict", "shares"]
+           "opt_in_dict"]
 
 #: The engine's opt-in options of every method's config and their "off" values: dev
 #: selection, a warm start from a finished run's folder, mixed precision. A config leaves
@@ -192,16 +192,3 @@ def copy_weights(src: Mapping[str, nn.Module], dst: Mapping[str, nn.Module],
         if bad:
             raise ValueError(f"{what} holds another model: {name} differs in {bad[:5]}")
         module.load_state_dict(have)
-
-
-def shares(batch: Sequence[int], ctx: devices.DistContext) -> tuple[list[int], float]:
-    """This process's share of one global batch and the weight of its mean loss (its share
-    times the number of processes over the batch size: DDP's gradient average is then the
-    gradient of the global batch's mean loss). A rank left without a share gets the batch's
-    first sample at weight 0 (it still joins the average). One process: the batch, weight 1."""
-    batch = list(batch)
-    if not ctx.active:
-        return batch, 1.0
-    n, w, r = len(batch), ctx.world_size, ctx.rank
-    mine = batch[r * n // w:(r + 1) * n // w]
-    return (mine, len(mine) * w / n) if mine else (batch[:1], 0.0)

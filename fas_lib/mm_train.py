@@ -181,7 +181,7 @@ def _epoch(state: dict[str, Any], rows: Tensor, train: SplitData, epoch: int,
            bar: tqdm | None) -> dict[str, float]:
     """One seeded pass over ``rows``: order, flips and augmentation from ``(seed, epoch)``, at
     the epoch's rate; with several processes each takes its share of every batch
-    (:func:`fas_lib.engine.shares`; a batch that leaves a process fewer than the two samples
+    (:func:`fas_lib.devices.share`; a batch that leaves a process fewer than the two samples
     BatchNorm needs is skipped by all) and draws its own dropout masks."""
     cfg, model, loss_mod, opt = state["cfg"], state["model"], state["loss"], state["opt"]
     ctx = state["ctx"]
@@ -202,7 +202,7 @@ def _epoch(state: dict[str, Any], rows: Tensor, train: SplitData, epoch: int,
         batch = order[a:a + cfg.batch_size]
         if len(batch) < 2 * ctx.world_size:  # BatchNorm needs two samples
             continue
-        mine, weight = engine.shares(batch.tolist(), ctx)
+        mine, weight = devices.share(batch.tolist(), ctx)
         mine = torch.as_tensor(mine, dtype=batch.dtype)
         x = augment_batch(split_inputs(train, cfg.modalities, mine), mine,
                           flips if cfg.flip else None, aug, train.x)

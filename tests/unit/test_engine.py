@@ -105,12 +105,12 @@ def test_copy_weights_refuses_another_model():
 
 def test_shares_split_a_batch_over_processes():
     one = devices.DistContext()
-    assert engine.shares([5, 6, 7], one) == ([5, 6, 7], 1.0)
+    assert devices.share([5, 6, 7], one) == ([5, 6, 7], 1.0)
     r0, r1 = devices.DistContext(0, 2), devices.DistContext(1, 2)
-    (a, wa), (b, wb) = engine.shares([5, 6, 7], r0), engine.shares([5, 6, 7], r1)
+    (a, wa), (b, wb) = devices.share([5, 6, 7], r0), devices.share([5, 6, 7], r1)
     assert a + b == [5, 6, 7] and (wa, wb) == (len(a) * 2 / 3, len(b) * 2 / 3)
-    assert engine.shares([5], r0) == ([5], 0.0)  # no share: a stand-in at weight 0
-    assert engine.shares([5], r1) == ([5], 2.0)
+    assert devices.share([5], r0) == ([5], 0.0)  # no share: a stand-in at weight 0
+    assert devices.share([5], r1) == ([5], 2.0)
 
 
 def test_opt_in_options_stay_out_of_old_configs():
