@@ -34,7 +34,7 @@ from fas_lib.models import BACKBONES, FUSIONS, WEIGHT_NORMS, MultiScaleNet
 __all__ = [
     "CONFIG_DIR", "OPT_IN_OFF", "PRESETS", "Experiment", "ExperimentConfig", "build_model",
     "cache_splits", "epoch_seed", "load_config", "load_experiment", "open_experiment_cache",
-    "scale_indices", "train_dataset",
+    "read_mapping", "scale_indices", "train_dataset",
 ]
 
 #: Values the paper leaves open, per preset. ``"paper"``: Sec. IV's learning rate 2e-4 (epochs,
@@ -299,7 +299,7 @@ class Experiment:
                 for point in points]
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
+def read_mapping(path: Path) -> dict[str, Any]:
     """The mapping stored in a ``.json`` / ``.yaml`` / ``.yml`` file."""
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
@@ -331,7 +331,7 @@ def load_experiment(source: str | Path | Experiment) -> Experiment:
             shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
             raise FileNotFoundError(f"no experiment {source!r}; the repository's experiments "
                                     f"are {shipped} (in {CONFIG_DIR})")
-    data = _read_mapping(path)
+    data = read_mapping(path)
     if "base" not in data and "grid" not in data:  # a plain ExperimentConfig file
         ExperimentConfig.from_dict(data)  # unknown keys fail here, naming the file's keys
         return Experiment(path.stem, "", "", data, {}, path)

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from fas_lib.clip_inputs import ClipConfig
+from fas_lib.config import read_mapping
 from fas_lib.mm_config import MMRunConfig
 
 __all__ = ["METHODS", "MethodExperiment", "is_method_file", "load_method_experiment",
@@ -107,11 +108,7 @@ def load_method_experiment(path: str | Path) -> MethodExperiment:
             non-empty list, or a field its config does not have.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"experiment file not found: {path}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping, got {type(data).__name__}")  # noqa: TRY004
+    data = read_mapping(path)
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise ValueError(f"{path}: unknown keys {unknown}; a method file has {sorted(_KEYS)}")
