@@ -19,9 +19,11 @@ per-scale features), :func:`evaluate_run` recomputes its metrics (``fas evaluate
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -106,11 +108,26 @@ def run_dir(config: ExperimentConfig, out_root: str | Path, cache: CropCache | N
 
 # ----------------------------------------------------------------------------- checkpoints
 
+LOW_DISK_BYTES = 256 * 2**20  # a failed checkpoint write with less free than this: disk full
+
+
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (:func:`fas_lib.utils.atomic_path`)."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Write a checkpoint atomically (:func:`fas_lib.utils.atomic_path`).
+
+    A full disk makes ``torch.save`` fail with a zip writer's ``unexpected pos`` message; it is
+    raised as an ``OSError`` that says so (the checkpoint before it is kept).
+    """
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    except (RuntimeError, OSError) as exc:
+        free = shutil.disk_usage(Path(path).parent).free
+        if free >= LOW_DISK_BYTES:
+            raise
+        raise OSError(errno.ENOSPC, f"cannot write checkpoint {path}: the disk is full "
+                      f"({free / 2**20:.0f} MiB free); free some space and run again "
+                      f"(training resumes from the last checkpoint)") from exc
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -39,6 +39,7 @@ NAMES = [p.stem for p in NOTEBOOKS]
 SMOKE_ROOT = ROOT / "build" / "notebook-smoke"
 SCALES = [0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5]
 CELL_TIMEOUT_S = 900  # a hung cell fails the run instead of hanging CI
+SMOKE_DISK_BYTES = 3 * 2**30  # a smoke run writes ~1.6 GB (data, runs); a full disk breaks a save
 
 pytestmark = pytest.mark.notebooks
 
@@ -110,6 +111,11 @@ def smoke_run(request: pytest.FixtureRequest) -> SmokeRun:
     SMOKE_ROOT.mkdir(parents=True, exist_ok=True)
     for old in SMOKE_ROOT.glob("run-*"):  # keep one run: the training runs weigh ~0.4 GB
         shutil.rmtree(old, ignore_errors=True)
+    free = shutil.disk_usage(SMOKE_ROOT).free
+    if free < SMOKE_DISK_BYTES:
+        pytest.fail(f"the notebook smoke run writes about 1.6 GB under {SMOKE_ROOT}; only "
+                    f"{free / 2**30:.1f} GB are free there (it needs "
+                    f"{SMOKE_DISK_BYTES / 2**30:.0f} GB): free some space first")
     folder = SMOKE_ROOT / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     cmd = [sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--smoke", "--no-progress",
            "--out", str(folder / "notebooks"), "--fig-dir", str(folder / "figures"),

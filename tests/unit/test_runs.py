@@ -51,6 +51,32 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     assert read_results(tmp_path) is None
 
 
+def test_checkpoint_on_a_full_disk_is_one_clear_error(tmp_path, monkeypatch):
+    """torch.save on a full disk fails with 'unexpected pos'; the error says the disk is full,
+    the previous checkpoint stays and no temporary file is left."""
+    import shutil
+    from collections import namedtuple
+
+    from fas_lib import runs
+    save_checkpoint(tmp_path / CHECKPOINT, {"epoch": 1})
+
+    def full_disk_save(state, f):
+        open(f, "wb").write(b"PK")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 2")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(runs.torch, "save", full_disk_save)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 * 2**30, 10 * 2**30, 2**20))
+    with pytest.raises(OSError, match="the disk is full .1 MiB free.") as info:
+        save_checkpoint(tmp_path / CHECKPOINT, {"epoch": 2})
+    assert info.value.errno == 28
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 * 2**30, 0, 10 * 2**30))
+    with pytest.raises(RuntimeError, match="unexpected pos"):   # space left: the error as is
+        save_checkpoint(tmp_path / CHECKPOINT, {"epoch": 2})
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT]
+    assert load_checkpoint(tmp_path / CHECKPOINT)["epoch"] == 1
+
+
 def test_selected_epoch_lowest_dev_eer_ties_to_the_later():
     h = [{"epoch": 1, "dev_eer": 0.2}, {"epoch": 2, "dev_eer": 0.1},
          {"epoch": 3, "dev_eer": 0.3}, {"epoch": 4, "dev_eer": 0.1}]
