@@ -40,7 +40,7 @@ from fas_lib.models import STASN, TemporalMultiScaleNet
 
 __all__ = [
     "CLIP_MODELS", "ClipConfig", "ClipData", "ClipSource", "build_clip_model", "clip_input",
-    "frame_positions", "subset_clips",
+    "frame_positions", "split_data", "subset_clips",
 ]
 
 #: The models :func:`run_clip_experiment` trains (:class:`ClipConfig` ``model``).
@@ -157,6 +157,11 @@ class ClipSource:
 
 #: Split -> the sources of its clips (``"train"`` and ``"test"`` required, ``"dev"`` optional).
 ClipData = dict[str, list[ClipSource]]
+
+
+def split_data(cache: Any, clips: dict[str, ClipSet]) -> ClipData:
+    """One source per split: ``{"train": [ClipSource(cache, clips["train"])], ...}``."""
+    return {s: [ClipSource(cache, c)] for s, c in clips.items() if len(c)}
 
 
 def subset_clips(clips: ClipSet, mask: Sequence[bool] | np.ndarray) -> ClipSet:

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from fas_lib.clip_inputs import ClipConfig
+from fas_lib.clip_inputs import ClipConfig, split_data
 from fas_lib.config import read_mapping
 from fas_lib.mm_config import MMRunConfig
 
@@ -150,7 +150,6 @@ def _make_data(exp: MethodExperiment, smoke: bool, workers: int) -> Any:
     smoke = bool(spec.pop("smoke", False)) or smoke
     if exp.method == "clip":
         from fas_lib.prepare import get_clips
-        from fas_lib.video_study import split_data
 
         t = spec.pop("t", None)
         cache, clips = get_clips(spec.pop("dataset", "synthspoof"), spec.pop("root", None),

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fas_lib.clip_inputs import ClipConfig, ClipData, ClipSource, subset_clips
+from fas_lib.clip_inputs import ClipConfig, ClipData, ClipSource, split_data, subset_clips
 from fas_lib.clip_train import run_clip_many
 from fas_lib.clips import ClipSet
 from fas_lib.metrics import bootstrap_eers, paired_bootstrap_eer
@@ -99,11 +99,6 @@ def stasn_grid(base: ClipConfig, branches: Sequence[str] = ("temporal", "spatial
     cells += [("frames", f"t={t}", dataclasses.replace(base, branches="both", t=int(t)))
               for t in ts]
     return [(s, v, dataclasses.replace(c, name=stasn_name(c))) for s, v, c in cells]
-
-
-def split_data(cache: Any, clips: dict[str, ClipSet]) -> ClipData:
-    """One source per split: ``{"train": [ClipSource(cache, clips["train"])], ...}``."""
-    return {s: [ClipSource(cache, c)] for s, c in clips.items() if len(c)}
 
 
 def is_real_replay(attack_type: str) -> bool:
