@@ -5,12 +5,12 @@ Measures, in one run, on SynthSpoof frames (640 x 480, every attack type and qua
 * ``detector_rgb_fps``: dlib's bare HOG detector called on the RGB frame (``detector(rgb, 0)``,
   the usual call), one core;
 * ``detector_grey_fps``: the same detector on the grey frame, conversion included, one core;
-* ``full_1core_fps``: the full step of :meth:`fas_lib.align.FaceAligner.align` (detect, 5 points,
-  similarity, 7 crops of 128 x 128 with padding fractions), one core;
+* ``full_1core_fps``: the full step of :meth:`fas_lib.preprocess.align.FaceAligner.align` (detect, 5
+  points, similarity, 7 crops of 128 x 128 with padding fractions), one core;
 * ``full_2proc_fps``: the full step on 2 worker processes (each with its own aligner and its
   share of the frames, decoded beforehand), frames / wall time of the two together;
-* ``batch_2proc_fps``: :func:`fas_lib.batch.align_batch` end to end on 2 workers (video decoding,
-  alignment, sending the crops back), for reference;
+* ``batch_2proc_fps``: :func:`fas_lib.preprocess.batch.align_batch` end to end on 2 workers (video
+  decoding, alignment, sending the crops back), for reference;
 * ``generation_fps``: SynthSpoof generation with the default configuration on 2 workers
   (rendering, MJPG encoding, ground truth); skip with ``--skip-generation``.
 
@@ -65,7 +65,7 @@ def _timed_worker(
     and time the full step on its frames."""
     import cv2
 
-    from fas_lib.align import FaceAligner
+    from fas_lib.preprocess.align import FaceAligner
     from fas_lib.synthspoof import SynthSpoofReader
 
     cv2.setNumThreads(1)
@@ -92,7 +92,7 @@ def full_step_processes(
     """
     import multiprocessing
 
-    from fas_lib.parallel import single_threaded_children
+    from fas_lib.core.parallel import single_threaded_children
 
     ctx = multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(n_proc), ctx.Queue()
@@ -129,10 +129,10 @@ def main() -> None:
 
     import cv2
 
-    from fas_lib.align import FaceAligner, load_detector
-    from fas_lib.batch import align_batch, aligner_kwargs
+    from fas_lib.core.utils import save_results
+    from fas_lib.preprocess.align import FaceAligner, load_detector
+    from fas_lib.preprocess.batch import align_batch, aligner_kwargs
     from fas_lib.synthspoof import SynthConfig, SynthSpoofReader, generate
-    from fas_lib.utils import save_results
 
     cv2.setNumThreads(1)
     load_before = os.getloadavg()

@@ -2,14 +2,15 @@
 
 Measured in one run, on this machine:
 
-* ``bare_decode_frames_per_s``: decoding the sampled frames only (:func:`fas_lib.io.iter_frames`);
+* ``bare_decode_frames_per_s``: decoding the sampled frames only
+(:func:`fas_lib.data.io.iter_frames`);
 * ``bare_align_frames_per_s``: decode + dlib detection, landmarks and the 7 crops, one process,
   nothing written (the floor of what a build can do per core);
-* ``build_frames_per_s_w1`` / ``_w2``: :func:`fas_lib.cache_build.build_cache` end to end (protocol,
+* ``build_frames_per_s_w1`` / ``_w2``: :func:`fas_lib.cache.build.build_cache` end to end (protocol,
   pool start, shards, consolidation, manifest) with 1 and 2 workers; frames = sampled frames
   processed (cached + no face);
 * ``read_samples_per_s``: training reads, a batch of 32 with 3 scales and a random 112 x 112
-  crop (:meth:`fas_lib.loader.CropDataset.loader`), from a memory-mapped cache of
+  crop (:meth:`fas_lib.cache.loader.CropDataset.loader`), from a memory-mapped cache of
   ``--read-frames`` frames (the built cache's frames tiled, same layout); also through a plain
   ``DataLoader(ds, batch_size=32, shuffle=True)`` (``read_samples_per_s_dataloader``);
 * ``train_samples_per_s``: CNN_S MS-FANS 3 scales (``fas_lib.models.MultiScaleNet``), batch 32,
@@ -41,10 +42,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fas_lib.cache_build import build_cache
-from fas_lib.datasets import load_protocol
+from fas_lib.cache.build import build_cache
+from fas_lib.core.utils import save_results, set_seed
+from fas_lib.data.datasets import load_protocol
 from fas_lib.synthspoof import SynthConfig, generate
-from fas_lib.utils import save_results, set_seed
 
 # torch is imported inside the functions: the build's "spawn" workers re-import this script's
 # top level, and importing torch there would be counted as cache-building time.
@@ -54,8 +55,8 @@ SCALE_IDX = [2, 3, 4]  # 1.1, 1.2, 1.3 of fas_lib.SCALES
 
 def bare_rates(root: Path, paths: list[str], n_frames: int) -> dict[str, float]:
     """Frames/s of decoding alone and of decoding + aligning, in this process."""
-    from fas_lib.align import FaceAligner
-    from fas_lib.io import iter_frames
+    from fas_lib.data.io import iter_frames
+    from fas_lib.preprocess.align import FaceAligner
 
     aligner = FaceAligner()
     t0 = time.perf_counter()
@@ -175,7 +176,7 @@ def main() -> None:
         args.modality_subjects = min(args.modality_subjects, 3)
     import torch
 
-    from fas_lib.loader import CropDataset
+    from fas_lib.cache.loader import CropDataset
 
     torch.set_num_threads(args.threads)
     set_seed(0)

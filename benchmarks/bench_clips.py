@@ -2,16 +2,16 @@
 
 Measured in one run, on this machine:
 
-* ``build_seconds`` / ``build_frames_per_s``: :func:`fas_lib.cache_build.build_cache` with
+* ``build_seconds`` / ``build_frames_per_s``: :func:`fas_lib.cache.build.build_cache` with
   ``n_frames=T`` end to end (the clip cache: listing, pool start, shards, consolidation,
   manifest), ``--workers`` processes;
-* ``read_clips_per_s``: :func:`fas_lib.clips.clip_batch` over every clip of the cache (all splits),
-  batches of ``--batch`` clips, 3 scales, centre 112 x 112, uint8 -> float (what a clip trainer
-  reads each epoch);
+* ``read_clips_per_s``: :func:`fas_lib.cache.clips.clip_batch` over every clip of the cache (all
+  splits), batches of ``--batch`` clips, 3 scales, centre 112 x 112, uint8 -> float (what a clip
+  trainer reads each epoch);
 * ``decode_clips_per_s``: the alternative without a cache: for every clip's video, decode its T
-  sampled frames (:func:`fas_lib.io.iter_frames`), align them (dlib detection, 5 points, 7 crops:
-  :class:`fas_lib.align.FaceAligner`) and convert the same 3 centre crops
-  (:func:`fas_lib.loader.centre_input`), in this process;
+  sampled frames (:func:`fas_lib.data.io.iter_frames`), align them (dlib detection, 5 points, 7
+  crops: :class:`fas_lib.preprocess.align.FaceAligner`) and convert the same 3 centre crops
+  (:func:`fas_lib.cache.loader.centre_input`), in this process;
 * ``read_over_decode``: how many times faster an epoch's clips come from the cache;
 * ``decode_equals_cache``: share of the clips with a face in all T frames whose decoded tensor
   equals the cached clip exactly (``clips_with_missing_frames`` counts the others).
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fas_lib.cache_build import build_cache
+from fas_lib.cache.build import build_cache
+from fas_lib.core.utils import save_results, set_seed
 from fas_lib.synthspoof import SynthConfig, generate
-from fas_lib.utils import save_results, set_seed
 
 # torch is imported inside the functions: the build's "spawn" workers re-import this script's
 # top level, and importing torch there would be counted as cache-building time.
@@ -47,8 +47,8 @@ SPLITS = ("train", "dev", "test")
 
 
 def read_rate(cache, clips: dict, batch: int) -> float:
-    """Clips/s of :func:`fas_lib.clips.clip_batch` over every clip, ``batch`` at a time."""
-    from fas_lib.clips import clip_batch
+    """Clips/s of :func:`fas_lib.cache.clips.clip_batch` over every clip, ``batch`` at a time."""
+    from fas_lib.cache.clips import clip_batch
 
     n = 0
     t0 = time.perf_counter()
@@ -61,7 +61,7 @@ def read_rate(cache, clips: dict, batch: int) -> float:
 
 def decode_clip(aligner, path: Path, t: int):
     """One clip decoded and aligned from its video: ``(T', 3, 3, 112, 112)`` float32."""
-    from fas_lib.loader import centre_input
+    from fas_lib.cache.loader import centre_input
 
     crops = [res.crops[SCALE_IDX] for _, frame in _frames(path, t)
              if (res := aligner.align(frame)) is not None]
@@ -69,7 +69,7 @@ def decode_clip(aligner, path: Path, t: int):
 
 
 def _frames(path: Path, t: int):
-    from fas_lib.io import iter_frames
+    from fas_lib.data.io import iter_frames
 
     return iter_frames(path, n_frames=t)
 
@@ -79,8 +79,8 @@ def decode_rate(cache, clips: dict, root: Path, t: int) -> tuple[float, float, i
     the cache, and the number of clips missing a frame."""
     import torch
 
-    from fas_lib.align import FaceAligner
-    from fas_lib.clips import clip_batch
+    from fas_lib.cache.clips import clip_batch
+    from fas_lib.preprocess.align import FaceAligner
 
     aligner = FaceAligner(cache.scales)
     n = same = full = 0
@@ -110,7 +110,7 @@ def main() -> None:
         args.subjects, args.rounds = 3, 1
     import torch
 
-    from fas_lib.clips import clip_report, clip_sets
+    from fas_lib.cache.clips import clip_report, clip_sets
 
     torch.set_num_threads(args.threads)
     set_seed(0)

@@ -1,4 +1,5 @@
-"""CPU training speed with glibc's default allocator settings vs :func:`fas_lib.utils.tune_malloc`.
+"""CPU training speed with glibc's default allocator settings vs
+:func:`fas_lib.core.utils.tune_malloc`.
 
 The allocator settings are process-wide and are read once, so each measurement runs in its own
 child process: the same training loop (MS-FANS, 3 scales 1.1/1.2/1.3, batch 32, SGD step with
@@ -27,14 +28,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fas_lib.utils import MALLOC_TUNING, environment, save_results
+from fas_lib.core.utils import MALLOC_TUNING, environment, save_results
 
 #: The child: times ``iters`` training steps after ``warmup`` and prints one JSON line.
 CHILD = r"""
 import json, os, sys, time
 import torch
 from fas_lib.models import MultiScaleNet, msfans_loss
-from fas_lib.utils import tune_malloc
+from fas_lib.core.utils import tune_malloc
 
 backbone, iters, warmup, threads, batch = sys.argv[1], *map(int, sys.argv[2:6])
 tuned = tune_malloc()

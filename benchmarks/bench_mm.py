@@ -1,11 +1,12 @@
 """Speed and size of the multi-modal models (MM-FAS, ADSN; notebook 08).
 
-For every model notebook 08 trains (:func:`fas_lib.mm_study.study_runs`: one sensor, early
+For every model notebook 08 trains (:func:`fas_lib.studies.multimodal.study_runs`: one sensor, early
 fusion, MM-FAS without / with aggregation, the face-recognition trunk, ADSN with attention and
 with concatenation), at the CPU preset's sizes (or ``--input-size``):
 
-* ``train_samples_per_s``: Adam steps of :func:`fas_lib.mm_train.train_step` (the loop of
-  :func:`fas_lib.mm_train.train_mm`, its loss) on random inputs in memory, median of rounds;
+* ``train_samples_per_s``: Adam steps of :func:`fas_lib.training.multimodal.train_step` (the loop of
+  :func:`fas_lib.training.multimodal.train_mm`, its loss) on random inputs in memory, median of
+  rounds;
 * ``infer_ms_per_face``: eval-mode forward of one face (batch 1), median;
 
 and the parameters and FLOPs of one forward pass of both presets of each network
@@ -27,8 +28,7 @@ from pathlib import Path
 
 import torch
 
-from fas_lib.mm_study import StudyPlan, study_runs
-from fas_lib.mm_train import MMRunConfig, build_mm, make_optimizer, train_step
+from fas_lib.core.utils import save_results, set_seed, tune_malloc
 from fas_lib.models import (
     MMFAS,
     describe_adsn,
@@ -37,7 +37,8 @@ from fas_lib.models import (
     dlib_trunk_config,
     mmfas_dummy_input,
 )
-from fas_lib.utils import save_results, set_seed, tune_malloc
+from fas_lib.studies.multimodal import StudyPlan, study_runs
+from fas_lib.training.multimodal import MMRunConfig, build_mm, make_optimizer, train_step
 
 #: The study's runs timed here (the other rows train the same networks).
 MODELS = ("rgb", "depth", "nir", "early", "mmfas_main", "mmfas", "fr_random", "adsn",

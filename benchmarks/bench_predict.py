@@ -5,15 +5,15 @@ seeded 0 unless ``--run`` names a trained run folder: the weights do not change 
 
 * ``latency``: milliseconds per face of the whole multi-scale model (3 crops in, score and
   scale weights out), eval mode, at batch 1 and batch 32, with **PyTorch eager**
-  (:class:`fas_lib.export.ScoringModel` under ``torch.no_grad``) and **ONNX Runtime** on the
-  CPU (the file ``fas export`` writes, :func:`fas_lib.export.write_onnx`), the two alternating
+  (:class:`fas_lib.apps.export.ScoringModel` under ``torch.no_grad``) and **ONNX Runtime** on the
+  CPU (the file ``fas export`` writes, :func:`fas_lib.apps.export.write_onnx`), the two alternating
   in blocks of calls, round after round, so that a machine slowing down affects both alike;
   medians, with the same number of threads for both and ONNX Runtime's thread spinning off
   (left on, with the two alternating call by call, its idle threads held both cores while
   PyTorch ran: 137 ms per face at batch 1 instead of 6); ``onnx_max_abs_score_diff``: their
   largest score difference on the timed inputs;
 * ``predict``: the whole ``fas predict`` path on a 640 x 480 MJPG video of a portrait (decode,
-  detect, 5 points, align, crop, score every frame, :meth:`fas_lib.predict.Predictor.
+  detect, 5 points, align, crop, score every frame, :meth:`fas_lib.apps.predict.Predictor.
   predict_file`) in frames/s, and the same without scoring (decode, detect, align, crop) to
   show what the model adds;
 * on a machine with a GPU, PyTorch's latency on it too, with the device named.
@@ -38,11 +38,11 @@ import cv2
 import numpy as np
 import torch
 
-from fas_lib.config import ExperimentConfig, build_model
-from fas_lib.export import ScoringModel, onnx_scores, onnx_session, write_onnx
-from fas_lib.io import iter_frames, read_image
-from fas_lib.predict import Predictor, Threshold, portrait_files
-from fas_lib.utils import environment, save_results, tune_malloc
+from fas_lib.apps.export import ScoringModel, onnx_scores, onnx_session, write_onnx
+from fas_lib.apps.predict import Predictor, Threshold, portrait_files
+from fas_lib.core.utils import environment, save_results, tune_malloc
+from fas_lib.data.io import iter_frames, read_image
+from fas_lib.training.config import ExperimentConfig, build_model
 
 SCALES3 = (1.1, 1.2, 1.3)
 
@@ -140,7 +140,7 @@ def cuda_latency(predictor: Predictor, rounds: int, calls: int) -> dict | None:
 
 def predict_fps(predictor: Predictor, video: Path, rounds: int) -> dict:
     """Frames/s of the whole predict path and of decode + detect + align + crop alone."""
-    from fas_lib.protocol import SkipLog
+    from fas_lib.data.protocol import SkipLog
 
     n = sum(1 for _ in iter_frames(video))
     full, align = [], []

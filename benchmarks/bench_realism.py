@@ -3,12 +3,12 @@
 Measures, on the default SynthSpoof (generated and cached when needed) or on any dataset's
 crop cache (``--dataset`` / ``--root``, or ``--cache DIR``):
 
-* **identity** (:mod:`fas_lib.synthspoof.realism`): dlib's face descriptors of the subjects
+* **identity** (:mod:`fas_lib.studies.realism`): dlib's face descriptors of the subjects
   (SynthSpoof: their sprites and rendered live frames; every dataset: chips cut from the
   cached live crops); per subject pair the distance, the share of pairs dlib calls different
   people (distance >= 0.6), the subjects with a "same person" twin, and the distances of one
   subject's frames (across sessions and cameras) for comparison;
-* **cue strength** (:mod:`fas_lib.synthspoof.cues`): hand-crafted statistics of the centre
+* **cue strength** (:mod:`fas_lib.studies.cues`): hand-crafted statistics of the centre
   112 x 112 of each cached crop (high-frequency energy, moire peak, colour moments in HSV and
   YCbCr, specular share, colour diversity); per scale the test EER of each statistic and of a
   logistic regression trained on the training split, overall and per attack type,
@@ -17,7 +17,7 @@ crop cache (``--dataset`` / ``--root``, or ``--cache DIR``):
   scale, ``cpu`` preset, ``--seed``, this data) gets wrong at its own threshold (the training
   split scored with the run's model);
 * with ``--face-context SCALES``: which part of the crop a single-scale CNN_S learns from
-  (:mod:`fas_lib.face_context`): per scale the test EER of the network trained on the whole
+  (:mod:`fas_lib.studies.face_context`): per scale the test EER of the network trained on the whole
   crop, on the face alone (context greyed) and on the context alone (face greyed); the
   runs go to ``--runs`` (default ``runs/``), whole-crop runs read back from Table II's.
 
@@ -60,11 +60,11 @@ def _identity_line(name: str, st: dict) -> str:
 
 def _table_ii_runs(folder: Path, cache, scales, seed: int) -> list[Path]:
     """The finished Table II runs of ``cache``'s data under ``folder``: per scale, the folder
-    :func:`fas_lib.runs.run_dir` names for CNN_S, fusion ``single``, the ``cpu`` preset and
+    :func:`fas_lib.training.runs.run_dir` names for CNN_S, fusion ``single``, the ``cpu`` preset and
     ``seed`` on this data (runs of other protocols, recipes, seeds or data versions that share
     the folder are not theirs)."""
-    from fas_lib.config import ExperimentConfig
-    from fas_lib.runs import read_results, run_dir
+    from fas_lib.training.config import ExperimentConfig
+    from fas_lib.training.runs import read_results, run_dir
 
     out = []
     for s in scales:
@@ -78,8 +78,8 @@ def _table_ii_runs(folder: Path, cache, scales, seed: int) -> list[Path]:
 
 def _open(args):
     """The crop cache and, for SynthSpoof, its reader."""
-    from fas_lib.cache import open_cache
-    from fas_lib.prepare import get_cache
+    from fas_lib.cache.prepare import get_cache
+    from fas_lib.cache.reader import open_cache
     from fas_lib.synthspoof import SynthSpoofReader
 
     if args.cache:
@@ -96,7 +96,7 @@ def _open(args):
 
 def measure(args) -> dict:
     """Every measurement of the run, as written to ``results/realism.json``."""
-    from fas_lib.synthspoof import cues, realism
+    from fas_lib.studies import cues, realism
 
     t0 = time.perf_counter()
     cache, reader = _open(args)
@@ -142,10 +142,10 @@ def measure(args) -> dict:
 
 
 def _face_context(cache, args) -> dict:
-    """Face-only, context-only and whole-crop runs per scale (:mod:`fas_lib.face_context`)."""
+    """Face-only, context-only and whole-crop runs per scale (:mod:`fas_lib.studies.face_context`)."""
     import pandas as pd
 
-    from fas_lib.face_context import face_context_study, face_context_table
+    from fas_lib.studies.face_context import face_context_study, face_context_table
 
     t = time.perf_counter()
     runs = Path(args.runs) if args.runs else Path(__file__).resolve().parents[1] / "runs"
@@ -164,7 +164,7 @@ def report(out: dict) -> None:
     """Print the tables of a :func:`measure` result."""
     import pandas as pd
 
-    from fas_lib.synthspoof import cues
+    from fas_lib.studies import cues
 
     print(f"\n{out['dataset']}: {out['cache']}")
     for name, st in out["identity"].items():
@@ -220,7 +220,7 @@ def main() -> None:
 
     import torch
 
-    from fas_lib.utils import save_results
+    from fas_lib.core.utils import save_results
 
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()

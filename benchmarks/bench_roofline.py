@@ -2,7 +2,7 @@
 outside the model.
 
 Measured in one run, on the course's training path (112 x 112 crops, batch 32, SGD, the
-Eq. 6 loss, the allocator tuning of :func:`fas_lib.utils.tune_malloc`):
+Eq. 6 loss, the allocator tuning of :func:`fas_lib.core.utils.tune_malloc`):
 
 * **the limit**: the theoretical FP32 peak ``threads x clock x FLOPs per cycle`` (clock and
   vector width from ``/proc/cpuinfo`` and ``/sys``: 16 lanes with AVX-512, 8 with AVX2, 4
@@ -16,9 +16,9 @@ Eq. 6 loss, the allocator tuning of :func:`fas_lib.utils.tune_malloc`):
   counted by :class:`torch.utils.flop_counter.FlopCounterMode`), so the achieved GFLOP/s and
   its share of both peaks;
 * **outside the model**, per batch of the three-scale model: reading the batch from the crop
-  cache (:class:`fas_lib.loader.CropDataset` through a ``DataLoader``, as training does), the
+  cache (:class:`fas_lib.cache.loader.CropDataset` through a ``DataLoader``, as training does), the
   ``robust`` recipe's capture augmentation (blur, noise, JPEG) on top of it, the training step,
-  and scoring a batch in eval mode (``torch.no_grad`` as :mod:`fas_lib.scoring` does, and
+  and scoring a batch in eval mode (``torch.no_grad`` as :mod:`fas_lib.training.scoring` does, and
   ``torch.inference_mode``); each as a share of one training iteration.
 
 Writes ``results/bench_roofline.json``.
@@ -42,11 +42,11 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from fas_lib.augment import CAPTURE, Augment
-from fas_lib.config import scale_indices
+from fas_lib.core.utils import save_results, set_seed, tune_malloc
 from fas_lib.models import MultiScaleNet
-from fas_lib.train import train_step
-from fas_lib.utils import save_results, set_seed, tune_malloc
+from fas_lib.preprocess.augment import CAPTURE, Augment
+from fas_lib.training.config import scale_indices
+from fas_lib.training.frames import train_step
 
 SCALES3 = (1.1, 1.2, 1.3)
 FMA_UNITS = 2  # per core: an assumption (see the module docstring)
@@ -98,8 +98,8 @@ def matmul_gflops(n: int = 1024, repeats: int = 10) -> float:
 
 def _step(model: MultiScaleNet, opt: torch.optim.Optimizer, x: torch.Tensor,
           y: torch.Tensor) -> None:
-    """The course's training step (:func:`fas_lib.train.train_step`, Eq. 6 with the auxiliary
-    losses at their default weight, as in the first half of a run)."""
+    """The course's training step (:func:`fas_lib.training.frames.train_step`, Eq. 6 with the
+    auxiliary losses at their default weight, as in the first half of a run)."""
     train_step(model, opt, x, y, 0, 100, AUX_WEIGHT)
 
 
@@ -156,7 +156,7 @@ def _next_batch(make_loader: Callable[[], Any]) -> Callable[[], Any]:
 
 def outside_the_model(cache: Any, bs: int, iters: int, rounds: int) -> dict[str, Any]:
     """Seconds per batch of each stage around the three-scale model, and their shares."""
-    from fas_lib.loader import CropDataset
+    from fas_lib.cache.loader import CropDataset
 
     idx = scale_indices(cache, SCALES3)
     gen = torch.Generator().manual_seed(0)
@@ -209,8 +209,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "results"))
     args = ap.parse_args()
 
-    from fas_lib.cache import open_cache
-    from fas_lib.prepare import get_cache
+    from fas_lib.cache.prepare import get_cache
+    from fas_lib.cache.reader import open_cache
 
     torch.set_num_threads(args.threads)
     malloc_tuned = tune_malloc()

@@ -3,17 +3,17 @@
 Measures, in one run and on the same model and loop (MS-FANS, CNN_S, scales 1.1/1.2/1.3,
 batch 32, SGD step with the Eq. 6 loss):
 
-* ``cache_samples_per_s``: batches come from :class:`fas_lib.loader.CropDataset` over the crop
+* ``cache_samples_per_s``: batches come from :class:`fas_lib.cache.loader.CropDataset` over the crop
   cache through a ``DataLoader`` (random 112 crops, uint8 -> float, normalisation per batch);
 * ``memory_samples_per_s``: batches are slices of tensors already in memory
-  (:func:`fas_lib.loader.load_split_tensors`, nothing done per batch but the slice);
+  (:func:`fas_lib.cache.loader.load_split_tensors`, nothing done per batch but the slice);
 * ``ratio = cache / memory`` (target >= 0.9: reading the cache must not slow training down);
 * ``layout_speedup``: the in-memory loop with the convolutions on channels-last copies (the
   default, ``TableICNN.channels_last``) over the same loop in the plain layout;
 * ``latency_ms_per_face``: eval-mode forward of one face (3 scales, batch 1) on CPU, median.
 
-Like training (:func:`fas_lib.train.run_experiment`), it runs with the allocator tuning of
-:func:`fas_lib.utils.tune_malloc` (``malloc_tuned`` says whether it applied).
+Like training (:func:`fas_lib.training.frames.run_experiment`), it runs with the allocator tuning of
+:func:`fas_lib.core.utils.tune_malloc` (``malloc_tuned`` says whether it applied).
 
 The two loops alternate in rounds (cache, memory, cache, ...) so that a machine slowing down
 during the run affects both alike. Writes ``results/bench_train.json``.
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import torch
 
-from fas_lib.config import scale_indices
+from fas_lib.core.utils import save_results, set_seed, tune_malloc
 from fas_lib.models import MultiScaleNet, measure_latency, msfans_loss
-from fas_lib.utils import save_results, set_seed, tune_malloc
+from fas_lib.training.config import scale_indices
 
 SCALES3 = (1.1, 1.2, 1.3)
 
@@ -73,12 +73,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "results"))
     args = ap.parse_args()
 
-    from fas_lib.cache import open_cache
-    from fas_lib.loader import CropDataset, load_split_tensors
-    from fas_lib.prepare import get_cache
+    from fas_lib.cache.loader import CropDataset, load_split_tensors
+    from fas_lib.cache.prepare import get_cache
+    from fas_lib.cache.reader import open_cache
 
     torch.set_num_threads(args.threads)
-    malloc_tuned = tune_malloc()  # as fas_lib.train.run_experiment does
+    malloc_tuned = tune_malloc()  # as fas_lib.training.frames.run_experiment does
     cache = open_cache(args.cache) if args.cache else get_cache(smoke=args.smoke)
     idx = scale_indices(cache, SCALES3)
     iters = 3 if args.smoke else args.iters

@@ -1,12 +1,12 @@
 """Video models: training and inference clips/s, parameters and FLOPs (notebook 09's models).
 
-For each clip model of :mod:`fas_lib.clip_train` (STASN with both branches, TASM only, RAM +
+For each clip model of :mod:`fas_lib.training.clips` (STASN with both branches, TASM only, RAM +
 SASM only; MS-FANS over time; the single-frame MS-FANS trained on the clips' frames), at the
 CPU preset (CNN_S, 112 px, ``T = 8`` frames, ``K = 4`` regions; MS-FANS over 3 scales) and at
 notebook 09's study size (64 px):
 
 * ``train_clips_per_s``: SGD steps (batch 8 clips, the run's loss,
-  :func:`fas_lib.clip_train.clip_loss`) on random clips already in memory;
+  :func:`fas_lib.training.clips.clip_loss`) on random clips already in memory;
 * ``infer_clips_per_s``: eval-mode forward passes (batch 16 clips, no gradients);
 
 and, for both presets of each network (STASN ``cpu`` / ``paper`` = ResNet-50 at 224 px;
@@ -31,10 +31,10 @@ from pathlib import Path
 
 import torch
 
-from fas_lib.clip_inputs import ClipConfig, build_clip_model
-from fas_lib.clip_train import clip_loss
+from fas_lib.core.utils import save_results, set_seed, tune_malloc
 from fas_lib.models import STASN, TemporalMultiScaleNet, count_flops
-from fas_lib.utils import save_results, set_seed, tune_malloc
+from fas_lib.training.clip_inputs import ClipConfig, build_clip_model
+from fas_lib.training.clips import clip_loss
 
 #: Name -> the config of one measured model (``t`` and ``input_size`` set per run).
 MODELS: dict[str, ClipConfig] = {

@@ -46,11 +46,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from fas_lib import SCALES, align, synthspoof
-from fas_lib.plots import box_corners, draw_polygon, image_grid, plot_curves, save_fig
-from fas_lib.prepare import get_cache
-from fas_lib.synthspoof import cues, realism
-from fas_lib.utils import (
+from fas_lib import SCALES, synthspoof
+from fas_lib.cache.prepare import get_cache
+from fas_lib.core.utils import (
     data_dir,
     environment,
     environment_line,
@@ -58,6 +56,9 @@ from fas_lib.utils import (
     set_seed,
     smoke_output_dirs,
 )
+from fas_lib.preprocess import align
+from fas_lib.studies import cues, realism
+from fas_lib.viz.plots import box_corners, draw_polygon, image_grid, plot_curves, save_fig
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "opencv", "dlib", "fas_lib", "device", "cpu_cores")))
@@ -67,7 +68,7 @@ SMOKE = False            # True: a tiny dataset (3 subjects x 3 sessions x 2 fra
 SEED = 0                 # master seed of SynthSpoof (every video has its own child seed)
 DATASET = "synthspoof"   # another dataset name (casia_fasd, replay_attack, ...) + DATA_ROOT
                          # adds a summary of its protocol table; the figures stay SynthSpoof
-DATA_ROOT = None         # None -> generate into fas_lib.utils.data_dir()/synthspoof/<hash>
+DATA_ROOT = None         # None -> generate into fas_lib.core.utils.data_dir()/synthspoof/<hash>
 PROTOCOL = None          # None -> the dataset's default (CASIA-FASD: standard_nodev, the paper's)
 WORKERS = 2              # generator processes
 N_SUBJECTS = 40          # split 15/15/20 like Replay-Attack (paper: 50 subjects per dataset)
@@ -210,14 +211,14 @@ RESULTS["counts"] = {
 display(pd.crosstab([proto["split"], proto["session"]], proto["camera"]))
 
 # %% [markdown]
-# A real dataset gives the same table through `fas_lib.datasets.load_protocol` (see
+# A real dataset gives the same table through `fas_lib.data.datasets.load_protocol` (see
 # `DATASETS.md` for where to get each one and the folder layout it expects). With
 # `DATASET="replay_attack"` and `DATA_ROOT` set, the next cell prints its summary and the files
 # it had to leave out.
 
 # %%
 if DATASET != "synthspoof" and DATA_ROOT is not None:
-    from fas_lib.datasets import load_protocol
+    from fas_lib.data.datasets import load_protocol
 
     other = load_protocol(DATASET, DATA_ROOT, PROTOCOL)
     print(f"{DATASET} / {other.protocol}: {len(other.table)} rows, skipped {dict(other.skips)}")
@@ -394,16 +395,16 @@ RESULTS["border_share"] = {"box": "face", "half_scale": half, "n_attack_frames":
 #
 # * **Different people.** The public datasets record tens of volunteers; SynthSpoof derives
 #   its subjects from two source portraits, re-coloured and re-shaped. Do they look like
-#   different people to a face recogniser? dlib's network (`fas_lib.models.face_recognition`,
-#   the PyTorch port of the one notebook 08 uses) maps a face chip to a 128-d descriptor; dlib
-#   calls two faces the same person when their descriptors are less than
-#   `realism.DLIB_SAME_PERSON` apart. We embed every subject's sprite and
+#   different people to a face recogniser? dlib's network
+# (`fas_lib.models.pretrained.face_recognition`, the PyTorch port of the one notebook 08 uses) maps
+# a face chip to a 128-d descriptor; dlib calls two faces the same person when their descriptors are
+# less than `realism.DLIB_SAME_PERSON` apart. We embed every subject's sprite and
 #   `IDENTITY_PER_SUBJECT` rendered live frames of it (different sessions and cameras), then
 #   compare the distances of two subjects with those of two frames of one subject.
 # * **Cues that depend on the crop.** In real recordings a tight face crop holds only faint
 #   recapture texture (halftone, sub-pixels, blur, a colour cast), while a wide crop adds
 #   context (the paper's border, a bezel, fingers), which is why MS-FANS looks at several
-#   scales. `fas_lib.synthspoof.cues` measures that on the crop cache (the one notebook 02
+#   scales. `fas_lib.studies.cues` measures that on the crop cache (the one notebook 02
 #   explains, built here once): simple statistics of the centre 112 x 112 of each crop, the
 #   window the CNN is scored on (texture: Laplacian and DCT high-band energy, a periodic-peak
 #   "moire" measure; colour: moments in HSV and YCbCr, specular share, colour diversity;
@@ -411,7 +412,7 @@ RESULTS["border_share"] = {"box": "face", "half_scale": half, "n_attack_frames":
 #   regression trained on them on the training split (subject-disjoint from test).
 #
 # What published work found on real data, as reference (quoted from the papers, not measured
-# here; `fas_lib.synthspoof.literature`):
+# here; `fas_lib.studies.literature`):
 
 # %%
 print("QUOTED FROM THE PAPERS, NOT MEASURED HERE")

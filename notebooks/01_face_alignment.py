@@ -23,7 +23,7 @@
 # 2. Derive the paper's five points (eye centres, nose tip, mouth corners) from dlib's 5- and
 #    68-point models.
 # 3. Compute the least-squares similarity transform from the points to a template by hand
-#    (centre, covariance, SVD) and check it against `fas_lib.geometry`.
+#    (centre, covariance, SVD) and check it against `fas_lib.preprocess.geometry`.
 # 4. Measure detection rate and landmark error (pixels and % of the inter-ocular distance)
 #    per attack type, and read where alignment fails.
 #
@@ -42,9 +42,9 @@ import numpy as np
 import skimage.data
 from IPython.display import display
 
-from fas_lib import align, geometry
-from fas_lib.plots import alignment_steps, box_corners, draw_points, draw_polygon, save_fig
-from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.core.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.preprocess import align, geometry
+from fas_lib.viz.plots import alignment_steps, box_corners, draw_points, draw_polygon, save_fig
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "opencv", "dlib", "fas_lib", "device")))
@@ -111,9 +111,9 @@ print(f"box (left, top, right, bottom) = {box}, {box[2] - box[0]:.0f} px wide; "
 # | 3 | inner corner of that eye | 39 |
 # | 4 | base of the nose (subnasale) | 33 |
 #
-# `fas_lib.geometry` turns them into the paper's kind of points: each **eye centre** is the mean
-# of its two corners, and the **nose base** stands in for the nose tip; the 5-point model has
-# no mouth corners, so alignment uses three points. With `FaceAligner(landmarks="68")` the
+# `fas_lib.preprocess.geometry` turns them into the paper's kind of points: each **eye centre** is
+# the mean of its two corners, and the **nose base** stands in for the nose tip; the 5-point model
+# has no mouth corners, so alignment uses three points. With `FaceAligner(landmarks="68")` the
 # paper's five points are taken literally from dlib's 68-point model (eye centres = mean of
 # the six points around each eye, nose tip = 30, mouth corners = 48 and 54). The figure shows
 # both.
@@ -163,7 +163,7 @@ print(f"eye centres: 5-point model vs 68-point model differ by {gap.round(1)} px
 # 4. $c = \mathrm{tr}(S D) / \sigma_p^2$ with $\sigma_p^2 = \lVert P \rVert^2 / K$;
 # 5. $t = \bar q - c R \bar p$.
 #
-# Written out here, then compared with `fas_lib.geometry.similarity_transform`:
+# Written out here, then compared with `fas_lib.preprocess.geometry.similarity_transform`:
 
 # %%
 src = derived                       # [L eye centre, R eye centre, nose base] in pixels
@@ -217,7 +217,7 @@ from fas_lib import synthspoof
 
 ds = None
 if DATASET == "synthspoof":
-    from fas_lib.prepare import smoke_synth_config
+    from fas_lib.cache.prepare import smoke_synth_config
 
     if DATA_ROOT is not None:       # a SynthSpoof folder generated before
         ds = synthspoof.SynthSpoofReader(DATA_ROOT)
@@ -226,15 +226,15 @@ if DATASET == "synthspoof":
         ds = synthspoof.generate(config, workers=WORKERS)
     table = ds.protocol
 else:
-    from fas_lib.datasets import load_protocol
-    from fas_lib.io import iter_frames
+    from fas_lib.data.datasets import load_protocol
+    from fas_lib.data.io import iter_frames
 
     loaded = load_protocol(DATASET, DATA_ROOT, PROTOCOL, FOLD)
     table = loaded.table
 
 
 def read_first(row) -> np.ndarray:
-    # the first frame of a protocol row (SynthSpoof reader, or fas_lib.io for other datasets)
+    # the first frame of a protocol row (SynthSpoof reader, or fas_lib.data.io for other datasets)
     if ds is not None:
         return ds.read_frames(row.video_id)[0]
     return next(iter_frames(loaded.absolute(row.path), n_frames=1))[1]
@@ -276,7 +276,7 @@ plt.show()
 # ## 5. How accurate is it? Detection rate and landmark error
 #
 # SynthSpoof knows every frame's true landmarks, so the aligner can be scored frame by frame
-# (`fas_lib.align_eval.evaluate_alignment`): the **detection rate** (share of frames where a
+# (`fas_lib.studies.alignment.evaluate_alignment`): the **detection rate** (share of frames where a
 # face is found; each miss is a frame the anti-spoofing model never sees), and the **landmark
 # error** of dlib's five points — in pixels and normalised by the inter-ocular distance
 # (IOD, the distance between the eye centres), the usual scale-free measure: under about
@@ -286,7 +286,7 @@ plt.show()
 # %%
 report = None
 if ds is not None:
-    from fas_lib.align_eval import MATCH_RULE, evaluate_alignment
+    from fas_lib.studies.alignment import MATCH_RULE, evaluate_alignment
 
     report = evaluate_alignment(ds, aligner, split=SPLIT, max_videos=MAX_VIDEOS,
                                 frames_per_video=FRAMES_PER_VIDEO, workers=WORKERS)
@@ -304,7 +304,7 @@ if ds is not None:
 else:
     print(f"{DATASET} has no ground-truth landmarks: the accuracy table is skipped. "
           "The detection rate is still measured on a few videos:")
-    from fas_lib.batch import align_batch
+    from fas_lib.preprocess.batch import align_batch
 
     part_videos = part.head(MAX_VIDEOS or 20)
     batch = align_batch([str(loaded.absolute(p)) for p in part_videos["path"]], n_frames=4,

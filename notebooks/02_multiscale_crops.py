@@ -43,10 +43,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from fas_lib import align, geometry, synthspoof
-from fas_lib.plots import plot_curves, save_fig, scale_grid
-from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
-from fas_lib.widgets import scale_explorer
+from fas_lib import synthspoof
+from fas_lib.core.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.preprocess import align, geometry
+from fas_lib.viz.plots import plot_curves, save_fig, scale_grid
+from fas_lib.viz.widgets import scale_explorer
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "opencv", "fas_lib", "device")))
@@ -75,7 +76,7 @@ RESULTS = {"smoke": bool(SMOKE), "dataset": DATASET, "split": SPLIT, "scales": l
 # ## 1. The crops, computed once
 #
 # Cutting crops is the expensive step of every experiment (a face detection per frame), so it
-# is done once and cached: `fas_lib.prepare.get_cache` samples frames of every video, runs the
+# is done once and cached: `fas_lib.cache.prepare.get_cache` samples frames of every video, runs the
 # aligner of notebook 01 (HOG detection → dlib's 5 points → similarity transform to the
 # template) and stores, per frame, the 128 × 128 crops at every scale, the landmarks and the
 # protocol row. Frames without a detected face are skipped and counted. The next notebooks
@@ -86,8 +87,8 @@ RESULTS = {"smoke": bool(SMOKE), "dataset": DATASET, "split": SPLIT, "scales": l
 # alignment with the scaling. Where the square leaves the frame, the crop is padded with black.
 
 # %%
-from fas_lib.cache_build import skip_report
-from fas_lib.prepare import get_cache
+from fas_lib.cache.build import skip_report
+from fas_lib.cache.prepare import get_cache
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 cache_scales = tuple(float(s) for s in cache.scales)
@@ -274,7 +275,7 @@ if ds is not None:
 # one class (say, live faces are closer to the camera than printed ones), a network can learn
 # "black corner = live" instead of the cue we want. So measure it, per scale and per class.
 # The cache stored each crop's padded share when it cut the crop (exactly, from the crop's
-# matrix and the frame size: `fas_lib.geometry.padded_fraction`).
+# matrix and the frame size: `fas_lib.preprocess.geometry.padded_fraction`).
 
 # %%
 pad = np.asarray(cache.pad_fraction(SPLIT))[:, sidx]   # measured when the crops were cut
@@ -361,9 +362,9 @@ plt.show()
 # | EER (%) | 5.93 | 6.09 | 5.26 | **4.67** | 4.84 | 4.74 | 5.55 |
 #
 # The error falls as context enters the crop and rises again at 1.5 — plausibly because the
-# face itself gets small (fewer pixels on the recapture texture) while padding grows. The curves above show
-# the same trade-off from the data side: no single scale shows every attack's border, while
-# texture detail shrinks with every step. MS-FANS sidesteps the choice by feeding several
+# face itself gets small (fewer pixels on the recapture texture) while padding grows. The curves
+# above show the same trade-off from the data side: no single scale shows every attack's border,
+# while texture detail shrinks with every step. MS-FANS sidesteps the choice by feeding several
 # scales and *learning* per image how much each should count (notebook 05). Notebook 03
 # reproduces Table II on SynthSpoof.
 

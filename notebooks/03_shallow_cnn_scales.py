@@ -19,7 +19,7 @@
 # **Learning goals**
 #
 # 1. See what a crop "scale" is: the same aligned face cut at 0.9 … 1.5 × the face size.
-# 2. Train seven single-scale CNN_S models with one call (`fas_lib.experiments.table_ii`), each
+# 2. Train seven single-scale CNN_S models with one call (`fas_lib.studies.tables.table_ii`), each
 #    run resumable and cached under `RUNS_DIR`.
 # 3. Read EER (threshold-free, on test) and HTER (threshold fixed on dev) per scale.
 # 4. Compare the *shape* of our curve with the paper's, knowing the data differ.
@@ -36,10 +36,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from fas_lib import analysis, experiments, paper
-from fas_lib.config import load_experiment
-from fas_lib.plots import image_grid, save_fig
-from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.core.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.evaluation import paper
+from fas_lib.studies import significance, tables
+from fas_lib.training.config import load_experiment
+from fas_lib.viz.plots import image_grid, save_fig
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -55,7 +56,7 @@ WORKERS = 2
 EXPERIMENT = "table_ii"  # configs/table_ii.yaml (or a path): Table II as data; overridden below
 BACKBONE = None          # None -> the experiment file's (paper Table II: CNN_S)
 SCALES = None            # None -> the experiment file's (paper: 0.9, 1.0, ..., 1.5)
-EPOCHS = None            # None -> CPU preset of fas_lib.train; paper: not stated
+EPOCHS = None            # None -> CPU preset of fas_lib.training.frames; paper: not stated
 PRESET = None            # None -> the file's ("cpu"); "paper": SGD lr 2e-4, momentum 0.9, wd 5e-4
 LEVEL = "frame"          # "frame" or "video" (mean score of a video's frames)
 FIG_DIR = "../figures"
@@ -66,7 +67,7 @@ RUNS_DIR = "../runs"     # trained runs (gitignored); notebook 06 reuses them
 set_seed(SEED)
 FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
 # The runs of Table II are data: configs/table_ii.yaml lists them; the parameters above
-# override the file (None keeps its value). experiments.table_ii reads the same file.
+# override the file (None keeps its value). tables.table_ii reads the same file.
 EXP = load_experiment(EXPERIMENT)
 CONFIGS = EXP.configs(grid=None if SCALES is None else {"scales": [(s,) for s in SCALES]},
                       backbone=BACKBONE, preset=PRESET, seed=SEED)
@@ -77,19 +78,19 @@ print(f"{EXP.title}\n  {EXP.paper}\n  {len(CONFIGS)} runs: {BACKBONE}, preset {P
 if LEVEL not in ("frame", "video"):
     raise ValueError(f"LEVEL must be 'frame' or 'video', got {LEVEL!r}")
 PREFIX = "" if LEVEL == "frame" else "video_"
-#: The paper's published Table II (CASIA-FASD, EER %), from fas_lib.paper (`fas reproduce`
-#: reads the same numbers) -- shown only in columns labelled so.
+#: The paper's published Table II (CASIA-FASD, EER %), from fas_lib.evaluation.paper (`fas
+# reproduce` : reads the same numbers) -- shown only in columns labelled so.
 PAPER_TABLE_II = paper.TABLE_II_EER
 
 # %% [markdown]
 # ## 1. The data: one face, seven crops
 #
-# `fas_lib.prepare.get_cache` aligns every sampled frame once (5 landmarks → similarity
+# `fas_lib.cache.prepare.get_cache` aligns every sampled frame once (5 landmarks → similarity
 # transform) and stores a 128 × 128 crop per scale. Training draws random 112 × 112 windows
 # from them (the same window for every scale of a sample); testing takes the centre window.
 
 # %%
-from fas_lib.prepare import get_cache
+from fas_lib.cache.prepare import get_cache
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 counts = cache.table.groupby(["split", "label"]).size().unstack(fill_value=0)
@@ -114,7 +115,7 @@ plt.show()
 # %% [markdown]
 # ## 2. Table II: one CNN_S per scale
 #
-# `experiments.table_ii` trains one `MultiScaleNet(fusion="single")` per scale (no auxiliary
+# `tables.table_ii` trains one `MultiScaleNet(fusion="single")` per scale (no auxiliary
 # loss: "the softmax is directly used", Sec. IV-B). Each run lives in its own folder under
 # `RUNS_DIR`, named after its configuration; re-running the notebook reads finished runs back
 # and resumes interrupted ones. The runs themselves are data: `configs/table_ii.yaml` lists
@@ -131,7 +132,7 @@ overrides = dict(dataset=DATASET, root=DATA_ROOT, protocol=PROTOCOL, fold=FOLD, 
 if EPOCHS is not None:
     overrides["epochs"] = EPOCHS
 t = time.perf_counter()
-T2 = experiments.table_ii(cache, experiment=EXP, backbone=BACKBONE, scales=SCALES,
+T2 = tables.table_ii(cache, experiment=EXP, backbone=BACKBONE, scales=SCALES,
                           preset=PRESET, seed=SEED,
                           out_root=RUNS_DIR, **overrides)
 print(f"Table II: {len(T2)} runs in {time.perf_counter() - t:.0f} s")
@@ -169,10 +170,10 @@ plt.show()
 # **A sanity check: does the network depend on left and right?** Nothing a recapture leaves
 # (halftone dots, a screen's pixels, colour, a border) changes under a mirror, so a network
 # that learned those should score a mirrored test frame as it scores the frame.
-# `analysis.mirror_sensitivity` scores each run's test split both ways.
+# `significance.mirror_sensitivity` scores each run's test split both ways.
 
 # %%
-MIRROR = pd.DataFrame([{"scale": s, **analysis.mirror_sensitivity(r, cache)}
+MIRROR = pd.DataFrame([{"scale": s, **significance.mirror_sensitivity(r, cache)}
                        for s, r in zip(T2.scale, T2.run_dir, strict=True)])
 print(pd.DataFrame({"scale": MIRROR.scale, "test EER (%)": 100 * MIRROR.eer,
                     "mirrored (%)": 100 * MIRROR.eer_mirrored,
@@ -191,7 +192,7 @@ print(pd.DataFrame({"scale": MIRROR.scale, "test EER (%)": 100 * MIRROR.eer,
 # **Does a network use the border it sees?** On real data the wide scales win because a crop
 # that reaches past the face shows a print's edge, a screen's bezel or the fingers holding it.
 # SynthSpoof knows for every attack frame whether the part of the crop a network sees reaches
-# the medium's border (its ground truth). `analysis.border_use` splits each run's test attacks
+# the medium's border (its ground truth). `significance.border_use` splits each run's test attacks
 # by that and gives the share accepted at the run's dev-EER threshold (APCER) for each: a
 # network that learned the border rejects nearly every attack that shows one.
 
@@ -202,7 +203,7 @@ if DATASET == "synthspoof":
 
     window = 112 / cache.crops("test").shape[2]  # the scored centre window of the cached crop
     load_gt = SynthSpoofReader(cache.manifest["root"]).load_gt
-    BORDER = pd.DataFrame([analysis.border_use(r, load_gt, window) for r in T2.run_dir])
+    BORDER = pd.DataFrame([significance.border_use(r, load_gt, window) for r in T2.run_dir])
     print(pd.DataFrame({
         "scale": BORDER.scale, "attacks showing the border": BORDER.n_border,
         "APCER with border (%)": 100 * BORDER.apcer_border,
@@ -256,7 +257,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 # ## Summary
 #
 # * A crop scale is a zoom level of the aligned face; larger scales add background context.
-# * One call (`experiments.table_ii`) trains the seven single-scale CNN_S models; runs are
+# * One call (`tables.table_ii`) trains the seven single-scale CNN_S models; runs are
 #   resumable and reused by notebook 06 (best single scale of each group).
 # * The errors differ between scales, and no scale is known to be best in advance — the
 #   motivation for fusing several scales (notebooks 05 and 06).

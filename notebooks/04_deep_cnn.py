@@ -25,7 +25,7 @@
 #    "number of multiply and add" counts a multiply-add once or twice.
 # 4. See where the parameters of a small CNN live (the first FC layer) and where the FLOPs live
 #    (the convolutions).
-# 5. Train the multi-scale model with the deep backbone through the same `fas_lib.train`
+# 5. Train the multi-scale model with the deep backbone through the same `fas_lib.training.frames`
 #    entry point as every other experiment.
 #
 # **Before this notebook**: 03 (CNN_S on one scale). Paper: Sec. III-A and Table I, Table IV.
@@ -41,9 +41,9 @@ import numpy as np
 import pandas as pd
 
 from fas_lib import models
-from fas_lib.config import load_experiment
-from fas_lib.plots import save_fig
-from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.core.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.training.config import load_experiment
+from fas_lib.viz.plots import save_fig
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -61,7 +61,7 @@ SCALES = None            # None -> the file's first group (paper Table IV: [1.1,
 INPUT_SIZE = 112         # paper: 112 x 112 random crops of the 128 x 128 face crops
 BACKBONE = None          # None -> the file's (paper Table IV/V: CNN_D for the comparisons)
 FUSION = None            # None -> the file's ("msfans")
-EPOCHS = None            # None -> the CPU preset of fas_lib.train; paper: not stated
+EPOCHS = None            # None -> the CPU preset of fas_lib.training.frames; paper: not stated
 PRESET = None            # None -> the file's ("cpu"); "paper" -> SGD lr 2e-4, momentum 0.9, wd 5e-4
 LATENCY_REPEATS = 10     # forward passes timed per model (0: skip the latency column)
 FIG_DIR = "../figures"
@@ -312,15 +312,15 @@ plt.show()
 # ## 4. A short CNN_D training run
 #
 # The deep backbone goes through exactly the same entry point as every other experiment,
-# `fas_lib.train.run_experiment`, on the crop cache of the chosen dataset (built once by
-# `fas_lib.prepare.get_cache`). `fas_lib.experiments.run_many` gives the run a folder under
+# `fas_lib.training.frames.run_experiment`, on the crop cache of the chosen dataset (built once by
+# `fas_lib.cache.prepare.get_cache`). `fas_lib.studies.tables.run_many` gives the run a folder under
 # `RUNS_DIR` named after its configuration: an interrupted run resumes from its checkpoint, a
-# finished one is read back (notebook 06 reuses this run for Table IV). With `SMOKE = True` it is a handful of iterations on
-# a tiny SynthSpoof — the numbers then only show that the pipeline runs.
+# finished one is read back (notebook 06 reuses this run for Table IV). With `SMOKE = True` it is a
+# handful of iterations on a tiny SynthSpoof — the numbers then only show that the pipeline runs.
 
 # %%
-from fas_lib.experiments import run_many
-from fas_lib.prepare import get_cache
+from fas_lib.cache.prepare import get_cache
+from fas_lib.studies.tables import run_many
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 print(cache.path, "|", cache.table.split.value_counts().to_dict())

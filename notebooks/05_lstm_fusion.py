@@ -20,8 +20,8 @@
 #
 # 1. Write the fusion of Eq. 2-4 (an LSTM with one hidden unit, written gate by gate) and one
 #    training step with the loss of Eq. 6 in plain tensors, and check them against `fas_lib`.
-# 2. Train MS-FANS end to end with `fas_lib.train.run_experiment` and read its learning curves.
-# 3. Inspect the learned weights `α` across test samples: per class and per attack type.
+# 2. Train MS-FANS end to end with `fas_lib.training.frames.run_experiment` and read its learning
+# curves. 3. Inspect the learned weights `α` across test samples: per class and per attack type.
 # 4. Compute CNN features **once**, then re-score instantly with hand-set weights — and see
 #    what the learned, the averaged and the one-hot (single-scale) weights are worth.
 # 5. Understand what "weight" means for raw LSTM outputs (signed, not summing to 1).
@@ -39,11 +39,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fas_lib import metrics
-from fas_lib.config import load_experiment
-from fas_lib.plots import save_fig
-from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
-from fas_lib.widgets import ScaleWeightExplorer
+from fas_lib.core.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.evaluation import metrics
+from fas_lib.training.config import load_experiment
+from fas_lib.viz.plots import save_fig
+from fas_lib.viz.widgets import ScaleWeightExplorer
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -60,7 +60,7 @@ EXPERIMENT = "msfans"   # configs/msfans.yaml (or a path): the run as data; over
 BACKBONE = None          # None -> the file's (CNN_S; paper Tables IV/V: CNN_D)
 SCALES = None            # None -> the file's (paper: best group on CASIA-FASD [1.1, 1.2, 1.3])
 WEIGHT_NORM = None       # None -> the file's ("none": raw LSTM outputs, the paper's); "softmax"
-EPOCHS = None            # None -> CPU preset of fas_lib.train (SMOKE: 15); paper: not stated
+EPOCHS = None            # None -> CPU preset of fas_lib.training.frames (SMOKE: 15); paper: not stated
 PRESET = None            # None -> the file's ("cpu"); "paper": SGD lr 2e-4, momentum 0.9, wd 5e-4
 FIG_DIR = "../figures"
 RESULTS_DIR = "../results"
@@ -160,8 +160,8 @@ def sgd_step(P, buf):
 # which), and both see the same batch of `B = 4` samples with `n = 3` scale features. For two
 # iterations — one in the first half of training (auxiliary losses on) and one in the second
 # (off) — the scale weights `α`, the logits, the auxiliary logits and the loss must agree, and
-# after each step of the hand-written SGD and of `torch.optim.SGD` (what `fas_lib.train` uses,
-# same learning rate, momentum and weight decay) so must every parameter and every update.
+# after each step of the hand-written SGD and of `torch.optim.SGD` (what `fas_lib.training.frames`
+# uses, same learning rate, momentum and weight decay) so must every parameter and every update.
 
 # %%
 t = time.perf_counter()
@@ -217,10 +217,10 @@ print(f"hand-written fusion, Eq. 6 and SGD == fas_lib ({time.perf_counter() - t:
 # same run from the command line.
 
 # %%
-from fas_lib.experiments import run_many
-from fas_lib.prepare import get_cache
-from fas_lib.runs import load_run
-from fas_lib.scoring import extract_scale_features, rescore
+from fas_lib.cache.prepare import get_cache
+from fas_lib.studies.tables import run_many
+from fas_lib.training.runs import load_run
+from fas_lib.training.scoring import extract_scale_features, rescore
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 print(cache.path, "|", cache.table.split.value_counts().to_dict())
@@ -297,9 +297,9 @@ plt.show()
 # ## 4. Set the weights yourself
 #
 # Because the features are stored, scoring the test set with other weights is a matrix
-# product (`fas_lib.scoring.rescore`): milliseconds. In a live Jupyter session the sliders below
-# set one weight per scale (shared by all samples) and the score histogram, the ROC and the EER
-# follow at once; **Restore learned weights** goes back to the LSTM's per-sample weights.
+# product (`fas_lib.training.scoring.rescore`): milliseconds. In a live Jupyter session the sliders
+# below set one weight per scale (shared by all samples) and the score histogram, the ROC and the
+# EER follow at once; **Restore learned weights** goes back to the LSTM's per-sample weights.
 # Executed non-interactively (papermill, `FAS_NONINTERACTIVE=1`) the cell draws the static
 # version: learned, mean-learned and uniform weights.
 
@@ -326,14 +326,14 @@ print(pd.Series(EERS, name="test EER").map(lambda v: f"{100 * v:.2f} %").to_stri
 
 # %% [markdown]
 # The one-hot rows put the sum of the mean learned weights, `Σ ᾱ_i`, on one scale, so the
-# fused classifier sees a feature of the sign and size it was trained on. Their EERs are **not** those of
-# Table II (there each scale has its own CNN trained alone): here one shared CNN and one
+# fused classifier sees a feature of the sign and size it was trained on. Their EERs are **not**
+# those of Table II (there each scale has its own CNN trained alone): here one shared CNN and one
 # classifier are probed with a single scale's feature.
 
 # %% [markdown]
 # ## 5. Try it on your own photo
 #
-# The run is a model you can point at any picture. `fas_lib.predict.Predictor` (the code behind
+# The run is a model you can point at any picture. `fas_lib.apps.predict.Predictor` (the code behind
 # `fas predict photo.jpg --run RUN_DIR` on the command line) detects every face, aligns it and
 # cuts the crops at the run's scales with the very function that cut the training crops, scores
 # each face and decides at the threshold fixed on the run's **dev** split (it prints where the
@@ -356,8 +356,8 @@ from pathlib import Path
 import ipywidgets as widgets
 from IPython.display import display
 
-from fas_lib.predict import Predictor, portrait_files
-from fas_lib.predict_show import face_figure, format_report
+from fas_lib.apps.predict import Predictor, portrait_files
+from fas_lib.apps.predict_show import face_figure, format_report
 
 PREDICTOR = Predictor.from_run(RUN_DIR, keep_crops=True)
 
@@ -432,7 +432,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #   other and across classes.
 # * Storing the features turns "what if the weights were different?" into an instant
 #   experiment; the saved figure compares learned, mean and uniform weights.
-# * A trained run scores any photo (`fas_lib.predict.Predictor`, `fas predict`) with the
+# * A trained run scores any photo (`fas_lib.apps.predict.Predictor`, `fas predict`) with the
 #   training data's own preprocessing; `fas export` writes it as one ONNX file.
 
 # %% [markdown]
@@ -453,4 +453,4 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 # 6. In section 5, upload a photo of a face and photos of the same face printed and shown on
 #    a phone. Which scale gets the largest weight for each? Does the decision follow? Then
 #    export the run (`fas export --run RUN_DIR --onnx model.onnx`) and score the same crops
-#    with ONNX Runtime (`fas_lib.export.onnx_scores`): how far apart are the two scores?
+#    with ONNX Runtime (`fas_lib.apps.export.onnx_scores`): how far apart are the two scores?

@@ -38,10 +38,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fas_lib import analysis, experiments, models, paper, runs
-from fas_lib.config import load_experiment
-from fas_lib.plots import save_fig
-from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib import models
+from fas_lib.core.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.evaluation import paper
+from fas_lib.studies import significance, tables
+from fas_lib.training import runs
+from fas_lib.training.config import load_experiment
+from fas_lib.viz.plots import save_fig
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -58,7 +61,7 @@ EXPERIMENT = "table_iii"  # configs/table_iii.yaml (or a path): Table III as dat
 BACKBONE = None          # None -> the file's (paper Table III: CNN_S)
 GROUPS = None            # None -> the file's: the paper's five groups [0.9,1.0,1.1] ... [1.3,1.4,1.5]
                          #         (SMOKE: [1.1,1.2,1.3] only)
-EPOCHS = None            # None -> CPU preset of fas_lib.train; paper: not stated
+EPOCHS = None            # None -> CPU preset of fas_lib.training.frames; paper: not stated
 PRESET = None            # None -> the file's ("cpu"); "paper": SGD lr 2e-4, momentum 0.9, wd 5e-4
 LEVEL = "frame"          # "frame" or "video"
 N_BOOT = 1000            # bootstrap replicates of the significance check (SMOKE: 50)
@@ -102,34 +105,34 @@ if EPOCHS is not None:
 label = lambda g: "[" + ", ".join(f"{s:.1f}" for s in g) + "]"  # noqa: E731  (display only)
 
 # The paper's published numbers (CASIA-FASD Table III, Table IV; REPLAY-ATTACK Table V), from
-# fas_lib.paper (`fas reproduce` reads the same). They appear only in rows / columns labelled
-# "paper".
+# fas_lib.evaluation.paper (`fas reproduce` reads the same). They appear only in rows / columns
+# labelled "paper".
 PAPER_TABLE_III = paper.TABLE_III_EER  # fusion -> EER % per group of PAPER_GROUPS
 PAPER_GROUPS = paper.TABLE_III_GROUPS
 
 # %% [markdown]
 # ## 1. Table III: best single scale, Average, Concat, MS-FANS
 #
-# `experiments.table_iii` trains Average, Concat and MS-FANS for every group (each run
+# `tables.table_iii` trains Average, Concat and MS-FANS for every group (each run
 # resumable, in its own folder of `RUNS_DIR`). "Best single scale" is not trained again: as in
 # the paper it is the best of the group's Table II runs — read back from notebook 03's runs
-# (`experiments.table_ii` finds them by configuration). The MS-FANS run of notebook 05 is
+# (`tables.table_ii` finds them by configuration). The MS-FANS run of notebook 05 is
 # reused the same way. The runs are data: `configs/table_iii.yaml` (`EXPERIMENT`) lists them,
 # and `fas train --config configs/table_iii.yaml` trains the same runs from the command line.
 
 # %%
-from fas_lib.prepare import get_cache
+from fas_lib.cache.prepare import get_cache
 
 cache = get_cache(DATASET, DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE, workers=WORKERS)
 t = time.perf_counter()
 needed = sorted({s for g in GROUPS for s in g})
-T2 = experiments.table_ii(cache, backbone=BACKBONE, scales=needed, preset=PRESET, seed=SEED,
+T2 = tables.table_ii(cache, backbone=BACKBONE, scales=needed, preset=PRESET, seed=SEED,
                           out_root=RUNS_DIR, **overrides)
-T3 = experiments.table_iii(cache, experiment=EXP, groups=GROUPS, backbone=BACKBONE,
+T3 = tables.table_iii(cache, experiment=EXP, groups=GROUPS, backbone=BACKBONE,
                            preset=PRESET, seed=SEED,
                            out_root=RUNS_DIR, table2=T2, metric=METRIC, **overrides)
 print(f"Table III: {len(T3)} rows in {time.perf_counter() - t:.0f} s")
-OURS = experiments.pivot(T3, METRIC)
+OURS = tables.pivot(T3, METRIC)
 NAMES = {"best_single": "Best single scale", "average": "Average", "concat": "Concat",
          "msfans": "MS-FANS"}
 print(f"ours: {LEVEL}-level test EER (%) on {DATASET}")
@@ -152,7 +155,7 @@ save_fig(fig, "06_table_iii_heatmap", FIG_DIR)
 plt.show()
 
 # %%
-WINS = {against: experiments.msfans_wins(T3, METRIC, against)
+WINS = {against: tables.msfans_wins(T3, METRIC, against)
         for against in ("best_single", "average", "concat")}
 for against, w in WINS.items():
     print(f"MS-FANS beats {NAMES[against]:<17} in {w['wins']} of {w['groups']} groups")
@@ -179,7 +182,7 @@ print(gain.round(1).to_string())
 # %%
 has_dev = T2[PREFIX + "dev_eer"].notna().all()
 if has_dev:
-    T3_DEV = experiments.table_iii(cache, experiment=EXP, groups=GROUPS, fusions=("best_single",),
+    T3_DEV = tables.table_iii(cache, experiment=EXP, groups=GROUPS, fusions=("best_single",),
                                    backbone=BACKBONE, preset=PRESET, seed=SEED,
                                    out_root=RUNS_DIR, table2=T2, metric=PREFIX + "dev_eer",
                                    **overrides).set_index("group")
@@ -203,7 +206,7 @@ else:
 #
 # The test frames are not independent: all frames of one subject share the face, the
 # background and the capture sessions, so a test set of 16 subjects carries about 16 draws'
-# worth of evidence, not 1,000. `analysis.significance` resamples the **test subjects**
+# worth of evidence, not 1,000. `significance.significance` resamples the **test subjects**
 # with replacement (`N_BOOT` times), keeps every frame of each drawn subject, and recomputes
 # both runs' frame-level EER on the same frames (a *paired* comparison). The plot shows the
 # difference `EER(MS-FANS) − EER(other)` with its 95 % interval per group: an interval that
@@ -211,7 +214,7 @@ else:
 
 # %%
 t = time.perf_counter()
-SIG = pd.concat([analysis.significance(T3, cache, a="msfans", b=other, n_boot=N_BOOT,
+SIG = pd.concat([significance.significance(T3, cache, a="msfans", b=other, n_boot=N_BOOT,
                                           seed=SEED)
                  for other in ("best_single", "average", "concat")], ignore_index=True)
 print(f"bootstrap: {len(SIG)} comparisons x {N_BOOT} replicates over "
@@ -250,13 +253,13 @@ plt.show()
 # single-scale network already classifies each training frame correctly, training shows the
 # LSTM no case where trusting one scale over another pays off, whatever happens on test.
 #
-# `analysis.scale_agreement` scores each single-scale run of Table II on the training split
+# `significance.scale_agreement` scores each single-scale run of Table II on the training split
 # (re-scored from its checkpoint, centre crops) and on test, and counts per group the frames on
 # the wrong side of that split's own EER threshold: at each scale, at *some* scale and at
 # *every* scale.
 
 # %%
-AGREE = analysis.scale_agreement(T2, cache, groups=GROUPS, splits=("train", "test"),
+AGREE = significance.scale_agreement(T2, cache, groups=GROUPS, splits=("train", "test"),
                                     progress=False)
 pct = lambda n, row: 100 * n / row.n_frames  # noqa: E731  (display only)
 AGREE_VIEW = pd.DataFrame([{
@@ -309,13 +312,13 @@ for split, sub in AGREE.groupby("split", sort=False):
 # %% [markdown]
 # ## 2. The hand-crafted baseline: colour-texture LBP + SVM
 #
-# `experiments.lbp_baseline` describes the same centre crops with uniform-LBP histograms in
+# `tables.lbp_baseline` describes the same centre crops with uniform-LBP histograms in
 # HSV and YCbCr (Boulkenafet et al.), fits an SVM on train and evaluates exactly like the CNN
 # runs — per scale and on the concatenated histograms of the scales.
 
 # %%
 t = time.perf_counter()
-LBP = experiments.lbp_baseline(cache, scales=LBP_SCALES, color_space=LBP_COLOR_SPACE,
+LBP = tables.lbp_baseline(cache, scales=LBP_SCALES, color_space=LBP_COLOR_SPACE,
                                out_root=RUNS_DIR, workers=WORKERS, seed=SEED)
 print(f"LBP baseline: {len(LBP)} rows in {time.perf_counter() - t:.0f} s")
 print(pd.DataFrame({"scale(s)": LBP.scale, "EER (%)": 100 * LBP[METRIC],
@@ -345,8 +348,8 @@ def msfans_run(backbone: str, group) -> dict | None:
                               preset=PRESET, seed=SEED, **overrides)
     if SMOKE and not (runs.run_dir(cfg, RUNS_DIR, cache) / runs.RESULTS).is_file():
         return None  # smoke runs only reuse a finished run (notebook 04's), never train one
-    (res,) = experiments.run_many([cfg], RUNS_DIR, cache=cache, desc=f"{backbone} {group}")
-    return {**experiments.summarise(res), "run_dir": res["run_dir"]}
+    (res,) = tables.run_many([cfg], RUNS_DIR, cache=cache, desc=f"{backbone} {group}")
+    return {**tables.summarise(res), "run_dir": res["run_dir"]}
 
 def flops_g(backbone: str) -> float:
     net = models.MultiScaleNet(backbone, "msfans", n_scales=3)
@@ -382,8 +385,8 @@ def comparison(paper_rows, group, with_hter: bool) -> pd.DataFrame:
         out.append(row)
     return pd.DataFrame(out)
 
-# As published (fas_lib.paper): method, which of our runs it corresponds to, EER %, HTER %,
-# FLOPs.
+# As published (fas_lib.evaluation.paper): method, which of our runs it corresponds to, EER %, HTER
+# %, FLOPs.
 PAPER_IV = paper.TABLE_IV_ROWS
 PAPER_V = paper.TABLE_V_ROWS
 t = time.perf_counter()
@@ -477,6 +480,6 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #    baseline on this data? Why might it matter more for replay attacks?
 # 4. Table IV lists FLOPs only for CNN methods. Estimate the cost of the LBP baseline per
 #    crop (operations per pixel × pixels × channels) and add it to the comparison.
-# 5. Run `analysis.scale_agreement(T2, cache, splits=("train", "dev", "test"))`. Do the
+# 5. Run `significance.scale_agreement(T2, cache, splits=("train", "dev", "test"))`. Do the
 #    scales disagree more on dev than on the training frames? What would change if the
 #    fusion head were fitted on dev-like, held-out frames (stacking) instead of end to end?

@@ -15,7 +15,7 @@
 # 0 and a test EER of 12-54 %, while a plain grey LBP with a linear SVM reaches 4 %: the
 # networks learned the capture conditions instead of the attack. This notebook makes that
 # shift part of the course. SynthSpoof records, for every video, the **session** (room and
-# light), the **camera** and the **instrument** (printer or display), and `fas_lib.shift`
+# light), the **camera** and the **instrument** (printer or display), and `fas_lib.data.shift`
 # holds them out as OULU-NPU's protocols do (Boulkenafet et al., FG 2017).
 #
 # **Learning goals**
@@ -44,9 +44,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fas_lib import analysis, experiments, generalise, recipes, shift
-from fas_lib.plots import image_grid, save_fig
-from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.cache import views
+from fas_lib.core.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.data import shift
+from fas_lib.studies import generalise, recipes, significance, tables
+from fas_lib.viz.plots import image_grid, save_fig
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -58,7 +60,7 @@ DATASET = "synthspoof"   # a real dataset (nuaa, oulu_npu, ...) adds section 7: 
 DATA_ROOT = None         # that dataset's folder
 REAL_PROTOCOL = None     # its protocol (None: its default; NUAA: "session_dev" holds out a session)
 WORKERS = 2
-PROTOCOLS = ("standard", "p1", "p2", "p3", "p4", "loao")  # every protocol of fas_lib.shift
+PROTOCOLS = ("standard", "p1", "p2", "p3", "p4", "loao")  # every protocol of fas_lib.data.shift
 MAX_FOLDS = 1            # None: every fold of p3 / p4 / loao; n: the first n (trims repeats)
 HEATMAP_PROTOCOLS = ("standard", "p1", "p4")
 SCALES = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 2.0, 2.7, 4.0)  # Table II, beyond the paper's 1.5
@@ -70,7 +72,7 @@ REST_RECIPES = ("robust",)  # the recipes of the target models on the other prot
 TARGET_SCALE = 1.0       # the single-scale CNN_S of the targets and of every protocol
 P1_GROUPS = ((0.9, 1.0, 1.1), (1.0, 1.1, 1.2), (1.1, 1.2, 1.3), (1.2, 1.3, 1.4),
              (1.3, 1.4, 1.5))  # MS-FANS vs its best single scale on P1 (the paper's groups)
-LBP_RECIPES = ("grid_gray", "boulkenafet")  # fas_lib.lbp.LBP_RECIPES
+LBP_RECIPES = ("grid_gray", "boulkenafet")  # fas_lib.baselines.lbp.LBP_RECIPES
 LBP_SCALES = (1.0, 1.5)
 N_BOOT = 1000            # paired bootstrap replicates (SMOKE: 50)
 ABLATION_PROTOCOL = "p1"  # section 3's recipe ablation: CNN_S at TARGET_SCALE, one part at a time
@@ -103,7 +105,7 @@ COMMON = dict(seed=SEED, out_root=RUNS_DIR, smoke=SMOKE, dataset="synthspoof")
 # unlike the test's must find what all of them share.
 
 # %%
-from fas_lib.prepare import get_cache
+from fas_lib.cache.prepare import get_cache
 
 cache = get_cache("synthspoof", smoke=SMOKE, workers=WORKERS, scales=ALL_SCALES)
 print(cache)
@@ -170,8 +172,8 @@ display(PROTO_TABLE.set_index(["protocol", "fold", "split"]))
 # One CNN_S per scale (Table II, extended to 2.0, 2.7 and 4.0) and MS-FANS on `GROUP` and
 # `WIDE_GROUP`, under `standard`, P1 and P4 (the heatmap shows the mean over the folds run),
 # with the course's `cpu` preset; the scales of `ROBUST_SCALES` and `GROUP` also with the
-# `robust` one (the capture augmentations of `fas_lib.augment`, blur, noise and JPEG, and the
-# epoch chosen on the shifted dev split; blank cells: not run, to keep the notebook's time in
+# `robust` one (the capture augmentations of `fas_lib.preprocess.augment`, blur, noise and JPEG, and
+# the epoch chosen on the shifted dev split; blank cells: not run, to keep the notebook's time in
 # bounds). Every run lives in
 # its own folder under `RUNS_DIR` and is read back on a second run: the `standard` / `cpu` runs
 # at the paper's scales are those of notebooks 03 and 06.
@@ -236,8 +238,8 @@ CONTEXT = {f"{p} / {r}": {f"{s:g}": float(e) for s, e in zip(g.scale, g.test_eer
 # %% [markdown]
 # ### Which part of a recipe helps, which hurts
 #
-# Until issue 21, `robust` added **every** augmentation of `fas_lib.augment` (mirror, colour
-# jitter, gamma, blur, noise, JPEG). On a real printed-photo dataset whose test session is
+# Until issue 21, `robust` added **every** augmentation of `fas_lib.preprocess.augment` (mirror,
+# colour jitter, gamma, blur, noise, JPEG). On a real printed-photo dataset whose test session is
 # unseen it made CNN_S and MS-FANS worse than the plain `cpu` recipe, some runs worse than
 # chance, and it does the same on SynthSpoof's P1. `recipes.recipe_ablation` takes it apart:
 # the same CNN_S trained with one part added to `cpu` at a time, the former recipe, and
@@ -280,14 +282,14 @@ plt.show()
 #
 # The issue's targets are read on P1, P3 (mean over folds) and P4: the `robust` CNN_S and
 # MS-FANS each below the best LBP setting, and a test EER within twice the dev EER (the dev
-# split now measures the shift). The LBP rows are `fas_lib.lbp.LBP_RECIPES`: Boulkenafet et
-# al.'s colour texture and the 30-line grey grid LBP that reached 3.8 % on NUAA. "Best LBP"
+# split now measures the shift). The LBP rows are `fas_lib.baselines.lbp.LBP_RECIPES`: Boulkenafet
+# et al.'s colour texture and the 30-line grey grid LBP that reached 3.8 % on NUAA. "Best LBP"
 # is the setting with the lowest dev EER (what a practitioner can choose); the best by test
 # EER is printed beside it.
 
 # %%
 t = time.perf_counter()
-TARGET_MODELS = (f"CNN_S {TARGET_SCALE:g}", f"MS-FANS {experiments.group_label(GROUP)}")
+TARGET_MODELS = (f"CNN_S {TARGET_SCALE:g}", f"MS-FANS {tables.group_label(GROUP)}")
 rest = [pf for pf in PF if pf[0] not in HEATMAP_PROTOCOLS]
 RUNS = pd.concat([RUNS, generalise.cnn_runs(cache, rest, scales=(TARGET_SCALE,), groups=[GROUP],
                                             recipes=REST_RECIPES, **COMMON)], ignore_index=True)
@@ -320,14 +322,14 @@ else:
 # bootstrap over test subjects gives the interval of the difference.
 
 # %%
-p1 = shift.protocol_view(cache, "p1")
-T2_P1 = experiments.table_ii(p1, scales=sorted({s for g in P1_GROUPS for s in g}),
+p1 = views.protocol_view(cache, "p1")
+T2_P1 = tables.table_ii(p1, scales=sorted({s for g in P1_GROUPS for s in g}),
                              preset="robust", protocol="p1", progress=False, **COMMON)
-T3_P1 = experiments.table_iii(p1, groups=P1_GROUPS, fusions=("best_single", "msfans"),
+T3_P1 = tables.table_iii(p1, groups=P1_GROUPS, fusions=("best_single", "msfans"),
                               preset="robust", table2=T2_P1, metric="dev_eer", protocol="p1",
                               progress=False, **COMMON)
-SIG = analysis.significance(T3_P1, p1, n_boot=N_BOOT, seed=SEED)
-P1_WINS = experiments.msfans_wins(T3_P1)
+SIG = significance.significance(T3_P1, p1, n_boot=N_BOOT, seed=SEED)
+P1_WINS = tables.msfans_wins(T3_P1)
 view = SIG.assign(**{c: 100 * SIG[c] for c in ("diff", "ci_low", "ci_high")})
 display(view[["group", "diff", "ci_low", "ci_high", "p_a_better"]].round(2))
 print(f"MS-FANS below the dev-chosen single scale in {P1_WINS['wins']} of "
@@ -369,8 +371,8 @@ display(DEV_TELLS.round(2))
 #
 # With `DATASET` / `DATA_ROOT` naming a real dataset, the same CNN_S and MS-FANS are run three
 # ways on it, side by side: trained on SynthSpoof alone and scored on its test split
-# (`fas_lib.transfer.cross_dataset`, threshold from SynthSpoof's dev), trained on it alone, and
-# pre-trained on SynthSpoof then fine-tuned on it (`init_from` + the `finetune` preset), beside
+# (`fas_lib.studies.transfer.cross_dataset`, threshold from SynthSpoof's dev), trained on it alone,
+# and pre-trained on SynthSpoof then fine-tuned on it (`init_from` + the `finetune` preset), beside
 # the LBP baseline trained on it.
 
 # %%
@@ -399,7 +401,7 @@ save_results(dict(
     wide_group=list(WIDE_GROUP), target_models=list(TARGET_MODELS),
     protocol_table=records(PROTO_TABLE), runs=records(ALL.drop(columns="run_dir")),
     means=records(MEANS), targets=records(TARGETS), context=CONTEXT,
-    p1_msfans=dict(groups=[experiments.group_label(g) for g in P1_GROUPS],
+    p1_msfans=dict(groups=[tables.group_label(g) for g in P1_GROUPS],
                    wins=P1_WINS["wins"], n_groups=P1_WINS["groups"],
                    significance=records(SIG)),
     dev_tells=records(DEV_TELLS.reset_index(names="protocol")),
@@ -414,7 +416,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 # %% [markdown]
 # ## Summary
 #
-# * SynthSpoof records a session, a camera and an instrument for every video; `fas_lib.shift`
+# * SynthSpoof records a session, a camera and an instrument for every video; `fas_lib.data.shift`
 #   turns them into OULU-NPU's protocols and leave-one-attack-type-out, as views of one crop
 #   cache (nothing is cut twice), with a dev split that holds a factor out as the test does.
 # * Under `standard`, dev and test share rooms, cameras and media, and the course's models look

@@ -51,9 +51,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from fas_lib import mm_study
-from fas_lib.plots import save_fig
-from fas_lib.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.core.utils import environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.studies import multimodal
+from fas_lib.viz.plots import save_fig
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -86,7 +86,7 @@ FIG_DIR, RESULTS_DIR = smoke_output_dirs(SMOKE, FIG_DIR, RESULTS_DIR)
 if SMOKE:  # one subject per split, one session, two frames, one epoch
     N_SUBJECTS, SESSIONS, LIVE_PER_SESSION, FRAMES = 3, ("s1",), 1, 2
     EPOCHS, ADSN_EPOCHS, N_BOOT = 1, 1, 100
-PLAN = mm_study.StudyPlan(scale=SCALE, input_size=CROP_SIZE, epochs=EPOCHS,
+PLAN = multimodal.StudyPlan(scale=SCALE, input_size=CROP_SIZE, epochs=EPOCHS,
                           adsn_epochs=ADSN_EPOCHS, batch_size=BATCH_SIZE, lr=LR, seed=SEED,
                           skip=() if FACE_RECOGNITION else ("fr_random", "fr_init"))
 
@@ -126,7 +126,7 @@ PLAN = mm_study.StudyPlan(scale=SCALE, input_size=CROP_SIZE, epochs=EPOCHS,
 # (`use_gt_boxes`: alignment is notebook 01's subject, not this one's).
 
 # %%
-from fas_lib.cache_build import build_cache
+from fas_lib.cache.build import build_cache
 from fas_lib.synthspoof import ALL_ATTACK_TYPES, SynthConfig, generate, sensor_views
 
 SYNTH = SynthConfig(n_subjects=N_SUBJECTS, frames_per_video=FRAMES, sessions=SESSIONS,
@@ -177,7 +177,7 @@ save_fig(fig, "08_sensors", FIG_DIR)
 # %% [markdown]
 # ## 3. Training every model
 #
-# One call trains the whole study (`fas_lib.mm_study.run_study`; every run is a folder in
+# One call trains the whole study (`fas_lib.studies.multimodal.run_study`; every run is a folder in
 # `RUNS_DIR`, read back when finished, resumed when interrupted): MM-FAS on each sensor alone,
 # early fusion, MM-FAS without and with its aggregation path, MM-FAS with dlib's
 # face-recognition trunk from random weights and from dlib's, one MM-FAS fold per attack type
@@ -185,7 +185,7 @@ save_fig(fig, "08_sensors", FIG_DIR)
 # and random horizontal flips (the three sensors of a sample flipped together).
 
 # %%
-study = mm_study.run_study(cache, PLAN, RUNS_DIR)
+study = multimodal.run_study(cache, PLAN, RUNS_DIR)
 pct = lambda df: (100 * df.select_dtypes("number")).round(2)  # noqa: E731
 print(f"trained or read back {len(study.results)} runs")
 
@@ -226,11 +226,12 @@ save_fig(fig, "08_sensor_eer", FIG_DIR)
 display(pct(study.table("mmfas")))
 PORT_ERROR = None
 if FACE_RECOGNITION:
-    from fas_lib.models import face_descriptors, load_face_recognition_net
     import dlib
-    from fas_lib.align import load_detector, load_shape_predictor
-    from fas_lib.io import read_image
-    from fas_lib.models.face_recognition import default_model_path
+
+    from fas_lib.data.io import read_image
+    from fas_lib.models import face_descriptors, load_face_recognition_net
+    from fas_lib.models.pretrained.face_recognition import default_model_path
+    from fas_lib.preprocess.align import load_detector, load_shape_predictor
     from fas_lib.synthspoof.sources import portrait_files
 
     recogniser = dlib.face_recognition_model_v1(str(default_model_path()))
@@ -260,7 +261,7 @@ if FACE_RECOGNITION:
 import torch
 import torch.nn.functional as F
 
-from fas_lib.mm_train import load_mm_run, load_splits
+from fas_lib.training.multimodal import load_mm_run, load_splits
 
 TEST_SPLIT = load_splits(cache, SCALE, CROP_SIZE, splits=("test",))  # every model reads CROP_SIZE
 net, _, net_cfg = load_mm_run(study.folders["mmfas"])
@@ -311,7 +312,7 @@ display(pct(UNSEEN[["test_eer", "apcer", "bpcer", "acer", "tpr_at_fpr_1e-02"]]))
 # ### A sensor missing at test time
 #
 # A deployed system may lose a sensor (an IR-only camera at night, an RGB-only phone).
-# `mm_study.missing_sensor` scores a fused model's test split with one input replaced by a
+# `multimodal.missing_sensor` scores a fused model's test split with one input replaced by a
 # constant mid-grey and keeps the threshold it was deployed with (its dev EER threshold with
 # every sensor): what that system does when a sensor fails, not a model retrained without it.
 
@@ -319,7 +320,7 @@ display(pct(UNSEEN[["test_eer", "apcer", "bpcer", "acer", "tpr_at_fpr_1e-02"]]))
 rows = []
 for name in ("mmfas", "adsn"):
     for sensor in study.results[name]["data"]["modalities"] if name in study.folders else ():
-        r = mm_study.missing_sensor(study.folders[name], cache, sensor, data=TEST_SPLIT)
+        r = multimodal.missing_sensor(study.folders[name], cache, sensor, data=TEST_SPLIT)
         rows.append({"model": name, **{k: r[k] for k in ("dropped", "test_eer", "apcer",
                                                          "bpcer", "acer", "worst_type")}})
 MISSING = pd.DataFrame(rows).set_index(["model", "dropped"])
@@ -412,7 +413,7 @@ print(f"maps {tuple(f_d.shape)}; logits equal the library's (max difference "
 # %%
 TEST = TEST_SPLIT["test"]
 SHOW = ("live", "print_flat", "replay_phone", "mask")
-ATT = mm_study.attention_samples(study.folders["adsn"], TEST, SHOW)
+ATT = multimodal.attention_samples(study.folders["adsn"], TEST, SHOW)
 PART_COLOURS = np.array([[1, 0.2, 0.2], [0.2, 1, 0.2], [0.3, 0.5, 1], [1, 0.9, 0.1]])
 
 
@@ -476,13 +477,13 @@ for n in FUSED:
 # With a handful of test subjects a test EER is an estimate: other subjects would give other
 # numbers. `study.differences()` asks, for every comparison of sections 5 and 7 (MM-FAS against
 # each of its ablation rows, ADSN against each of its) and for every fused model against the
-# best single sensor (the one with the lowest dev EER), how far the difference of test EERs moves with other subjects. It draws
-# as many test subjects as there are, **with replacement** (some twice, some not at all),
-# scores **both** models on the same draw (paired: the same frames, so what is hard for one is
-# hard for the other), and repeats `N_BOOT` times (`fas_lib.metrics.paired_bootstrap_eer`); the
-# 2.5th and 97.5th percentiles of the replicates' differences are the 95 % interval. A
-# subject's frames are drawn together: they share a face, camera and sensor conditions, so
-# they are not independent samples.
+# best single sensor (the one with the lowest dev EER), how far the difference of test EERs moves
+# with other subjects. It draws as many test subjects as there are, **with replacement** (some
+# twice, some not at all), scores **both** models on the same draw (paired: the same frames, so what
+# is hard for one is hard for the other), and repeats `N_BOOT` times
+# (`fas_lib.evaluation.metrics.paired_bootstrap_eer`); the 2.5th and 97.5th percentiles of the
+# replicates' differences are the 95 % interval. A subject's frames are drawn together: they share a
+# face, camera and sensor conditions, so they are not independent samples.
 #
 # **How to read a row.** `diff = EER(a) - EER(b)`: below 0, `a` (MM-FAS, ADSN, or the fused
 # model against the best single sensor) has the lower error. An interval entirely below 0
@@ -572,14 +573,14 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 # 1. Set `SESSIONS=("s1", "s2", "s3")`: does the unseen-attack row of the mask change when
 #    the training data holds more rooms and lights?
 # 2. Train MM-FAS on depth and NIR only (`PLAN.run("dn", options={"modalities":
-#    ("depth", "nir")})` with `fas_lib.mm_train.train_mm`): how much does RGB add?
+#    ("depth", "nir")})` with `fas_lib.training.multimodal.train_mm`): how much does RGB add?
 # 3. `init_from_face_recognition(model, inflate="sum")` keeps the response of a grey image
 #    equal in the depth and NIR trunks: does it change the `fr_init` row?
 # 4. The authors trained MM-FAS with Adam (betas 0.5, 0.999), a cosine schedule, rotations,
 #    crops, cutout, colour jitter and flip test-time augmentation:
 #    `MMRunConfig.recipe("paper", preset="cpu", options={"input_size": 64}, epochs=EPOCHS,
 #    batch_size=BATCH_SIZE, lr=LR)` trains that recipe at this notebook's size (with
-#    `fas_lib.mm_train.train_mm`). Does it change the `mmfas` row, or the unseen mask row of its
-#    fold (`exclude_attacks=("mask",)`)?
+#    `fas_lib.training.multimodal.train_mm`). Does it change the `mmfas` row, or the unseen mask row
+# of its fold (`exclude_attacks=("mask",)`)?
 # 5. Set `N_SUBJECTS = 40` (10 test subjects become 16): do the intervals of section 9 shrink
 #    about as `1 / sqrt(test subjects)`? Which differences change side of 0?

@@ -31,8 +31,8 @@
 #
 # **Before this notebook**: 02 (crops), 05 (MS-FANS), 06 (the paired bootstrap).
 # Papers: STASN (CVPR 2019); MS-FANS (ICPR 2018), Sec. V. The models are
-# `fas_lib.models.stasn` and `fas_lib.models.temporal`; training `fas_lib.clip_train`.
-#
+# `fas_lib.models.stasn.model` and `fas_lib.models.msfans.temporal`; training
+# `fas_lib.training.clips`. 
 # Runtime on a laptop CPU: about 10 min (on 2 cores: caching 960 clips, synthesizing and
 # caching 216 replays, 12 clip models at 64 px and the data ablation's 3 cells with up to 2
 # seeds each), seconds when its runs exist in `RUNS_DIR`. SMOKE: under 1 min.
@@ -45,20 +45,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fas_lib import video_study as vs
-from fas_lib.align import FaceAligner
-from fas_lib.clip_inputs import ClipConfig, ClipSource
-from fas_lib.clip_plots import plot_motion_energy
-from fas_lib.clip_train import load_clip_run
-from fas_lib.clips import clip_report, motion_energy, motion_separability
-from fas_lib.datasets import load_protocol
-from fas_lib.plots import image_grid, save_fig
-from fas_lib.prepare import get_clips
-from fas_lib.runs import read_results
-from fas_lib.utils import data_dir, environment_line, save_results, set_seed, smoke_output_dirs
-from fas_lib.video_attention import border_attention
-from fas_lib.video_plots import (attention_examples, plot_attention, plot_differences,
-                                 plot_metric_bars)
+from fas_lib.cache.clips import clip_report, motion_energy, motion_separability
+from fas_lib.cache.prepare import get_clips
+from fas_lib.core.utils import data_dir, environment_line, save_results, set_seed, smoke_output_dirs
+from fas_lib.data.datasets import load_protocol
+from fas_lib.preprocess.align import FaceAligner
+from fas_lib.studies import video as vs
+from fas_lib.studies.video_attention import border_attention
+from fas_lib.training.clip_inputs import ClipConfig, ClipSource
+from fas_lib.training.clips import load_clip_run
+from fas_lib.training.runs import read_results
+from fas_lib.viz.clips import plot_motion_energy
+from fas_lib.viz.plots import image_grid, save_fig
+from fas_lib.viz.video import attention_examples, plot_attention, plot_differences, plot_metric_bars
 
 T0 = time.perf_counter()
 print(environment_line(("python", "torch", "fas_lib", "device", "torch_threads")))
@@ -106,7 +105,7 @@ SCALES = tuple(sorted({STASN_SCALE, *MSFANS_SCALES}))
 # ## 1. Frames vs clips: the clip cache
 #
 # A frame model sees 4 frames of a video, one at a time (notebooks 03-07). A clip model sees T
-# frames at once, in time order. The clip cache (`fas_lib.prepare.get_clips`, `fas prepare
+# frames at once, in time order. The clip cache (`fas_lib.cache.prepare.get_clips`, `fas prepare
 # --clips T`) decodes every video once, aligns T evenly spaced frames at every scale and
 # indexes them as clips; a frame without a face is a counted skip, a clip with too few frames
 # is dropped and counted, and the missing slots of a kept clip repeat the nearest frame.
@@ -133,7 +132,7 @@ plt.show()
 # ## 2. Is there motion evidence, and is it easy?
 #
 # The motion energy of a clip is the mean absolute difference of consecutive aligned frames
-# (`fas_lib.clips.motion_energy`): alignment removes most rigid head motion, so what is left
+# (`fas_lib.cache.clips.motion_energy`): alignment removes most rigid head motion, so what is left
 # is expression, blinks, a print's bending and a screen's refresh. If motion alone separated
 # live from attacks, no model would be needed. The title gives two EERs: motion as a liveness
 # score ("more motion = more live"; above 50 % means the attacks move more), and the better
@@ -151,7 +150,7 @@ plt.show()
 #
 # The CPU study preset: CNN_S frames of `INPUT_SIZE` px (the 112 px centre window of the
 # cached crop, resized), regions of a quarter of the frame side cropped to twice their size,
-# an LSTM of 128, SGD as the frame models (`fas_lib.clip_train`). `temporal` is TASM alone,
+# an LSTM of 128, SGD as the frame models (`fas_lib.training.clips`). `temporal` is TASM alone,
 # `spatial` RAM + SASM alone, `both` the full model with fused scores; then K and T vary
 # around it. Every number is at **video level** (one clip per video): the threshold fixed at
 # the dev EER, then test EER, HTER, APCER (the worst attack type), BPCER and ACER.
@@ -182,8 +181,8 @@ plt.show()
 # %%
 import torch.nn.functional as F
 
-from fas_lib.clip_inputs import clip_input
 from fas_lib.models import stasn_loss
+from fas_lib.training.clip_inputs import clip_input
 
 full = ABL[(ABL.study == "branches") & (ABL.value == "both")].iloc[0]
 model, cfg = load_clip_run(full.run_dir)
@@ -227,13 +226,13 @@ print(f"frames {tuple(frames.shape)} -> maps {tuple(fmap.shape)}; {K} regions pe
 # %% [markdown]
 # ## 4. So does data: synthesized replays
 #
-# `fas_lib.synthesis` turns any live video into a replay attack: a display recaptured by a
+# `fas_lib.replay.synthesis` turns any live video into a replay attack: a display recaptured by a
 # camera. Both are the synthesizer's **own** models, of other families than the ones that
 # render SynthSpoof's replays: PenTile, delta and S-stripe sub-pixels (SynthSpoof: RGB / BGR
 # stripes), an OLED black-crush curve, the sRGB curve or a TN panel's angle-dependent gamma
 # (SynthSpoof: a power gamma), CIE primaries and white points, a lamp's hotspot, PWM bands;
 # a disc lens with chromatic aberration and vignetting, a Bayer sensor with Poisson-Gaussian
-# noise, demosaicking, a tone curve and JPEG (`fas_lib.synthesis_panel`, `_device`,
+# noise, demosaicking, a tone curve and JPEG (`fas_lib.replay.panel`, `_device`,
 # `_camera`). Only the room and the device's motion are SynthSpoof's. Every live video of the
 # training and dev subjects is replayed once (seeded). The full STASN is trained on live clips
 # plus: SynthSpoof's replays; the synthesized replays **only**; both. Dev holds the same kinds
@@ -254,7 +253,7 @@ print(f"frames {tuple(frames.shape)} -> maps {tuple(fmap.shape)}; {K} regions pe
 # `MAX_DATA_SEEDS`. A cell's numbers are means over its seeds; the dots are the seeds.
 
 # %%
-from fas_lib.synthesis import MODEL
+from fas_lib.replay.synthesis import MODEL
 
 root = cache.manifest["root"]
 table = load_protocol(DATASET, root).table
@@ -303,7 +302,7 @@ else:
 # (through the crop's alignment transform, recomputed from the cached landmarks) and tested
 # against SynthSpoof's ground-truth outline of the printed picture or the screen: does the
 # outline pass through the region? Chance is the same count for regions of the same size
-# placed uniformly at random in the same frames (`fas_lib.video_attention`).
+# placed uniformly at random in the same frames (`fas_lib.studies.video_attention`).
 
 # %%
 ATTENTION = None  # `model` and `cfg`: the full model, read back above
@@ -417,7 +416,7 @@ print(f"notebook runtime: {time.perf_counter() - T0:.0f} s")
 #    model yourself from `fas_lib.models.STASN`: do the regions move to the border more often?
 # 2. Set `INPUT_SIZE=112` and `EPOCHS=10` (about 4x the time): which conclusions of sections
 #    3 and 6 survive?
-# 3. Add `overlap_weight` to `stasn_loss` (see `fas_lib.models.stasn`) so that the K regions
+# 3. Add `overlap_weight` to `stasn_loss` (see `fas_lib.models.stasn.model`) so that the K regions
 #    spread out, and re-run section 5's statistic.
 # 4. Point `DATASET` / `DATA_ROOT` at CASIA-FASD: section 4 then synthesizes replays from its
 #    live videos and tests on its recorded replays: the "synth" row then says whether the

@@ -1,10 +1,10 @@
 """A fabricated clip cache for the clip tests: a crop-cache folder written directly (no video).
 
 :func:`write_clip_cache` writes ``manifest.json``, ``table.csv`` and the per-frame arrays of a
-crop cache (:mod:`fas_lib.cache`) with ``t`` frames per video, so that
-:func:`fas_lib.clips.clip_set` and :func:`fas_lib.clips.clip_batch` read it like a real one.
-Live clips are greenish, attacks reddish, with seeded noise and a per-frame brightness drift, so
-a tiny model can learn them in a few steps. Landmarks are those of an upright face whose
+crop cache (:mod:`fas_lib.cache.reader`) with ``t`` frames per video, so that
+:func:`fas_lib.cache.clips.clip_set` and :func:`fas_lib.cache.clips.clip_batch` read it like a real
+one. Live clips are greenish, attacks reddish, with seeded noise and a per-frame brightness drift,
+so a tiny model can learn them in a few steps. Landmarks are those of an upright face whose
 alignment puts the crop's centre on the frame's centre (see :func:`fake_landmarks`).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fas_lib.protocol import COLUMNS
+from fas_lib.data.protocol import COLUMNS
 
 #: Attack types of the fake videos (one per subject and split, besides one live video).
 ATTACKS: tuple[str, ...] = ("print_flat", "replay_phone")

@@ -92,7 +92,7 @@ def three_session_cache(tmp_path_factory):
     """A 3-subject, 3-session SynthSpoof (one live video, a print and a replay per session, 2
     frames, 320 x 240) cut at scales 1.0 and 1.5 with the generator's face boxes: every shift
     protocol has both classes in every split. Made once per session."""
-    from fas_lib.cache_build import build_cache
+    from fas_lib.cache.build import build_cache
     from fas_lib.synthspoof import SynthConfig, generate
 
     config = SynthConfig(n_subjects=3, frames_per_video=2, live_per_session=1,
@@ -108,7 +108,7 @@ def three_session_cache(tmp_path_factory):
 def reference(synth, tmp_path_factory):
     """The crop cache of ``synth`` at 2 frames per video: an uninterrupted build, to compare
     resumed builds with."""
-    from fas_lib.cache_build import build_cache
+    from fas_lib.cache.build import build_cache
 
     return build_cache("synthspoof", synth, out=tmp_path_factory.mktemp("ref") / "cache",
                        n_frames=2, workers=1, progress=False)
@@ -121,8 +121,8 @@ def tiny_run(reference, tmp_path_factory) -> Path:
     weights collapse to 0 and every score is alike; at 1e-3 they do not.)"""
     import torch
 
-    from fas_lib.config import ExperimentConfig
-    from fas_lib.train import run_experiment
+    from fas_lib.training.config import ExperimentConfig
+    from fas_lib.training.frames import run_experiment
 
     out = tmp_path_factory.mktemp("tiny_run") / "run"
     cfg = ExperimentConfig(scales=(1.1, 1.2, 1.3), epochs=3, batch_size=4, lr=1e-3,

@@ -1,7 +1,7 @@
 """Miniature fake datasets in the exact layouts of the real ones (tests only; tiny on purpose).
 
 Every builder writes into a folder (``tmp_path`` in tests) the folder structure, file names and
-list files of one public dataset (see ``DATASETS.md`` and :mod:`fas_lib.datasets`),
+list files of one public dataset (see ``DATASETS.md`` and :mod:`fas_lib.data.datasets`),
 with a parameter for how many subjects. Videos are real, decodable 2-frame 32x24 MJPG clips
 (a few kB); images are 32x24 JPEGs. Bona fide media are greenish, attacks reddish, so a test
 can tell them apart after decoding. Builders return a :class:`FakeDataset` naming what was
@@ -252,9 +252,10 @@ def build_nuaa(
     """NUAA: ``ClientRaw/<ID>/`` and ``ImposterRaw/<ID>/`` JPEGs and the four CRLF lists.
 
     Subjects 1..n_subjects each get ``images`` train images (sessions 1 and 2 alternately, as
-    the official lists mix them) and ``images`` test images (session 3) in both folders. ``n_missing`` extra entries of a never-released subject
-    (0016) are listed in ``client_test_raw.txt`` without files. ``backslash`` writes the
-    imposter lists with Windows separators.
+    the official lists mix them) and ``images`` test images (session 3) in both folders.
+    ``n_missing`` extra entries of a never-released subject (0016) are listed in
+    ``client_test_raw.txt`` without files. ``backslash`` writes the imposter lists with Windows
+    separators.
     """
     fake = FakeDataset(Path(root))
     lists: dict[str, list[str]] = {k: [] for k in ("client_train_raw.txt", "imposter_train_raw.txt",
@@ -439,8 +440,8 @@ def build_modality_cache(root: Path, n_videos: int = 3, frames: int = 2, size: i
                          scales: tuple[float, ...] = (1.0, 1.4), seed: int = 0,
                          attack_types: tuple[str, ...] = ("print_flat", "replay_phone", "mask"),
                          ):
-    """A finished :class:`~fas_lib.cache.CropCache` folder with ``depth_<split>.npy`` and
-    ``nir_<split>.npy`` beside the RGB crops (the layout of :mod:`fas_lib.cache_modalities`),
+    """A finished :class:`~fas_lib.cache.reader.CropCache` folder with ``depth_<split>.npy`` and
+    ``nir_<split>.npy`` beside the RGB crops (the layout of :mod:`fas_lib.cache.modalities`),
     opened (``modalities == ("depth", "nir")``).
 
     Every split holds ``n_videos`` live videos and ``n_videos`` videos per attack type, each of
@@ -451,7 +452,7 @@ def build_modality_cache(root: Path, n_videos: int = 3, frames: int = 2, size: i
 
     import pandas as pd
 
-    from fas_lib.cache import open_cache
+    from fas_lib.cache.reader import open_cache
 
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)

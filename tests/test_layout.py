@@ -1,11 +1,16 @@
 """Layout rules of the ``fas_lib`` package, checked on its source with :mod:`ast` (no imports).
 
+* the package is a stack of subpackages, one per stage (:data:`LAYERS`, lowest first): a module
+  imports only its own subpackage and the ones below it, never one above (nothing imports
+  upward), and the top level holds no module but ``__init__``;
+* every subpackage opens with a docstring that says what the stage does;
 * no import cycle among module-level imports, nor when imports inside functions are counted
   (``TYPE_CHECKING`` imports are listed apart and never executed, so they may close a cycle);
-* every module is at most ``MAX_MODULE_LINES`` lines;
-* every function body (docstring excluded) is at most ``MAX_FUNCTION_LINES`` lines;
+* every function body (docstring excluded) is at most ``MAX_FUNCTION_LINES`` lines (modules are
+  sized by what belongs together, not by a line cap);
 * no module imports or reads another module's private (``_name``) names;
-* the README's "Repository layout" block has one line per top-level module.
+* the README's "Repository layout" tree has one entry per subpackage that names each of its
+  modules.
 
 Each check is a function of a source folder, with a self-test on a tiny synthetic package in
 ``tmp_path`` so that it cannot pass silently.
@@ -20,8 +25,24 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "fas_lib"
 README = PACKAGE.parent / "README.md"
-MAX_MODULE_LINES = 420
 MAX_FUNCTION_LINES = 60
+
+#: The stages of ``fas_lib``, lowest first: a module may import its own stage and those before it.
+LAYERS: tuple[str, ...] = (
+    "core",        # seeds, folders, results files, the process pool
+    "evaluation",  # metrics and the scores table: no model, no cache
+    "data",        # protocol table, media decoding, dataset adapters, shift protocols
+    "preprocess",  # alignment geometry, dlib, multi-scale crops
+    "synthspoof",  # the embedded synthetic dataset (aligns its source portraits)
+    "replay",      # replay attacks synthesized from any dataset's live videos
+    "cache",       # the crop cache: build, read, views, frame and clip batches
+    "models",      # the networks, one folder per paper
+    "training",    # the one engine and what each method plugs into it
+    "baselines",   # LBP + SVM
+    "studies",     # the notebooks' experiments
+    "viz",         # figures and widgets
+    "apps",        # the fas command, predict, export
+)
 
 #: Cycles allowed when imports inside functions are counted, each with its reason.
 #: Keys are the cycle's modules, sorted. Empty: the package has none.
@@ -167,12 +188,36 @@ def function_level_cycles(root: Path, allowed: set[tuple[str, ...]] = frozenset(
     return [" -> ".join(c) for c in all_cycles(edges, set(allowed))]
 
 
-def long_modules(root: Path, limit: int = MAX_MODULE_LINES) -> list[str]:
+def stage(module: str) -> str:
+    """The subpackage (stage) a dotted module belongs to; ``""`` for the package itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def upward_imports(root: Path, layers: tuple[str, ...] = LAYERS) -> list[str]:
+    """Imports of a later stage than the importer's (any kind: top, function, TYPE_CHECKING), and
+    modules outside every stage (the package's own ``__init__`` is below every stage)."""
     out = []
-    for mod, path in module_files(root).items():
-        n = len(path.read_text(encoding="utf-8").splitlines())
-        if n > limit:
-            out.append(f"{mod}: {n} lines > {limit}")
+    for mod, edges in import_graph(root).items():
+        here = stage(mod)
+        if here and here not in layers:
+            out.append(f"{mod}: in no stage of {layers}")
+            continue
+        for target in sorted(set().union(*edges.values())):
+            there = stage(target)
+            if there in layers and (not here or layers.index(there) > layers.index(here)):
+                out.append(f"{mod} imports {target}: {there} is above {here or root.name}")
+    return out
+
+
+def undocumented_stages(root: Path) -> list[str]:
+    """Subpackages whose ``__init__`` has no docstring, and modules at the package's top level."""
+    out = [f"{p.name}: a module at the top level" for p in sorted(root.glob("*.py"))
+           if p.name != "__init__.py"]
+    for folder in sorted({p.parent for p in root.glob("**/*.py")} - {root}):
+        init = folder / "__init__.py"
+        if not init.is_file() or not ast.get_docstring(ast.parse(init.read_text("utf-8"))):
+            out.append(f"{folder.relative_to(root.parent)}: no docstring in __init__.py")
     return out
 
 
@@ -245,18 +290,36 @@ def _dotted(node: ast.expr) -> str | None:
 
 
 def readme_layout_mismatches(root: Path, readme: Path) -> list[str]:
-    """Top-level modules of ``root`` not listed exactly once in the README's layout block."""
+    """Subpackages of ``root`` without exactly one entry in the README's layout tree, and modules
+    their entry does not name.
+
+    An entry is a line indented by two spaces that starts with ``name/``; deeper lines continue
+    it. A module is named by its file's stem (``reader`` for ``cache/reader.py``), a nested
+    package by ``name/``.
+    """
     text = readme.read_text(encoding="utf-8")
     block = text.split("## Repository layout", 1)[-1].split("```")[1]
-    # entries are indented by two spaces; deeper lines continue the line above
-    listed = [line.split()[0] for line in block.splitlines()
-              if line.startswith("  ") and not line.startswith("   ")]
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in block.splitlines():
+        if line.startswith("  ") and not line.startswith("   "):
+            current = line.split()[0]
+            entries.setdefault(current, []).append(line)
+        elif line.startswith("   ") and current is not None:
+            entries[current][-1] += " " + line.strip()
     out = []
-    for path in sorted(root.glob("*.py")):
-        if path.name != "__init__.py" and listed.count(path.name) != 1:
-            out.append(f"{path.name}: listed {listed.count(path.name)} times")
-    out += [f"{name}: not a module" for name in listed
-            if name.endswith(".py") and "/" not in name and not (root / name).is_file()]
+    for pkg in sorted(p for p in root.iterdir() if (p / "__init__.py").is_file()):
+        listed = entries.get(f"{pkg.name}/", [])
+        if len(listed) != 1:
+            out.append(f"{pkg.name}/: listed {len(listed)} times")
+            continue
+        words = set(listed[0].replace(",", " ").replace(";", " ").replace(":", " ").split())
+        names = [p.stem for p in pkg.glob("*.py") if p.name != "__init__.py"]
+        names += [f"{p.name}/" for p in pkg.iterdir() if (p / "__init__.py").is_file()]
+        out += [f"{pkg.name}/{n}: not named in its entry" for n in sorted(names)
+                if n not in words and f"{n}," not in words]
+    out += [f"{name}: not a subpackage" for name in entries
+            if name.endswith("/") and not (root / name / "__init__.py").is_file()]
     return out
 
 
@@ -275,9 +338,14 @@ def test_no_function_level_import_cycle():
     assert not cycles, "import cycle through imports inside functions: " + "; ".join(cycles)
 
 
-def test_modules_are_short():
-    too_long = long_modules(PACKAGE)
-    assert not too_long, "\n".join(too_long)
+def test_nothing_imports_upward():
+    wrong = upward_imports(PACKAGE)
+    assert not wrong, "imports of a later stage:\n" + "\n".join(wrong)
+
+
+def test_every_stage_is_a_documented_subpackage():
+    wrong = undocumented_stages(PACKAGE)
+    assert not wrong, "\n".join(wrong)
 
 
 def test_functions_are_short():
@@ -339,9 +407,30 @@ def test_self_top_level_cycle(tmp_path):
     assert function_level_cycles(root2, {("pkg.a", "pkg.b")}) == []
 
 
-def test_self_long_module(tmp_path):
-    root = _package(tmp_path, {"ok.py": "x = 1\n" * 5, "long.py": "x = 1\n" * 6})
-    assert long_modules(root, limit=5) == ["pkg.long: 6 lines > 5"]
+def test_self_upward_import(tmp_path):
+    root = _package(tmp_path, {
+        "low/__init__.py": '"""Low."""\nimport pkg\n',
+        "low/a.py": "def f():\n    from pkg.high import b\n",
+        "high/__init__.py": "",
+        "high/b.py": "from pkg.low import a\nfrom pkg.high import c\n",
+        "high/c.py": "", "odd/d.py": "", "e.py": "from pkg.low import a\n",
+    })
+    assert upward_imports(root, ("low", "high")) == [
+        "pkg.e: in no stage of ('low', 'high')",
+        "pkg.low.a imports pkg.high: high is above low",
+        "pkg.low.a imports pkg.high.b: high is above low",
+        "pkg.odd.d: in no stage of ('low', 'high')",
+    ]
+    assert upward_imports(root, ("low", "high", "odd", "e")) == [
+        "pkg.low.a imports pkg.high: high is above low",
+        "pkg.low.a imports pkg.high.b: high is above low",
+    ]
+    del_low_to_high = root / "low" / "a.py"
+    del_low_to_high.write_text("x = 1\n", encoding="utf-8")
+    assert upward_imports(root, ("low", "high", "odd", "e")) == []
+    assert undocumented_stages(root) == ["e.py: a module at the top level",
+                                         "pkg/high: no docstring in __init__.py",
+                                         "pkg/odd: no docstring in __init__.py"]
 
 
 def test_self_long_function(tmp_path):
@@ -377,19 +466,18 @@ def test_self_private_names(tmp_path):
 
 
 def test_self_readme_layout(tmp_path):
-    root = _package(tmp_path, {"a.py": "", "b.py": ""})
+    root = _package(tmp_path, {"a/__init__.py": "", "a/x.py": "", "a/y.py": "",
+                               "a/n/__init__.py": "", "b/__init__.py": "", "b/z.py": "",
+                               "c/__init__.py": ""})
     readme = tmp_path / "README.md"
     readme.write_text(
-        "## Repository layout\n\n```\npkg/\n  a.py   first\n  a.py   again\n         b.py\n"
-        "  c.py   gone\n```\n",
-        encoding="utf-8",
-    )
+        "## Repository layout\n\n```\npkg/\n  a/   x: first, n/\n         and y\n"
+        "  b/   nothing\n  gone/   old\n```\n", encoding="utf-8")
     assert readme_layout_mismatches(root, readme) == [
-        "a.py: listed 2 times", "b.py: listed 0 times", "c.py: not a module"
-    ]
+        "b/z: not named in its entry", "c/: listed 0 times", "gone/: not a subpackage"]
 
 
-@pytest.mark.parametrize("check", [top_level_cycles, long_modules, long_functions, private_uses])
+@pytest.mark.parametrize("check", [top_level_cycles, long_functions, private_uses])
 def test_self_clean_package_passes(tmp_path, check):
     root = _package(tmp_path, {"a.py": "from pkg import b\n_x = 1\n", "b.py": "y = 2\n"})
     assert check(root) == []

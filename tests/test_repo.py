@@ -190,8 +190,8 @@ def environment_requirements(text: str) -> dict[str, str]:
     and the project itself (``-e .``).
 
     Raises:
-        AssertionError: on a channel other than conda-forge, no python>=3.11,<3.14, a dependency line
-            without a comment, or a package listed twice.
+        AssertionError: on a channel other than conda-forge, no python>=3.11,<3.14, a dependency
+            line without a comment, or a package listed twice.
     """
     env = yaml.safe_load(text)
     assert env.get("channels") == ["conda-forge"], f"channels: {env.get('channels')}"
@@ -253,7 +253,7 @@ def test_test_tools_are_an_extra_that_make_test_installs() -> None:
 
 
 def test_scikit_learn_pin_allows_det_curve_drop_intermediate() -> None:
-    """``fas_lib.metrics`` calls ``det_curve(drop_intermediate=...)``, new in scikit-learn 1.7."""
+    """``fas_lib.evaluation.metrics`` calls ``det_curve(drop_intermediate=...)``, new in scikit-learn 1.7."""
     pyproject = pyproject_requirements((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     m = re.fullmatch(r">=(\d+)\.(\d+)(?:\.\d+)?(?:,.*)?", pyproject["scikit-learn"])
     assert m, f"scikit-learn pin {pyproject['scikit-learn']!r} has no lower bound"
@@ -474,7 +474,7 @@ def test_machine_path_finder() -> None:
     # file is tracked too
     assert machine_paths(f"see {work}\nok ~/x\n") == [f"see {work}"]
     assert machine_paths(f'data = "{home}"') and machine_paths("cd /" + "root/.cache")
-    assert not machine_paths("fas_lib/datasets/base.py, ~/.cache/fas_lib, a/work/b, "
+    assert not machine_paths("fas_lib/data/datasets/base.py, ~/.cache/fas_lib, a/work/b, "
                              "https://x.org/home/")
 
 

@@ -1,12 +1,12 @@
 """Which part of the ``robust`` recipe hurts under a shift -> ``results/recipe_ablation.json``
 and ``figures/07_recipe_ablation.png``.
 
-CNN_S at one scale trained with each recipe of :data:`fas_lib.recipes.RECIPES` (the default
+CNN_S at one scale trained with each recipe of :data:`fas_lib.studies.recipes.RECIPES` (the default
 ``cpu``, each part of ``robust`` added on its own, ``robust``, and ``robust`` with one part
-removed) on SynthSpoof's shift protocols, over several seeds (:func:`fas_lib.recipes.recipe_ablation`;
-finished runs in ``--runs-dir`` are read back, so notebook 07's ``cpu`` and ``robust`` runs are
-reused). Writes every run's row, the per-recipe means with their seed spread and each recipe's
-effect against ``cpu`` seed by seed.
+removed) on SynthSpoof's shift protocols, over several seeds
+(:func:`fas_lib.studies.recipes.recipe_ablation`; finished runs in ``--runs-dir`` are read back, so
+notebook 07's ``cpu`` and ``robust`` runs are reused). Writes every run's row, the per-recipe means
+with their seed spread and each recipe's effect against ``cpu`` seed by seed.
 
 Usage::
 
@@ -50,7 +50,7 @@ def _plot(summary, fig_dir: Path, name: str) -> None:
         ax.invert_yaxis()
         ax.set_title(p)
         ax.set_xlabel("test EER % (mean, sd over seeds)")
-    from fas_lib.plots import save_fig
+    from fas_lib.viz.plots import save_fig
 
     fig.tight_layout()
     save_fig(fig, name, fig_dir)
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--protocols", nargs="+", default=("standard", "p1", "p3"))
     p.add_argument("--max-folds", type=int, default=1, help="folds of p3 / p4 / loao")
     p.add_argument("--seeds", type=int, nargs="+", default=(0, 1))
-    p.add_argument("--recipes", nargs="+", default=None, help="names in fas_lib.recipes.RECIPES")
+    p.add_argument("--recipes", nargs="+", default=None, help="names in fas_lib.studies.recipes.RECIPES")
     p.add_argument("--dataset", default="synthspoof")
     p.add_argument("--root", default=None, help="dataset root (None: SynthSpoof is generated)")
     p.add_argument("--smoke", action="store_true", help="tiny data, one epoch (a check)")
@@ -76,9 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_dir is not None:
         os.environ["FAS_DATA_DIR"] = str(args.data_dir.resolve())
 
-    from fas_lib import generalise, recipes
-    from fas_lib.prepare import get_cache
-    from fas_lib.utils import environment_line, save_results
+    from fas_lib.cache.prepare import get_cache
+    from fas_lib.core.utils import environment_line, save_results
+    from fas_lib.studies import generalise, recipes
 
     names = tuple(args.recipes or recipes.RECIPES)
     try:

@@ -2,8 +2,8 @@
 
 Notebook 06 trains every model once (seed 0), so a difference of a few tenths of an EER point
 between two fusions may be luck. This script retrains one group's single-scale, Average,
-Concat and MS-FANS runs with more seeds (:func:`fas_lib.analysis.seed_spread`; finished runs
-in ``--runs-dir`` are read back, so seed 0 reuses notebook 06's) and writes the test EER of
+Concat and MS-FANS runs with more seeds (:func:`fas_lib.studies.significance.seed_spread`; finished
+runs in ``--runs-dir`` are read back, so seed 0 reuses notebook 06's) and writes the test EER of
 every (fusion, seed) with its mean, standard deviation and range. ``tools/readme_tables.py``
 puts the result under the README's Table III.
 
@@ -46,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_dir is not None:
         os.environ["FAS_DATA_DIR"] = str(args.data_dir.resolve())
 
-    from fas_lib import analysis
-    from fas_lib.prepare import get_cache
-    from fas_lib.utils import environment_line, save_results
+    from fas_lib.cache.prepare import get_cache
+    from fas_lib.core.utils import environment_line, save_results
+    from fas_lib.studies import significance as analysis
 
     try:
         cache = get_cache(args.dataset, args.root, protocol=args.protocol, fold=fold)

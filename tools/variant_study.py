@@ -1,12 +1,12 @@
 """Which change of SynthSpoof's design moves the models (issue 21) -> ``results/variant_study.json``
 and ``figures/07_variant_study.png``.
 
-The generator's variants (:func:`fas_lib.generalise.default_variants`: the default data, one
+The generator's variants (:func:`fas_lib.studies.generalise.default_variants`: the default data, one
 variant per factor of SynthSpoof 2.0 fixed at one level, all of them fixed) are generated and
 cached; CNN_S at ``--scale`` and MS-FANS on ``--group`` are trained on each and scored on every
 variant's test split, and on a real dataset's when ``--real-dataset`` / ``--real-root`` are
-given (:func:`fas_lib.generalise.variant_study`). The row of the real dataset is what answers
-the issue's question (which variant transfers best to real media); the variant-by-variant
+given (:func:`fas_lib.studies.generalise.variant_study`). The row of the real dataset is what
+answers the issue's question (which variant transfers best to real media); the variant-by-variant
 block says which factor the models learn to depend on.
 
 Usage::
@@ -52,7 +52,7 @@ def _plot(matrices: dict, fig_dir: Path, name: str) -> None:
         ax.set_ylabel("trained on")
         ax.set_title(f"{model}: test HTER %")
         fig.colorbar(im, ax=ax, fraction=0.04)
-    from fas_lib.plots import save_fig
+    from fas_lib.viz.plots import save_fig
 
     fig.tight_layout()
     save_fig(fig, name, fig_dir)
@@ -86,10 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.real_dataset is None) != (args.real_root is None):
         p.error("--real-dataset and --real-root go together")
 
-    from fas_lib import generalise
-    from fas_lib.prepare import get_cache, smoke_synth_config
+    from fas_lib.cache.prepare import get_cache, smoke_synth_config
+    from fas_lib.core.utils import environment_line, save_results
+    from fas_lib.studies import generalise
     from fas_lib.synthspoof import SynthConfig
-    from fas_lib.utils import environment_line, save_results
 
     base = smoke_synth_config() if args.smoke else SynthConfig()
     if args.subjects is not None:

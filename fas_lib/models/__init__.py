@@ -1,33 +1,33 @@
 """The networks of MS-FANS (Luo et al., ICPR 2018), one module per job.
 
-* :mod:`fas_lib.models.cnn`: :class:`CNN_S` / :class:`CNN_D`, the shallow and deep CNNs of
+* :mod:`fas_lib.models.msfans.cnn`: :class:`CNN_S` / :class:`CNN_D`, the shallow and deep CNNs of
   Table I (:func:`build_backbone`, :func:`describe`);
-* :mod:`fas_lib.models.fusion`: the fusion heads (``single`` / ``average`` / ``concat`` /
+* :mod:`fas_lib.models.msfans.fusion`: the fusion heads (``single`` / ``average`` / ``concat`` /
   ``msfans``, :func:`build_fusion`), the auxiliary classifiers (Eq. 5), :func:`msfans_loss`
   (Eq. 6) and :func:`scores_from_logits`;
-* :mod:`fas_lib.models.multiscale`: :class:`MultiScaleNet`, **one** CNN shared by all scales
+* :mod:`fas_lib.models.msfans.multiscale`: :class:`MultiScaleNet`, **one** CNN shared by all scales
   (Eq. 1), a fusion head and the auxiliary classifiers;
 * :mod:`fas_lib.models.profile`: :func:`count_flops` / :func:`paper_convention_flops` /
   :func:`compare_with_paper` (Table IV),
   :func:`measure_latency`;
-* :mod:`fas_lib.models.face_recognition`: :class:`DlibResNet`, dlib's face-recognition ResNet
-  read from its ``.dat`` file (:func:`load_face_recognition_net`), its 128-d descriptors and
+* :mod:`fas_lib.models.pretrained.face_recognition`: :class:`DlibResNet`, dlib's face-recognition
+  ResNet read from its ``.dat`` file (:func:`load_face_recognition_net`), its 128-d descriptors and
   trunk feature maps (:func:`embed_with_features`), for MM-FAS's face-recognition init;
-* :mod:`fas_lib.models.dlib_dat`: :func:`read_dlib_net`, dlib's binary model format read
+* :mod:`fas_lib.models.pretrained.dlib_dat`: :func:`read_dlib_net`, dlib's binary model format read
   without dlib (:class:`DlibReader`, :class:`DlibNetFile`, :class:`DlibModelError`).
 
 Multi-modal networks (RGB / depth / NIR), issue 12:
 
-* :mod:`fas_lib.models.mmfas`: :class:`MMFAS` (Parkin & Grinchuk, CVPRW 2019): per-modality
+* :mod:`fas_lib.models.mmfas.model`: :class:`MMFAS` (Parkin & Grinchuk, CVPRW 2019): per-modality
   trunks, the aggregation path (:class:`AggregationBlock`), presets :data:`MMFAS_PRESETS`,
   :func:`build_mmfas`, :func:`describe_mmfas`;
-* :mod:`fas_lib.models.adsn`: :class:`ADSN` (Deng et al., TIFS 2023): :func:`surface_normals`,
+* :mod:`fas_lib.models.adsn.model`: :class:`ADSN` (Deng et al., TIFS 2023): :func:`surface_normals`,
   dual ResNet18 streams, attention fusion (:class:`GlobalCrossModal`,
   :class:`LocalParts`), :func:`attention_maps`, :data:`ADSN_PRESETS`, :func:`build_adsn`,
   :func:`describe_adsn`;
-* :mod:`fas_lib.models.mm_losses`: :func:`center_loss`, :func:`cosine_loss`,
+* :mod:`fas_lib.models.adsn.losses`: :func:`center_loss`, :func:`cosine_loss`,
   :func:`overlap_loss`, :func:`part_center_loss`, :class:`ADSNLoss`;
-* :mod:`fas_lib.models.mm_blocks`: the residual stages they share, :func:`as_modalities`,
+* :mod:`fas_lib.models.mmfas.blocks`: the residual stages they share, :func:`as_modalities`,
   :func:`describe_presets`.
 
 Every public name is re-exported here: ``from fas_lib.models import MultiScaleNet, CNN_S,
@@ -37,7 +37,7 @@ Label convention: logit index 1 is bona fide (:data:`fas_lib.LIVE`), so
 ``scores_from_logits(logits) = softmax(logits)[:, 1]`` is higher for more bona fide inputs.
 """
 
-from fas_lib.models.cnn import (
+from fas_lib.models.msfans.cnn import (
     BACKBONES,
     CNN_D,
     CNN_D_SPEC,
@@ -47,28 +47,7 @@ from fas_lib.models.cnn import (
     build_backbone,
     describe,
 )
-from fas_lib.models.dlib_dat import (
-    DlibLayer,
-    DlibModelError,
-    DlibNetFile,
-    DlibReader,
-    read_dlib_net,
-)
-from fas_lib.models.face_recognition import (
-    DESCRIPTOR_DIM,
-    FEATURE_NAMES,
-    TRUNK_WIDTHS,
-    DlibResNet,
-    DlibTrunk,
-    add_prev,
-    default_model_path,
-    dlib_stage,
-    dlib_trunk_sides,
-    embed_with_features,
-    face_descriptors,
-    load_face_recognition_net,
-)
-from fas_lib.models.fusion import (
+from fas_lib.models.msfans.fusion import (
     FUSIONS,
     WEIGHT_NORMS,
     AuxClassifiers,
@@ -83,7 +62,28 @@ from fas_lib.models.fusion import (
     msfans_loss,
     scores_from_logits,
 )
-from fas_lib.models.multiscale import MultiScaleNet
+from fas_lib.models.msfans.multiscale import MultiScaleNet
+from fas_lib.models.pretrained.dlib_dat import (
+    DlibLayer,
+    DlibModelError,
+    DlibNetFile,
+    DlibReader,
+    read_dlib_net,
+)
+from fas_lib.models.pretrained.face_recognition import (
+    DESCRIPTOR_DIM,
+    FEATURE_NAMES,
+    TRUNK_WIDTHS,
+    DlibResNet,
+    DlibTrunk,
+    add_prev,
+    default_model_path,
+    dlib_stage,
+    dlib_trunk_sides,
+    embed_with_features,
+    face_descriptors,
+    load_face_recognition_net,
+)
 from fas_lib.models.profile import (
     PAPER_TABLE_IV_FLOPS,
     compare_with_paper,
@@ -105,7 +105,14 @@ __all__ = [
 ]
 
 # --- multi-modal networks (issue 12): MM-FAS, ADSN, their losses and shared blocks ---------
-from fas_lib.models.adsn import (  # noqa: E402
+from fas_lib.models.adsn.losses import (  # noqa: E402
+    ADSNLoss,
+    center_loss,
+    cosine_loss,
+    overlap_loss,
+    part_center_loss,
+)
+from fas_lib.models.adsn.model import (  # noqa: E402
     ADSN,
     ADSN_PRESETS,
     ADSNConfig,
@@ -120,7 +127,7 @@ from fas_lib.models.adsn import (  # noqa: E402
     describe_adsn,
     surface_normals,
 )
-from fas_lib.models.mm_blocks import (  # noqa: E402
+from fas_lib.models.mmfas.blocks import (  # noqa: E402
     CaffeBlock,
     ModalityInput,
     ResNetBlock,
@@ -129,14 +136,7 @@ from fas_lib.models.mm_blocks import (  # noqa: E402
     describe_presets,
     resnet_stage,
 )
-from fas_lib.models.mm_losses import (  # noqa: E402
-    ADSNLoss,
-    center_loss,
-    cosine_loss,
-    overlap_loss,
-    part_center_loss,
-)
-from fas_lib.models.mmfas import (  # noqa: E402
+from fas_lib.models.mmfas.model import (  # noqa: E402
     DEFAULT_CHANNELS,
     MMFAS,
     MMFAS_PRESETS,
@@ -163,33 +163,33 @@ __all__ += [
 ]
 
 # Temporal models (issue 16): STASN (Yang et al., CVPR 2019) and MS-FANS over time.
-from fas_lib.models.encoders import (  # noqa: E402
+from fas_lib.models.msfans.temporal import (  # noqa: E402
+    TEMPORAL_MODES,
+    TemporalMultiScaleNet,
+    TemporalMultiScaleOutput,
+    temporal_msfans_loss,
+)
+from fas_lib.models.stasn.encoders import (  # noqa: E402
     ENCODERS,
     FrameEncoder,
     ResNetEncoder,
     TableEncoder,
     build_frame_encoder,
 )
-from fas_lib.models.regions import (  # noqa: E402
-    LOCATORS,
-    RegionAttention,
-    crop_regions,
-    region_boxes_px,
-    region_overlap,
-    region_theta,
-)
-from fas_lib.models.stasn import (  # noqa: E402
+from fas_lib.models.stasn.model import (  # noqa: E402
     BRANCHES,
     STASN,
     STASN_PRESETS,
     STASNOutput,
     stasn_loss,
 )
-from fas_lib.models.temporal import (  # noqa: E402
-    TEMPORAL_MODES,
-    TemporalMultiScaleNet,
-    TemporalMultiScaleOutput,
-    temporal_msfans_loss,
+from fas_lib.models.stasn.regions import (  # noqa: E402
+    LOCATORS,
+    RegionAttention,
+    crop_regions,
+    region_boxes_px,
+    region_overlap,
+    region_theta,
 )
 
 __all__ += [

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from fas_lib.models.cnn import build_backbone
-from fas_lib.models.multiscale import MultiScaleNet
+from fas_lib.models.msfans.cnn import build_backbone
+from fas_lib.models.msfans.multiscale import MultiScaleNet
 
 __all__ = [
     "PAPER_TABLE_IV_FLOPS", "compare_with_paper", "count_flops", "measure_latency",

@@ -16,10 +16,18 @@ Example:
 Importing the package does no work.
 """
 
-from .config import (ALL_ATTACK_TYPES, ATTACK_TYPES, EXTRA_ATTACK_TYPES, GENERATOR_VERSION,
-                     MODALITIES, MODALITY_VERSION, SynthConfig, config_hash)
-from .factors import FIXABLE_FACTORS, SESSION_NAMES
+from .config import (
+                     ALL_ATTACK_TYPES,
+                     ATTACK_TYPES,
+                     EXTRA_ATTACK_TYPES,
+                     GENERATOR_VERSION,
+                     MODALITIES,
+                     MODALITY_VERSION,
+                     SynthConfig,
+                     config_hash,
+)
 from .dataset import default_root, generate, plan_jobs, protocol_table, split_subjects
+from .factors import FIXABLE_FACTORS, SESSION_NAMES
 from .gt import aligned_box, border_share, crop_shows_border, face_box
 from .reader import SynthSpoofReader, sensor_views
 from .subjects import Subject, distinctness, make_subjects, subject_thumbnails

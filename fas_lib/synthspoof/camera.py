@@ -3,8 +3,9 @@
 A camera's optics and sensor are a :class:`Quality`; the five camera models of SynthSpoof
 (:data:`fas_lib.synthspoof.factors.CAMERAS`) each have one, named low / normal / high as
 CASIA-FASD names its three cameras: lower quality means lower effective resolution, more blur,
-more noise and stronger compression. Noise is drawn from a per-process bank seeded by the dataset seed and
-indexed at random offsets drawn from the video's generator, so it is deterministic and cheap.
+more noise and stronger compression. Noise is drawn from a per-process bank seeded by the dataset
+seed and indexed at random offsets drawn from the video's generator, so it is deterministic and
+cheap.
 """
 
 from __future__ import annotations

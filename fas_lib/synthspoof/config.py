@@ -69,7 +69,7 @@ class SynthConfig:
         user_faces_dir: optional folder of extra portrait photos used as subject sources.
         fps: frame rate written into the video files.
         fixed_factors: generation factors rendered at ONE level in every video (the
-            ablation of :func:`fas_lib.generalise.variant_study`), a subset of
+            ablation of :func:`fas_lib.studies.generalise.variant_study`), a subset of
             :data:`~.factors.FIXABLE_FACTORS`: ``"session"`` (every video lit and decorated
             as session ``s1``), ``"camera"`` (every video captured by ``c5``),
             ``"instrument"`` (every print from ``p2``, every replay on ``d1``, every mask

@@ -3,7 +3,7 @@
 Layout of a dataset folder::
 
     manifest.json                      parameters, version, counts, timing, skipped photos
-    protocol.csv                       one row per video (fas_lib.protocol columns)
+    protocol.csv                       one row per video (fas_lib.data.protocol columns)
     videos/<split>/<subject>/<id>.avi  MJPG (quality 95), frames stored BGR as usual
     gt/<id>.npz                        exact per-frame ground truth (see SynthSpoofReader.load_gt)
     depth/<id>.png, nir/<id>.png       (T, H, W) uint8 frames stacked vertically into one
@@ -28,14 +28,20 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fas_lib.parallel import pool_map
-from fas_lib.protocol import make_table, write_protocol
-from fas_lib.utils import atomic_write_text, data_dir
+from fas_lib.core.parallel import pool_map
+from fas_lib.core.utils import atomic_write_text, data_dir
+from fas_lib.data.protocol import make_table, write_protocol
 
 from .camera import noise_bank
 from .config import GENERATOR_VERSION, SynthConfig, config_hash
-from .factors import (SESSION_NAMES, Factors, assign_cameras, by_name, instrument_for,
-                      rendered_factors)
+from .factors import (
+    SESSION_NAMES,
+    Factors,
+    assign_cameras,
+    by_name,
+    instrument_for,
+    rendered_factors,
+)
 from .reader import SynthSpoofReader
 from .render import make_world
 from .sources import SourcePortrait, subject_sources, user_sources

@@ -8,7 +8,7 @@ and two displays (Boulkenafet et al., FG 2017); every video draws small variatio
 levels. Every subject is recorded in every session; instruments rotate over a subject's attacks
 (:func:`instrument_for`) and cameras over the videos of each split, session and instrument
 (:func:`assign_cameras`), so that every subject split holds every level of every factor and the
-OULU-style protocols of :mod:`fas_lib.shift` can hold one level out for dev and another for
+OULU-style protocols of :mod:`fas_lib.data.shift` can hold one level out for dev and another for
 test.
 
 =======  ==================================================================================
@@ -28,8 +28,9 @@ mask     ``m1`` glossy painted resin; ``m2`` matte paper-mache; ``m3`` 3-D print
 =======  ==================================================================================
 
 A config may fix factors at one level (``SynthConfig.fixed_factors``, the ablation of
-:func:`fas_lib.generalise.variant_study`): :func:`rendered_factors` is the one place that turns
-a video's planned levels into the ones it is rendered and labelled with (:data:`FIXED_LEVELS`).
+:func:`fas_lib.studies.generalise.variant_study`): :func:`rendered_factors` is the one place that
+turns a video's planned levels into the ones it is rendered and labelled with
+(:data:`FIXED_LEVELS`).
 
 A print's NIR contrast depends on its ink (``Printer.nir_ink``): carbon toner absorbs 850 nm,
 dye inks hardly do. The opt-in ``print_nir`` attack uses the same printers with carbon ink.

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from fas_lib.geometry import TEMPLATE_PAPER5, dlib68_to_paper5, similarity_transform
+from fas_lib.preprocess.geometry import TEMPLATE_PAPER5, dlib68_to_paper5, similarity_transform
 
 #: Points sampled along each side of a medium polygon (polygons are ``(4 * N, 2)``).
 POLY_SIDE_POINTS: int = 8
@@ -69,7 +69,8 @@ def fit_box_rule(lm68: np.ndarray, boxes: np.ndarray) -> dict[str, float]:
 
 
 def aligned_box(lm68: np.ndarray) -> np.ndarray:
-    """Corners ``(4, 2)`` of the unit box of :class:`~fas_lib.align.FaceAligner` (68 points).
+    """Corners ``(4, 2)`` of the unit box of :class:`~fas_lib.preprocess.align.FaceAligner` (68
+    points).
 
     The aligner maps the paper's five points onto ``TEMPLATE_PAPER5``; its scale-1.0 crop is the
     unit square there. The corners are returned in frame pixels (a rotated square).
@@ -121,7 +122,7 @@ def crop_shows_border(gt: dict, frame: int, scale: float, box: str = "face") -> 
         frame: frame index.
         scale: crop scale relative to the face box.
         box: ``"face"`` (the dlib-like GT box, the brief's definition) or ``"aligned"`` (the
-            unit box of :class:`fas_lib.align.FaceAligner`, about 1.2 face boxes wide).
+            unit box of :class:`fas_lib.preprocess.align.FaceAligner`, about 1.2 face boxes wide).
     """
     inner = np.asarray(gt["medium_inner"][frame])
     if not np.isfinite(inner).all():

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fas_lib.protocol import read_protocol
+from fas_lib.data.protocol import read_protocol
 
 
 class SynthSpoofReader:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .factors import DISPLAYS, Display
 from .fingers import draw_fingers, rounded_rect, skin_colour
 from .gt import rect_polygon
-from .factors import DISPLAYS, Display
 from .media import Medium, sheen
 from .scene import make_scene
-
 
 #: Face size on a screen relative to life: smaller on a phone, about life size on a monitor.
 SCREEN_FACE_SIZE: dict[str, tuple[float, float]] = {"replay_phone": (0.55, 0.95),

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fas_lib.align import load_detector, load_shape_predictor
-from fas_lib.utils import atomic_path, data_dir
+from fas_lib.core.utils import atomic_path, data_dir
+from fas_lib.preprocess.align import load_detector, load_shape_predictor
 
 from .config import GENERATOR_VERSION
 from .gt import BOX_RULE, face_box

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from fas_lib.geometry import TEMPLATE_PAPER5, crop_matrix, dlib68_to_paper5, similarity_transform
+from fas_lib.preprocess.geometry import (
+    TEMPLATE_PAPER5,
+    crop_matrix,
+    dlib68_to_paper5,
+    similarity_transform,
+)
 
 from .gt import face_box
 from .sources import SPRITE_IOD, SourcePortrait, builtin_sources

@@ -15,14 +15,13 @@ from functools import partial
 import cv2
 import numpy as np
 
-from fas_lib.geometry import dlib68_to_dlib5, dlib68_to_paper5
+from fas_lib.preprocess.geometry import dlib68_to_dlib5, dlib68_to_paper5
 
 from .camera import capture, residual_modulation, source_capture
 from .factors import by_name, colour_pipeline, illuminate, light_field
 from .gt import POLY_SIDE_POINTS, face_box
 from .mask import WORN_ATTACKS, worn_subject
-from .media import (IOD_MM, PHOTO_CAMERA, PRINT_IOD, PRINT_SIZE, Medium, make_print,
-                    sample_margins)
+from .media import IOD_MM, PHOTO_CAMERA, PRINT_IOD, PRINT_SIZE, Medium, make_print, sample_margins
 from .render import (
     WORLD_IOD,
     World,
@@ -37,10 +36,16 @@ from .render import (
     world_background,
 )
 from .scene import make_scene
-from .screen import (REPLAY_PITCH, SCREEN_FACE_SIZE, VIDEO_CAMERA, display_texture,
-                     make_display)
-from .sensors import (NIR_IOD_REF, RELIEF_SLOPE, draw_conditions, head_nir, ir_frames, medium_nir,
-                      nir_gain)
+from .screen import REPLAY_PITCH, SCREEN_FACE_SIZE, VIDEO_CAMERA, display_texture, make_display
+from .sensors import (
+    NIR_IOD_REF,
+    RELIEF_SLOPE,
+    draw_conditions,
+    head_nir,
+    ir_frames,
+    medium_nir,
+    nir_gain,
+)
 from .subjects import Subject
 
 #: Peak of the skin's specular highlight in NIR, grey levels.

@@ -218,7 +218,7 @@ class Lab:
 def lab(smoke_dirs: dict[str, Path], request: pytest.FixtureRequest):
     """One JupyterLab server on a temporary folder holding the prepared notebooks 02 and 05."""
     # not under pytest's tmp_path: the kernel's parent (the server) must not have "pytest" in
-    # its command line, or fas_lib.plots.in_interactive_kernel() takes it for a batch runner
+    # its command line, or fas_lib.viz.plots.in_interactive_kernel() takes it for a batch runner
     serve = Path(tempfile.mkdtemp(prefix="fas-browser-"))
     try:
         _prepare(serve, smoke_dirs)

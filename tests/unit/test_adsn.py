@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.models.adsn (ADSN, Deng et al.) and fas_lib.models.mm_losses.
+"""Unit tests of fas_lib.models.adsn.model (ADSN, Deng et al.) and fas_lib.models.adsn.losses.
 
 Surface normals on a plane (exact) and a sphere (analytic normals); parameter counts recomputed
 from the layer sizes; the attention branches' maps normalise over the two modalities; center
@@ -14,6 +14,7 @@ import math
 import pytest
 import torch
 
+from fas_lib.core.utils import set_seed
 from fas_lib.models import (
     ADSN,
     ADSN_PRESETS,
@@ -31,7 +32,6 @@ from fas_lib.models import (
     part_center_loss,
     surface_normals,
 )
-from fas_lib.utils import set_seed
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -92,7 +92,7 @@ def test_a_ramp_faces_the_side_that_is_farther_whatever_the_depth_convention():
 
 
 def test_adsn_reads_the_cached_depth_as_nearness():
-    from fas_lib.models.adsn import ADSN, ADSNConfig
+    from fas_lib.models.adsn.model import ADSN, ADSNConfig
 
     cfg = ADSNConfig(widths=(4, 4, 4, 4, 4), blocks=(1, 1, 1, 1), input_size=32)
     assert cfg.depth_nearness  # the crop cache's depth: 255 (1.0 after to_float) = nearest
@@ -117,7 +117,7 @@ def test_normals_of_holes_are_zero():
 def test_the_depth_stream_sees_no_normal_at_a_cached_depth_hole():
     # the crop cache stores a hole as uint8 0, which the loader's to_float makes -1.0; with a
     # hole value of 0.0 the holes used to reach the stream as cliffs instead of zero normals
-    from fas_lib.loader import to_float
+    from fas_lib.cache.loader import to_float
 
     depth_u8 = torch.full((1, 1, 1, 32, 32), 140, dtype=torch.uint8)
     depth_u8[..., 10:14, 20:25] = 0
@@ -368,7 +368,7 @@ def test_a_few_steps_reduce_the_loss(fusion):
 
 
 def test_output_stride_keeps_the_attention_map_large_enough():
-    from fas_lib.models.adsn import ADSN_PRESETS, ResNet18Trunk
+    from fas_lib.models.adsn.model import ADSN_PRESETS, ResNet18Trunk
 
     x = torch.zeros(1, 3, 64, 64)
     sides = {s: ResNet18Trunk(3, (4, 4, 4, 4, 4), (1, 1, 1, 1), s)(x).shape[-1]
@@ -388,7 +388,7 @@ def test_output_stride_keeps_the_attention_map_large_enough():
 def test_class_rows_equal_indexing_with_a_backward_that_is_the_same_every_time():
     """Indexing's backward adds the samples' gradients into each center in the order two
     threads finish (ADSN runs differed); the one-hot product's does not."""
-    from fas_lib.models.mm_losses import class_rows
+    from fas_lib.models.adsn.losses import class_rows
 
     threads = torch.get_num_threads()
     torch.set_num_threads(2)

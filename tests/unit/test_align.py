@@ -1,4 +1,5 @@
-"""fas_lib.align and fas_lib.align_eval: crops of real faces, padding, given boxes, accuracy vs GT.
+"""fas_lib.preprocess.align and fas_lib.studies.alignment: crops of real faces, padding, given
+boxes, accuracy vs GT.
 
 The pure geometry (no dlib) is tested in ``test_geometry.py``.
 
@@ -16,8 +17,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from fas_lib.align import FaceAligner
-from fas_lib.align_eval import (
+from fas_lib.preprocess.align import FaceAligner
+from fas_lib.preprocess.geometry import box_in_crop, check_box
+from fas_lib.studies.alignment import (
     MIN_IOU,
     box_iou,
     box_matches,
@@ -25,7 +27,6 @@ from fas_lib.align_eval import (
     landmark_error,
     select_videos,
 )
-from fas_lib.geometry import box_in_crop, check_box
 from fas_lib.synthspoof import SynthConfig, generate
 
 SCALES = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)

@@ -1,4 +1,5 @@
-"""Unit tests of fas_lib.analysis (significance, seed spread, scale agreement) on a tiny cache.
+"""Unit tests of fas_lib.studies.significance (significance, seed spread, scale agreement) on a tiny
+cache.
 
 Uses :class:`test_train.TinyCache` and 1-epoch CNN_S runs on one CPU thread.
 """
@@ -10,8 +11,13 @@ import pandas as pd
 import pytest
 from test_train import TinyCache
 
-import fas_lib.experiments as ex
-from fas_lib.analysis import mirror_sensitivity, scale_agreement, seed_spread, significance
+import fas_lib.studies.tables as ex
+from fas_lib.studies.significance import (
+    mirror_sensitivity,
+    scale_agreement,
+    seed_spread,
+    significance,
+)
 
 FAST = dict(epochs=1, batch_size=8, lr=0.01, milestones=(), device="cpu")
 
@@ -144,7 +150,7 @@ def test_mirror_sensitivity_scores_test_as_is_and_mirrored(cache, tmp_path):
 
 
 def test_border_use_splits_the_attacks_by_what_their_crop_shows(tmp_path):
-    from fas_lib.analysis import border_use
+    from fas_lib.studies.significance import border_use
 
     run = tmp_path / "run"
     run.mkdir()

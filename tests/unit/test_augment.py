@@ -1,8 +1,8 @@
-"""Unit tests of fas_lib.augment: one draw per sample for all its scales, determinism per seed,
-each transform changes the image within shape / dtype / range, and "off" is a no-op.
+"""Unit tests of fas_lib.preprocess.augment: one draw per sample for all its scales, determinism per
+seed, each transform changes the image within shape / dtype / range, and "off" is a no-op.
 
 Fixture: :class:`test_train.TinyCache` (3 scales of random 128 x 128 crops) read through
-:class:`fas_lib.loader.CropDataset`.
+:class:`fas_lib.cache.loader.CropDataset`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 import torch
 from test_train import TinyCache, cfg
 
-from fas_lib.augment import AUGMENTS, CAPTURE, PHOTOMETRIC, Augment, AugmentSettings
-from fas_lib.config import PRESETS, ExperimentConfig, train_dataset
-from fas_lib.loader import CropDataset
+from fas_lib.cache.loader import CropDataset
+from fas_lib.preprocess.augment import AUGMENTS, CAPTURE, PHOTOMETRIC, Augment, AugmentSettings
+from fas_lib.training.config import PRESETS, ExperimentConfig, train_dataset
 
 ALWAYS = {"p": 1.0}  # every enabled transform on every sample
 

@@ -1,4 +1,5 @@
-"""fas_lib.batch: per-file alignment that never raises for bad media, counts that add up, pools.
+"""fas_lib.preprocess.batch: per-file alignment that never raises for bad media, counts that add up,
+pools.
 
 Media are tiny: 2-frame SynthSpoof videos (3 subjects, one quality, generated once for this
 module) and a few hand-made bad files written into ``tmp_path``.
@@ -12,9 +13,15 @@ import cv2
 import numpy as np
 import pytest
 
-from fas_lib.align import FaceAligner
-from fas_lib.batch import SKIP_REASONS, BatchResult, FrameItem, align_batch, process_media
-from fas_lib.protocol import SkipLog
+from fas_lib.data.protocol import SkipLog
+from fas_lib.preprocess.align import FaceAligner
+from fas_lib.preprocess.batch import (
+    SKIP_REASONS,
+    BatchResult,
+    FrameItem,
+    align_batch,
+    process_media,
+)
 from fas_lib.synthspoof import SynthConfig, generate
 
 SCALES = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)

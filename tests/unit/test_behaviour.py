@@ -31,14 +31,14 @@ video's frame). The twin's ground truth has the format of
 so :func:`fas_lib.synthspoof.crop_shows_border` with ``box="aligned"`` says where the border is
 visible, and the crop at scale ``s`` that the CNN sees is exactly the square that function
 tests (aligned box from the 68 ground-truth landmarks: the paper's five points,
-:data:`fas_lib.geometry.TEMPLATE_PAPER5`). The scale-0.9 square (half-side 0.45) always lies inside
-the content area and the scale-1.5 square (0.75) always leaves it; the fixture asserts both. A
-scale-0.9 attack crop is then pixel-identical to the live crop, so only the border can tell the
-classes apart: the behaviour is learnable and unambiguous. Attack crops whose ground truth shows
+:data:`fas_lib.preprocess.geometry.TEMPLATE_PAPER5`). The scale-0.9 square (half-side 0.45) always
+lies inside the content area and the scale-1.5 square (0.75) always leaves it; the fixture asserts
+both. A scale-0.9 attack crop is then pixel-identical to the live crop, so only the border can tell
+the classes apart: the behaviour is learnable and unambiguous. Attack crops whose ground truth shows
 no border are left out of training (they would be live crops labelled "attack").
 
-Training follows ``fas_lib.train``: SGD with momentum 0.9 and weight decay 5e-4, the learning
-rate times 0.1 after 3/4 of the epochs, random 48 x 48 windows of 54 x 54 crops in training
+Training follows ``fas_lib.training.frames``: SGD with momentum 0.9 and weight decay 5e-4, the
+learning rate times 0.1 after 3/4 of the epochs, random 48 x 48 windows of 54 x 54 crops in training
 (``fas_lib`` takes 112 of 128) and the centre window at test; everything is seeded. The
 subjects of the ``test`` split are never trained on (directional and functionality tests); the
 invariance tests use the held-out last frame of every training video (other head poses of
@@ -65,8 +65,13 @@ import numpy as np
 import pytest
 import torch
 
-from fas_lib.geometry import TEMPLATE_PAPER5, crop_matrix, dlib68_to_paper5, similarity_transform
 from fas_lib.models import MultiScaleNet, scores_from_logits
+from fas_lib.preprocess.geometry import (
+    TEMPLATE_PAPER5,
+    crop_matrix,
+    dlib68_to_paper5,
+    similarity_transform,
+)
 from fas_lib.synthspoof import SynthConfig, crop_shows_border, generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread", "private_data_dir")]

@@ -1,5 +1,5 @@
-"""Tests of fas_lib.cache, the reader: the layout, table and manifest of a finished cache, and
-the memory-mapped arrays the loader reads.
+"""Tests of fas_lib.cache.reader, the reader: the layout, table and manifest of a finished cache,
+and the memory-mapped arrays the loader reads.
 
 The fixtures ``synth`` (a tiny SynthSpoof) and ``reference`` (its cache at 2 frames per video)
 are in tests/conftest.py.
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from fas_lib.align import FaceAligner
-from fas_lib.datasets import load_protocol
-from fas_lib.io import iter_frames
-from fas_lib.loader import CropDataset
-from fas_lib.protocol import COLUMNS
+from fas_lib.cache.loader import CropDataset
+from fas_lib.data.datasets import load_protocol
+from fas_lib.data.io import iter_frames
+from fas_lib.data.protocol import COLUMNS
+from fas_lib.preprocess.align import FaceAligner
 
 
 # ----------------------------------------------------------------------------- contents
@@ -59,7 +59,8 @@ def test_layout_table_and_manifest(reference, synth):
 
 
 
-# ----------------------------------------------------------------------------- loader on a real cache
+# ----------------------------------------------------------------------------- loader on a real
+# cache
 def test_crop_dataset_reads_the_memmap(reference):
     ds = CropDataset(reference, "test", [2, 3, 4], train=False)
     x, y, row = ds[0]

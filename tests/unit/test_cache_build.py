@@ -1,4 +1,4 @@
-"""Tests of fas_lib.cache_build: resume after interruption, corrupt shards, skips, face files.
+"""Tests of fas_lib.cache.build: resume after interruption, corrupt shards, skips, face files.
 
 Fixtures are tiny: the SynthSpoof ``synth`` and its ``reference`` cache of tests/conftest.py,
 and the miniature fakes of tests/fakes.py (32 x 24 clips in which dlib finds no face, so only
@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib import geometry
-from fas_lib.cache import CacheError, open_cache
-from fas_lib.cache_build import build_cache, skip_report
-from fas_lib.cache_shards import BuildInterrupted
-from fas_lib.datasets import DatasetLayoutError
+from fas_lib.cache.build import build_cache, skip_report
+from fas_lib.cache.reader import CacheError, open_cache
+from fas_lib.cache.shards import BuildInterrupted
+from fas_lib.data.datasets import DatasetLayoutError
+from fas_lib.preprocess import geometry
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # repository root, for tests.fakes
@@ -91,7 +91,7 @@ def test_tmp_files_ignored_and_corrupt_shard_rebuilt(reference, synth, tmp_path)
 def test_killed_process_resumes_identically(reference, synth, tmp_path):
     """A real interruption: `fas prepare` killed with SIGKILL once shards appear."""
     out = tmp_path / "cache"
-    cmd = [sys.executable, "-m", "fas_lib.cli", "prepare", "--dataset", "synthspoof",
+    cmd = [sys.executable, "-m", "fas_lib.apps.cli", "prepare", "--dataset", "synthspoof",
            "--root", str(synth), "--out", str(out), "--n-frames", "2", "--workers", "1",
            "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -217,7 +217,7 @@ def test_wide_scales_up_to_4(tmp_path):
 def test_a_crop_does_not_depend_on_the_other_scales_cut_with_it(tmp_path):
     """The same frames cut at (1.0,) and at (1.0, 2.7): identical crops at 1.0, identical
     tables and the same data_key, so runs at 1.0 are read back from either cache."""
-    from fas_lib.runs import data_key
+    from fas_lib.training.runs import data_key
 
     fake = fakes.build_casia_fasd(tmp_path / "CASIA", n_train=1, n_test=1, corrupt=False)
     one = build_cache("casia_fasd", fake.root, out=tmp_path / "one", n_frames=1, scales=(1.0,),

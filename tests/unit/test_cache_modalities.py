@@ -1,4 +1,4 @@
-"""Depth and NIR in the crop cache (fas_lib.cache_modalities, build_cache(modalities=...)).
+"""Depth and NIR in the crop cache (fas_lib.cache.modalities, build_cache(modalities=...)).
 
 Fixtures: ``synth_mod``, a SynthSpoof of 3 subjects x (live, print_flat) x 2 frames generated
 with depth and NIR (6 videos), and its cache ``mod_cache``; ``marker``, a generic-CSV dataset
@@ -20,10 +20,10 @@ import pytest
 import torch
 
 from fas_lib import CROP_SIZE, SCALES
-from fas_lib.cache_build import build_cache, cache_params, default_cache_dir, skip_report
-from fas_lib.cache_modalities import check_modalities
-from fas_lib.cache_shards import BuildInterrupted
-from fas_lib.loader import modality_batch
+from fas_lib.cache.build import build_cache, cache_params, default_cache_dir, skip_report
+from fas_lib.cache.loader import modality_batch
+from fas_lib.cache.modalities import check_modalities
+from fas_lib.cache.shards import BuildInterrupted
 from fas_lib.synthspoof import SynthConfig, generate
 from fas_lib.synthspoof.reader import SynthSpoofReader
 
@@ -272,7 +272,7 @@ def test_modality_batch_contract(mod_cache, reference):
 
 
 def test_fas_prepare_modalities(marker, tmp_path, capsys):
-    from fas_lib.cli import main
+    from fas_lib.apps.cli import main
 
     out = tmp_path / "c"
     assert main(["prepare", "--dataset", "csv", "--root", str(marker), "--out", str(out),

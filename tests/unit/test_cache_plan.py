@@ -1,4 +1,4 @@
-"""fas_lib.cache_plan and frame-folder crop caches: what a build caches and the disk it takes.
+"""fas_lib.cache.plan and frame-folder crop caches: what a build caches and the disk it takes.
 
 Fixtures are tiny: frame folders and frames listed one per row of 192 x 225 JPEG face frames
 (``tests/fakes.py``, ``face_frame``: dlib finds the face in every one), cached at two scales;
@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib.cache_build import build_cache, skip_report
-from fas_lib.cache_plan import (
+from fas_lib.cache.build import build_cache, skip_report
+from fas_lib.cache.plan import (
     FIXED_BYTES_PER_FRAME,
     bytes_per_frame,
     estimate_cache,
     limit_videos,
     sample_frame_rows,
 )
-from fas_lib.datasets import load_protocol
-from fas_lib.io import sample_indices
+from fas_lib.data.datasets import load_protocol
+from fas_lib.data.io import sample_indices
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402

@@ -1,8 +1,8 @@
-"""Tests of fas_lib.cache_shards: face-location files read as per-frame boxes."""
+"""Tests of fas_lib.cache.shards: face-location files read as per-frame boxes."""
 
 from __future__ import annotations
 
-from fas_lib.cache_shards import face_file_boxes
+from fas_lib.cache.shards import face_file_boxes
 
 
 def test_face_file_frame_numbering(tmp_path):

@@ -1,8 +1,8 @@
-"""Tests of the ``fas`` command line (fas_lib.cli) on miniatures and a tiny SynthSpoof.
+"""Tests of the ``fas`` command line (fas_lib.apps.cli) on miniatures and a tiny SynthSpoof.
 
-Most calls go through ``fas_lib.cli.main`` in this process; one runs ``python -m fas_lib.cli`` to
-check the module entry point and that a user error prints no traceback. ``fas prepare`` on
-SynthSpoof generates a tiny SynthSpoof (9 videos) under a temporary $FAS_DATA_DIR.
+Most calls go through ``fas_lib.apps.cli.main`` in this process; one runs ``python -m
+fas_lib.apps.cli`` to check the module entry point and that a user error prints no traceback. ``fas
+prepare`` on SynthSpoof generates a tiny SynthSpoof (9 videos) under a temporary $FAS_DATA_DIR.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from fas_lib import cache as cache_mod
-from fas_lib import cli
-from fas_lib import prepare as prepare_mod
+from fas_lib.apps import cli
+from fas_lib.cache import prepare as prepare_mod
+from fas_lib.cache import reader as cache_mod
 from fas_lib.synthspoof import SynthConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_wrong_root_is_one_message_and_exit_2(capsys, tmp_path):
 def test_module_entry_point_without_traceback(tmp_path):
     (tmp_path / "NUAA").mkdir()
     proc = subprocess.run(
-        [sys.executable, "-m", "fas_lib.cli", "prepare", "--dataset", "nuaa", "--root",
+        [sys.executable, "-m", "fas_lib.apps.cli", "prepare", "--dataset", "nuaa", "--root",
          str(tmp_path / "NUAA")], check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "ClientRaw" in proc.stderr and "Traceback" not in proc.stderr
@@ -124,8 +124,9 @@ def test_prepare_synthspoof_generates_and_caches(capsys, tmp_path, monkeypatch):
 
 
 def test_train_and_evaluate_call_fas_lib_train(capsys, tmp_path, monkeypatch):
-    from fas_lib import runs, train
-    from fas_lib.config import ExperimentConfig
+    from fas_lib.training import frames as train
+    from fas_lib.training import runs
+    from fas_lib.training.config import ExperimentConfig
 
     calls = {}
 
@@ -159,8 +160,8 @@ def test_train_and_evaluate_call_fas_lib_train(capsys, tmp_path, monkeypatch):
 
 
 def test_train_runs_every_run_of_an_experiment_file(capsys, tmp_path, monkeypatch):
-    from fas_lib import train
-    from fas_lib.config import CONFIG_DIR
+    from fas_lib.training import frames as train
+    from fas_lib.training.config import CONFIG_DIR
 
     table_ii = str(CONFIG_DIR / "table_ii.yaml")
     calls = []

@@ -1,4 +1,5 @@
-"""Tests of clip training (fas_lib.clip_inputs, fas_lib.clip_train) on a fabricated clip cache.
+"""Tests of clip training (fas_lib.training.clip_inputs, fas_lib.training.clips) on a fabricated
+clip cache.
 
 The cache (tests/clip_fakes.py) has 2 frames per video and 6 clips per split (64 px model input
 from 72 px crops); every run is one or two epochs on one thread, a second or two each.
@@ -15,8 +16,10 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.*
-from fas_lib.cache import open_cache  # noqa: E402
-from fas_lib.clip_inputs import (  # noqa: E402
+from fas_lib.cache.clips import clip_set  # noqa: E402
+from fas_lib.cache.reader import open_cache  # noqa: E402
+from fas_lib.models import STASN, TemporalMultiScaleNet  # noqa: E402
+from fas_lib.training.clip_inputs import (  # noqa: E402
     ClipConfig,
     ClipSource,
     build_clip_model,
@@ -24,14 +27,12 @@ from fas_lib.clip_inputs import (  # noqa: E402
     frame_positions,
     subset_clips,
 )
-from fas_lib.clip_train import (  # noqa: E402
+from fas_lib.training.clips import (  # noqa: E402
     clip_data_key,
     clip_run_dir,
     run_clip_experiment,
     run_clip_many,
 )
-from fas_lib.clips import clip_set  # noqa: E402
-from fas_lib.models import STASN, TemporalMultiScaleNet  # noqa: E402
 from tests.clip_fakes import write_clip_cache  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")

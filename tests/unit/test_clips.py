@@ -1,5 +1,5 @@
-"""Tests of fas_lib.clips (the clip index, batches, motion energy), fas_lib.prepare.get_clips
-and ``fas prepare --clips``.
+"""Tests of fas_lib.cache.clips (the clip index, batches, motion energy),
+fas_lib.cache.prepare.get_clips and ``fas prepare --clips``.
 
 A hand-made cache (a table and crops in memory) checks the slots, the filling and the drops
 exactly; the CASIA-FASD miniature of tests/fakes.py checks that a real build records which
@@ -17,12 +17,9 @@ import pandas as pd
 import pytest
 import torch
 
-from fas_lib.cache import CacheError
-from fas_lib.cache_build import build_cache
-from fas_lib.cache_shards import BuildInterrupted
-from fas_lib.cli import main
-from fas_lib.clip_plots import plot_motion_energy
-from fas_lib.clips import (
+from fas_lib.apps.cli import main
+from fas_lib.cache.build import build_cache
+from fas_lib.cache.clips import (
     ClipSet,
     clip_batch,
     clip_report,
@@ -32,9 +29,12 @@ from fas_lib.clips import (
     motion_separability,
     slot_times,
 )
-from fas_lib.loader import centre_input
-from fas_lib.prepare import get_clips
-from fas_lib.shift import ProtocolView
+from fas_lib.cache.loader import centre_input
+from fas_lib.cache.prepare import get_clips
+from fas_lib.cache.reader import CacheError
+from fas_lib.cache.shards import BuildInterrupted
+from fas_lib.cache.views import ProtocolView
+from fas_lib.viz.clips import plot_motion_energy
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # repository root, for tests.fakes

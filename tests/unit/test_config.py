@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.config: presets, defaults, config files."""
+"""Unit tests of fas_lib.training.config: presets, defaults, config files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import pytest
 from test_train import cfg
 
-from fas_lib.config import ExperimentConfig, load_config
-from fas_lib.methods import is_method_file
+from fas_lib.training.config import ExperimentConfig, load_config
+from fas_lib.training.methods import is_method_file
 
 
 def test_aux_weight_defaults():
@@ -43,10 +43,10 @@ def test_unknown_config_key_and_config_files(tmp_path):
 # --- experiment files (configs/*.yaml) ------------------------------------------------------
 
 from fas_lib import SCALES
-from fas_lib.config import CONFIG_DIR, Experiment, load_experiment
-from fas_lib.experiments import FUSIONS_III, SCALE_GROUPS
+from fas_lib.studies.tables import FUSIONS_III, SCALE_GROUPS
+from fas_lib.training.config import CONFIG_DIR, Experiment, load_experiment
 
-#: MS-FANS's experiment files (STASN, MM-FAS and ADSN's are fas_lib.methods', tested there)
+#: MS-FANS's experiment files (STASN, MM-FAS and ADSN's are fas_lib.training.methods', tested there)
 SHIPPED = sorted(p for p in CONFIG_DIR.glob("*.yaml") if not is_method_file(p))
 
 

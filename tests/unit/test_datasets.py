@@ -1,4 +1,5 @@
-"""Tests of fas_lib.datasets on miniature fakes in the real layouts (tests/fakes.py; tiny files).
+"""Tests of fas_lib.data.datasets on miniature fakes in the real layouts (tests/fakes.py; tiny
+files).
 
 Expected counts are worked out by hand from the fake's size in each test's comment.
 """
@@ -12,7 +13,7 @@ import cv2
 import pandas as pd
 import pytest
 
-from fas_lib.datasets import (
+from fas_lib.data.datasets import (
     DATASETS,
     DatasetLayoutError,
     load_protocol,
@@ -22,8 +23,8 @@ from fas_lib.datasets import (
     read_face_locations,
     read_list_file,
 )
-from fas_lib.datasets.nuaa import dev_subjects
-from fas_lib.protocol import ProtocolError, validate, write_protocol
+from fas_lib.data.datasets.nuaa import dev_subjects
+from fas_lib.data.protocol import ProtocolError, validate, write_protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402
@@ -222,7 +223,7 @@ def test_oulu_protocol_1_unseen_session(oulu):
     assert set(sessions[res.table["split"] != "test"]) == {"1", "2"}
     assert set(sessions[res.table["split"] == "test"]) == {"3"}
     assert sorted(res.table.groupby("split")["subject"].first()) == ["1", "21", "36"]
-    t = res.table  # the capture factors, for fas_lib.shift
+    t = res.table  # the capture factors, for fas_lib.data.shift
     assert (t["session"] == "session" + sessions).all()
     assert set(t["camera"]) == {f"phone{p}" for p in range(1, 7)}
     assert set(t.loc[t.label == 0, "instrument"]) == {"print1", "print2", "replay1", "replay2"}

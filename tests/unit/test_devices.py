@@ -1,4 +1,5 @@
-"""Unit tests of fas_lib.devices: mixed precision, and DDP training in 2 CPU processes (gloo).
+"""Unit tests of fas_lib.training.devices: mixed precision, and DDP training in 2 CPU processes
+(gloo).
 
 Fixtures are tiny: :class:`test_train.TinyCache` (in memory) and the ``reference`` crop cache of
 tests/conftest.py (6 training frames of a tiny SynthSpoof), on which 2 processes started with
@@ -21,13 +22,13 @@ import torch.multiprocessing as mp
 from test_train import TinyCache
 from torch import nn
 
-import fas_lib.train
-from fas_lib import devices
-from fas_lib.cache import open_cache
-from fas_lib.config import ExperimentConfig, scale_indices
+import fas_lib.training.frames
+from fas_lib.cache.reader import open_cache
 from fas_lib.models import MultiScaleNet
-from fas_lib.runs import run_dir
-from fas_lib.train import run_experiment
+from fas_lib.training import devices
+from fas_lib.training.config import ExperimentConfig, scale_indices
+from fas_lib.training.frames import run_experiment
+from fas_lib.training.runs import run_dir
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -71,8 +72,8 @@ def test_global_batches_are_the_single_process_batches():
     c = cfg(batch_size=8)
     idx = scale_indices(cache, c.scales)
     for epoch in (0, 1):
-        rows = [r.tolist() for _, _, r in fas_lib.train._epoch_loader(cache, idx, c, epoch)]
-        seed = fas_lib.config.epoch_seed(c.seed, epoch)
+        rows = [r.tolist() for _, _, r in fas_lib.training.frames._epoch_loader(cache, idx, c, epoch)]
+        seed = fas_lib.training.config.epoch_seed(c.seed, epoch)
         assert devices.global_batches(20, 8, seed) == rows
 
 
@@ -127,7 +128,7 @@ def ddp_worker(rank: int, world: int, port: int, cache_path: str, out: str) -> N
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    fas_lib.train.build_model = batch_free_model
+    fas_lib.training.frames.build_model = batch_free_model
     cache = open_cache(cache_path)
     try:
         first = run_experiment(cfg(), out, cache=cache, progress=False, stop_after_epoch=1)
@@ -146,7 +147,7 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_two_gloo_processes_equal_one_process(reference, tmp_path, monkeypatch):
-    monkeypatch.setattr(fas_lib.train, "build_model", batch_free_model)
+    monkeypatch.setattr(fas_lib.training.frames, "build_model", batch_free_model)
     one = run_experiment(cfg(), tmp_path / "one", cache=reference, progress=False)
     two = tmp_path / "two"
     mp.spawn(ddp_worker, args=(2, free_port(), str(reference.path), str(two)), nprocs=2)

@@ -1,4 +1,4 @@
-"""Tests of fas_lib.engine, the one training loop, and of what it gives every method:
+"""Tests of fas_lib.training.engine, the one training loop, and of what it gives every method:
 resume equal to an uninterrupted run, dev selection, warm starts (``init_from``) and mixed
 precision for STASN / MS-FANS on clips and for MM-FAS / ADSN (the frame engine's own are in
 test_train.py). Tiny models and the suites' fake caches; about 20 s on one thread."""
@@ -15,13 +15,16 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.*
-from fas_lib import devices, engine  # noqa: E402
-from fas_lib.cache import open_cache  # noqa: E402
-from fas_lib.clip_inputs import ClipConfig, ClipSource  # noqa: E402
-from fas_lib.clip_train import load_clip_run, run_clip_experiment, score_clips  # noqa: E402
-from fas_lib.clips import clip_set  # noqa: E402
-from fas_lib.mm_train import MMRunConfig, load_mm_run, load_splits, score_mm, train_mm  # noqa: E402
-from fas_lib.runs import BEST, CHECKPOINT  # noqa: E402
+from fas_lib.cache.clips import clip_set  # noqa: E402
+from fas_lib.cache.reader import open_cache  # noqa: E402
+from fas_lib.training import (
+    devices,  # noqa: E402
+    engine,
+)
+from fas_lib.training.clip_inputs import ClipConfig, ClipSource  # noqa: E402
+from fas_lib.training.clips import load_clip_run, run_clip_experiment, score_clips  # noqa: E402
+from fas_lib.training.multimodal import MMRunConfig, load_mm_run, load_splits, score_mm, train_mm  # noqa: E402
+from fas_lib.training.runs import BEST, CHECKPOINT  # noqa: E402
 from tests.clip_fakes import write_clip_cache  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -153,7 +156,7 @@ def _scripted_dev(monkeypatch, module: str, eers=(0.2, 0.1, 0.3)) -> None:
 
 
 def test_clip_run_selects_on_dev(clip_data, tmp_path, monkeypatch):
-    _scripted_dev(monkeypatch, "clip_train")
+    _scripted_dev(monkeypatch, "training.clips")
     res = run_clip_experiment(_clip(select_on_dev=True), clip_data, tmp_path, progress=False)
     assert [h["dev_eer"] for h in res["history"]] == [0.2, 0.1, 0.3]
     assert res["selection"]["epoch"] == 2
@@ -210,7 +213,7 @@ def _mm(**kw) -> MMRunConfig:
 
 @pytest.mark.parametrize("model", ["mmfas", "adsn"])
 def test_mm_run_selects_on_dev(modality_cache, mm_data, tmp_path, model, monkeypatch):
-    _scripted_dev(monkeypatch, "mm_train")
+    _scripted_dev(monkeypatch, "training.multimodal")
     cfg = _mm(model=model, select_on_dev=True)
     res = train_mm(cfg, modality_cache, tmp_path, progress=False, data=mm_data)
     assert res["selection"]["epoch"] == 2
@@ -261,8 +264,8 @@ def _batch_free(model: nn.Module) -> nn.Module:
 
 
 def _patch_batch_free() -> None:
-    import fas_lib.clip_train as ct
-    import fas_lib.mm_train as mt
+    import fas_lib.training.clips as ct
+    import fas_lib.training.multimodal as mt
 
     build_clip, build_mm = ct.build_clip_model, mt.build_mm
     ct.build_clip_model = lambda cfg: _batch_free(build_clip(cfg))
@@ -326,8 +329,8 @@ def test_two_gloo_processes_equal_one_process(two_caches, tmp_path, monkeypatch,
 
     import torch.multiprocessing as mp
 
-    import fas_lib.clip_train as ct
-    import fas_lib.mm_train as mt
+    import fas_lib.training.clips as ct
+    import fas_lib.training.multimodal as mt
 
     monkeypatch.setattr(ct, "build_clip_model", ct.build_clip_model)  # restored afterwards
     monkeypatch.setattr(mt, "build_mm", mt.build_mm)

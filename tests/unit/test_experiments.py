@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.experiments (Table II / III drivers, LBP baseline) on a tiny cache.
+"""Unit tests of fas_lib.studies.tables (Table II / III drivers, LBP baseline) on a tiny cache.
 
 Uses :class:`test_train.TinyCache` (3 cached scales, 44 random 128 x 128 frames) and 1-epoch
 CNN_S runs on one CPU thread.
@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from test_train import TinyCache
 
-import fas_lib.experiments as ex
-from fas_lib.config import ExperimentConfig
-from fas_lib.runs import run_dir
+import fas_lib.studies.tables as ex
+from fas_lib.training.config import ExperimentConfig
+from fas_lib.training.runs import run_dir
 
 FAST = dict(epochs=1, batch_size=8, lr=0.01, milestones=(), device="cpu")
 
@@ -116,7 +116,7 @@ def test_lbp_baseline_rows_and_files(cache, tmp_path):
 def test_tables_train_the_runs_their_experiment_files_list(cache, tmp_path, monkeypatch):
     # table_ii / table_iii build their runs from configs/table_ii.yaml / table_iii.yaml; an
     # edited file (here: a copy with another backbone and preset) changes what they train.
-    from fas_lib.config import load_experiment
+    from fas_lib.training.config import load_experiment
 
     seen = []
 

@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.export and ``fas export``: ONNX Runtime against PyTorch, metadata.
+"""Unit tests of fas_lib.apps.export and ``fas export``: ONNX Runtime against PyTorch, metadata.
 
 Fixture: ``tiny_run`` of tests/conftest.py (MS-FANS trained 3 epochs on the tiny SynthSpoof
 ``reference`` cache); its test crops are the parity set.
@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from fas_lib.cli import main
-from fas_lib.config import scale_indices
-from fas_lib.export import (
+from fas_lib.apps.cli import main
+from fas_lib.apps.export import (
     ScoringModel,
     export_onnx,
     onnx_scores,
@@ -22,10 +21,11 @@ from fas_lib.export import (
     read_metadata,
     threshold_of,
 )
-from fas_lib.io import read_image
-from fas_lib.loader import centre_input, load_split_tensors
-from fas_lib.predict import Predictor, portrait_files, run_threshold
-from fas_lib.runs import load_run
+from fas_lib.apps.predict import Predictor, portrait_files, run_threshold
+from fas_lib.cache.loader import centre_input, load_split_tensors
+from fas_lib.data.io import read_image
+from fas_lib.training.config import scale_indices
+from fas_lib.training.runs import load_run
 
 pytestmark = pytest.mark.usefixtures("one_thread", "private_data_dir")
 
@@ -70,7 +70,7 @@ def test_metadata_describes_inputs_preprocessing_and_threshold(onnx_file, tiny_r
     assert "float32 (batch, 3, 3, 112, 112)" in meta["fas_lib.input"]
     assert "x / 127.5 - 1" in meta["fas_lib.preprocessing"]
     assert "dlib" in meta["fas_lib.preprocessing"] and meta["fas_lib.crop_size"] == "128"
-    assert json.loads(meta["fas_lib.config"])["fusion"] == "msfans"
+    assert json.loads(meta["fas_lib.training.config"])["fusion"] == "msfans"
     assert threshold_of(onnx_file) == run_threshold(tiny_run)
     import onnx
 

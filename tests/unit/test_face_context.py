@@ -1,5 +1,5 @@
-"""Unit tests of fas_lib.face_context: face-only and context-only crops, their cache view and
-the study that trains one network per scale and part (on the session's tiny SynthSpoof cache,
+"""Unit tests of fas_lib.studies.face_context: face-only and context-only crops, their cache view
+and the study that trains one network per scale and part (on the session's tiny SynthSpoof cache,
 3 x 10 tiny epochs, a few seconds)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib.face_context import (
+from fas_lib.studies.face_context import (
     GREY,
     MaskedCropCache,
     face_context_study,
@@ -16,7 +16,7 @@ from fas_lib.face_context import (
     face_side,
     mask_crops,
 )
-from fas_lib.runs import data_key
+from fas_lib.training.runs import data_key
 
 pytestmark = pytest.mark.usefixtures("one_thread", "private_data_dir")
 

@@ -1,6 +1,6 @@
-"""Unit tests of fas_lib.models.face_recognition: the PyTorch port of dlib's face-recognition
-ResNet against dlib's own descriptors on the course's two portraits, its shapes, and clear
-errors for a missing or corrupt ``.dat`` file.
+"""Unit tests of fas_lib.models.pretrained.face_recognition: the PyTorch port of dlib's
+face-recognition ResNet against dlib's own descriptors on the course's two portraits, its shapes,
+and clear errors for a missing or corrupt ``.dat`` file.
 
 The network's input is dlib's own chip (``dlib.get_face_chip(img, shape, 150, 0.25)``, the cut
 ``compute_face_descriptor`` makes), so the comparison isolates the network. About 4 s on one
@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-from fas_lib.align import ModelFilesNotFound, load_detector, load_shape_predictor
 from fas_lib.models import (
     DESCRIPTOR_DIM,
     FEATURE_NAMES,
@@ -27,6 +26,7 @@ from fas_lib.models import (
     load_face_recognition_net,
     read_dlib_net,
 )
+from fas_lib.preprocess.align import ModelFilesNotFound, load_detector, load_shape_predictor
 from fas_lib.synthspoof.sources import portrait_files
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -1,8 +1,9 @@
-"""fas_lib.generalise: runs under shift protocols, fold means, the targets, SynthSpoof -> real,
-the generator-variant study.
+"""fas_lib.studies.generalise: runs under shift protocols, fold means, the targets, SynthSpoof ->
+real, the generator-variant study.
 
 The data are ``three_session_cache`` (``tests/conftest.py``: a 3-subject, 3-session SynthSpoof
-cut at scales 1.0 and 1.5, shared with ``test_recipes.py``); runs are smoke runs (one epoch). The variant study generates two one-session variants of its own (320 x 240).
+cut at scales 1.0 and 1.5, shared with ``test_recipes.py``); runs are smoke runs (one epoch). The
+variant study generates two one-session variants of its own (320 x 240).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib import generalise, shift
+from fas_lib.cache import views
+from fas_lib.studies import generalise
 from fas_lib.synthspoof import SynthConfig
 
 pytestmark = pytest.mark.usefixtures("private_data_dir", "one_thread")
@@ -84,7 +86,7 @@ def test_fold_means_and_targets():
 
 
 def test_transfer_study_three_ways(cache, tmp_path):
-    real = shift.protocol_view(cache, "p1")  # a stand-in for a real dataset's cache
+    real = views.protocol_view(cache, "p1")  # a stand-in for a real dataset's cache
     df = generalise.transfer_study(cache, real, 1.0, (1.0, 1.5), recipe="robust",
                                    lbp_recipes=("grid_gray",), lbp_scales=(1.0,),
                                    out_root=tmp_path, smoke=True)

@@ -1,4 +1,5 @@
-"""fas_lib.geometry: point conversions, the similarity fit, crop matrices, padding, boxes.
+"""fas_lib.preprocess.geometry: point conversions, the similarity fit, crop matrices, padding,
+boxes.
 
 Pure numpy / OpenCV on synthetic points; no dlib and no image.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fas_lib.geometry import (
+from fas_lib.preprocess.geometry import (
     TEMPLATE_5,
     TEMPLATE_PAPER5,
     box_in_crop,

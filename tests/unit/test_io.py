@@ -1,4 +1,4 @@
-"""fas_lib.io: images, videos and frame folders in, RGB uint8 out, one clear MediaError for
+"""fas_lib.data.io: images, videos and frame folders in, RGB uint8 out, one clear MediaError for
 every bad file.
 
 Every file here is written into ``tmp_path`` and is tiny (64 x 48 pixels, at most 12 frames).
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fas_lib.io import (
+from fas_lib.data.io import (
     DEFAULT_FPS,
     MediaError,
     frame_count,
@@ -223,7 +223,7 @@ class _LyingCapture:
 @pytest.mark.parametrize("header_count", [20, 0, -1])
 def test_wrong_header_frame_count_still_gives_evenly_spaced_frames(video, monkeypatch,
                                                                    header_count):
-    import fas_lib.io as fio
+    import fas_lib.data.io as fio
 
     real = fio._open_video
     monkeypatch.setattr(fio, "_open_video", lambda p: _LyingCapture(real(p), header_count))

@@ -1,4 +1,4 @@
-"""fas_lib.lbp: feature shapes, normalisation, a separable toy problem, determinism."""
+"""fas_lib.baselines.lbp: feature shapes, normalisation, a separable toy problem, determinism."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from fas_lib import lbp
-from fas_lib.metrics import eer
+from fas_lib.baselines import lbp
+from fas_lib.evaluation.metrics import eer
 
 
 def _crops(n: int, noise: float, seed: int, size: int = 64) -> np.ndarray:

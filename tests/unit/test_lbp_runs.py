@@ -1,5 +1,5 @@
-"""fas_lib.lbp_runs and the options of experiments.lbp_baseline: the issue's grid recipe checked
-against an independent implementation, the defaults unchanged, kernels, bad options.
+"""fas_lib.baselines.lbp_runs and the options of experiments.lbp_baseline: the issue's grid recipe
+checked against an independent implementation, the defaults unchanged, kernels, bad options.
 
 Fixture: :class:`TextureCache`, a :class:`test_train.TinyCache` (3 scales, 48 train / 24 dev /
 24 test frames) whose crops are smooth random textures with pixel noise; attacks add faint
@@ -23,10 +23,10 @@ from skimage.feature import local_binary_pattern
 from sklearn.svm import LinearSVC
 from test_train import TinyCache
 
-import fas_lib.experiments as ex
-from fas_lib.lbp import lbp_recipe
-from fas_lib.lbp_runs import LBP_OPTION_DEFAULTS, crop_features
-from fas_lib.metrics import eer
+import fas_lib.studies.tables as ex
+from fas_lib.baselines.lbp import lbp_recipe
+from fas_lib.baselines.lbp_runs import LBP_OPTION_DEFAULTS, crop_features
+from fas_lib.evaluation.metrics import eer
 
 SIZE = 112  # lbp_baseline's default centre crop
 
@@ -57,8 +57,8 @@ def cache() -> TextureCache:
 def grid_gray_lbp(crop: np.ndarray) -> np.ndarray:
     """The issue's recipe, written out: grey 64 x 64, uniform LBP (P=8, R=1), 3 x 3 grid.
 
-    Two conventions are the library's (``fas_lib.lbp``, documented there): the grey image is
-    scikit-image's ``rgb2gray`` rounded to 8 bits, and the one-pixel border, whose neighbours
+    Two conventions are the library's (``fas_lib.baselines.lbp``, documented there): the grey image
+    is scikit-image's ``rgb2gray`` rounded to 8 bits, and the one-pixel border, whose neighbours
     scikit-image would take from a zero padding, is dropped before the grid is cut.
     """
     small = cv2.resize(crop, (64, 64), interpolation=cv2.INTER_AREA)

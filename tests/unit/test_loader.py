@@ -1,4 +1,4 @@
-"""Tests of fas_lib.loader on a tiny in-memory stand-in of a crop cache (random uint8 crops).
+"""Tests of fas_lib.cache.loader on a tiny in-memory stand-in of a crop cache (random uint8 crops).
 
 The memory-mapped path (a real CropCache) is tested in test_cache.py.
 """
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from fas_lib.loader import CropDataset, load_split_tensors, to_float
+from fas_lib.cache.loader import CropDataset, load_split_tensors, to_float
 
 
 class ArrayCache:

@@ -1,4 +1,4 @@
-"""Tests of fas_lib.methods: STASN, MM-FAS and ADSN experiment files (configs/stasn.yaml,
+"""Tests of fas_lib.training.methods: STASN, MM-FAS and ADSN experiment files (configs/stasn.yaml,
 mmfas.yaml, adsn.yaml) and `fas train --config` on them. The shipped files are checked
 against the notebooks' own configs; two tiny files train end to end through the CLI on the
 smoke-sized data (about 30 s on one thread)."""
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from fas_lib import cli, methods
-from fas_lib.clip_inputs import ClipConfig
-from fas_lib.config import CONFIG_DIR
-from fas_lib.mm_study import StudyPlan, study_runs
-from fas_lib.video_study import stasn_grid
+from fas_lib.apps import cli
+from fas_lib.studies.multimodal import StudyPlan, study_runs
+from fas_lib.studies.video import stasn_grid
+from fas_lib.training import methods
+from fas_lib.training.clip_inputs import ClipConfig
+from fas_lib.training.config import CONFIG_DIR
 
 pytestmark = pytest.mark.usefixtures("one_thread", "private_data_dir")
 

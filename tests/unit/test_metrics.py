@@ -1,4 +1,4 @@
-"""Hand-computed checks of fas_lib.metrics (labels 1 = bona fide; accept when score >= t)."""
+"""Hand-computed checks of fas_lib.evaluation.metrics (labels 1 = bona fide; accept when score >= t)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from fas_lib import metrics as m
+from fas_lib.evaluation import metrics as m
 
 
 def test_roc_far_frr_by_hand() -> None:
@@ -162,7 +162,7 @@ def test_oulu_apcer_is_max_over_attack_kinds_not_instruments() -> None:
 
 
 def test_oulu_adapter_attack_types_map_to_two_kinds() -> None:
-    from fas_lib.datasets import oulu_npu
+    from fas_lib.data.datasets import oulu_npu
 
     attacks = [t for t in oulu_npu.ATTACK_TYPES.values() if t != "live"]
     assert {m.PAI_SPECIES[t] for t in attacks} == {"print", "replay"}
@@ -311,7 +311,7 @@ def test_bootstrap_eers_draws_one_resample_for_every_column():
     """Every column is scored on the same resamples, whatever the other columns: a column's
     replicate EERs are the same alone or beside others, and two columns give
     paired_bootstrap_eer's difference draw for draw."""
-    from fas_lib.metrics import bootstrap_eers, eer, paired_bootstrap_eer
+    from fas_lib.evaluation.metrics import bootstrap_eers, eer, paired_bootstrap_eer
 
     rng = np.random.default_rng(3)
     labels = np.array([1, 0, 0] * 12)

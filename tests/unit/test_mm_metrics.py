@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.mm_metrics against hand-computed values on small score tables."""
+"""Unit tests of fas_lib.evaluation.mm_metrics against hand-computed values on small score tables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib.mm_metrics import (
+from fas_lib.evaluation.mm_metrics import (
     eer_per_attack_type,
     mm_report,
     paired_differences,

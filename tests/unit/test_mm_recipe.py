@@ -1,8 +1,8 @@
-"""Unit tests of fas_lib.mm_recipe (MM-FAS's training recipe from the authors' code) and of its
-use by fas_lib.mm_train and fas_lib.mm_study: unchanged run folders of existing configs, bad
-values, the cosine rate, the augmentation (modalities aligned, photometric steps on RGB only,
-seeded per sample), flip TTA, the ``paper`` recipe trained and resumed at tiny size, and the
-fold ensemble's seeds per fold. On the fabricated modality cache of ``tests/fakes.py``
+"""Unit tests of fas_lib.training.mm_recipe (MM-FAS's training recipe from the authors' code) and of
+its use by fas_lib.training.multimodal and fas_lib.studies.multimodal: unchanged run folders of
+existing configs, bad values, the cosine rate, the augmentation (modalities aligned, photometric
+steps on RGB only, seeded per sample), flip TTA, the ``paper`` recipe trained and resumed at tiny
+size, and the fold ensemble's seeds per fold. On the fabricated modality cache of ``tests/fakes.py``
 (24 frames per split, 48 x 48). About 15 s on one thread."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 import torch
 
-from fas_lib.mm_recipe import (
+from fas_lib.studies.multimodal import Study, StudyPlan, fold_runs, run_study, study_runs
+from fas_lib.training.mm_recipe import (
     MM_RECIPES,
     UNHASHED_DEFAULTS,
     PaperAugment,
@@ -24,8 +25,7 @@ from fas_lib.mm_recipe import (
     epoch_lr,
     flip_tta,
 )
-from fas_lib.mm_study import Study, StudyPlan, fold_runs, run_study, study_runs
-from fas_lib.mm_train import (
+from fas_lib.training.multimodal import (
     MMRunConfig,
     build_mm,
     load_mm_run,
@@ -34,7 +34,7 @@ from fas_lib.mm_train import (
     score_mm,
     train_mm,
 )
-from fas_lib.runs import CHECKPOINT, config_hash
+from fas_lib.training.runs import CHECKPOINT, config_hash
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,5 +1,5 @@
-"""Unit tests of fas_lib.mm_study on the fabricated modality cache of ``tests/fakes.py``: the
-study's runs, the ensemble's averaged scores, the unseen-attack rows, the tables, the summary
+"""Unit tests of fas_lib.studies.multimodal on the fabricated modality cache of ``tests/fakes.py``:
+the study's runs, the ensemble's averaged scores, the unseen-attack rows, the tables, the summary
 and ADSN's attention samples (every run one epoch at 48 x 48; the face-recognition rows at
 56 x 56 in their own test). About 15 s on one thread."""
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib.mm_study import (
+from fas_lib.studies.multimodal import (
     DIFFERENCES,
     GROUPS,
     StudyPlan,
@@ -21,7 +21,7 @@ from fas_lib.mm_study import (
     run_study,
     study_runs,
 )
-from fas_lib.mm_train import load_splits
+from fas_lib.training.multimodal import load_splits
 from tests import fakes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -166,7 +166,7 @@ def test_attention_samples(study, cache):
 def test_face_recognition_rows_train(cache, tmp_path):
     plan = StudyPlan(input_size=56, epochs=1, batch_size=8, fold_types=())
     runs = study_runs(plan)
-    from fas_lib.mm_train import train_mm
+    from fas_lib.training.multimodal import train_mm
 
     for name in FR:
         res = train_mm(runs[name], cache, tmp_path / name, progress=False)
@@ -174,8 +174,8 @@ def test_face_recognition_rows_train(cache, tmp_path):
 
 
 def test_missing_sensor_keeps_the_deployed_threshold(study, cache):
-    from fas_lib.mm_study import missing_sensor
-    from fas_lib.mm_train import SplitData
+    from fas_lib.studies.multimodal import missing_sensor
+    from fas_lib.training.multimodal import SplitData
 
     run = study.folders["mmfas"]
     cfg = study.results["mmfas"]["config"]

@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.mm_train on a fabricated crop cache with depth and NIR crops
+"""Unit tests of fas_lib.training.multimodal on a fabricated crop cache with depth and NIR crops
 (``tests/fakes.py``: ``build_modality_cache``; 24 frames per split): configs, loading, a few
 epochs of MM-FAS and ADSN, resume giving identical scores, the fold's excluded attack types,
 the "without BCE" scores, reading a run back. About 10 s on one thread."""
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from fas_lib.mm_train import (
+from fas_lib.training.multimodal import (
     MMRunConfig,
     build_mm,
     load_mm_run,
@@ -21,7 +21,7 @@ from fas_lib.mm_train import (
     score_mm,
     train_mm,
 )
-from fas_lib.runs import CHECKPOINT
+from fas_lib.training.runs import CHECKPOINT
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -86,7 +86,7 @@ def test_run_dir_follows_the_models_resolved_config(monkeypatch, tmp_path):
     # although the run's own fields are unchanged
     import dataclasses
 
-    import fas_lib.mm_config as mt
+    import fas_lib.training.mm_config as mt
 
     a = MMRunConfig("adsn", options={"input_size": 64}, name="adsn")
     before = mm_run_dir(a, tmp_path)

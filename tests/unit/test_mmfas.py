@@ -1,4 +1,5 @@
-"""Unit tests of fas_lib.models.mmfas (MM-FAS, Parkin & Grinchuk) and fas_lib.models.mm_blocks.
+"""Unit tests of fas_lib.models.mmfas.model (MM-FAS, Parkin & Grinchuk) and
+fas_lib.models.mmfas.blocks.
 
 Parameter counts and FLOPs are recomputed here from the architecture's layer sizes (closed
 forms below) and compared with the modules; the aggregation block is checked on a hand-built
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fas_lib.core.utils import set_seed
 from fas_lib.models import (
     MMFAS,
     MMFAS_PRESETS,
@@ -23,7 +25,6 @@ from fas_lib.models import (
     describe_mmfas,
     mmfas_dummy_input,
 )
-from fas_lib.utils import set_seed
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

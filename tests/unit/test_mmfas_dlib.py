@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from fas_lib.core.utils import set_seed
 from fas_lib.models import (
     MMFAS,
     TRUNK_WIDTHS,
@@ -22,7 +23,6 @@ from fas_lib.models import (
     load_face_recognition_net,
     mmfas_dummy_input,
 )
-from fas_lib.utils import set_seed
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

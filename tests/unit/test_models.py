@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from fas_lib import LIVE
+from fas_lib.core.utils import set_seed
 from fas_lib.models import (
     FUSIONS,
     PAPER_TABLE_IV_FLOPS,
@@ -24,7 +25,6 @@ from fas_lib.models import (
     msfans_loss,
     scores_from_logits,
 )
-from fas_lib.utils import set_seed
 
 S = 112  # Table I input side
 
@@ -269,7 +269,6 @@ def test_paper_convention_reproduces_table_iv_within_two_percent():
     # Table IV: 3 scales, 112 x 112, padding 0. Convolutions at 2 FLOPs per multiply-add, FC at 1:
     # CNN_S 3 * (2 * (55*55*48*27 + 13*13*96*432) + 3456*1024) = 0.0762 G (paper 0.075 G)
     from fas_lib import models
-
     hand_s = 3 * (2 * (55 * 55 * 48 * 27 + 13 * 13 * 96 * 432) + 3456 * 1024)
     assert models.paper_convention_flops("cnn_s", 3) == hand_s
     for backbone, paper in PAPER_TABLE_IV_FLOPS.items():

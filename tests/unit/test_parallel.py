@@ -1,4 +1,4 @@
-"""Tests of fas_lib.parallel: results with their job index, the same with 1 or 2 workers, and a
+"""Tests of fas_lib.core.parallel: results with their job index, the same with 1 or 2 workers, and a
 broken pool finished in this process after one warning."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from fas_lib.parallel import THREAD_ENV_VARS, pool_map, single_threaded_children
+from fas_lib.core.parallel import THREAD_ENV_VARS, pool_map, single_threaded_children
 
 
 def test_results_come_back_with_their_index_for_any_number_of_workers():

@@ -1,4 +1,4 @@
-"""Tests of fas_lib.plots helpers used by notebooks 00-02 (tiny synthetic images, Agg backend)."""
+"""Tests of fas_lib.viz.plots helpers used by notebooks 00-02 (tiny synthetic images, Agg backend)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from fas_lib import plots  # noqa: E402
+from fas_lib.viz import plots  # noqa: E402
 
 SCALES = (0.9, 1.0, 1.5)
 

@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.predict, fas_lib.predict_show and ``fas predict``.
+"""Unit tests of fas_lib.apps.predict, fas_lib.apps.predict_show and ``fas predict``.
 
 Fixtures are tiny: the SynthSpoof ``synth`` of tests/conftest.py, its ``reference`` crop cache
 and ``tiny_run`` (MS-FANS trained 3 epochs on it); the two course portraits; a corrupt file.
@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib.cli import main
-from fas_lib.config import scale_indices
-from fas_lib.io import iter_frames, read_image
-from fas_lib.loader import CropDataset, centre_input
-from fas_lib.predict import Predictor, media_files, portrait_files, run_threshold
-from fas_lib.predict_show import FrameSaver, format_report
+from fas_lib.apps.cli import main
+from fas_lib.apps.predict import Predictor, media_files, portrait_files, run_threshold
+from fas_lib.apps.predict_show import FrameSaver, format_report
+from fas_lib.cache.loader import CropDataset, centre_input
+from fas_lib.data.io import iter_frames, read_image
+from fas_lib.training.config import scale_indices
 
 pytestmark = pytest.mark.usefixtures("one_thread", "private_data_dir")
 
@@ -133,7 +133,7 @@ def test_camera_reads_a_video_file_or_a_capture(predictor, synth, monkeypatch):
         def release(self):
             pass
 
-    monkeypatch.setattr("fas_lib.predict.cv2.VideoCapture", FakeCapture)
+    monkeypatch.setattr("fas_lib.apps.predict.cv2.VideoCapture", FakeCapture)
     report = predictor.predict_camera(0, max_frames=10)
     assert report.media[0].source == "camera:0" and report.media[0].n_frames == len(frames)
 

@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.synthspoof.realism (identity diversity) and fas_lib.synthspoof.cues
+"""Unit tests of fas_lib.studies.realism (identity diversity) and fas_lib.studies.cues
 (hand-crafted cue strength per crop scale, training-frame errors of a run).
 
 Fixtures are tiny on purpose: two synthetic subjects (one per source portrait), a fake crop
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib.cache import open_cache
-from fas_lib.synthspoof import cues, realism
+from fas_lib.cache.reader import open_cache
+from fas_lib.studies import cues, realism
 
 pytestmark = pytest.mark.usefixtures("one_thread", "private_data_dir")
 
@@ -28,8 +28,8 @@ pytestmark = pytest.mark.usefixtures("one_thread", "private_data_dir")
 
 @pytest.fixture(scope="module")
 def dlib_models():
-    from fas_lib.align import load_shape_predictor
-    from fas_lib.models.face_recognition import load_face_recognition_net
+    from fas_lib.models.pretrained.face_recognition import load_face_recognition_net
+    from fas_lib.preprocess.align import load_shape_predictor
 
     return load_shape_predictor("5"), load_face_recognition_net()
 
@@ -275,8 +275,8 @@ def test_strength_table_and_figure(fake_cues):
 
 @pytest.fixture(scope="module")
 def single_scale_run(reference, tmp_path_factory):
-    from fas_lib.config import ExperimentConfig
-    from fas_lib.train import run_experiment
+    from fas_lib.training.config import ExperimentConfig
+    from fas_lib.training.frames import run_experiment
 
     out = tmp_path_factory.mktemp("single_run") / "run"
     cfg = ExperimentConfig(fusion="single", scales=(1.1,), epochs=1, batch_size=4, lr=1e-3,

@@ -1,4 +1,5 @@
-"""fas_lib.recipes: the ablation of the ``robust`` recipe (runs, per-recipe summary, effects).
+"""fas_lib.studies.recipes: the ablation of the ``robust`` recipe (runs, per-recipe summary,
+effects).
 
 The data are ``three_session_cache`` (``tests/conftest.py``: a 3-subject, 3-session SynthSpoof
 shared with ``test_generalise.py``); runs are smoke runs at scale 1.0.
@@ -13,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib import recipes
-from fas_lib.augment import AUGMENTS, CAPTURE, PHOTOMETRIC
-from fas_lib.config import ExperimentConfig
+from fas_lib.preprocess.augment import AUGMENTS, CAPTURE, PHOTOMETRIC
+from fas_lib.studies import recipes
+from fas_lib.training.config import ExperimentConfig
 
 pytestmark = pytest.mark.usefixtures("private_data_dir", "one_thread")
 

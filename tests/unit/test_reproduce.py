@@ -1,4 +1,4 @@
-"""fas_lib.reproduce and ``fas reproduce``: the paper's tables on a dataset, one report.
+"""fas_lib.studies.reproduce and ``fas reproduce``: the paper's tables on a dataset, one report.
 
 The end-to-end test runs the command on the Replay-Attack frame-folder fake of tests/fakes.py
 (12 folders of 3 face frames, read through the ``csv`` adapter), 2 frames per video, three
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from fas_lib import experiments, paper
-from fas_lib.cli import main
-from fas_lib.reproduce import DEFAULT_TABLES, plan_tables
+from fas_lib.apps.cli import main
+from fas_lib.evaluation import paper
+from fas_lib.studies import tables as experiments
+from fas_lib.studies.reproduce import DEFAULT_TABLES, plan_tables
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402

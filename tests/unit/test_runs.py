@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.runs: run folder names, checkpoints, reading a run back."""
+"""Unit tests of fas_lib.training.runs: run folder names, checkpoints, reading a run back."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from test_train import TinyCache
 
-from fas_lib.config import ExperimentConfig
-from fas_lib.runs import (
+from fas_lib.training.config import ExperimentConfig
+from fas_lib.training.runs import (
     CHECKPOINT,
     data_key,
     load_checkpoint,
@@ -57,7 +57,7 @@ def test_checkpoint_on_a_full_disk_is_one_clear_error(tmp_path, monkeypatch):
     import shutil
     from collections import namedtuple
 
-    from fas_lib import runs
+    from fas_lib.training import runs
     save_checkpoint(tmp_path / CHECKPOINT, {"epoch": 1})
 
     def full_disk_save(state, f):

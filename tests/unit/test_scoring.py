@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.scoring: the scores table, metric wiring, notebook 05's features.
+"""Unit tests of fas_lib.training.scoring: the scores table, metric wiring, notebook 05's features.
 
 Uses :class:`test_train.TinyCache` and 1-2 epoch CNN_S runs on one CPU thread.
 """
@@ -10,17 +10,16 @@ import pandas as pd
 import pytest
 from test_train import SCALES3, TinyCache, cfg, scores_of
 
-from fas_lib import metrics
-from fas_lib.runs import evaluate_run, extract_run_features, load_run
-from fas_lib.scoring import (
+from fas_lib.evaluation import metrics
+from fas_lib.evaluation.scores import (
     evaluate_scores,
-    extract_scale_features,
     read_scores,
-    rescore,
     scores_table,
     write_scores,
 )
-from fas_lib.train import run_experiment
+from fas_lib.training.frames import run_experiment
+from fas_lib.training.runs import evaluate_run, extract_run_features, load_run
+from fas_lib.training.scoring import extract_scale_features, rescore
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -66,7 +65,7 @@ def test_features_once_then_hand_set_weights(cache, tmp_path):
     model, c = load_run(tmp_path)
     feats = extract_scale_features((model, c), "test", cache=cache, progress=False)
     assert tuple(feats.features.shape[:2]) == (12, 3) and feats.scales == SCALES3
-    # the run-folder variant lives in fas_lib.runs (runs imports scoring, not the reverse)
+    # the run-folder variant lives in fas_lib.training.runs (runs imports scoring, not the reverse)
     again = extract_run_features(tmp_path, "test", cache=cache, progress=False)
     np.testing.assert_array_equal(again.features.numpy(), feats.features.numpy())
     with pytest.raises(TypeError, match="extract_run_features"):
@@ -93,9 +92,9 @@ def test_no_dev_split_fixes_the_threshold_on_test_and_reports_no_dev_metrics(tmp
     # name (which made notebook 06 "pick the best scale on dev" on test).
     import math
 
-    from fas_lib.datasets import load_protocol
-    from fas_lib.experiments import summarise
-    from fas_lib.scoring import evaluate_scores
+    from fas_lib.data.datasets import load_protocol
+    from fas_lib.evaluation.scores import evaluate_scores
+    from fas_lib.studies.tables import summarise
     from tests import fakes
 
     fake = fakes.build_casia_fasd(tmp_path / "CASIA", n_train=2, n_test=2, faces=False)

@@ -1,4 +1,4 @@
-"""Shift protocols (fas_lib.shift) on SynthSpoof's capture factors, and the protocol view.
+"""Shift protocols (fas_lib.data.shift) on SynthSpoof's capture factors, and the protocol view.
 
 The protocol tables come from the generator's plan (nothing is rendered), so every count
 below is exact for the default dataset: 40 subjects (12 / 12 / 16), 3 sessions, 3 live videos
@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fas_lib import shift
-from fas_lib.protocol import ProtocolError
-from fas_lib.runs import data_key
+from fas_lib.cache import views
+from fas_lib.data import shift
+from fas_lib.data.protocol import ProtocolError
 from fas_lib.synthspoof import SynthConfig, protocol_table
+from fas_lib.training.runs import data_key
 
 #: (train live, train attack, dev live, dev attack, test live, test attack) videos per protocol
 #: and fold of the default SynthSpoof.
@@ -46,7 +47,7 @@ def table() -> pd.DataFrame:
 def smoke_cache(tmp_path_factory):
     """The crop cache (ground-truth boxes, one scale, one frame per video) of a 3-subject,
     3-session SynthSpoof with one live video, a print and a replay per session (27 videos)."""
-    from fas_lib.cache_build import build_cache
+    from fas_lib.cache.build import build_cache
     from fas_lib.synthspoof import generate
 
     config = SynthConfig(n_subjects=3, frames_per_video=1, live_per_session=1,
@@ -153,8 +154,8 @@ def test_a_real_table_without_factors_gets_a_clear_error():
 
 
 def test_protocol_view_of_a_cache(smoke_cache):
-    view = shift.protocol_view(smoke_cache, "p1")
-    assert shift.protocol_view(smoke_cache, "standard") is smoke_cache
+    view = views.protocol_view(smoke_cache, "p1")
+    assert views.protocol_view(smoke_cache, "standard") is smoke_cache
     keep = shift.select(smoke_cache.table, "p1")
     for split in ("train", "dev", "test"):
         rows = smoke_cache.table[keep & (smoke_cache.table["split"] == split)]
@@ -166,5 +167,5 @@ def test_protocol_view_of_a_cache(smoke_cache):
         assert frames["video_id"].tolist() == rows["video_id"].tolist()
         assert set(frames["session"]) == {{"train": "s1", "dev": "s2", "test": "s3"}[split]}
     assert view.manifest["protocol"] == "p1" and view.manifest["counts"]["frames"] == keep.sum()
-    keys = {data_key(smoke_cache), data_key(view), data_key(shift.protocol_view(smoke_cache, "p2"))}
+    keys = {data_key(smoke_cache), data_key(view), data_key(views.protocol_view(smoke_cache, "p2"))}
     assert len(keys) == 3

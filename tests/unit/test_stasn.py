@@ -1,4 +1,5 @@
-"""Unit tests of STASN (fas_lib.models.stasn), its region attention and crop (regions), encoders.
+"""Unit tests of STASN (fas_lib.models.stasn.model), its region attention and crop (regions),
+encoders.
 
 Tiny fixtures (random clips of 1-3 frames, 112 x 112); the file runs in seconds on one thread,
 the ResNet-50 preset is only built (parameter counts), never run.
@@ -20,7 +21,7 @@ from fas_lib.models import (
     region_overlap,
     stasn_loss,
 )
-from fas_lib.models.cnn import CNN_S
+from fas_lib.models.msfans.cnn import CNN_S
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -283,7 +284,7 @@ def test_flops_of_a_clip_grow_by_one_frame_per_frame():
 
 
 def test_every_preset_field_says_where_it_comes_from():
-    from fas_lib.models.stasn import STASN_PRESETS, STASN_SOURCES
+    from fas_lib.models.stasn.model import STASN_PRESETS, STASN_SOURCES
 
     for preset in STASN_PRESETS.values():
         assert set(preset) == set(STASN_SOURCES)

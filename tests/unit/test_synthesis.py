@@ -11,10 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from fas_lib.align import FaceAligner
-from fas_lib.io import iter_frames, read_image
-from fas_lib.protocol import make_table, read_protocol
-from fas_lib.synthesis import (
+from fas_lib.data.io import iter_frames, read_image
+from fas_lib.data.protocol import make_table, read_protocol
+from fas_lib.preprocess.align import FaceAligner
+from fas_lib.replay.camera import camera_by_name, draw_camera, recapture
+from fas_lib.replay.panel import SAMPLES, layout_tile
+from fas_lib.replay.synthesis import (
     ATTACK_TYPE,
     MODEL,
     ReplaySettings,
@@ -23,8 +25,6 @@ from fas_lib.synthesis import (
     synthesize_replay,
     synthesize_video,
 )
-from fas_lib.synthesis_camera import camera_by_name, draw_camera, recapture
-from fas_lib.synthesis_panel import SAMPLES, layout_tile
 from fas_lib.synthspoof import SynthSpoofReader
 from fas_lib.synthspoof.dataset import write_avi
 from fas_lib.synthspoof.gt import points_in_polygon
@@ -287,7 +287,7 @@ def test_synthspoof_display_and_camera_are_not_used(portraits, monkeypatch):
         assert out.shape == (2, H, W, 3)
     banned = {n for names in SYNTHSPOOF_MODELS.values() for n in names} | {
         "DISPLAYS", "CAMERAS", "CAMERA_NAMES", "Display", "Camera", "Quality"}
-    for name in ("synthesis", "synthesis_panel", "synthesis_device", "synthesis_camera"):
+    for name in ("replay.synthesis", "replay.panel", "replay.device", "replay.camera"):
         module = importlib.import_module(f"fas_lib.{name}")
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             if isinstance(node, ast.ImportFrom) and "synthspoof" in (node.module or ""):

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fas_lib.protocol import COLUMNS
+from fas_lib.data.protocol import COLUMNS
 from fas_lib.synthspoof import (
     ATTACK_TYPES,
     SynthConfig,

@@ -12,8 +12,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fas_lib import shift
-from fas_lib.protocol import ProtocolError
+from fas_lib.data import shift
+from fas_lib.data.protocol import ProtocolError
 from fas_lib.synthspoof import (
     FIXABLE_FACTORS,
     SynthConfig,

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fas_lib.shift import apply_protocol
+from fas_lib.data.shift import apply_protocol
 from fas_lib.synthspoof import (
     ALL_ATTACK_TYPES,
     ATTACK_TYPES,

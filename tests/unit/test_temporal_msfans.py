@@ -1,4 +1,4 @@
-"""Unit tests of MS-FANS over time (fas_lib.models.temporal.TemporalMultiScaleNet).
+"""Unit tests of MS-FANS over time (fas_lib.models.msfans.temporal.TemporalMultiScaleNet).
 
 Tiny random clips ``(B, T, n, 3, 112, 112)``; the file runs in seconds on one thread.
 """

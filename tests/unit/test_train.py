@@ -1,8 +1,8 @@
-"""Unit tests of fas_lib.train: outputs, determinism, resume, Eq. 6 schedule, bad configs.
+"""Unit tests of fas_lib.training.frames: outputs, determinism, resume, Eq. 6 schedule, bad configs.
 
 Fixture: a tiny in-memory crop cache (:class:`TinyCache`, 3 scales, 20 train / 12 dev / 12 test
 frames of random 128 x 128 crops, bona fide frames brighter) with the interface of
-:class:`fas_lib.cache.CropCache`; training runs 1-2 epochs of CNN_S on one CPU thread.
+:class:`fas_lib.cache.reader.CropCache`; training runs 1-2 epochs of CNN_S on one CPU thread.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 import torch
 
-import fas_lib.train
-from fas_lib.config import ExperimentConfig, scale_indices
+import fas_lib.training.frames
 from fas_lib.models import msfans_loss
-from fas_lib.runs import CHECKPOINT, load_run, selected_epoch
-from fas_lib.scoring import score_split
-from fas_lib.train import run_experiment
+from fas_lib.training.config import ExperimentConfig, scale_indices
+from fas_lib.training.frames import run_experiment
+from fas_lib.training.runs import CHECKPOINT, load_run, selected_epoch
+from fas_lib.training.scoring import score_split
 
 SCALES3 = (1.1, 1.2, 1.3)
 
@@ -174,7 +174,7 @@ def test_eq6_aux_weight_first_half_only(cache, tmp_path, monkeypatch):
         seen.append((iteration, max_iter, aux_weight, parts["aux_active"]))
         return (loss, parts) if return_parts else loss
 
-    monkeypatch.setattr(fas_lib.train, "msfans_loss", spy)
+    monkeypatch.setattr(fas_lib.training.frames, "msfans_loss", spy)
     # 20 train frames, batch 8 -> 3 iterations per epoch, 2 epochs -> MAXITER = 6
     run_experiment(cfg(epochs=2), tmp_path, cache=cache, progress=False)
     assert [s[0] for s in seen] == list(range(6)) and {s[1] for s in seen} == {6}
@@ -278,7 +278,7 @@ def test_select_on_dev_resumes_like_an_uninterrupted_run(cache, tmp_path):
 
 def test_select_on_dev_warns_when_dev_is_perfect_at_several_epochs(cache, tmp_path,
                                                                      monkeypatch):
-    import fas_lib.train as train_mod
+    import fas_lib.training.frames as train_mod
 
     # a dev split that separates perfectly after every epoch (as one from the training
     # sessions often does): the choice is the tie rule's, and the run says so
@@ -299,14 +299,14 @@ def test_init_from_starts_from_the_source_weights(cache, tmp_path, monkeypatch):
     run_experiment(cfg(epochs=1, milestones=()), tmp_path / "src", cache=cache, progress=False)
     source, _ = load_run(tmp_path / "src")
     first: dict[str, torch.Tensor] = {}
-    real = fas_lib.train.train_step
+    real = fas_lib.training.frames.train_step
 
     def spy(model, *args, **kwargs):
         if not first:
             first.update({k: v.detach().clone() for k, v in model.state_dict().items()})
         return real(model, *args, **kwargs)
 
-    monkeypatch.setattr(fas_lib.train, "train_step", spy)
+    monkeypatch.setattr(fas_lib.training.frames, "train_step", spy)
     c = cfg(seed=11, preset="finetune", epochs=None, lr=None, milestones=None,
             init_from=str(tmp_path / "src"))
     res = run_experiment(c, tmp_path / "ft", cache=cache, progress=False)

@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.transfer (cross-dataset evaluation) on two tiny caches.
+"""Unit tests of fas_lib.studies.transfer (cross-dataset evaluation) on two tiny caches.
 
 Train side: :class:`test_train.TinyCache`; test side: another TinyCache (other data) or the
 tiny SynthSpoof crop cache ``reference`` of tests/conftest.py. 1-epoch CNN_S runs, one thread.
@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from test_train import SCALES3, TinyCache
 
-import fas_lib.experiments
-import fas_lib.transfer
-from fas_lib.config import ExperimentConfig
-from fas_lib.metrics import eer, hter
-from fas_lib.transfer import cross_dataset
+import fas_lib.studies.tables
+import fas_lib.studies.transfer
+from fas_lib.evaluation.metrics import eer, hter
+from fas_lib.studies.transfer import cross_dataset
+from fas_lib.training.config import ExperimentConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -56,8 +56,8 @@ def test_cross_dataset_thresholds_on_the_training_side(train_cache, tmp_path, mo
     def boom(*_a, **_k):
         raise AssertionError("a finished cross-dataset run must be read back")
 
-    monkeypatch.setattr(fas_lib.experiments, "run_experiment", boom)
-    monkeypatch.setattr(fas_lib.transfer, "score_split", boom)
+    monkeypatch.setattr(fas_lib.studies.tables, "run_experiment", boom)
+    monkeypatch.setattr(fas_lib.studies.transfer, "score_split", boom)
     assert cross_dataset(FAST, train_cache, other, tmp_path, progress=False) == res
 
 

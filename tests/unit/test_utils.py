@@ -1,4 +1,4 @@
-"""Unit tests of fas_lib.utils: the environment report, data folder, seeds and results files."""
+"""Unit tests of fas_lib.core.utils: the environment report, data folder, seeds and results files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import fas_lib
-from fas_lib import utils
+from fas_lib.core import utils
 
 
 def test_environment_reports_installed_versions_and_machine():
@@ -74,7 +74,7 @@ def test_environment_can_report_only_some_packages():
     assert not {"torch", "device", "torch_threads"} & set(env)   # nothing that imports torch
 
 
-_TUNE = ("from fas_lib.utils import tune_malloc; "
+_TUNE = ("from fas_lib.core.utils import tune_malloc; "
          "first = tune_malloc(); print(first, tune_malloc() == first)")
 
 
@@ -98,8 +98,7 @@ def test_tune_malloc_applies_once_on_glibc_and_can_be_switched_off():
 
 
 def test_run_experiment_tunes_the_allocator(monkeypatch, tmp_path):
-    from fas_lib import train
-
+    from fas_lib.training import frames as train
     calls = []
     monkeypatch.setattr(train, "tune_malloc", lambda: calls.append(1) or True)
     with pytest.raises(ValueError, match="unknown fusion"):  # fails after resolve, before data

@@ -1,4 +1,4 @@
-"""Tests of notebook 09's study code: fas_lib.video_study, video_attention and video_plots.
+"""Tests of notebook 09's study code: fas_lib.studies.video, video_attention and video_plots.
 
 Fabricated clip caches (tests/clip_fakes.py), hand-made score tables and a tiny SynthSpoof for
 the replay synthesis; about 10 s on one thread.
@@ -18,21 +18,15 @@ import torch
 from matplotlib.patches import Rectangle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.*
-from fas_lib import video_study as vs  # noqa: E402
-from fas_lib.align import FaceAligner  # noqa: E402
-from fas_lib.cache import open_cache  # noqa: E402
-from fas_lib.clip_inputs import (  # noqa: E402
-    ClipConfig,
-    ClipSource,
-    build_clip_model,
-    subset_clips,
-)
-from fas_lib.clips import clip_sets  # noqa: E402
-from fas_lib.geometry import crop_matrix  # noqa: E402
-from fas_lib.metrics import eer, paired_bootstrap_eer  # noqa: E402
-from fas_lib.protocol import read_protocol  # noqa: E402
-from fas_lib.synthesis import ATTACK_TYPE  # noqa: E402
-from fas_lib.video_attention import (  # noqa: E402
+from fas_lib.cache.clips import clip_sets  # noqa: E402
+from fas_lib.cache.reader import open_cache  # noqa: E402
+from fas_lib.data.protocol import read_protocol  # noqa: E402
+from fas_lib.evaluation.metrics import eer  # noqa: E402
+from fas_lib.preprocess.align import FaceAligner  # noqa: E402
+from fas_lib.preprocess.geometry import crop_matrix  # noqa: E402
+from fas_lib.replay.synthesis import ATTACK_TYPE  # noqa: E402
+from fas_lib.studies import video as vs  # noqa: E402
+from fas_lib.studies.video_attention import (  # noqa: E402
     border_attention,
     box_points,
     covers_border,
@@ -40,7 +34,13 @@ from fas_lib.video_attention import (  # noqa: E402
     input_to_crop,
     random_boxes,
 )
-from fas_lib.video_plots import plot_attention, plot_differences, plot_metric_bars  # noqa: E402
+from fas_lib.training.clip_inputs import (  # noqa: E402
+    ClipConfig,
+    ClipSource,
+    build_clip_model,
+    subset_clips,
+)
+from fas_lib.viz.video import plot_attention, plot_differences, plot_metric_bars  # noqa: E402
 from tests.clip_fakes import write_clip_cache  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread", "private_data_dir")
@@ -329,8 +329,8 @@ def test_section_4_on_a_tiny_synthspoof(synth, tmp_path):
     """Notebook 09's section 4 end to end on the session's tiny SynthSpoof: replays of the
     train / dev live videos by the synthesizer's own display and camera, their clip cache
     (dlib finds the faces), the three cells, the table with intervals."""
-    from fas_lib.prepare import get_clips
-    from fas_lib.synthesis import MODEL
+    from fas_lib.cache.prepare import get_clips
+    from fas_lib.replay.synthesis import MODEL
 
     table = read_protocol(Path(synth) / "protocol.csv")
     out = tmp_path / f"replays-{MODEL}"

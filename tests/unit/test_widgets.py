@@ -1,4 +1,4 @@
-"""Tests of fas_lib.widgets: notebook 02's scale explorer, notebook 05's scale-weight sliders.
+"""Tests of fas_lib.viz.widgets: notebook 02's scale explorer, notebook 05's scale-weight sliders.
 
 Fixtures: tiny flat crops; 60 random 16-dim "features" over 3 scales and a hand-made linear
 scorer (no CNN runs).
@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from fas_lib import metrics, widgets  # noqa: E402
-from fas_lib.widgets import ScaleWeightExplorer  # noqa: E402
+from fas_lib.evaluation import metrics  # noqa: E402
+from fas_lib.viz import widgets
+from fas_lib.viz.widgets import ScaleWeightExplorer  # noqa: E402
 
 SCALES = (0.9, 1.0, 1.5)
 
