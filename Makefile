@@ -6,17 +6,21 @@
 #   make notebooks   run every notebook (full parameters) -> figures/, results/, build/notebooks/
 #                    (options of tools/run_notebooks.py in ARGS: make notebooks ARGS="--only 05")
 #   make test        unit and repository tests, then every notebook with SMOKE=True
-#   make test-browser  notebooks 02 and 05 in JupyterLab driven by headless Chromium (widgets)
+#   make test-browser  notebooks 02 and 05 in JupyterLab driven by headless Chromium (widgets),
+#                    and one page of the course site
+#   make site        the course site (Sphinx + myst-nb, pyproject's `docs` extra: stamp
+#                    .venv/.installed-docs) -> build/site/html/index.html
 #   make lab         JupyterLab on notebooks/ with the project kernel (jupytext pairs .py/.ipynb)
 
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 TSTAMP  := $(VENV)/.installed-test
+DSTAMP  := $(VENV)/.installed-docs
 PYTEST  := $(PY) -m pytest
 
 .DEFAULT_GOAL := help
-.PHONY: help venv notebooks test test-unit test-notebooks test-browser lab sync strip bench clean \
+.PHONY: help venv notebooks test test-unit test-notebooks test-browser site lab sync strip bench clean \
 	clean-venv
 
 # Debian's chromium and chromium-driver (what tests/browser uses; $FAS_CHROMIUM etc. override)
@@ -48,6 +52,11 @@ $(TSTAMP): $(STAMP)
 	$(PY) -m pip install -e ".[test]"
 	@touch $(TSTAMP)
 
+# The site tools (pyproject's `docs` extra), for make site only.
+$(DSTAMP): $(STAMP)
+	$(PY) -m pip install -e ".[docs]"
+	@touch $(DSTAMP)
+
 venv: $(STAMP)  ## create/refresh .venv (pip install -e . + Jupyter kernel)
 
 notebooks: $(STAMP)  ## run notebooks/NN_*.ipynb in order, full parameters (ARGS="--only 03" etc.)
@@ -69,8 +78,11 @@ test-unit: $(TSTAMP)  ## unit + repository tests only
 test-notebooks: $(TSTAMP)  ## every notebook with SMOKE=True (into build/notebook-smoke/)
 	$(PYTEST) tests/notebooks
 
-test-browser: $(TSTAMP)  ## notebooks 02, 05 in JupyterLab + headless Chromium: widgets (ARGS="--smoke-run DIR")
+test-browser: $(TSTAMP) $(DSTAMP)  ## notebooks 02, 05 in JupyterLab + headless Chromium: widgets; a site page (ARGS="--smoke-run DIR")
 	$(PYTEST) tests/browser --run-browser --tb=short $(ARGS)
+
+site: $(DSTAMP)  ## the course site -> build/site/html (warnings are errors; every link inside it checked)
+	$(PY) tools/build_site.py $(ARGS)
 
 lab: $(STAMP)  ## JupyterLab on notebooks/ (edit the .py or the .ipynb: jupytext keeps them paired)
 	$(VENV)/bin/jupyter lab --notebook-dir notebooks

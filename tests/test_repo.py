@@ -5,7 +5,7 @@ two files hold the same cells, is stripped, has exactly one ``parameters`` cell 
 opens with ``# NN · Title`` and ends with ``## Summary`` and ``## Exercises``;
 (b) ``environment.yml`` and ``pyproject.toml`` list the same packages with the same pins;
 (c) the README's notebook table lists exactly the notebooks, with their titles and runtimes;
-(d) ``.ci/run`` runs the README's test command (followed by ``make test-browser`` only);
+(d) ``.ci/run`` runs the README's test command (followed by ``make site`` and ``make test-browser`` only);
 (e) the figures the README names exist (once ``figures/`` is populated);
 (f) no tracked file names an absolute path of a developer's machine.
 Plus small tests of ``tools/strip_notebooks.py`` and ``tools/run_notebooks.py``. Nothing here
@@ -252,6 +252,25 @@ def test_test_tools_are_an_extra_that_make_test_installs() -> None:
             f"make {target} must depend on the test extra's stamp"
 
 
+#: Packages only the course site uses: pyproject's ``docs`` extra, never a runtime dependency.
+DOCS_ONLY = ("sphinx", "myst-nb", "sphinx-book-theme")
+
+
+def test_site_tools_are_an_extra_that_make_site_installs() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = pyproject_requirements((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = dict(_split_requirement(d) for d in project["optional-dependencies"]["docs"])
+    for name in DOCS_ONLY:
+        assert extra.get(name, "").startswith("=="), f"{name} belongs pinned in the `docs` extra"
+        assert name not in runtime, f"{name} is a site tool, not a runtime dependency"
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r'^\$\(DSTAMP\):.*\n\t\$\(PY\) -m pip install -e "\.\[docs\]"', make, re.M), \
+        "the Makefile must install the docs extra (pip install -e \".[docs]\") for make site"
+    for target in ("site", "test-browser"):
+        assert re.search(rf"^{target}: .*\$\(DSTAMP\)", make, re.M), \
+            f"make {target} must depend on the docs extra's stamp"
+
+
 def test_scikit_learn_pin_allows_det_curve_drop_intermediate() -> None:
     """``fas_lib.evaluation.metrics`` calls ``det_curve(drop_intermediate=...)``, new in scikit-learn 1.7."""
     pyproject = pyproject_requirements((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -344,12 +363,14 @@ def test_ci_runs_the_readme_test_command(readme_text: str) -> None:
              if ln.strip() and not ln.strip().startswith("#")]
     test_commands = [c for c in quick_start_commands(readme_text) if "test" in c]
     assert len(test_commands) == 1, f"the README's quick start has test commands {test_commands}"
-    # the README's test command, once; after it only the browser test (Chromium: CI installs it)
+    # the README's test command, once; after it only the site and the browser test (Chromium:
+    # CI installs it)
     assert lines.count(test_commands[0]) == 1, \
         f".ci/run must run the README's test command {test_commands[0]!r} exactly once"
     after = lines[lines.index(test_commands[0]) + 1:]
-    assert after in ([], ["make test-browser"]), \
-        f".ci/run runs {after!r} after {test_commands[0]!r}; only `make test-browser` may follow"
+    assert after in ([], ["make site", "make test-browser"]), \
+        f".ci/run runs {after!r} after {test_commands[0]!r}; only `make site` and " \
+        "`make test-browser` may follow"
 
 
 def test_readme_credits_the_papers_authors(readme_text: str) -> None:

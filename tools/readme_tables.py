@@ -1,4 +1,4 @@
-"""Write the README's results tables (Tables II, III and the LBP baseline) from ``results/*.json``.
+"""Write the results tables of the README and the site's pages from ``results/*.json``.
 
 The numbers come only from the files the notebooks write:
 
@@ -9,29 +9,31 @@ The numbers come only from the files the notebooks write:
 * ``results/seed_spread.json`` (``tools/seed_spread.py``): one group of Table III under
   several training seeds;
 * ``results/07_generalisation.json`` (notebook 07): the models and the LBP baseline under the
-  shift protocols of ``fas_lib.shift``;
+  shift protocols of ``fas_lib.data.shift``;
 * ``results/08_multimodal.json`` (notebook 08): per-sensor EER, the MM-FAS and ADSN ablation
   tables, the unseen-attack rows (section ``multimodal``); ``results/bench_mm.json``
   (``benchmarks/bench_mm.py``): the multi-modal models' speed and size (``bench_mm``);
 * ``results/09_time_and_regions.json`` (notebook 09): the video models (STASN's ablations, the
   data ablation, MS-FANS over time) and the attention statistic.
 
-Each table is written into README.md between a pair of markers::
+Each table is written between a pair of markers into the one document of :data:`DOCUMENTS`
+that holds them (the README's summary, ``docs/results.md``'s tables, ``docs/synthspoof.md``'s
+border table)::
 
     <!-- results:table_ii:start -->
     ...generated...
     <!-- results:table_ii:end -->
 
-(``table_ii``, ``table_iii``, ``lbp``, ``seeds``, ``shift``, ``video``; ``summary``: the best test EER of each family,
-written when all three files exist; ``border``: the share of attack crops that show the
-medium's border per scale, from ``results/00_data.json`` and ``results/02_crops.json``). The paper's numbers appear only in columns or rows
-labelled as the paper's; they are read from the same results files (keys ``paper_*``), which the
-notebooks fill from the paper's tables.
+(``table_ii``, ``table_iii``, ``lbp``, ``seeds``, ``shift``, ``video``; ``summary``: the best test
+EER of each family, written when all three files exist; ``border``: the share of attack crops that
+show the medium's border per scale, from ``results/00_data.json`` and ``results/02_crops.json``).
+The paper's numbers appear only in columns or rows labelled as the paper's; they are read from the
+same results files (keys ``paper_*``), which the notebooks fill from the paper's tables.
 
 Usage::
 
-    python tools/readme_tables.py            # rewrite README.md in place
-    python tools/readme_tables.py --check    # exit 1 when README.md differs from results/
+    python tools/readme_tables.py            # rewrite the documents in place
+    python tools/readme_tables.py --check    # exit 1 when a document differs from results/
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: The documents that hold the generated sections (each section in exactly one of them).
+DOCUMENTS: tuple[str, ...] = ("README.md", "docs/results.md", "docs/synthspoof.md")
 
 #: marker name -> results file stem that feeds it.
 SECTIONS: dict[str, str] = {
@@ -276,7 +281,7 @@ def render_agreement(rows: Sequence[Mapping[str, Any]], groups: Sequence[str]) -
     """Markdown lines: the single-scale networks' shared and disjoint mistakes per group.
 
     Args:
-        rows: records of :func:`fas_lib.analysis.scale_agreement` (``group``, ``split``,
+        rows: records of :func:`fas_lib.studies.significance.scale_agreement` (``group``, ``split``,
             ``n_frames``, ``errors``, ``any_wrong``, ``all_wrong``).
         groups: the column order.
     """
@@ -815,31 +820,53 @@ def replace_sections(readme: str, sections: Mapping[str, str]) -> str:
     return readme
 
 
+def replace_in_documents(texts: Mapping[str, str],
+                         sections: Mapping[str, str]) -> dict[str, str]:
+    """:func:`replace_sections` over several documents: each section goes into the one
+    document that holds its markers.
+
+    Raises:
+        ValueError: when a section's markers are in no document or in more than one.
+    """
+    out = dict(texts)
+    for name, body in sections.items():
+        holders = [d for d, t in out.items() if start_marker(name) in t or end_marker(name) in t]
+        if len(holders) != 1:
+            raise ValueError(f"{start_marker(name)} must be in exactly one of {list(out)}; "
+                             f"found in {holders or 'none'}")
+        out[holders[0]] = replace_sections(out[holders[0]], {name: body})
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", type=Path, default=ROOT / "results")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--doc", "--readme", dest="docs", type=Path, action="append",
+                        help="a document with markers (repeatable; default: "
+                             + ", ".join(DOCUMENTS) + ")")
     parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 when the README differs from the results")
+                        help="do not write; exit 1 when a document differs from the results")
     args = parser.parse_args(argv)
+    docs = args.docs or [ROOT / d for d in DOCUMENTS]
     try:
         sections = load_sections(args.results_dir)
-        readme = args.readme.read_text(encoding="utf-8")
-        new = replace_sections(readme, sections)
+        texts = {str(d): d.read_text(encoding="utf-8") for d in docs}
+        new = replace_in_documents(texts, sections)
     except (FileNotFoundError, ValueError) as exc:
         print(f"readme_tables: {exc}", file=sys.stderr)
         return 2
+    stale = [d for d in texts if new[d] != texts[d]]
     if args.check:
-        if new != readme:
-            print(f"readme_tables: {args.readme} is out of date with {args.results_dir}; "
+        if stale:
+            print(f"readme_tables: {', '.join(stale)} out of date with {args.results_dir}; "
                   "run `python tools/readme_tables.py`", file=sys.stderr)
             return 1
         print(f"readme_tables: {', '.join(sections)} up to date")
         return 0
-    if new != readme:
-        args.readme.write_text(new, encoding="utf-8")
-    print(f"readme_tables: wrote {', '.join(sections)} into {args.readme}")
+    for d in stale:
+        Path(d).write_text(new[d], encoding="utf-8")
+    print(f"readme_tables: wrote {', '.join(sections)} into {', '.join(texts)}")
     return 0
 
 

@@ -125,8 +125,12 @@ def smoke_run(request: pytest.FixtureRequest) -> SmokeRun:
     folder.mkdir(parents=True)
     lines = []
     _echo(request, f"\nnotebook smoke run -> {folder.relative_to(ROOT)}\n")
+    # the kernels draw inline, as in `make notebooks` (tests/conftest.py's MPLBACKEND=Agg would
+    # leave the executed copies, which `make site` shows, without their figures)
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     with open(folder / "log.txt", "w", encoding="utf-8") as log, subprocess.Popen(
-            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)
@@ -446,6 +450,17 @@ def test_notebook_smoke(name: str, smoke_run: SmokeRun) -> None:
         if isinstance(content, dict) and "smoke" in content:
             assert content["smoke"] is True, f"results/{stem}.json says smoke={content['smoke']}"
     EXPECTED.get(number, check_generic)(results, smoke_run)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_executed_copy_shows_its_figures(name: str, smoke_run: SmokeRun) -> None:
+    """The executed notebook holds its figures as PNG outputs (what the course site shows)."""
+    run = smoke_run.runs.get(name)
+    assert run is not None and run["ok"], f"{name} did not run"
+    nb = json.loads(Path(run["output"]).read_text(encoding="utf-8"))
+    pngs = sum("image/png" in o.get("data", {}) for c in nb["cells"]
+               for o in c.get("outputs", []))
+    assert pngs >= 1, f"{name}'s executed copy {run['output']} shows no figure"
 
 
 @pytest.mark.parametrize("name", NAMES)

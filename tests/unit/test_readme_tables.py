@@ -287,15 +287,37 @@ def test_missing_results_dir_is_one_clear_error(tmp_path, capsys):
     assert "run notebooks 03 and 06" in capsys.readouterr().err
 
 
-def test_repository_readme_matches_results():
-    """README.md's tables equal the rendering of the committed results/ files."""
+def test_repository_documents_match_results():
+    """The README's and the site pages' tables equal the rendering of the committed results/."""
     results = ROOT / "results"
     if not any((results / f"{stem}.json").exists() for stem in rt.SECTIONS.values()):
         pytest.skip("results/03_table_ii.json and results/06_*.json not produced yet")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert rt.replace_sections(readme, rt.load_sections(results)) == readme, (
-        "README.md is out of date with results/: run `python tools/readme_tables.py`"
+    texts = {d: (ROOT / d).read_text(encoding="utf-8") for d in rt.DOCUMENTS}
+    assert rt.replace_in_documents(texts, rt.load_sections(results)) == texts, (
+        "README.md or docs/ is out of date with results/: run `python tools/readme_tables.py`"
     )
+
+
+def test_sections_go_to_the_one_document_that_holds_them(tmp_path):
+    sections = {"table_ii": rt.render_table_ii(TABLE_II), "lbp": rt.render_lbp(LBP)}
+    a = rt.start_marker("table_ii") + "\nSTALE\n" + rt.end_marker("table_ii")
+    b = "text\n" + rt.start_marker("lbp") + "\n" + rt.end_marker("lbp")
+    out = rt.replace_in_documents({"a.md": a, "b.md": b}, sections)
+    assert out["a.md"] == rt.replace_sections(a, {"table_ii": sections["table_ii"]})
+    assert "STALE" not in out["a.md"] and out["b.md"].startswith("text")
+    with pytest.raises(ValueError, match="exactly one of"):
+        rt.replace_in_documents({"a.md": a, "c.md": a, "b.md": b}, sections)
+    with pytest.raises(ValueError, match="found in none"):
+        rt.replace_in_documents({"a.md": a}, sections)
+    docs = [tmp_path / "a.md", tmp_path / "b.md"]
+    b += "".join(f"\n{rt.start_marker(n)}\n{rt.end_marker(n)}" for n in ("table_iii", "summary"))
+    for d, text in zip(docs, (a, b)):
+        d.write_text(text)
+    res, _ = _write(tmp_path)
+    args = ["--results-dir", str(res), "--doc", str(docs[0]), "--doc", str(docs[1])]
+    assert rt.main([*args, "--check"]) == 1
+    assert rt.main(args) == 0 and rt.main([*args, "--check"]) == 0
+    assert docs[0].read_text() == rt.replace_sections(a, {"table_ii": sections["table_ii"]})
 
 
 # --- notebook 09 (video models) -----------------------------------------------------------------

@@ -74,9 +74,9 @@ def test_render_bench_mm():
 
 def test_sections_registered():
     assert rt.SECTIONS["multimodal"] == "08_multimodal" and rt.SECTIONS["bench_mm"] == "bench_mm"
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     for name in ("multimodal", "bench_mm"):
-        assert readme.count(rt.start_marker(name)) == 1 and readme.count(rt.end_marker(name)) == 1
+        assert page.count(rt.start_marker(name)) == 1 and page.count(rt.end_marker(name)) == 1
 
 
 def test_render_multimodal_differences():
