@@ -19,10 +19,13 @@ otherwise; ``make test-browser``).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -31,6 +34,18 @@ ROOT = Path(__file__).resolve().parents[1]
 # Tests never open windows and notebook widgets draw their static fallback figure.
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("FAS_NONINTERACTIVE", "1")
+
+
+def load_script(path: str) -> ModuleType:
+    """A script of the repository (``"tools/readme_tables.py"``: the tools and benchmarks are
+    not a package) imported as a module named after its file."""
+    file = ROOT / path
+    spec = importlib.util.spec_from_file_location(file.stem, file)
+    assert spec is not None and spec.loader is not None, f"cannot load {file}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[file.stem] = module  # dataclasses of the script resolve their module
+    spec.loader.exec_module(module)
+    return module
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

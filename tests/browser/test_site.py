@@ -3,7 +3,6 @@ results page, opened as a reader opens them (``make site`` first; built here whe
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,9 @@ HTML = ROOT / "build" / "site" / "html"
 
 
 def _build_site() -> None:
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-    tool = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(tool)
-    assert tool.build() == 0, "make site failed (see its output above)"
+    from conftest import load_script  # tests/conftest.py
+
+    assert load_script("tools/build_site.py").build() == 0, "make site failed (see above)"
 
 
 @pytest.fixture(scope="module")

@@ -3,28 +3,19 @@ assembles and the link check of the built HTML (the Sphinx build itself runs in 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 from test_layout import module_files  # noqa: E402
 
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bs = _load_tool()
+bs = load_script("tools/build_site.py")
 
 
 def _notebook(path: Path, outputs: bool) -> None:

@@ -5,24 +5,16 @@ Fixtures are tiny hand-made results dicts (three scales, two groups); nothing is
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "tools" / "readme_tables.py")
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
-
-
-rt = _load_tool()
+rt = load_script("tools/readme_tables.py")
 
 TABLE_II = {
     "dataset": "synthspoof", "protocol": None, "smoke": False, "level": "frame", "n_test": 40,

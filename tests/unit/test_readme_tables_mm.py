@@ -3,22 +3,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("readme_tables_mm",
-                                                  ROOT / "tools" / "readme_tables.py")
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
-
-
-rt = _load_tool()
+rt = load_script("tools/readme_tables.py")
 
 
 def report(acer: float, worst: str) -> dict:

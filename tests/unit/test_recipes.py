@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load_script
 
 from fas_lib.preprocess.augment import AUGMENTS, CAPTURE, PHOTOMETRIC
 from fas_lib.studies import recipes
@@ -96,20 +97,9 @@ def test_summary_averages_folds_then_seeds_and_effects_pair_seeds():
         recipes.recipe_effects(df[df.recipe != "cpu"])
 
 
-def _tool(name: str):
-    import importlib.util
-    import sys
-
-    path = Path(__file__).resolve().parents[2] / "tools" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_tool_writes_rows_summary_effects_and_figure(tmp_path, capsys):
-    tool = _tool("recipe_ablation")
+    tool = load_script("tools/recipe_ablation.py")
     out = ["--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "res"),
            "--figures-dir", str(tmp_path / "fig")]
     assert tool.main(["--smoke", "--seeds", "0", "1", "--protocols", "standard",
