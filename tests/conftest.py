@@ -78,7 +78,7 @@ def one_thread():
     torch.set_num_threads(old)
 
 
-# --- a tiny SynthSpoof and its crop cache, for tests/unit/test_cache.py and test_cache_build.py
+# --- a tiny SynthSpoof and its crop cache, for tests/unit/cache/test_reader.py and test_cache_build.py
 
 
 @pytest.fixture(scope="session")

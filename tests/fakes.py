@@ -13,7 +13,7 @@ video, as many copies in circulation are): its frames hold a face dlib's detecto
 cache and training run on it end to end.
 
 Import from a test as ``from tests import fakes`` (the repository root must be on
-``sys.path``; ``tests/unit/test_datasets.py`` shows how).
+``sys.path``; ``tests/unit/data/test_datasets.py`` shows how).
 """
 
 from __future__ import annotations

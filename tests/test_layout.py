@@ -328,6 +328,17 @@ def readme_layout_mismatches(root: Path, readme: Path) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 
 
+def test_unit_tests_mirror_the_stages():
+    """tests/unit holds one folder per stage of fas_lib (and tools/ for the scripts' tests)."""
+    unit = PACKAGE.parent / "tests" / "unit"
+    folders = {p.name for p in unit.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == set(LAYERS) | {"tools"}, (
+        f"tests/unit folders {sorted(folders)} != the stages {list(LAYERS)} + tools")
+    empty = [f for f in sorted(folders) if not list((unit / f).glob("test_*.py"))]
+    loose = sorted(p.name for p in unit.glob("*.py"))
+    assert not empty and not loose, f"stages without tests {empty}; tests outside a stage {loose}"
+
+
 def test_no_top_level_import_cycle():
     cycles = top_level_cycles(PACKAGE)
     assert not cycles, "module-level import cycle: " + "; ".join(cycles)

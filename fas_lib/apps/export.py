@@ -17,7 +17,7 @@ The batch dimension is dynamic. The file's ``metadata_props`` say all of this an
 are cut (detector, landmarks, alignment template, crop size, scales, padding), plus the run's
 threshold and where it came from (:func:`export_metadata`), so the file can be used without
 this package. The legacy TorchScript exporter is used (``dynamo=False``): it needs no package
-beyond ``onnx``, and ``tests/unit/test_export.py`` checks the result against PyTorch.
+beyond ``onnx``, and ``tests/unit/apps/test_export.py`` checks the result against PyTorch.
 """
 
 from __future__ import annotations

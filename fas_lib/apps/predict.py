@@ -10,7 +10,7 @@ points, the similarity template, :data:`fas_lib.CROP_SIZE` crops at the run's sc
 padding), cut by the one function that cuts the cache's crops
 (:meth:`~fas_lib.preprocess.align.FaceAligner. align_box`), then the centre 112 x 112 window scaled
 to ``[-1, 1]`` as a cached test frame is scored (:func:`fas_lib.cache.loader.centre_input`).
-``tests/unit/test_predict.py`` checks that a cached test crop and the crop ``predict`` cuts from the
+``tests/unit/apps/test_predict.py`` checks that a cached test crop and the crop ``predict`` cuts from the
 same frame are identical.
 
 For every face: box, landmarks, the bona-fide score (higher = more bona fide), the decision at

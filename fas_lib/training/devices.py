@@ -22,7 +22,7 @@ with :class:`~torch.nn.parallel.DistributedDataParallel` (:func:`wrap`):
 * on GPUs BatchNorm is synchronised (:class:`~torch.nn.SyncBatchNorm`), so N processes
   normalise over the global batch like one; gloo on CPUs cannot (PyTorch's SyncBatchNorm is
   GPU-only): there each process normalises over its own share, and dropout masks are drawn per
-  process. With neither (``tests/unit/test_devices.py``), 2 CPU processes give the scores of
+  process. With neither (``tests/unit/training/test_devices.py``), 2 CPU processes give the scores of
   one process with the same global batch, within float tolerance.
 """
 

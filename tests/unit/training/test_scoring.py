@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_train import SCALES3, TinyCache, cfg, scores_of
+from tests.frame_fakes import SCALES3, TinyCache, cfg, scores_of
 
 from fas_lib.evaluation import metrics
 from fas_lib.evaluation.scores import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_train import TinyCache
+from tests.frame_fakes import TinyCache
 
 import fas_lib.studies.tables as ex
 from fas_lib.studies.significance import (

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.multiprocessing as mp
-from test_train import TinyCache
+from tests.frame_fakes import TinyCache
 from torch import nn
 
 import fas_lib.training.frames

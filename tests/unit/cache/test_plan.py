@@ -25,7 +25,7 @@ from fas_lib.cache.plan import (
 from fas_lib.data.datasets import load_protocol
 from fas_lib.data.io import sample_indices
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.fakes
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402
 
 SCALES = (1.0, 1.4)

@@ -10,7 +10,7 @@ import json
 
 import pandas as pd
 import pytest
-from test_train import TinyCache
+from tests.frame_fakes import TinyCache
 
 import fas_lib.studies.tables as ex
 from fas_lib.training.config import ExperimentConfig

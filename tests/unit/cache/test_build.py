@@ -24,7 +24,7 @@ from fas_lib.cache.shards import BuildInterrupted
 from fas_lib.data.datasets import DatasetLayoutError
 from fas_lib.preprocess import geometry
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402
 

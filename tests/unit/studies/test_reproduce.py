@@ -18,7 +18,7 @@ from fas_lib.evaluation import paper
 from fas_lib.studies import tables as experiments
 from fas_lib.studies.reproduce import DEFAULT_TABLES, plan_tables
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.fakes
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread", "private_data_dir")

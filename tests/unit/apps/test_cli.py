@@ -20,7 +20,7 @@ from fas_lib.cache import prepare as prepare_mod
 from fas_lib.cache import reader as cache_mod
 from fas_lib.synthspoof import SynthConfig
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402
 

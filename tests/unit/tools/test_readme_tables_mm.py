@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 rt = load_script("tools/readme_tables.py")

@@ -13,7 +13,7 @@ from fas_lib.models import MultiScaleNet, count_flops
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_roofline.py"
+_PATH = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_roofline.py"
 _SPEC = importlib.util.spec_from_file_location("bench_roofline", _PATH)
 bench = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_train import TinyCache
+from tests.frame_fakes import TinyCache
 
 from fas_lib.training.config import ExperimentConfig
 from fas_lib.training.runs import (

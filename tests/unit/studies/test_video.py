@@ -17,7 +17,7 @@ import pytest
 import torch
 from matplotlib.patches import Rectangle
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.*
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # repository root, for tests.*
 from fas_lib.cache.clips import clip_sets  # noqa: E402
 from fas_lib.cache.reader import open_cache  # noqa: E402
 from fas_lib.data.protocol import read_protocol  # noqa: E402

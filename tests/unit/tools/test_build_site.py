@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests"))
 from test_layout import module_files  # noqa: E402
 

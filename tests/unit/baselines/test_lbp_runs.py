@@ -21,7 +21,7 @@ from scipy.ndimage import gaussian_filter
 from skimage.color import rgb2gray
 from skimage.feature import local_binary_pattern
 from sklearn.svm import LinearSVC
-from test_train import TinyCache
+from tests.frame_fakes import TinyCache
 
 import fas_lib.studies.tables as ex
 from fas_lib.baselines.lbp import lbp_recipe

@@ -36,7 +36,7 @@ from fas_lib.cache.shards import BuildInterrupted
 from fas_lib.cache.views import ProtocolView
 from fas_lib.viz.clips import plot_motion_energy
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402
 

@@ -26,7 +26,7 @@ from fas_lib.data.datasets import (
 from fas_lib.data.datasets.nuaa import dev_subjects
 from fas_lib.data.protocol import ProtocolError, validate, write_protocol
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root, for tests.fakes
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # repository root, for tests.fakes
 from tests import fakes  # noqa: E402
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_train import TinyCache, cfg
+from tests.frame_fakes import TinyCache, cfg
 
 from fas_lib.cache.loader import CropDataset
 from fas_lib.preprocess.augment import AUGMENTS, CAPTURE, PHOTOMETRIC, Augment, AugmentSettings

@@ -6,7 +6,7 @@ import dataclasses
 import json
 
 import pytest
-from test_train import cfg
+from tests.frame_fakes import cfg
 
 from fas_lib.training.config import ExperimentConfig, load_config
 from fas_lib.training.methods import is_method_file

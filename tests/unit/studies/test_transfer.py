@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_train import SCALES3, TinyCache
+from tests.frame_fakes import SCALES3, TinyCache
 
 import fas_lib.studies.tables
 import fas_lib.studies.transfer
