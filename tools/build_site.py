@@ -15,7 +15,9 @@ of the README and of ``docs/*.md`` work on the site as they do on GitHub:
 Sphinx (``docs/conf.py``: myst-nb, the book theme) writes ``build/site/html`` with warnings as
 errors; then every ``href`` and ``src`` of the built HTML that stays inside the site is checked:
 the file exists and its ``#anchor`` is an ``id`` of that page. Links that leave the site are
-counted and left alone (the machine that builds the site may have no network).
+counted and left alone (the machine that builds the site may have no network), but a script,
+image or stylesheet that a page would load from the network is an error: the site works
+offline (MathJax is served from the site, widget outputs are kept as their text).
 
 Usage::
 
@@ -111,6 +113,24 @@ def api_pages(root: Path = ROOT) -> dict[str, str]:
     return pages
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def without_widgets(nb: dict) -> dict:
+    """The notebook with its widget outputs reduced to their text (a progress bar's last line)
+    and no widget state: a static site has no kernel, and widget JavaScript would come from a
+    CDN."""
+    nb = json.loads(json.dumps(nb))
+    nb.get("metadata", {}).pop("widgets", None)
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW in data:
+                del data[WIDGET_VIEW]
+                data.setdefault("text/plain", "")
+    return nb
+
+
 def _linked_files(page: Path, text: str, root: Path) -> list[Path]:
     """Repository files a Markdown page links to (relative links only, anchors dropped)."""
     out = []
@@ -141,7 +161,8 @@ def assemble(src: Path, notebooks: Path, label: str, root: Path = ROOT) -> list[
     (src / "notebooks.md").write_text("\n".join(nb_page), encoding="utf-8")
     (src / "notebooks").mkdir()
     for name in names:
-        shutil.copy2(notebooks / f"{name}.ipynb", src / "notebooks" / f"{name}.ipynb")
+        nb = without_widgets(json.loads((notebooks / f"{name}.ipynb").read_text("utf-8")))
+        (src / "notebooks" / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     pages = [root / "README.md"]
     for page in PAGES:
         shutil.copy2(root / "docs" / f"{page}.md", src / "docs" / f"{page}.md")
@@ -169,6 +190,7 @@ class _Links(HTMLParser):
         super().__init__()
         self.ids: set[str] = set()
         self.targets: list[str] = []
+        self.resources: list[str] = []  # what the page loads by itself (scripts, images, CSS)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for key, value in attrs:
@@ -177,6 +199,8 @@ class _Links(HTMLParser):
             if value and ((key == "href" and tag in ("a", "link")) or
                           (key == "src" and tag in ("img", "script"))):
                 self.targets.append(value)
+                if tag != "a":
+                    self.resources.append(value)
 
 
 def check_links(html: Path) -> tuple[list[str], int, int]:
@@ -194,10 +218,14 @@ def check_links(html: Path) -> tuple[list[str], int, int]:
     pages = [p for p in sorted(html.rglob("*.html"))
              if not {"_static", "_sources", "_downloads"} & set(p.relative_to(html).parts)]
     for page in pages:
-        for target in parse(page).targets:
+        links = parse(page)
+        for target in links.targets:
             parts = urlsplit(target)
             if parts.scheme or parts.netloc or target.startswith(("mailto:", "javascript:")):
                 outside += 1
+                if target in links.resources and parts.scheme in ("http", "https", ""):
+                    broken.append(f"{page.relative_to(html)}: {target} (loaded from the "
+                                  "network: the site must work offline)")
                 continue
             checked += 1
             dest = page if not parts.path else (page.parent / unquote(parts.path)).resolve()

@@ -84,12 +84,24 @@ def test_check_links_finds_missing_files_and_anchors(tmp_path):
     (html / "index.html").write_text(
         '<a href="docs/page.html#here">ok</a> <a href="docs/page.html#gone">anchor</a>'
         '<a href="nope.html">file</a> <a href="https://example.org/x">out</a>'
-        '<a href="#top">self</a><h1 id="top">t</h1><img src="docs/missing.png">')
+        '<a href="#top">self</a><h1 id="top">t</h1><img src="docs/missing.png">'
+        '<script src="https://cdn.example.org/lib.js"></script>')
     (html / "docs" / "page.html").write_text('<h2 id="here">h</h2><a href="../index.html">up</a>')
     (html / "_static" / "template.html").write_text('<a href="{{ pathto(x) }}">t</a>')
     broken, checked, outside = bs.check_links(html)
     assert sorted(broken) == sorted([
         "index.html: docs/page.html#gone (no #gone on that page)",
         "index.html: nope.html (no such file)",
-        "index.html: docs/missing.png (no such file)"])
-    assert checked == 6 and outside == 1
+        "index.html: docs/missing.png (no such file)",
+        "index.html: https://cdn.example.org/lib.js (loaded from the network: the site must "
+        "work offline)"])
+    assert checked == 6 and outside == 2
+
+
+def test_widget_outputs_keep_their_text_only():
+    nb = {"metadata": {"widgets": {"state": {}}}, "cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "display_data", "data": {bs.WIDGET_VIEW: {"model_id": "x"},
+                                                 "text/plain": "100%|####| 3/3"}}]}]}
+    out = bs.without_widgets(nb)
+    assert out["cells"][0]["outputs"][0]["data"] == {"text/plain": "100%|####| 3/3"}
+    assert "widgets" not in out["metadata"] and bs.WIDGET_VIEW in str(nb)  # input untouched
