@@ -9,8 +9,10 @@ never downloads anything.
 Session layout, everything on 127.0.0.1:
 
 1. data and training runs: ``--smoke-run DIR`` reuses a finished notebook smoke run (its
-   ``data/`` = ``FAS_DATA_DIR`` and ``runs/``); otherwise ``tools/run_notebooks.py --smoke``
-   runs :data:`PREREQUISITES` headless into ``build/browser/smoke/`` (the SynthSpoof data, the
+   ``data/`` = ``FAS_DATA_DIR`` and ``runs/``), else the newest one ``make test`` left in
+   ``build/notebook-smoke/`` (:func:`finished_smoke_run`); otherwise
+   ``tools/run_notebooks.py --smoke`` runs :data:`PREREQUISITES` headless into
+   ``build/browser/smoke/`` (the SynthSpoof data, the
    crop cache and notebook 05's MS-FANS run, which the browser's notebook 05 then reads back);
 2. notebooks 02 and 05 are copied into a temporary folder with papermill ``prepare_only``
    (parameters injected, nothing executed): ``SMOKE=True`` and the folders of step 1;
@@ -130,6 +132,10 @@ def smoke_dirs(request: pytest.FixtureRequest) -> dict[str, Path]:
         if not (folder / "data").is_dir() or not (folder / "runs").is_dir():
             pytest.fail(f"--smoke-run {given}: no data/ and runs/ folders there")
         return {"data": folder / "data", "runs": folder / "runs"}
+    reuse = finished_smoke_run()
+    if reuse is not None:  # make test's smoke run (what CI has just made): no second run
+        echo(request.config, f"\nreusing the smoke run {reuse.relative_to(ROOT)}")
+        return {"data": reuse / "data", "runs": reuse / "runs"}
     folder = OUT / "smoke"
     shutil.rmtree(folder, ignore_errors=True)
     cmd = [sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--smoke", "--no-progress",
@@ -148,6 +154,21 @@ def smoke_dirs(request: pytest.FixtureRequest) -> dict[str, Path]:
                     f"{(proc.stdout + proc.stderr)[-3000:]}")
     echo(request.config, f"  done in {time.perf_counter() - t0:.0f} s")
     return {"data": folder / "data", "runs": folder / "runs"}
+
+
+def finished_smoke_run(root: Path = ROOT) -> Path | None:
+    """The newest ``build/notebook-smoke/run-*`` (``make test``'s) in which the notebooks of
+    :data:`PREREQUISITES` all ran fine, with its ``data/`` and ``runs/``; ``None`` if none."""
+    for folder in sorted((root / "build" / "notebook-smoke").glob("run-*"), reverse=True):
+        status = folder / "notebooks" / "run_status.json"
+        if not status.is_file() or not (folder / "data").is_dir() or \
+                not (folder / "runs").is_dir():
+            continue
+        runs = json.loads(status.read_text(encoding="utf-8")).get("runs", [])
+        ok = {r["name"][:2] for r in runs if r.get("ok")}
+        if set(PREREQUISITES) <= ok:
+            return folder
+    return None
 
 
 def _kernel_env(**extra: str) -> dict[str, str]:
