@@ -27,22 +27,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fas_lib"
 README = PACKAGE.parent / "README.md"
 MAX_FUNCTION_LINES = 60
 
-#: The stages of ``fas_lib``, lowest first: a module may import its own stage and those before it.
-LAYERS: tuple[str, ...] = (
-    "core",        # seeds, folders, results files, the process pool
-    "evaluation",  # metrics and the scores table: no model, no cache
-    "data",        # protocol table, media decoding, dataset adapters, shift protocols
-    "preprocess",  # alignment geometry, dlib, multi-scale crops
-    "synthspoof",  # the embedded synthetic dataset (aligns its source portraits)
-    "replay",      # replay attacks synthesized from any dataset's live videos
-    "cache",       # the crop cache: build, read, views, frame and clip batches
-    "models",      # the networks, one folder per paper
-    "training",    # the one engine and what each method plugs into it
-    "baselines",   # LBP + SVM
-    "studies",     # the notebooks' experiments
-    "viz",         # figures and widgets
-    "apps",        # the fas command, predict, export
-)
+#: The stages of ``fas_lib``, lowest first (``fas_lib.STAGES``, read from its source): a module
+#: may import its own stage and those before it.
+LAYERS: tuple[str, ...] = ast.literal_eval(next(
+    node.value for node in ast.parse((PACKAGE / "__init__.py").read_text("utf-8")).body
+    if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "STAGES"))
 
 #: Cycles allowed when imports inside functions are counted, each with its reason.
 #: Keys are the cycle's modules, sorted. Empty: the package has none.

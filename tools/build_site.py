@@ -91,8 +91,7 @@ def api_pages(root: Path = ROOT) -> dict[str, str]:
     """``{page name: Markdown}``: an index, and one page per stage of ``fas_lib`` listing the
     ``automodule`` of each of its modules."""
     pkg = root / "fas_lib"
-    sys.path.insert(0, str(root / "tests"))
-    from test_layout import LAYERS  # the stages, lowest first: one source of truth
+    from fas_lib import STAGES as LAYERS  # the stages, lowest first (tests/test_layout.py checks)
 
     pages = {}
     for stage in LAYERS:
@@ -107,7 +106,7 @@ def api_pages(root: Path = ROOT) -> dict[str, str]:
         pages[stage] = "\n".join(body)
     index = ["# API reference", "",
              "One page per stage of `fas_lib`, lowest first: a module imports its own stage and "
-             "those listed before it (`tests/test_layout.py` checks it).", "",
+             "those listed before it (`fas_lib.STAGES`; `tests/test_layout.py` checks it).", "",
              *[f"- [`fas_lib.{s}`]({s}.md)" for s in LAYERS], "", _toctree("Stages", LAYERS)]
     pages["index"] = "\n".join(index)
     return pages
