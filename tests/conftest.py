@@ -20,6 +20,7 @@ otherwise; ``make test-browser``).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -46,6 +47,17 @@ def load_script(path: str) -> ModuleType:
     sys.modules[file.stem] = module  # dataclasses of the script resolve their module
     spec.loader.exec_module(module)
     return module
+
+
+def read_run_status(folder: Path) -> tuple[dict[str, dict], str | None]:
+    """``({notebook name: run entry}, FAS_DATA_DIR)`` of the notebook runner's
+    ``folder/notebooks/run_status.json`` (a ``build/notebook-smoke/run-*`` folder); ``({}, None)``
+    when it has none."""
+    status_file = folder / "notebooks" / "run_status.json"
+    if not status_file.is_file():
+        return {}, None
+    status = json.loads(status_file.read_text(encoding="utf-8"))
+    return {r["name"]: r for r in status["runs"]}, status.get("data_dir")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,18 +15,17 @@ executes a notebook.
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import os
 import re
 import sys
 import tomllib
 from pathlib import Path
-from types import ModuleType
 
 import jupytext
 import nbformat
 import pytest
 import yaml
+from conftest import load_script  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -34,17 +33,9 @@ HEADING = re.compile(r"^# (\d\d) · (.+)$")
 REQUIRED_PARAMETERS = ("SMOKE", "SEED", "DATASET", "DATA_ROOT", "FIG_DIR", "RESULTS_DIR")
 
 
-def _load_tool(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
-
-strip_tool = _load_tool("strip_notebooks")
-runner = _load_tool("run_notebooks")
+strip_tool = load_script("tools/strip_notebooks.py")
+runner = load_script("tools/run_notebooks.py")
 
 
 def _heading(nb: nbformat.NotebookNode) -> tuple[str, str]:

@@ -37,6 +37,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import read_run_status  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "browser"  # screenshots, timings.json, console.json, figures/
@@ -160,13 +161,10 @@ def finished_smoke_run(root: Path = ROOT) -> Path | None:
     """The newest ``build/notebook-smoke/run-*`` (``make test``'s) in which the notebooks of
     :data:`PREREQUISITES` all ran fine, with its ``data/`` and ``runs/``; ``None`` if none."""
     for folder in sorted((root / "build" / "notebook-smoke").glob("run-*"), reverse=True):
-        status = folder / "notebooks" / "run_status.json"
-        if not status.is_file() or not (folder / "data").is_dir() or \
-                not (folder / "runs").is_dir():
+        if not (folder / "data").is_dir() or not (folder / "runs").is_dir():
             continue
-        runs = json.loads(status.read_text(encoding="utf-8")).get("runs", [])
-        ok = {r["name"][:2] for r in runs if r.get("ok")}
-        if set(PREREQUISITES) <= ok:
+        runs, _ = read_run_status(folder)
+        if set(PREREQUISITES) <= {name[:2] for name, r in runs.items() if r.get("ok")}:
             return folder
     return None
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import read_run_status  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -86,14 +87,6 @@ def _echo(request: pytest.FixtureRequest, text: str) -> None:
         sys.stdout.flush()
 
 
-def _read_status(folder: Path) -> tuple[dict[str, dict], str | None]:
-    """``({notebook name: run entry}, FAS_DATA_DIR)`` of the runner's run_status.json."""
-    status_file = folder / "notebooks" / "run_status.json"
-    if not status_file.is_file():
-        return {}, None
-    status = json.loads(status_file.read_text(encoding="utf-8"))
-    return {r["name"]: r for r in status["runs"]}, status.get("data_dir")
-
 
 @pytest.fixture(scope="session")
 def smoke_run(request: pytest.FixtureRequest) -> SmokeRun:
@@ -106,7 +99,7 @@ def smoke_run(request: pytest.FixtureRequest) -> SmokeRun:
         if not (folder / "notebooks" / "run_status.json").is_file():
             pytest.fail(f"--smoke-run {given}: no notebooks/run_status.json there")
         log = folder / "log.txt"
-        return SmokeRun(folder, *_read_status(folder), log.read_text() if log.is_file() else "")
+        return SmokeRun(folder, *read_run_status(folder), log.read_text() if log.is_file() else "")
 
     SMOKE_ROOT.mkdir(parents=True, exist_ok=True)
     for old in SMOKE_ROOT.glob("run-*"):  # keep one run: the training runs weigh ~0.4 GB
@@ -140,7 +133,7 @@ def smoke_run(request: pytest.FixtureRequest) -> SmokeRun:
     text = "".join(lines)
     if proc.returncode not in (0, 1):  # 1 = some notebook failed: the tests below say which
         pytest.fail(f"tools/run_notebooks.py exited {proc.returncode}:\n{text[-3000:]}")
-    runs, data_dir = _read_status(folder)
+    runs, data_dir = read_run_status(folder)
     if data_dir is not None and Path(data_dir).resolve() != (folder / "data").resolve():
         pytest.fail(f"the runner used FAS_DATA_DIR={data_dir}, not {folder / 'data'}")
     return SmokeRun(folder, runs, data_dir, text, before)

@@ -3,20 +3,15 @@ FLOPs of a training step (forward + backward) against the forward pass's."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
+from conftest import load_script
 
 from fas_lib.models import MultiScaleNet, count_flops
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-_PATH = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_roofline.py"
-_SPEC = importlib.util.spec_from_file_location("bench_roofline", _PATH)
-bench = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(bench)
+bench = load_script("benchmarks/bench_roofline.py")
 
 CPUINFO = """processor\t: 0
 model name\t: Test CPU
