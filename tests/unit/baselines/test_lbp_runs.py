@@ -21,12 +21,12 @@ from scipy.ndimage import gaussian_filter
 from skimage.color import rgb2gray
 from skimage.feature import local_binary_pattern
 from sklearn.svm import LinearSVC
-from tests.frame_fakes import TinyCache
 
 import fas_lib.studies.tables as ex
 from fas_lib.baselines.lbp import lbp_recipe
 from fas_lib.baselines.lbp_runs import LBP_OPTION_DEFAULTS, crop_features
 from fas_lib.evaluation.metrics import eer
+from tests.frame_fakes import TinyCache
 
 SIZE = 112  # lbp_baseline's default centre crop
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tests.frame_fakes import TinyCache, cfg
 
 from fas_lib.cache.loader import CropDataset
 from fas_lib.preprocess.augment import AUGMENTS, CAPTURE, PHOTOMETRIC, Augment, AugmentSettings
 from fas_lib.training.config import PRESETS, ExperimentConfig, train_dataset
+from tests.frame_fakes import TinyCache, cfg
 
 ALWAYS = {"p": 1.0}  # every enabled transform on every sample
 

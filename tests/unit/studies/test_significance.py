@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.frame_fakes import TinyCache
 
 import fas_lib.studies.tables as ex
 from fas_lib.studies.significance import (
@@ -18,6 +17,7 @@ from fas_lib.studies.significance import (
     seed_spread,
     significance,
 )
+from tests.frame_fakes import TinyCache
 
 FAST = dict(epochs=1, batch_size=8, lr=0.01, milestones=(), device="cpu")
 

@@ -10,11 +10,11 @@ import json
 
 import pandas as pd
 import pytest
-from tests.frame_fakes import TinyCache
 
 import fas_lib.studies.tables as ex
 from fas_lib.training.config import ExperimentConfig
 from fas_lib.training.runs import run_dir
+from tests.frame_fakes import TinyCache
 
 FAST = dict(epochs=1, batch_size=8, lr=0.01, milestones=(), device="cpu")
 

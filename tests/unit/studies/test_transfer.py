@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.frame_fakes import SCALES3, TinyCache
 
 import fas_lib.studies.tables
 import fas_lib.studies.transfer
 from fas_lib.evaluation.metrics import eer, hter
 from fas_lib.studies.transfer import cross_dataset
 from fas_lib.training.config import ExperimentConfig
+from tests.frame_fakes import SCALES3, TinyCache
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,10 +6,10 @@ import dataclasses
 import json
 
 import pytest
-from tests.frame_fakes import cfg
 
 from fas_lib.training.config import ExperimentConfig, load_config
 from fas_lib.training.methods import is_method_file
+from tests.frame_fakes import cfg
 
 
 def test_aux_weight_defaults():

@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 import torch
 import torch.multiprocessing as mp
-from tests.frame_fakes import TinyCache
 from torch import nn
 
 import fas_lib.training.frames
@@ -29,6 +28,7 @@ from fas_lib.training import devices
 from fas_lib.training.config import ExperimentConfig, scale_indices
 from fas_lib.training.frames import run_experiment
 from fas_lib.training.runs import run_dir
+from tests.frame_fakes import TinyCache
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -15,12 +15,12 @@ import pytest
 import torch
 
 import fas_lib.training.frames
-from tests.frame_fakes import SCALES3, TinyCache, cfg, scores_of
 from fas_lib.models import msfans_loss
-from fas_lib.training.config import ExperimentConfig, scale_indices
+from fas_lib.training.config import scale_indices
 from fas_lib.training.frames import run_experiment
 from fas_lib.training.runs import CHECKPOINT, load_run, selected_epoch
 from fas_lib.training.scoring import score_split
+from tests.frame_fakes import SCALES3, TinyCache, cfg, scores_of
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

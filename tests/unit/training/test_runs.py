@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.frame_fakes import TinyCache
 
 from fas_lib.training.config import ExperimentConfig
 from fas_lib.training.runs import (
@@ -18,6 +17,7 @@ from fas_lib.training.runs import (
     selected_epoch,
     selection_report,
 )
+from tests.frame_fakes import TinyCache
 
 
 def test_run_dir_depends_on_config(tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.frame_fakes import SCALES3, TinyCache, cfg, scores_of
 
 from fas_lib.evaluation import metrics
 from fas_lib.evaluation.scores import (
@@ -20,6 +19,7 @@ from fas_lib.evaluation.scores import (
 from fas_lib.training.frames import run_experiment
 from fas_lib.training.runs import evaluate_run, extract_run_features, load_run
 from fas_lib.training.scoring import extract_scale_features, rescore
+from tests.frame_fakes import SCALES3, TinyCache, cfg, scores_of
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
