@@ -49,7 +49,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fas_lib.evaluation.mm_metrics import mm_report, paired_differences, unseen_attack_report
-from fas_lib.evaluation.scores import read_scores, scores_table
+from fas_lib.evaluation.scores import scores_table
 from fas_lib.models import attention_maps, dlib_trunk_config
 from fas_lib.training.multimodal import (
     MMRunConfig,
@@ -60,7 +60,7 @@ from fas_lib.training.multimodal import (
     score_mm,
     train_mm,
 )
-from fas_lib.training.runs import SCORES
+from fas_lib.training.runs import read_run_scores
 
 __all__ = ["DIFFERENCES", "GROUPS", "Study", "StudyPlan", "attention_samples", "ensemble_scores",
            "fold_runs", "missing_sensor", "run_study", "study_runs"]
@@ -282,7 +282,7 @@ def _train_all(runs: Mapping[str, MMRunConfig], cache: Any, out_root: str | Path
         bar.set_postfix(run=name)
         folders[name] = mm_run_dir(cfg, out_root, cache)
         results[name] = train_mm(cfg, cache, folders[name], progress=progress, data=data)
-        scores[name] = read_scores(folders[name] / SCORES)
+        scores[name] = read_run_scores(folders[name])
     return results, scores, folders
 
 
@@ -410,7 +410,6 @@ def missing_sensor(run_dir: str | Path, cache: Any, drop: str, fill: float = 0.0
     x = {**test.x, drop: test.x[drop].new_full(test.x[drop].shape, fill)}
     scores = score_mm(model, loss_mod, SplitData(x, test.y, test.frames), cfg.modalities,
                       cfg.eval_batch_size, cfg.tta_flip)
-    dev = read_scores(Path(run_dir) / SCORES)
-    table = pd.concat([dev[dev["split"] == "dev"], scores_table("test", test.frames, scores)],
+    table = pd.concat([read_run_scores(run_dir, "dev"), scores_table("test", test.frames, scores)],
                       ignore_index=True)
     return {"dropped": drop, **mm_report(table)}

@@ -26,10 +26,9 @@ import torch
 
 from fas_lib.cache.reader import CropCache
 from fas_lib.evaluation.metrics import eer, errors_at, paired_bootstrap_eer
-from fas_lib.evaluation.scores import read_scores
 from fas_lib.studies.tables import FUSIONS_III, SCALE_GROUPS, group_label, table_iii
 from fas_lib.training.config import cache_splits, scale_indices
-from fas_lib.training.runs import SCORES, load_run, read_results
+from fas_lib.training.runs import load_run, read_results, read_run_scores
 from fas_lib.training.scoring import score_split
 
 __all__ = ["border_use", "mirror_sensitivity", "scale_agreement", "seed_spread",
@@ -37,8 +36,7 @@ __all__ = ["border_use", "mirror_sensitivity", "scale_agreement", "seed_spread",
 
 
 def _test_scores(run_dir: str | Path) -> pd.DataFrame:
-    s = read_scores(Path(run_dir) / SCORES)
-    return s[s["split"] == "test"].set_index(["video_id", "frame_idx"])
+    return read_run_scores(run_dir, "test").set_index(["video_id", "frame_idx"])
 
 
 def significance(
@@ -205,8 +203,7 @@ def _mistakes(run: str | Path, cache: CropCache, splits: Sequence[str],
 
     ``train`` is re-scored from the checkpoint; other splits are read from ``scores.csv``.
     """
-    saved = (read_scores(Path(run) / SCORES) if any(sp != "train" for sp in splits)
-             else None)
+    saved = read_run_scores(run) if any(sp != "train" for sp in splits) else None
     out = {}
     for split in splits:
         if split == "train":
@@ -297,8 +294,7 @@ def border_use(run: str | Path, load_gt: Callable[[str], dict], window: float = 
     scales = read_results(run)["config"]["scales"]
     if len(scales) != 1:
         raise ValueError(f"{run} has scales {scales}; border_use needs a single-scale run")
-    s = read_scores(Path(run) / SCORES)
-    dev, test = s[s["split"] == "dev"], s[s["split"] == "test"]
+    dev, test = read_run_scores(run, "dev"), read_run_scores(run, "test")
     _, threshold = eer(dev["label"].to_numpy(), dev["score"].to_numpy())
     attacks = test[test["label"] == 0]
     gts = {v: load_gt(v) for v in attacks["video_id"].unique()}

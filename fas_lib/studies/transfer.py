@@ -24,10 +24,18 @@ import pandas as pd
 
 from fas_lib.cache.reader import CropCache
 from fas_lib.core.utils import get_device
-from fas_lib.evaluation.scores import evaluate_scores, read_scores
+from fas_lib.evaluation.scores import evaluate_scores
 from fas_lib.studies.tables import run_many
 from fas_lib.training.config import ExperimentConfig, cache_splits, scale_indices
-from fas_lib.training.runs import SCORES, config_hash, data_key, load_run, read_results, write_run
+from fas_lib.training.runs import (
+    SCORES,
+    config_hash,
+    data_key,
+    load_run,
+    read_results,
+    read_run_scores,
+    write_run,
+)
 from fas_lib.training.scoring import score_split
 
 __all__ = ["cross_dataset"]
@@ -42,7 +50,7 @@ def _describe(cache: CropCache) -> dict[str, Any]:
 
 def _threshold_rows(train_dir: Path) -> tuple[pd.DataFrame, str]:
     """The training run's scores that fix the threshold, as ``dev`` rows, and their split."""
-    scores = read_scores(train_dir / SCORES)
+    scores = read_run_scores(train_dir)
     split = "dev" if (scores["split"] == "dev").any() else "test"
     rows = scores[scores["split"] == split].assign(split="dev")
     return rows.reset_index(drop=True), split

@@ -43,12 +43,12 @@ import pandas as pd
 from fas_lib.cache.clips import ClipSet
 from fas_lib.data.protocol import SkipLog
 from fas_lib.evaluation.metrics import bootstrap_eers, paired_bootstrap_eer
-from fas_lib.evaluation.scores import align_scores, read_scores
+from fas_lib.evaluation.scores import align_scores
 from fas_lib.models.stasn.model import BRANCHES
 from fas_lib.replay.synthesis import ATTACK_TYPE, ReplaySettings, synthesize_protocol
 from fas_lib.training.clip_inputs import ClipConfig, ClipData, ClipSource, split_data, subset_clips
 from fas_lib.training.clips import run_clip_many
-from fas_lib.training.runs import SCORES
+from fas_lib.training.runs import SCORES, read_run_scores
 
 __all__ = [
     "DATA_CELLS", "DATA_PAIRS", "METRICS", "REPLAY_WORDS", "compare_runs",
@@ -171,11 +171,10 @@ def result_row(res: dict[str, Any], score: str = "score") -> dict[str, Any]:
 
 
 def _test_scores(run_dir: str | Path, column: str) -> pd.DataFrame:
-    s = read_scores(Path(run_dir) / SCORES)
+    s = read_run_scores(run_dir, "test")
     if column not in s:
-        raise ValueError(f"{run_dir}/scores.csv has no column {column!r}")
-    return s[s["split"] == "test"][["video_id", "subject", "label", column]].rename(
-        columns={column: "score"})
+        raise ValueError(f"{run_dir}/{SCORES} has no column {column!r}")
+    return s[["video_id", "subject", "label", column]].rename(columns={column: "score"})
 
 
 def compare_runs(a: str | Path, b: str | Path, score_a: str = "score", score_b: str = "score",

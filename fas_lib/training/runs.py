@@ -54,9 +54,9 @@ from fas_lib.training.scoring import ScaleFeatures, extract_scale_features, scor
 
 __all__ = [
     "BEST", "CHECKPOINT", "RESULTS", "SCORES", "config_hash", "data_key", "evaluate_run",
-    "extract_run_features", "load_checkpoint", "load_run", "read_results", "restore_training",
-    "run_dir", "save_checkpoint", "score_and_write", "selected_epoch", "selection_report",
-    "training_checkpoint", "write_run",
+    "extract_run_features", "load_checkpoint", "load_run", "read_results", "read_run_scores",
+    "restore_training", "run_dir", "save_checkpoint", "score_and_write", "selected_epoch",
+    "selection_report", "training_checkpoint", "write_run",
 ]
 
 BEST = "best.pt"
@@ -210,7 +210,8 @@ def extract_run_features(
     batch_size: int = 64,
     progress: bool = True,
 ) -> ScaleFeatures:
-    """:func:`fas_lib.training.scoring.extract_scale_features` of a run folder's model (:func:`load_run`)."""
+    """:func:`fas_lib.training.scoring.extract_scale_features` of a run folder's model
+    (:func:`load_run`)."""
     return extract_scale_features(load_run(out_dir), split, cache, batch_size, progress)
 
 
@@ -260,6 +261,12 @@ def read_results(out: str | Path) -> dict[str, Any] | None:
     if not res_path.is_file():
         return None
     return json.loads(res_path.read_text(encoding="utf-8"))
+
+
+def read_run_scores(out: str | Path, split: str | None = None) -> pd.DataFrame:
+    """A run folder's scores table (``scores.csv``), only ``split``'s rows when it is given."""
+    scores = read_scores(Path(out) / SCORES)
+    return scores if split is None else scores[scores["split"] == split]
 
 
 def _timing(history: list[dict[str, Any]], train_seconds: float, eval_seconds: float,
@@ -354,6 +361,6 @@ def evaluate_run(out_dir: str | Path, rescore: bool = False, cache: CropCache | 
     if rescore or not (out / SCORES).is_file():
         return _rescore_run(out, cache, progress)
     results = read_results(out) or {}
-    results["metrics"] = evaluate_scores(read_scores(out / SCORES))
+    results["metrics"] = evaluate_scores(read_run_scores(out))
     write_run(out, results)
     return results
