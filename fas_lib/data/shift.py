@@ -35,9 +35,6 @@ under another protocol without cutting a single crop again.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pandas as pd
 

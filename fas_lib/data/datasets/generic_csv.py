@@ -49,6 +49,7 @@ from fas_lib.data.io import is_video
 from fas_lib.data.protocol import COLUMNS, ProtocolError, SkipLog, read_protocol
 from fas_lib.data.shift import FOLDED, PROTOCOLS, apply_protocol
 from fas_lib.data.shift import folds as shift_folds
+
 REQUIRED_COLUMNS: tuple[str, ...] = ("path", "label", "split")
 LABEL_WORDS: dict[str, int] = {
     "1": 1, "live": 1, "bonafide": 1, "bona fide": 1, "real": 1,
