@@ -10,7 +10,9 @@ a run with the defaults has the same config (and folder name) as before these op
 
 from __future__ import annotations
 
+import json
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import pandas as pd
 
 from fas_lib.baselines.lbp import LBPSVM, extract_lbp, train_lbp_svm
 from fas_lib.cache.reader import CropCache
+from fas_lib.cache.views import ProtocolView
 from fas_lib.evaluation.scores import evaluate_scores, scores_table
 from fas_lib.training.runs import SCORES, write_run
 
@@ -55,9 +58,21 @@ def run_options(features: dict[str, Any], normalise: str | None, kernel: str,
     return {k: v for k, v in given.items() if v != LBP_OPTION_DEFAULTS[k]}
 
 
+#: Features of whole splits of the caches this process has described, per cache object (gone
+#: with it): ``{cache: {(split, scale position, options, size): (N, D) features}}``.
+_SPLIT_FEATURES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], np.ndarray]] = (
+    weakref.WeakKeyDictionary())
+
+
 def crop_features(cache: CropCache, split: str, index: int, options: dict[str, Any],
                   size: int, workers: int, progress: bool) -> np.ndarray:
     """LBP features of the centre ``size`` x ``size`` crops of one cached scale of a split.
+
+    The features of a crop do not depend on the others, so they are computed once per cache,
+    split, scale and options in this process and kept while the cache object lives: a shift
+    protocol's view (:class:`fas_lib.cache.views.ProtocolView`) takes its rows of its base
+    cache's features instead of describing the same crops again (notebook 07 fits the LBP
+    recipes under six protocols and folds on one cache).
 
     Args:
         cache: opened crop cache.
@@ -70,6 +85,22 @@ def crop_features(cache: CropCache, split: str, index: int, options: dict[str, A
     Returns:
         ``(N, D)`` float32 features, rows in the split's table order.
     """
+    if isinstance(cache, ProtocolView):
+        whole = crop_features(cache.base, split, index, options, size, workers, progress)
+        return whole[cache.rows(split)]
+    try:
+        memo = _SPLIT_FEATURES.setdefault(cache, {})
+    except TypeError:  # an object that cannot be weakly referenced: nothing is kept
+        memo = {}
+    key = (split, int(index), json.dumps(options, sort_keys=True, default=str), int(size))
+    if key not in memo:
+        memo[key] = _describe(cache, split, index, options, size, workers, progress)
+    return memo[key]
+
+
+def _describe(cache: CropCache, split: str, index: int, options: dict[str, Any],
+              size: int, workers: int, progress: bool) -> np.ndarray:
+    """:func:`crop_features` computed: the split's crops in chunks of 512."""
     crops = cache.crops(split)
     n, side = crops.shape[0], crops.shape[2]
     o = (side - size) // 2

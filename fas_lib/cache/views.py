@@ -33,6 +33,7 @@ class ProtocolView(CropCache):
         keep = select(base.table, protocol, fold)
         table = base.table[keep].copy()
         self.base = base
+        self._view = (protocol, fold)
         self.path: Path = base.path
         self.scales = base.scales
         self._rows: dict[str, np.ndarray] = {}
@@ -49,17 +50,26 @@ class ProtocolView(CropCache):
         self.manifest = manifest
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its base cache and protocol (the rows are selected again, not copied)."""
+        return (ProtocolView, (self.base, *self._view))
+
     def __repr__(self) -> str:
         m = self.manifest
         return (f"ProtocolView({str(self.path)!r}, protocol={m['protocol']!r}, fold={m['fold']!r}"
                 f", frames={len(self.table)}, scales={self.scales})")
+
+    def rows(self, split: str) -> np.ndarray:
+        """Positions in the base cache's ``split`` arrays of this view's ``split`` rows, in
+        the view's order (what :meth:`array` reads)."""
+        return self._rows[split]
 
     def array(self, name: str, split: str) -> np.ndarray:
         """The base cache's array ``name`` of ``split``, the rows this protocol keeps."""
         key = (name, split)
         if key not in self._arrays:
             self._arrays[key] = np.ascontiguousarray(self.base.array(name, split)[
-                self._rows[split]])
+                self.rows(split)])
         return self._arrays[key]
 
 

@@ -164,3 +164,26 @@ def test_bad_options_fail_before_any_run(cache, tmp_path, options, match):
     with pytest.raises(ValueError, match=match):
         ex.lbp_baseline(cache, scales=(1.1,), out_root=tmp_path, progress=False, **options)
     assert not any(tmp_path.iterdir())
+
+
+def test_protocol_views_reuse_their_base_caches_features(three_session_cache, monkeypatch):
+    from fas_lib.baselines import lbp_runs
+    from fas_lib.cache.reader import CropCache
+    from fas_lib.cache.views import protocol_view
+
+    base = CropCache(three_session_cache.path)
+    opts = dict(color_space="gray", P=8, R=1.0, method="nri_uniform", grid=(1, 1),
+                texture_size=None)
+    fresh = {split: lbp_runs._describe(protocol_view(base, "p1"), split, 0, opts, 64, 1, False)
+             for split in ("train", "test")}  # computed on the view's own crops
+    calls = []
+    real = lbp_runs._describe
+    monkeypatch.setattr(lbp_runs, "_describe", lambda *a: calls.append(a[1]) or real(*a))
+    for protocol in ("p1", "p2", "p1"):
+        view = protocol_view(base, protocol)
+        for split in ("train", "test"):
+            got = crop_features(view, split, 0, opts, 64, 1, False)
+            assert got.shape[0] == len(view.frames(split))
+            if protocol == "p1":
+                np.testing.assert_array_equal(got, fresh[split])  # the same numbers
+    assert sorted(calls) == ["test", "train"]  # the base's splits, described once each
