@@ -6,6 +6,9 @@ unit-test modules opt into with ``pytestmark = pytest.mark.usefixtures(...)``:
   generated data and the source-portrait cache never touch the user's ``~/.cache/fas_lib``;
 * ``one_thread``: PyTorch on one CPU thread for the module (the machine is shared).
 
+Runs train one after the other (``FAS_RUN_WORKERS=1``, :mod:`fas_lib.training.pool`) unless a
+test asks for a pool.
+
 The crop-cache tests share ``synth`` (a tiny SynthSpoof) and ``reference`` (its cache), made
 once per session; the predict and export tests ``tiny_run``, a run trained on that cache; the
 shift-protocol tests (``test_generalise.py``, ``test_recipes.py``) ``three_session_cache``; the
@@ -35,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # Tests never open windows and notebook widgets draw their static fallback figure.
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("FAS_NONINTERACTIVE", "1")
+# Runs train one after the other in the tests and the smoke notebooks whatever the caller's
+# environment says (tiny runs: a pool's start-up costs more than it saves); test_pool.py sets one.
+os.environ["FAS_RUN_WORKERS"] = "1"
 
 
 def load_script(path: str) -> ModuleType:

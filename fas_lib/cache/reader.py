@@ -94,6 +94,17 @@ class CropCache:
         self.table: pd.DataFrame = table
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its folder (a process pool's worker opens it again; nothing is copied).
+
+        Raises:
+            TypeError: a subclass that does not say how it is pickled (it would come back as
+                a plain cache).
+        """
+        if type(self) is not CropCache:
+            raise TypeError(f"{type(self).__name__} cannot be sent to another process")
+        return (CropCache, (str(self.path),))
+
     def __repr__(self) -> str:
         m = self.manifest
         return (f"CropCache({str(self.path)!r}, dataset={m['dataset']!r}, "

@@ -37,6 +37,7 @@ from fas_lib import SCALES
 from fas_lib.baselines.lbp import Radii
 from fas_lib.baselines.lbp_runs import lbp_run, run_options
 from fas_lib.cache.reader import CropCache
+from fas_lib.core.utils import get_device
 from fas_lib.training.config import (
     Experiment,
     ExperimentConfig,
@@ -46,6 +47,7 @@ from fas_lib.training.config import (
     scale_indices,
 )
 from fas_lib.training.frames import run_experiment
+from fas_lib.training.pool import run_workers, train_runs, uses_pool
 from fas_lib.training.runs import config_hash, data_key, read_results, run_dir
 
 __all__ = [
@@ -95,29 +97,47 @@ def run_many(
     cache: CropCache | None = None,
     progress: bool = True,
     desc: str = "runs",
+    workers: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run (or read back) each config in its own :func:`run_dir`; a tqdm bar over the runs.
 
     The run folder is named after the config *and* the data (:func:`data_key` of ``cache``, or
     of the cache each config names when ``cache`` is ``None``), so a finished run is read back
-    only for the data it was trained on.
+    only for the data it was trained on. The runs still to train train side by side
+    (:func:`fas_lib.training.pool.train_runs`: ``workers`` processes, default
+    :func:`~fas_lib.training.pool.run_workers`); configs that share a folder train once.
     """
     resolved = [c.resolve() for c in configs]  # fail fast on any bad config before training
-    out: list[dict[str, Any]] = []
-    bar = tqdm(resolved, desc=desc, unit="run", disable=not progress)
-    for cfg in bar:
-        run_cache = cache if cache is not None else open_experiment_cache(cfg, progress=progress)
-        d = run_dir(cfg, out_root, run_cache)
-        bar.set_postfix_str(cfg.name)
+    caches = [cache if cache is not None else open_experiment_cache(c, progress=progress)
+              for c in resolved]
+    dirs = [run_dir(c, out_root, k) for c, k in zip(resolved, caches, strict=True)]
+    done: dict[Path, dict[str, Any]] = {}
+    for d in dirs:
         res = read_results(d)
         if res is not None and res.get("complete"):
-            res["run_dir"] = str(d)
-            out.append(res)
-            continue
-        res = run_experiment(cfg, d, resume=True, progress=progress, cache=run_cache)
-        res["run_dir"] = str(d)
-        out.append(res)
-    return out
+            done[d] = res
+    todo = list(dict.fromkeys(d for d in dirs if d not in done))
+    if workers is None:
+        workers = run_workers(_device(resolved))
+    first = {d: i for i, d in reversed(list(enumerate(dirs)))}
+    inner = progress and not uses_pool(workers, len(todo))
+    jobs = [(resolved[first[d]], d, caches[first[d]], inner) for d in todo]
+    for i, res in train_runs(_train_job, jobs, workers, progress=progress and bool(todo),
+                             desc=desc, entry="run_many"):
+        done[todo[i]] = res
+    return [{**done[d], "run_dir": str(d)} for d in dirs]
+
+
+def _device(configs: Sequence[ExperimentConfig]) -> str:
+    """``"cpu"`` when every config trains on the CPU, else the first other device."""
+    other = [get_device(c.device) for c in configs if get_device(c.device) != "cpu"]
+    return other[0] if other else "cpu"
+
+
+def _train_job(job: tuple[ExperimentConfig, Path, CropCache | None, bool]) -> dict[str, Any]:
+    """Train one run of :func:`run_many` (in a pool worker or in this process)."""
+    cfg, out, cache, progress = job
+    return run_experiment(cfg, out, resume=True, progress=progress, cache=cache)
 
 
 def _check_scales(cache: CropCache | None, scales: Sequence[float]) -> None:
