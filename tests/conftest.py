@@ -215,17 +215,23 @@ def section(text: str, heading: str) -> str:
 
 
 def parse_notebook_table(text: str) -> list[NotebookRow]:
-    """The rows of the table in the README's "## Notebooks" section.
+    """The rows of the first table in the README's "## Notebooks" section (the measured
+    times that follow it are another table).
 
     A row starts ``| [NN · Title](notebooks/NN_name.ipynb) | goals | runtime | figures |``.
 
     Raises:
         ValueError: when the section is missing or a table row does not have that form.
     """
-    rows = []
+    rows: list[NotebookRow] = []
+    in_table = False
     for line in section(text, "## Notebooks").splitlines():
-        if not line.startswith("|") or re.match(r"^\|[\s|:-]+\|$", line) or \
-                line.lower().startswith("| notebook"):
+        if not line.startswith("|"):
+            if in_table:
+                break
+            continue
+        in_table = True
+        if re.match(r"^\|[\s|:-]+\|$", line) or line.lower().startswith("| notebook"):
             continue
         m = NOTEBOOK_ROW.match(line)
         if not m:

@@ -15,6 +15,7 @@ executes a notebook.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import sys
@@ -314,6 +315,29 @@ def test_readme_notebook_table_lists_the_notebooks(notebook_table) -> None:
         assert not bad, f"row {number}: figure names must start with {number}_: {bad}"
 
 
+def claimed_minutes(claim: str) -> tuple[float, float]:
+    """``"about 3–4 min"`` -> (3, 4); ``"about 5 min"`` -> (5, 5)."""
+    nums = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", claim)]
+    return min(nums), max(nums)
+
+
+def test_notebook_runtime_claims_hold_against_the_measured_suite() -> None:
+    """Each notebook's "about N min" is at most 1.5 x N + 1 min from what the last complete full
+    run measured (``results/notebook_suite.json``): a claim is refreshed when the course gets
+    slower. (No lower bound: a notebook can be quicker in the suite than alone, when an earlier
+    notebook built the data it needs.)"""
+    assert claimed_minutes("about 3–4 min") == (3.0, 4.0)
+    assert claimed_minutes("about 5 min") == (5.0, 5.0)
+    suite = json.loads((ROOT / "results" / "notebook_suite.json").read_text(encoding="utf-8"))
+    slow = []
+    for path in NOTEBOOKS:
+        _, high = claimed_minutes(_runtime_claim(nbformat.read(path, as_version=4)))
+        measured = suite["notebooks"][path.stem] / 60
+        if measured > 1.5 * high + 1:
+            slow.append(f"{path.stem}: says up to {high:g} min, measured {measured:.1f}")
+    assert not slow, "; ".join(slow)
+
+
 def test_readme_table_parser_rejects_malformed_rows(table_parser) -> None:
     good = ("# T\n\n## Notebooks\n\n| notebook | what | runtime | figures |\n|---|---|---|---|\n"
             "| [00 · Setup](notebooks/00_setup.ipynb) | x | about 1 min | `00_a` |\n\n## Next\n")
@@ -462,9 +486,11 @@ def test_runner_suite_record_counts_reused_and_trained_runs(tmp_path: Path) -> N
         if finished:
             (runs_dir / name / "results.json").write_text("{}")
     assert runner.count_runs(runs_dir) == 2                      # an unfinished run is not one
-    runs = [runner.NotebookRun("00_a", True, 12.34, "x"), runner.NotebookRun("01_b", True, 5.0, "y")]
+    runs = [runner.NotebookRun("00_a", True, 12.34, "x", load_average=2.1),
+            runner.NotebookRun("01_b", True, 5.0, "y")]
     rec = runner.suite_record(runs, 17.9, None, runs_before=2, runs_after=5)
     assert rec["notebooks"] == {"00_a": 12.3, "01_b": 5.0} and rec["total_s"] == 17.9
+    assert rec["load_average"] == {"00_a": 2.1}  # a notebook without one is left out
     assert rec["runs_reused"] == 2 and rec["runs_trained"] == 3 and rec["all_ok"] is True
     assert rec["mode"] == "full" and rec["machine"]["cpu_cores"] == os.cpu_count()
 

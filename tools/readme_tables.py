@@ -14,7 +14,9 @@ The numbers come only from the files the notebooks write:
   tables, the unseen-attack rows (section ``multimodal``); ``results/bench_mm.json``
   (``benchmarks/bench_mm.py``): the multi-modal models' speed and size (``bench_mm``);
 * ``results/09_time_and_regions.json`` (notebook 09): the video models (STASN's ablations, the
-  data ablation, MS-FANS over time) and the attention statistic.
+  data ablation, MS-FANS over time) and the attention statistic;
+* ``results/notebook_suite.json`` (``tools/run_notebooks.py``): each notebook's wall time in
+  the last complete full run (section ``notebook_times``, the README).
 
 Each table is written between a pair of markers into the one document of :data:`DOCUMENTS`
 that holds them (the README's summary, ``docs/results.md``'s tables, ``docs/synthspoof.md``'s
@@ -24,9 +26,10 @@ border table)::
     ...generated...
     <!-- results:table_ii:end -->
 
-(``table_ii``, ``table_iii``, ``lbp``, ``seeds``, ``shift``, ``video``; ``summary``: the best test
-EER of each family, written when all three files exist; ``border``: the share of attack crops that
-show the medium's border per scale, from ``results/00_data.json`` and ``results/02_crops.json``).
+(``table_ii``, ``table_iii``, ``lbp``, ``seeds``, ``shift``, ``video``, ``notebook_times``;
+``summary``: the best test EER of each family, written when all three files exist; ``border``:
+the share of attack crops that show the medium's border per scale, from ``results/00_data.json``
+and ``results/02_crops.json``).
 The paper's numbers appear only in columns or rows labelled as the paper's; they are read from the
 same results files (keys ``paper_*``), which the notebooks fill from the paper's tables.
 
@@ -57,6 +60,7 @@ SECTIONS: dict[str, str] = {
     "lbp": "06_lbp_baseline",
     "seeds": "seed_spread",
     "shift": "07_generalisation",
+    "notebook_times": "notebook_suite",
 }
 
 #: Display names of the Table III methods, in the paper's row order.
@@ -501,8 +505,46 @@ def render_shift(res: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{float(seconds) / 60:.1f}"
+
+
+def render_notebook_times(suite: Mapping[str, Any]) -> str:
+    """Markdown: each notebook's wall time in the last complete full run and the suite's total.
+
+    Args:
+        suite: ``results/notebook_suite.json`` (``tools/run_notebooks.py``): ``notebooks``
+            (name -> seconds), ``total_s``, ``runs_trained``, ``runs_reused``, ``finished``,
+            ``machine``, optionally ``load_average`` (name -> the 1-minute load average when
+            the notebook finished).
+    """
+    times = suite["notebooks"]
+    load = suite.get("load_average") or {}
+    cols = ["minutes"] + (["load average at its end"] if load else [])
+    lines = _head("notebook", cols)
+    for name, seconds in times.items():
+        cells = [_minutes(seconds)] + ([f"{load[name]:.1f}" if name in load else "—"]
+                                       if load else [])
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append(f"| **all** | **{_minutes(suite['total_s'])}** |" + (" |" if load else ""))
+    reused = int(suite.get("runs_reused", 0))
+    scratch = ("from scratch (every model trained in the run)" if reused == 0 else
+               f"with {reused} runs read back from an earlier run")
+    cores = (suite.get("machine") or {}).get("cpu_cores", "?")
+    when = str(suite.get("finished", "?"))[:10]
+    lines += ["", f"Measured by `make notebooks` ({suite.get('mode', 'full')} parameters), "
+              f"{scratch}: {suite.get('runs_trained', '?')} models trained, on {cores} cores, "
+              f"finished {when} (`results/notebook_suite.json`, written by "
+              "`tools/run_notebooks.py`)."]
+    if load:
+        lines.append(f"A load average near {cores} is the suite alone; above it, other jobs "
+                     "shared the cores.")
+    return "\n".join(lines)
+
+
 RENDERERS = {"table_ii": render_table_ii, "table_iii": render_table_iii, "lbp": render_lbp,
-             "seeds": render_seed_spread, "shift": render_shift}
+             "seeds": render_seed_spread, "shift": render_shift,
+             "notebook_times": render_notebook_times}
 
 #: Sections rendered from several results files (written only when all of them exist).
 MULTI: dict[str, tuple[tuple[str, ...], Any]] = {

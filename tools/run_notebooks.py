@@ -53,6 +53,7 @@ class NotebookRun:
     seconds: float
     output: str
     error: str = ""
+    load_average: float | None = None  # the 1-minute load average when it finished (None: n/a)
 
 
 def find_notebooks(folder: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> list[Path]:
@@ -145,7 +146,17 @@ def run_one(path: Path, out_dir: Path, parameters: dict[str, Any], progress: boo
             execution_timeout=cell_timeout)
     except Exception as exc:  # the failure is reported and the run goes on
         error = _describe_error(exc)
-    return NotebookRun(path.stem, not error, round(time.perf_counter() - t0, 1), str(output), error)
+    return NotebookRun(path.stem, not error, round(time.perf_counter() - t0, 1), str(output), error,
+                       load_average())
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (about the number of busy cores; ``None`` where the OS has
+    none): near the core count, a notebook ran alone; above it, other jobs shared the cores."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def update_times(times_file: Path, mode: str, runs: list[NotebookRun]) -> dict:
@@ -182,12 +193,14 @@ def suite_record(runs: list[NotebookRun], total_s: float, data_dir: str | None,
     """What ``results/notebook_suite.json`` holds after a complete full run of every notebook.
 
     ``runs_reused`` tells a from-scratch suite (0: every model trained in this run) from one
-    that read earlier runs back from ``runs/``.
+    that read earlier runs back from ``runs/``; ``load_average``, per notebook, whether it had
+    the cores to itself.
     """
     return {
         "mode": "full",
         "finished": dt.datetime.now().isoformat(timespec="seconds"),
         "notebooks": {r.name: round(r.seconds, 1) for r in runs},
+        "load_average": {r.name: r.load_average for r in runs if r.load_average is not None},
         "total_s": round(total_s, 1),
         "all_ok": all(r.ok for r in runs),
         "data_dir": data_dir or "~/.cache/fas_lib (default)",

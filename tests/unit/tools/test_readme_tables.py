@@ -391,3 +391,18 @@ def test_render_variant_study_matrix_per_model():
     assert "| fixed session | 30.00 | — |" in lines
     assert "*CNN_S 1*" in lines and "24 subjects per variant" in md
     assert "written by `tools/variant_study.py`" in md
+
+
+def test_render_notebook_times_rows_total_and_load():
+    suite = {"mode": "full", "finished": "2026-12-06T21:40:00", "total_s": 390.0,
+             "notebooks": {"00_a": 300.0, "01_b": 90.0}, "runs_reused": 0, "runs_trained": 7,
+             "machine": {"cpu_cores": 2}}
+    text = rt.render_notebook_times(suite)
+    assert "| 00_a | 5.0 |" in text and "| 01_b | 1.5 |" in text
+    assert "| **all** | **6.5** |" in text
+    assert "from scratch" in text and "7 models trained" in text and "2026-12-06" in text
+    assert "load average" not in text  # an older record without it
+    loaded = rt.render_notebook_times({**suite, "runs_reused": 3,
+                                       "load_average": {"00_a": 2.04}})
+    assert "| 00_a | 5.0 | 2.0 |" in loaded and "| 01_b | 1.5 | — |" in loaded
+    assert "3 runs read back" in loaded and "near 2 is the suite alone" in loaded
