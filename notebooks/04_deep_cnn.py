@@ -30,8 +30,7 @@
 #
 # **Before this notebook**: 03 (CNN_S on one scale). Paper: Sec. III-A and Table I, Table IV.
 #
-# Runtime on a laptop CPU: about 3–11 min (11 min in the committed run, which shared the
-# cores with other jobs at times; SMOKE: under 30 s).
+# Runtime on a laptop CPU: about 6 min (SMOKE: under 30 s).
 
 # %%
 import time
