@@ -113,8 +113,8 @@ def _describe(cache: CropCache, split: str, index: int, options: dict[str, Any],
 
 
 def lbp_run(cache: CropCache, name: str, ids: list[int], splits: list[str],
-            spec: dict[str, Any], features: dict[str, Any],
-            feats: dict[tuple[str, int], np.ndarray], workers: int, d: Path) -> dict[str, Any]:
+            spec: dict[str, Any], features: dict[str, Any], workers: int,
+            d: Path) -> dict[str, Any]:
     """Fit and score one LBP + SVM run; write its run folder ``d``.
 
     Args:
@@ -125,7 +125,6 @@ def lbp_run(cache: CropCache, name: str, ids: list[int], splits: list[str],
         spec: the run's config (``results.json``): ``size``, ``seed``, ``kernel``, ``C``, the
             :func:`run_options` and ``scales``.
         features: :func:`fas_lib.baselines.lbp.extract_lbp` options.
-        feats: features per (split, scale position), filled and reused across runs.
         workers: LBP worker processes.
         d: the run folder.
 
@@ -134,12 +133,9 @@ def lbp_run(cache: CropCache, name: str, ids: list[int], splits: list[str],
     """
     size, seed = spec["size"], spec["seed"]
     t0 = time.perf_counter()
-    for sp in splits:
-        for i in ids:
-            if (sp, i) not in feats:
-                feats[(sp, i)] = crop_features(cache, sp, i, features, size, workers, False)
+    x = {sp: np.concatenate([crop_features(cache, sp, i, features, size, workers, False)
+                             for i in ids], axis=1) for sp in splits}  # each computed once
     t_feat = time.perf_counter() - t0
-    x = {sp: np.concatenate([feats[(sp, i)] for i in ids], axis=1) for sp in splits}
     y_train = cache.frames("train")["label"].to_numpy().astype(int)
     svm = train_lbp_svm(x["train"], y_train, seed=seed, kernel=spec["kernel"], C=spec["C"],
                         normalise=spec.get("normalise", LBP_OPTION_DEFAULTS["normalise"]))

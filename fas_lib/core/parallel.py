@@ -63,6 +63,11 @@ def single_threaded_children() -> Iterator[None]:
                 os.environ[k] = v
 
 
+def uses_pool(workers: int, n_jobs: int) -> bool:
+    """Whether :func:`pool_map` runs ``n_jobs`` jobs in a pool (else in this process)."""
+    return int(workers) > 1 and n_jobs > 1
+
+
 InProcess = Callable[[], contextlib.AbstractContextManager[Callable[[Any], Any]]]
 
 
@@ -92,7 +97,7 @@ def pool_map(
         entry: the public function a script calls (named in the warning's advice).
     """
     done: set[int] = set()
-    if int(workers) > 1 and len(jobs) > 1:
+    if uses_pool(workers, len(jobs)):
         try:
             yield from _pooled(fn, jobs, min(int(workers), len(jobs)), initializer, initargs,
                                done)

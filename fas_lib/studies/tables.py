@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -37,6 +36,7 @@ from fas_lib import SCALES
 from fas_lib.baselines.lbp import Radii
 from fas_lib.baselines.lbp_runs import lbp_run, run_options
 from fas_lib.cache.reader import CropCache
+from fas_lib.core.parallel import uses_pool
 from fas_lib.core.utils import get_device
 from fas_lib.training.config import (
     Experiment,
@@ -47,7 +47,7 @@ from fas_lib.training.config import (
     scale_indices,
 )
 from fas_lib.training.frames import run_experiment
-from fas_lib.training.pool import run_workers, train_runs, uses_pool
+from fas_lib.training.pool import run_workers, train_runs
 from fas_lib.training.runs import config_hash, data_key, read_results, run_dir
 
 __all__ = [
@@ -116,12 +116,15 @@ def run_many(
         res = read_results(d)
         if res is not None and res.get("complete"):
             done[d] = res
-    todo = list(dict.fromkeys(d for d in dirs if d not in done))
+    pending: dict[Path, int] = {}  # each folder still to train -> its first config
+    for i, d in enumerate(dirs):
+        if d not in done:
+            pending.setdefault(d, i)
+    todo = list(pending)
     if workers is None:
         workers = run_workers(_device(resolved))
-    first = {d: i for i, d in reversed(list(enumerate(dirs)))}
     inner = progress and not uses_pool(workers, len(todo))
-    jobs = [(resolved[first[d]], d, caches[first[d]], inner) for d in todo]
+    jobs = [(resolved[i], d, caches[i], inner) for d, i in pending.items()]
     for i, res in train_runs(_train_job, jobs, workers, progress=progress and bool(todo),
                              desc=desc, entry="run_many"):
         done[todo[i]] = res
@@ -130,8 +133,7 @@ def run_many(
 
 def _device(configs: Sequence[ExperimentConfig]) -> str:
     """``"cpu"`` when every config trains on the CPU, else the first other device."""
-    other = [get_device(c.device) for c in configs if get_device(c.device) != "cpu"]
-    return other[0] if other else "cpu"
+    return next((d for d in (get_device(c.device) for c in configs) if d != "cpu"), "cpu")
 
 
 def _train_job(job: tuple[ExperimentConfig, Path, CropCache | None, bool]) -> dict[str, Any]:
@@ -371,7 +373,6 @@ def lbp_baseline(
                                                                           strict=True)]
     if multiscale and len(scales) > 1:
         jobs.append((group_label(scales), idx))
-    feats: dict[tuple[str, int], np.ndarray] = {}
     rows = []
     bar = tqdm(jobs, desc=f"LBP {color_space}", unit="run", disable=not progress)
     for name, ids in bar:
@@ -379,7 +380,7 @@ def lbp_baseline(
         d = Path(out_root) / f"lbp-{color_space}-{name}-{config_hash(spec)}"
         res = read_results(d)
         if res is None:
-            res = lbp_run(cache, name, ids, splits, spec, features, feats, workers, d)
+            res = lbp_run(cache, name, ids, splits, spec, features, workers, d)
         rows.append({"scale": name, "color_space": color_space, **summarise(res),
                      "run_dir": str(d)})
     return pd.DataFrame(rows)

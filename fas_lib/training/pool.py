@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from fas_lib.core.parallel import pool_map
 
-__all__ = ["RUN_WORKERS_ENV", "run_workers", "train_runs", "uses_pool", "worker_threads"]
+__all__ = ["RUN_WORKERS_ENV", "run_workers", "train_runs", "worker_threads"]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -62,11 +62,6 @@ def run_workers(device: str | None = "cpu") -> int:
     if n < 1:
         raise ValueError(f"${RUN_WORKERS_ENV} must be a positive integer, got {raw!r}")
     return n
-
-
-def uses_pool(workers: int, n_jobs: int) -> bool:
-    """Whether :func:`train_runs` trains ``n_jobs`` jobs in a pool (else in this process)."""
-    return int(workers) > 1 and n_jobs > 1
 
 
 def worker_threads(workers: int) -> int:

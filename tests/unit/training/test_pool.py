@@ -17,6 +17,7 @@ import torch
 import fas_lib.studies.tables as tables
 from fas_lib.cache.reader import CropCache
 from fas_lib.cache.views import ProtocolView, protocol_view
+from fas_lib.core.parallel import uses_pool
 from fas_lib.training import pool
 from fas_lib.training.config import ExperimentConfig
 from fas_lib.training.runs import run_dir
@@ -39,7 +40,7 @@ def test_run_workers_default_env_and_device(monkeypatch):
 def test_worker_threads_share_the_cores(monkeypatch):
     monkeypatch.setattr(pool.os, "cpu_count", lambda: 8)
     assert [pool.worker_threads(w) for w in (1, 2, 3, 16)] == [8, 4, 2, 1]
-    assert pool.uses_pool(2, 2) and not pool.uses_pool(2, 1) and not pool.uses_pool(1, 5)
+    assert uses_pool(2, 2) and not uses_pool(2, 1) and not uses_pool(1, 5)
 
 
 def test_train_runs_returns_every_job_in_and_out_of_a_pool():
