@@ -15,8 +15,9 @@ from .factors import FIXABLE_FACTORS, SESSION_NAMES
 #: cameras, printers, displays) recorded per video, 3 sessions x (3 lives + 5 attacks) per subject;
 #: 3.0: recapture texture at the strength a camera resolves (halftone dots and screen
 #: sub-pixels at their real period, :func:`~.camera.residual_modulation`), paper grain,
-#: replay panels with as many pixels as the camera records
-GENERATOR_VERSION: str = "3.0.0"
+#: replay panels with as many pixels as the camera records; 4.0: a session is a place (one room
+#: per session for live and attack videos, :func:`~.scene.session_room`)
+GENERATOR_VERSION: str = "4.0.0"
 
 ATTACK_TYPES: tuple[str, ...] = (
     "print_flat",

@@ -153,7 +153,7 @@ def _run_subject(subject_index: int, jobs: list[VideoJob], out_root: str) -> lis
     """Render and store every video of one subject (runs in a worker or inline)."""
     cfg: SynthConfig = _STATE["config"]
     subject = make_subjects(cfg.n_subjects, cfg.seed, _STATE["sources"], indices=[subject_index])[0]
-    worlds = {s: make_world(subject, cfg.width, cfg.height, s)  # the sessions rendered
+    worlds = {s: make_world(subject, cfg.width, cfg.height, s, cfg.seed)  # the sessions rendered
               for s in dict.fromkeys(j.session for j in jobs)}
     bank = noise_bank(cfg.seed, cfg.height, cfg.width)
     root = Path(out_root)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .factors import SESSION_NAMES, SESSIONS
 from .gt import face_box
-from .scene import make_scene
+from .scene import room_view, session_room
 from .subjects import Subject
 
 #: Inter-ocular distance of the face in world pixels.
@@ -53,6 +53,12 @@ def similarity(scale: float, angle_deg: float, src: np.ndarray, dst: np.ndarray)
     return m
 
 
+def world_canvas(width: int, height: int) -> tuple[int, int]:
+    """Size of a world's background canvas for ``width`` x ``height`` frames (``WORLD_PAD`` of
+    the frame on every side), which is also what a session's room is made around."""
+    return int(width * (1 + 2 * WORLD_PAD)), int(height * (1 + 2 * WORLD_PAD))
+
+
 def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Apply a ``(3, 3)`` projective map to ``(..., 2)`` points."""
     p = np.asarray(pts, np.float64)
@@ -61,16 +67,19 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return q / w[..., None]
 
 
-def make_world(subject: Subject, width: int, height: int, session: str = "s1") -> World:
-    """Place a subject in its own scene of a session (the session's wall colours;
-    deterministic from the subject's ``scene_seed`` and the session)."""
+def make_world(subject: Subject, width: int, height: int, session: str = "s1",
+               seed: int = 0) -> World:
+    """Place a subject in the room of a session (:func:`~.scene.session_room` of the dataset's
+    ``seed``), seen from the subject's own spot and with its own face position (deterministic
+    from the subject's ``scene_seed`` and the session)."""
     s_idx = SESSION_NAMES.index(session)
     rng = np.random.default_rng(
         np.random.SeedSequence([subject.params["scene_seed"], width, height, s_idx])
     )
-    cw, ch = int(width * (1 + 2 * WORLD_PAD)), int(height * (1 + 2 * WORLD_PAD))
+    cw, ch = world_canvas(width, height)
     style = SESSIONS[s_idx]
-    bg = make_scene(rng, cw, ch, style.wall_sat, style.wall_val)
+    room = session_room(seed, s_idx, cw, ch, style.wall_sat, style.wall_val)
+    bg = room_view(room, rng, cw, ch)
     c2w = np.eye(3)
     c2w[:2, 2] = (-WORLD_PAD * width, -WORLD_PAD * height)
     lm = subject.landmarks["open"]

@@ -1,8 +1,16 @@
-"""Procedural backgrounds: walls with gradients, furniture-like shapes, texture and lighting."""
+"""Procedural backgrounds: walls with gradients, furniture-like shapes, texture and lighting.
+
+A session is a place (SynthSpoof 4.0): every video of a session, live or attack, is recorded in
+one room (:func:`session_room`), seen from a slightly different spot each time
+(:func:`room_view`), as in Replay-Attack's two scenarios and OULU-NPU's three sessions. Before
+4.0 every subject and every attack had a room of its own, so the background around a face was
+as varied as the medium's edge it should set off.
+"""
 
 from __future__ import annotations
 
 import colorsys
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -65,6 +73,38 @@ def make_scene(rng: np.random.Generator, width: int, height: int,
     )
     img = cv2.multiply(img, cv2.cvtColor(light, cv2.COLOR_GRAY2RGB), scale=1.0 / 128.0)
     return cv2.GaussianBlur(img, (0, 0), 0.8)
+
+
+#: A session's room is this much larger than the canvas it is seen through, each way: how far
+#: the camera (live) or the attacker (the medium's surroundings) stands from the room's centre.
+ROOM_MARGIN: float = 0.25
+
+
+@lru_cache(maxsize=8)
+def session_room(seed: int, session: int, width: int, height: int,
+                 wall_sat: tuple[float, float], wall_val: tuple[float, float]) -> np.ndarray:
+    """The room of a dataset's session: one :func:`make_scene` of ``(1 + ROOM_MARGIN)`` times
+    ``width`` x ``height``, deterministic from the dataset's ``seed`` and the session's index
+    (cached: every video of the session looks into it). Read-only; take views with
+    :func:`room_view`."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x524F4F4D, session]))  # "ROOM"
+    room = make_scene(rng, round(width * (1 + ROOM_MARGIN)),
+                      round(height * (1 + ROOM_MARGIN)), wall_sat, wall_val)
+    room.setflags(write=False)
+    return room
+
+
+def room_view(room: np.ndarray, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A ``width`` x ``height`` window of ``room`` (a copy) centred within ``ROOM_MARGIN / 2``
+    of the room's size from its centre, uniformly at random."""
+    rh, rw = room.shape[:2]
+    if width > rw or height > rh:
+        raise ValueError(f"a {width} x {height} view does not fit a {rw} x {rh} room")
+    cx = rw / 2 + rng.uniform(-0.5, 0.5) * ROOM_MARGIN / (1 + ROOM_MARGIN) * rw
+    cy = rh / 2 + rng.uniform(-0.5, 0.5) * ROOM_MARGIN / (1 + ROOM_MARGIN) * rh
+    x = int(np.clip(round(cx - width / 2), 0, rw - width))
+    y = int(np.clip(round(cy - height / 2), 0, rh - height))
+    return room[y:y + height, x:x + width].copy()
 
 
 def _shape(img: np.ndarray, rng: np.random.Generator, w: int, h: int) -> None:

@@ -26,8 +26,8 @@ from fas_lib.synthspoof.factors import Factors, rendered_factors
 
 pytestmark = pytest.mark.usefixtures("private_data_dir")
 
-#: ``config_hash(SynthConfig())`` of SynthSpoof 3.0 (as test_synthspoof_modalities.py).
-DEFAULT_HASH = "969ae0fc1b"
+#: ``config_hash(SynthConfig())`` of SynthSpoof 4.0 (as test_synthspoof_modalities.py).
+DEFAULT_HASH = "0600b3e210"
 TINY = SynthConfig(n_subjects=3, frames_per_video=1, width=320, height=240, sessions=("s1",),
                    live_per_session=1)
 ROW_KEYS = ["path", "video_id", "subject", "split", "label", "attack_type"]
