@@ -142,10 +142,11 @@ print("dlib predictors found:", needed <= set(models["file"]))
 # (five models, from an old webcam to a compact camera: resolution, noise, colour response,
 # sharpening, JPEG; the `quality` column names their class, low / normal / high, as CASIA-FASD
 # does) and, for an attack, the **instrument** (three printers, three displays). Notebook 07
-# holds them out one by one to see what a model really learned.
+# holds them out one by one to see what a model really learned. A session is a place: all
+# its videos, live and attack, are recorded in one room, each from a spot of its own.
 #
-# This is the RGB dataset every later notebook uses (`SynthConfig()`, about two minutes on a
-# 2-core laptop). Depth and NIR roughly triple the rendering cost, so section 6 renders them
+# This is the RGB dataset every later notebook uses (`SynthConfig()`, about a minute and a half
+# on a 2-core laptop). Depth and NIR roughly triple the rendering cost, so section 6 renders them
 # only for a small preview set of `MODALITY_SUBJECTS` subjects.
 
 # %%
