@@ -11,7 +11,7 @@ block says which factor the models learn to depend on.
 
 Usage::
 
-    python tools/variant_study.py --subjects 24 --gt-boxes           # 13 min measured (2 cores)
+    python tools/variant_study.py --subjects 24 --gt-boxes           # 12 min measured (2 cores)
     python tools/variant_study.py                                    # the default 40 subjects
     python tools/variant_study.py --subjects 20                      # a quicker, smaller look
     python tools/variant_study.py --real-dataset csv --real-root /data/release
