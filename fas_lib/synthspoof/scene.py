@@ -95,8 +95,9 @@ def session_room(seed: int, session: int, width: int, height: int,
 
 
 def room_view(room: np.ndarray, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A ``width`` x ``height`` window of ``room`` (a copy) centred within ``ROOM_MARGIN / 2``
-    of the room's size from its centre, uniformly at random."""
+    """A ``width`` x ``height`` window of ``room`` (a copy), its centre drawn uniformly within
+    ``ROOM_MARGIN / 2`` of the canvas the room was made around (the room's size over
+    ``1 + ROOM_MARGIN``) from the room's centre, each way; clipped to the room."""
     rh, rw = room.shape[:2]
     if width > rw or height > rh:
         raise ValueError(f"a {width} x {height} view does not fit a {rw} x {rh} room")
