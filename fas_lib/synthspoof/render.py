@@ -59,6 +59,16 @@ def world_canvas(width: int, height: int) -> tuple[int, int]:
     return int(width * (1 + 2 * WORLD_PAD)), int(height * (1 + 2 * WORLD_PAD))
 
 
+def room_of(session: str, width: int, height: int, seed: int) -> np.ndarray:
+    """The room of a dataset's ``session`` for ``width`` x ``height`` frames
+    (:func:`~.scene.session_room` made around the world canvas, in the session's wall style):
+    the one room its live worlds and its attacks' surroundings are views of."""
+    s_idx = SESSION_NAMES.index(session)
+    style = SESSIONS[s_idx]
+    return session_room(seed, s_idx, *world_canvas(width, height), style.wall_sat,
+                        style.wall_val)
+
+
 def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Apply a ``(3, 3)`` projective map to ``(..., 2)`` points."""
     p = np.asarray(pts, np.float64)
@@ -77,9 +87,7 @@ def make_world(subject: Subject, width: int, height: int, session: str = "s1",
         np.random.SeedSequence([subject.params["scene_seed"], width, height, s_idx])
     )
     cw, ch = world_canvas(width, height)
-    style = SESSIONS[s_idx]
-    room = session_room(seed, s_idx, cw, ch, style.wall_sat, style.wall_val)
-    bg = room_view(room, rng, cw, ch)
+    bg = room_view(room_of(session, width, height, seed), rng, cw, ch)
     c2w = np.eye(3)
     c2w[:2, 2] = (-WORLD_PAD * width, -WORLD_PAD * height)
     lm = subject.landmarks["open"]

@@ -18,7 +18,7 @@ import numpy as np
 from fas_lib.preprocess.geometry import dlib68_to_dlib5, dlib68_to_paper5
 
 from .camera import capture, residual_modulation, source_capture
-from .factors import SESSION_NAMES, by_name, colour_pipeline, illuminate, light_field
+from .factors import by_name, colour_pipeline, illuminate, light_field
 from .gt import POLY_SIDE_POINTS, face_box
 from .mask import WORN_ATTACKS, worn_subject
 from .media import IOD_MM, PHOTO_CAMERA, PRINT_IOD, PRINT_SIZE, Medium, make_print, sample_margins
@@ -31,12 +31,12 @@ from .render import (
     head_motion,
     medium_drift,
     render_view,
+    room_of,
     similarity,
     warp_patch,
     world_background,
-    world_canvas,
 )
-from .scene import room_view, session_room
+from .scene import room_view
 from .screen import REPLAY_PITCH, SCREEN_FACE_SIZE, VIDEO_CAMERA, display_texture, make_display
 from .sensors import (
     NIR_IOD_REF,
@@ -245,9 +245,7 @@ class _Renderer:
         """What surrounds the medium: the session's room (the one the live videos show) from
         where the attacker stands, and its distance behind the medium."""
         w, h = self.size
-        st = self.session
-        room = session_room(self.seed, SESSION_NAMES.index(st.name), *world_canvas(w, h),
-                            st.wall_sat, st.wall_val)
+        room = room_of(self.session.name, w, h, self.seed)
         return room_view(room, self.rng, w, h), float(self.rng.uniform(25, 55))
 
     def _attack_frame(

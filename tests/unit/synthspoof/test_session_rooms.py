@@ -14,7 +14,7 @@ from fas_lib.synthspoof import video as video_module
 from fas_lib.synthspoof.camera import noise_bank
 from fas_lib.synthspoof.dataset import plan_jobs
 from fas_lib.synthspoof.factors import SESSIONS
-from fas_lib.synthspoof.render import make_world, world_canvas
+from fas_lib.synthspoof.render import make_world, room_of, world_canvas
 from fas_lib.synthspoof.scene import ROOM_MARGIN, room_view, session_room
 from fas_lib.synthspoof.sources import subject_sources, user_sources
 from fas_lib.synthspoof.subjects import make_subjects
@@ -70,12 +70,13 @@ def test_subjects_of_a_session_stand_in_one_room(subjects):
     cw, ch = world_canvas(CFG.width, CFG.height)
     for s_idx, name in enumerate(("s1", "s2")):
         st = SESSIONS[s_idx]
-        room = session_room(CFG.seed, s_idx, cw, ch, st.wall_sat, st.wall_val)
+        room = room_of(name, CFG.width, CFG.height, CFG.seed)
+        assert room is session_room(CFG.seed, s_idx, cw, ch, st.wall_sat, st.wall_val)
         spots = [_offset(make_world(s, CFG.width, CFG.height, name, CFG.seed).bg, room)
                  for s in subjects]
         assert None not in spots, name  # every subject's background is a window of the room
         assert len(set(spots)) == len(spots)  # seen from different spots
-    other = session_room(CFG.seed, 1, cw, ch, SESSIONS[1].wall_sat, SESSIONS[1].wall_val)
+    other = room_of("s2", CFG.width, CFG.height, CFG.seed)
     assert _offset(make_world(subjects[0], CFG.width, CFG.height, "s1", CFG.seed).bg,
                    other) is None  # and not in another session's room
 
