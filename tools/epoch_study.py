@@ -1,0 +1,129 @@
+"""How many epochs the ``cpu`` preset needs -> ``results/epoch_study.json``, ``figures/epoch_study.png``.
+
+The preset's schedule (epochs, the epoch after which the learning rate drops) is chosen on the
+**dev** split, never on test: CNN_S at each of Table II's scales and MS-FANS on Table III's first
+and last groups are trained with each candidate schedule, with dev scored after every epoch (the
+learning curve), on SynthSpoof's ``standard`` protocol, seed 0. The rule, fixed before the runs:
+the shortest schedule whose final dev EER, averaged over the models, is within ``--tolerance``
+points of the longest schedule's. Finished runs in ``--runs-dir`` are read back.
+
+Usage::
+
+    python tools/epoch_study.py                       # schedules 4/3, 6/4, 10/7 (epochs/drop)
+    python tools/epoch_study.py --schedules 5:3 8:6 10:7
+
+About 9 minutes on 2 CPU cores for the default grid (27 runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALES = (0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)
+GROUPS = ((0.9, 1.0, 1.1), (1.3, 1.4, 1.5))
+
+
+def _schedule(text: str) -> tuple[int, tuple[int, ...]]:
+    """``"6:4"`` -> (6 epochs, learning rate x 0.1 after epoch 4)."""
+    try:
+        epochs, drop = (int(v) for v in text.split(":"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"a schedule is EPOCHS:DROP, e.g. 6:4, got {text!r}") from exc
+    if not 1 <= drop < epochs:
+        raise argparse.ArgumentTypeError(f"need 1 <= DROP < EPOCHS, got {text!r}")
+    return epochs, (drop,)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--schedules", nargs="+", type=_schedule,
+                    default=[_schedule(s) for s in ("4:3", "6:4", "10:7")])
+    ap.add_argument("--tolerance", type=float, default=0.5,
+                    help="points of mean dev EER a shorter schedule may lose (default 0.5)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--runs-dir", default=str(ROOT / "runs" / "epoch_study"))
+    ap.add_argument("--out", default=str(ROOT / "results" / "epoch_study.json"))
+    ap.add_argument("--fig-dir", default=str(ROOT / "figures"))
+    ap.add_argument("--smoke", action="store_true", help="tiny data, one scale (tests)")
+    args = ap.parse_args(argv)
+
+    import time
+
+    import numpy as np
+
+    from fas_lib.cache.prepare import get_cache
+    from fas_lib.core.utils import save_results
+    from fas_lib.studies.tables import run_many
+    from fas_lib.training.config import ExperimentConfig
+
+    t0 = time.perf_counter()
+    scales, groups = ((1.0,), ()) if args.smoke else (SCALES, GROUPS)
+    cache = get_cache("synthspoof", smoke=args.smoke)
+    models = [("single", (s,)) for s in scales] + [("msfans", g) for g in groups]
+    configs = [ExperimentConfig(fusion=f, scales=sc, epochs=e, milestones=m, select_on_dev=True,
+                                seed=args.seed, smoke=args.smoke)
+               for e, m in args.schedules for f, sc in models]
+    results = run_many(configs, args.runs_dir, cache=cache, desc="epoch study")
+    rows = []
+    for cfg, res in zip(configs, results, strict=True):
+        curve = [float(h["dev_eer"]) for h in res["history"]]
+        rows.append({"schedule": f"{cfg.epochs}:{cfg.milestones[0]}", "epochs": cfg.epochs,
+                     "model": ("CNN_S " if cfg.fusion == "single" else "MS-FANS ")
+                     + ",".join(f"{s:g}" for s in cfg.scales),
+                     "dev_eer_curve": curve, "final_dev_eer": curve[-1],
+                     "best_dev_eer": min(curve), "train_seconds": float(sum(h["seconds"] for h in res["history"]))})
+    summary = []
+    for e, m in args.schedules:
+        sub = [r for r in rows if r["schedule"] == f"{e}:{m[0]}"]
+        summary.append({"schedule": f"{e}:{m[0]}", "epochs": e,
+                        "mean_final_dev_eer": float(np.mean([r["final_dev_eer"] for r in sub])),
+                        "train_seconds": float(sum(r["train_seconds"] for r in sub))})
+    longest = max(summary, key=lambda s: s["epochs"])
+    chosen = min((s for s in summary if s["mean_final_dev_eer"]
+                  <= longest["mean_final_dev_eer"] + args.tolerance / 100),
+                 key=lambda s: s["epochs"])
+    out = {"rule": f"shortest schedule with mean final dev EER within {args.tolerance} points "
+                   f"of the longest ({longest['schedule']})",
+           "chosen": chosen["schedule"], "seed": args.seed, "protocol": "standard",
+           "summary": summary, "runs": rows, "runtime_s": time.perf_counter() - t0,
+           "smoke": args.smoke}
+    path = save_results(out, Path(args.out).stem, Path(args.out).parent)
+    for s in summary:
+        print(f"{s['schedule']:>5}: mean final dev EER {100 * s['mean_final_dev_eer']:.2f} %, "
+              f"{s['train_seconds']:.0f} s of training")
+    print(f"chosen: {chosen['schedule']} ({out['rule']}) -> {path}")
+    _plot(rows, Path(args.fig_dir))
+    return 0
+
+
+def _plot(rows: list[dict], fig_dir: Path) -> None:
+    """Dev EER after each epoch, one panel per model, one line per schedule."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fas_lib.viz.plots import save_fig
+
+    names = list(dict.fromkeys(r["model"] for r in rows))
+    fig, axes = plt.subplots(1, len(names), figsize=(2.2 * len(names), 2.8), sharey=True,
+                             squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for r in (r for r in rows if r["model"] == name):
+            ax.plot(range(1, len(r["dev_eer_curve"]) + 1),
+                    [100 * v for v in r["dev_eer_curve"]], "o-", ms=2.5, label=r["schedule"])
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("epoch")
+    axes[0][0].set_ylabel("dev EER (%)")
+    axes[0][-1].legend(title="epochs:drop", fontsize=7)
+    fig.tight_layout()
+    save_fig(fig, "epoch_study", fig_dir)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
