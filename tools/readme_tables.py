@@ -491,7 +491,7 @@ def render_shift(res: Mapping[str, Any]) -> str:
     p1 = res.get("p1_msfans")
     if p1:
         sure = sum(1 for r in p1["significance"] if r["ci_high"] < 0)
-        lines += ["", f"On P1 (robust), MS-FANS is below its group's dev-chosen single scale in "
+        lines += ["", f"On P1 ({p1.get('recipe', 'robust')}), MS-FANS is below its group's dev-chosen single scale in "
                       f"{p1['wins']} of {p1['n_groups']} groups ({sure} with the 95 % bootstrap "
                       "interval of the difference below 0)."]
     ctx = res.get("context") or {}
