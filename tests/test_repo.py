@@ -495,6 +495,18 @@ def test_runner_suite_record_counts_reused_and_trained_runs(tmp_path: Path) -> N
     assert rec["mode"] == "full" and rec["machine"]["cpu_cores"] == os.cpu_count()
 
 
+def test_runner_machine_names_the_processor_and_its_vector_unit() -> None:
+    """The processor's name and widest vector unit are recorded: the floats of training differ
+    between processor types."""
+    xeon = runner.machine("processor\t: 0\nmodel name\t: Intel Xeon\nflags\t\t: fpu sse4_2 avx "
+                          "avx2 avx512f\n")
+    assert xeon["cpu"] == "Intel Xeon" and xeon["vector_isa"] == "avx512f"
+    epyc = runner.machine("model name\t: AMD EPYC\nflags\t: fpu sse4_2 avx fma avx2\n")
+    assert epyc["cpu"] == "AMD EPYC" and epyc["vector_isa"] == "avx2"
+    bare = runner.machine("")  # no /proc/cpuinfo (not Linux): still the cores and the platform
+    assert bare["vector_isa"] is None and bare["cpu_cores"] == os.cpu_count()
+
+
 #: Absolute paths of somebody's machine (home folders, the course's work area); a tracked file
 #: that names one works only there. ``results/`` is left out: it holds machine-written records
 #: of runs (``data_dir``, dataset and cache roots as they were on the machine that ran them).

@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -173,14 +174,33 @@ def update_times(times_file: Path, mode: str, runs: list[NotebookRun]) -> dict:
     entry["notebooks"] = dict(sorted(notebooks.items()))
     entry["total_s"] = round(sum(v["seconds"] for v in entry["notebooks"].values()), 1)
     entry["all_ok"] = all(v["ok"] for v in entry["notebooks"].values())
-    entry["machine"] = {"cpu_cores": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version()}
+    entry["machine"] = machine()
     data[mode] = entry
     times_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = times_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(times_file)
     return data
+
+
+def machine(cpuinfo: str | None = None) -> dict:
+    """The machine a run's times and floats belong to: cores, the processor's name and widest
+    vector unit (oneDNN picks its kernels by them, so the floats of training differ between
+    processor types), platform, Python. ``cpuinfo``: ``/proc/cpuinfo``'s text (read when None;
+    absent off Linux)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            cpuinfo = ""
+    name = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
+    flags = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
+    have = set(flags.group(1).split()) if flags else set()
+    vector = next((v for v in ("avx512f", "avx2", "avx", "sse4_2") if v in have), None)
+    return {"cpu_cores": os.cpu_count(),
+            "cpu": name.group(1).strip() if name else (platform.processor() or None),
+            "vector_isa": vector, "platform": platform.platform(),
+            "python": platform.python_version()}
 
 
 def count_runs(runs_dir: Path) -> int:
@@ -206,8 +226,7 @@ def suite_record(runs: list[NotebookRun], total_s: float, data_dir: str | None,
         "data_dir": data_dir or "~/.cache/fas_lib (default)",
         "runs_reused": runs_before,
         "runs_trained": runs_after - runs_before,
-        "machine": {"cpu_cores": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+        "machine": machine(),
     }
 
 

@@ -47,6 +47,10 @@ __all__ = [
 #: earlier 6 (after 4): after 6 epochs the training accuracy of MS-FANS was still about 94 %,
 #: and 10 epochs with channels-last convolutions cost what 6 did without them (about 45 s for
 #: a CNN_S run over three scales); the single-scale test EER at 0.9 fell from 4.8 % to 2.6 %.
+#: Re-chosen on SynthSpoof 4.0's **dev** split (``tools/epoch_study.py``,
+#: ``results/epoch_study.json``): against 4:3, 6:4 and 8:6 (epochs:drop), 10:7 had the lowest
+#: mean final dev EER over Table II's seven scales and two MS-FANS groups (13.3 % against 14.1,
+#: 18.2 and 14.3 %; at 6:4 MS-FANS lost its fused path when the auxiliary losses stopped).
 #: Milestones are epochs after which the learning rate is multiplied by 0.1.
 #: ``"robust"``: cpu plus the capture augmentations (:data:`fas_lib.preprocess.augment.CAPTURE`: blur,
 #: noise, JPEG) and ``select_on_dev``. Until issue 21 it added every augmentation, which made
