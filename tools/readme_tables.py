@@ -530,10 +530,12 @@ def render_notebook_times(suite: Mapping[str, Any]) -> str:
     reused = int(suite.get("runs_reused", 0))
     scratch = ("from scratch (every model trained in the run)" if reused == 0 else
                f"with {reused} runs read back from an earlier run")
-    cores = (suite.get("machine") or {}).get("cpu_cores", "?")
+    mach = suite.get("machine") or {}
+    cores = mach.get("cpu_cores", "?")
+    cpu = f" of an {mach['cpu']} ({mach.get('vector_isa') or '?'})" if mach.get("cpu") else ""
     when = str(suite.get("finished", "?"))[:10]
     lines += ["", f"Measured by `make notebooks` ({suite.get('mode', 'full')} parameters), "
-              f"{scratch}: {suite.get('runs_trained', '?')} models trained, on {cores} cores, "
+              f"{scratch}: {suite.get('runs_trained', '?')} models trained, on {cores} cores{cpu}, "
               f"finished {when} (`results/notebook_suite.json`, written by "
               "`tools/run_notebooks.py`)."]
     if load:

@@ -406,3 +406,7 @@ def test_render_notebook_times_rows_total_and_load():
                                        "load_average": {"00_a": 2.04}})
     assert "| 00_a | 5.0 | 2.0 |" in loaded and "| 01_b | 1.5 | — |" in loaded
     assert "3 runs read back" in loaded and "near 2 is the suite alone" in loaded
+    assert "on 2 cores," in text  # an older record without the processor's name
+    named = rt.render_notebook_times({**suite, "machine": {"cpu_cores": 2, "cpu": "AMD EPYC",
+                                                           "vector_isa": "avx2"}})
+    assert "on 2 cores of an AMD EPYC (avx2)," in named
