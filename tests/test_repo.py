@@ -486,11 +486,12 @@ def test_runner_suite_record_counts_reused_and_trained_runs(tmp_path: Path) -> N
         if finished:
             (runs_dir / name / "results.json").write_text("{}")
     assert runner.count_runs(runs_dir) == 2                      # an unfinished run is not one
-    runs = [runner.NotebookRun("00_a", True, 12.34, "x", load_average=2.1),
+    runs = [runner.NotebookRun("00_a", True, 12.34, "x", load_average=2.1, runs_trained=3),
             runner.NotebookRun("01_b", True, 5.0, "y")]
     rec = runner.suite_record(runs, 17.9, None, runs_before=2, runs_after=5)
     assert rec["notebooks"] == {"00_a": 12.3, "01_b": 5.0} and rec["total_s"] == 17.9
     assert rec["load_average"] == {"00_a": 2.1}  # a notebook without one is left out
+    assert rec["runs_trained_per_notebook"] == {"00_a": 3}
     assert rec["runs_reused"] == 2 and rec["runs_trained"] == 3 and rec["all_ok"] is True
     assert rec["mode"] == "full" and rec["machine"]["cpu_cores"] == os.cpu_count()
 

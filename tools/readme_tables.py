@@ -520,13 +520,18 @@ def render_notebook_times(suite: Mapping[str, Any]) -> str:
     """
     times = suite["notebooks"]
     load = suite.get("load_average") or {}
-    cols = ["minutes"] + (["load average at its end"] if load else [])
+    trained = suite.get("runs_trained_per_notebook") or {}
+    cols = (["minutes"] + (["models trained"] if trained else [])
+            + (["load average at its end"] if load else []))
     lines = _head("notebook", cols)
     for name, seconds in times.items():
-        cells = [_minutes(seconds)] + ([f"{load[name]:.1f}" if name in load else "—"]
-                                       if load else [])
+        cells = ([_minutes(seconds)]
+                 + ([str(trained[name]) if name in trained else "—"] if trained else [])
+                 + ([f"{load[name]:.1f}" if name in load else "—"] if load else []))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append(f"| **all** | **{_minutes(suite['total_s'])}** |" + (" |" if load else ""))
+    lines.append(f"| **all** | **{_minutes(suite['total_s'])}** |"
+                 + (f" **{sum(trained.values())}** |" if trained else "")
+                 + (" |" if load else ""))
     reused = int(suite.get("runs_reused", 0))
     scratch = ("from scratch (every model trained in the run)" if reused == 0 else
                f"with {reused} runs read back from an earlier run")

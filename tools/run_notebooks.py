@@ -55,6 +55,7 @@ class NotebookRun:
     output: str
     error: str = ""
     load_average: float | None = None  # the 1-minute load average when it finished (None: n/a)
+    runs_trained: int | None = None  # finished training runs it added to RUNS_DIR (None: n/a)
 
 
 def find_notebooks(folder: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> list[Path]:
@@ -214,13 +215,16 @@ def suite_record(runs: list[NotebookRun], total_s: float, data_dir: str | None,
 
     ``runs_reused`` tells a from-scratch suite (0: every model trained in this run) from one
     that read earlier runs back from ``runs/``; ``load_average``, per notebook, whether it had
-    the cores to itself.
+    the cores to itself; ``runs_trained_per_notebook``, which notebook trained how many of the
+    models (a run another notebook already trained is read back, not counted again).
     """
     return {
         "mode": "full",
         "finished": dt.datetime.now().isoformat(timespec="seconds"),
         "notebooks": {r.name: round(r.seconds, 1) for r in runs},
         "load_average": {r.name: r.load_average for r in runs if r.load_average is not None},
+        "runs_trained_per_notebook": {r.name: r.runs_trained for r in runs
+                                      if r.runs_trained is not None},
         "total_s": round(total_s, 1),
         "all_ok": all(r.ok for r in runs),
         "data_dir": data_dir or "~/.cache/fas_lib (default)",
@@ -298,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for i, path in enumerate(paths, 1):
         print(f"[{i}/{len(paths)}] {path.name} ...", flush=True)
+        before = count_runs(runs_dir)
         run = run_one(path, out, parameters, progress, cell_timeout=args.cell_timeout)
+        run.runs_trained = count_runs(runs_dir) - before
         runs.append(run)
         status = "ok" if run.ok else f"FAILED ({run.error})"
         print(f"[{i}/{len(paths)}] {path.name}: {status} in {run.seconds:.1f} s", flush=True)

@@ -410,3 +410,7 @@ def test_render_notebook_times_rows_total_and_load():
     named = rt.render_notebook_times({**suite, "machine": {"cpu_cores": 2, "cpu": "AMD EPYC",
                                                            "vector_isa": "avx2"}})
     assert "on 2 cores of an AMD EPYC (avx2)," in named
+    counted = rt.render_notebook_times({**suite, "runs_trained_per_notebook": {"00_a": 0,
+                                                                               "01_b": 7}})
+    assert "| notebook | minutes | models trained |" in counted
+    assert "| 00_a | 5.0 | 0 |" in counted and "| **all** | **6.5** | **7** |" in counted
