@@ -26,7 +26,7 @@
 # **Before this notebook**: 03 (Table II runs, reused here), 04 (CNN_D, FLOPs), 05 (MS-FANS).
 # Paper: Sec. IV-B/C, Tables III–V.
 #
-# Runtime on a laptop CPU: about 14 min (14 fusion runs of about a minute each and the LBP
+# Runtime on a laptop CPU: about 17 min (14 fusion runs of about a minute each and the LBP
 # baseline; the runs of 03, 04 and 05 are reused; `CNN_D_FOR_TABLES="train"` adds Table V's
 # CNN_D run, about 6 min), 10 s when all its runs already exist in `RUNS_DIR` (SMOKE: under
 # 40 s).
