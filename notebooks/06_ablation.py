@@ -99,6 +99,8 @@ TABLE_IV_GROUP, TABLE_V_GROUP = (tuple(float(s) for s in (g if g is not None els
 print(f"{EXP.title}\n  {EXP.paper}\n  groups {GROUPS}; {BACKBONE}, preset {PRESET}")
 if LEVEL not in ("frame", "video"):
     raise ValueError(f"LEVEL must be 'frame' or 'video', got {LEVEL!r}")
+if CNN_D_FOR_TABLES not in ("reuse", "train", None):
+    raise ValueError(f"CNN_D_FOR_TABLES must be 'reuse', 'train' or None, got {CNN_D_FOR_TABLES!r}")
 PREFIX = "" if LEVEL == "frame" else "video_"
 METRIC = PREFIX + "test_eer"
 overrides = dict(dataset=DATASET, root=DATA_ROOT, protocol=PROTOCOL, fold=FOLD, smoke=SMOKE)
@@ -348,7 +350,7 @@ def msfans_run(backbone: str, group) -> dict | None:
     if backbone == BACKBONE:
         hit = T3[(T3.fusion == "msfans") & T3.scales.map(lambda g: list(map(float, g)) == group)]
         return None if hit.empty else hit.iloc[0].to_dict()
-    if CNN_D_FOR_TABLES not in ("reuse", "train"):
+    if CNN_D_FOR_TABLES is None:
         return None
     (cfg,) = EXP_IV_V.configs(grid={"scales": [tuple(group)]}, backbone=backbone,
                               preset=PRESET, seed=SEED, **overrides)
