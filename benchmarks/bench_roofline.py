@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import time
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from fas_lib.core.utils import save_results, set_seed, tune_malloc
+from fas_lib.core.utils import cpu_facts, save_results, set_seed, tune_malloc
 from fas_lib.models import MultiScaleNet
 from fas_lib.preprocess.augment import CAPTURE, Augment
 from fas_lib.training.config import scale_indices
@@ -64,21 +63,19 @@ def cpu_peak(threads: int, cpuinfo: str | None = None,
             system has it, else the largest ``cpu MHz`` of ``cpuinfo``).
     """
     if cpuinfo is None:
-        cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
         freq = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
         max_khz = int(freq.read_text()) if max_khz is None and freq.exists() else max_khz
-    flag_line = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
-    flags = set(flag_line.group(1).split()) if flag_line else set()
+    facts = cpu_facts(cpuinfo)
+    flags = facts["flags"]
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
     fma = "fma" in flags or "avx512f" in flags
     if max_khz is not None:
         ghz, source = max_khz / 1e6, "cpufreq cpuinfo_max_freq"
     else:
-        mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo, re.MULTILINE)]
+        mhz = facts["mhz"]
         ghz, source = (max(mhz) / 1e3 if mhz else float("nan")), "/proc/cpuinfo cpu MHz"
-    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
     per_cycle = lanes * (2 if fma else 1) * FMA_UNITS
-    return {"cpu": model.group(1).strip() if model else "unknown", "threads": threads,
+    return {"cpu": facts["cpu"] or "unknown", "threads": threads,
             "clock_ghz": ghz, "clock_source": source, "fp32_lanes": lanes, "fma": fma,
             "fma_units_assumed": FMA_UNITS, "flops_per_cycle_per_core": per_cycle,
             "peak_gflops": threads * ghz * per_cycle}

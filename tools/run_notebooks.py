@@ -31,7 +31,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -189,17 +188,12 @@ def machine(cpuinfo: str | None = None) -> dict:
     vector unit (oneDNN picks its kernels by them, so the floats of training differ between
     processor types), platform, Python. ``cpuinfo``: ``/proc/cpuinfo``'s text (read when None;
     absent off Linux)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            cpuinfo = ""
-    name = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
-    flags = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
-    have = set(flags.group(1).split()) if flags else set()
-    vector = next((v for v in ("avx512f", "avx2", "avx", "sse4_2") if v in have), None)
+    from fas_lib.core.utils import cpu_facts
+
+    facts = cpu_facts(cpuinfo)
+    vector = next((v for v in ("avx512f", "avx2", "avx", "sse4_2") if v in facts["flags"]), None)
     return {"cpu_cores": os.cpu_count(),
-            "cpu": name.group(1).strip() if name else (platform.processor() or None),
+            "cpu": facts["cpu"] or platform.processor() or None,
             "vector_isa": vector, "platform": platform.platform(),
             "python": platform.python_version()}
 

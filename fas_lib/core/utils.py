@@ -161,6 +161,30 @@ def environment(packages: tuple[str, ...] | None = None) -> dict[str, Any]:
     return env
 
 
+def cpu_facts(cpuinfo: str | None = None) -> dict[str, Any]:
+    """The processor as ``/proc/cpuinfo`` describes it (its first core's lines).
+
+    Returns ``cpu`` (the model name; ``None`` when the text has none), ``flags`` (a frozenset:
+    ``avx2``, ``avx512f``, ``fma`` ...) and ``mhz`` (every core's current clock, MHz).
+
+    Args:
+        cpuinfo: the file's text; ``None``: read it (empty where there is none, off Linux).
+    """
+    import re
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            cpuinfo = ""
+    name = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
+    flags = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
+    return {"cpu": name.group(1).strip() if name else None,
+            "flags": frozenset(flags.group(1).split()) if flags else frozenset(),
+            "mhz": [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo,
+                                                 re.MULTILINE)]}
+
+
 def environment_line(keys: tuple[str, ...] = ("python", "torch", "opencv", "dlib", "fas_lib",
                                               "device", "cpu_cores", "torch_threads")) -> str:
     """One line for a notebook's first cell, e.g. ``python 3.11.7 | torch 2.14.1 | ...``."""

@@ -133,3 +133,14 @@ def test_smoke_runs_never_write_into_the_committed_outputs(tmp_path, monkeypatch
     assert "SMOKE: writing figures to" in capsys.readouterr().out
     assert utils.smoke_output_dirs(False, "../figures", "../results") == ("../figures",
                                                                          "../results")
+
+
+def test_cpu_facts_from_cpuinfo_text():
+    facts = utils.cpu_facts("processor\t: 0\nmodel name\t: Test CPU\ncpu MHz\t\t: 2000.000\n"
+                      "flags\t\t: fpu avx fma avx2\nprocessor\t: 1\nmodel name\t: Test CPU\n"
+                      "cpu MHz\t\t: 2500.000\nflags\t\t: fpu avx fma avx2\n")
+    assert facts["cpu"] == "Test CPU" and facts["mhz"] == [2000.0, 2500.0]
+    assert facts["flags"] == frozenset({"fpu", "avx", "fma", "avx2"})
+    assert utils.cpu_facts("") == {"cpu": None, "flags": frozenset(), "mhz": []}  # not Linux
+    here = utils.cpu_facts()  # this machine's file (or none): always the three keys
+    assert set(here) == {"cpu", "flags", "mhz"}
