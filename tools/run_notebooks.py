@@ -292,13 +292,13 @@ def main(argv: list[str] | None = None) -> int:
           f"  data: {os.environ.get('FAS_DATA_DIR', '~/.cache/fas_lib (default)')}", flush=True)
     runs: list[NotebookRun] = []
     runs_dir = Path(parameters.get("RUNS_DIR", ROOT / "runs"))
-    runs_before = count_runs(runs_dir)
+    runs_before = runs_now = count_runs(runs_dir)
     t0 = time.perf_counter()
     for i, path in enumerate(paths, 1):
         print(f"[{i}/{len(paths)}] {path.name} ...", flush=True)
-        before = count_runs(runs_dir)
         run = run_one(path, out, parameters, progress, cell_timeout=args.cell_timeout)
-        run.runs_trained = count_runs(runs_dir) - before
+        after = count_runs(runs_dir)  # the next notebook's "before"
+        run.runs_trained, runs_now = after - runs_now, after
         runs.append(run)
         status = "ok" if run.ok else f"FAILED ({run.error})"
         print(f"[{i}/{len(paths)}] {path.name}: {status} in {run.seconds:.1f} s", flush=True)
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     if complete and not failed and args.results_dir is None and not args.param:
         # a full run of the whole suite with the committed defaults: its wall time is a result
         record = suite_record(runs, total, os.environ.get("FAS_DATA_DIR"), runs_before,
-                              count_runs(runs_dir))
+                              runs_now)
         target = ROOT / "results" / "notebook_suite.json"
         target.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         print(f"suite wall time written to {target.relative_to(ROOT)}")
