@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from fas_lib.cache.prepare import get_cache
     from fas_lib.core.utils import save_results
-    from fas_lib.studies.tables import run_many
+    from fas_lib.studies.tables import group_label, run_many
     from fas_lib.training.config import ExperimentConfig
 
     t0 = time.perf_counter()
@@ -99,8 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for cfg, res in zip(configs, results, strict=True):
         curve = [float(h["dev_eer"]) for h in res["history"]]
         rows.append({"schedule": f"{cfg.epochs}:{cfg.milestones[0]}", "epochs": cfg.epochs,
-                     "model": ("CNN_S " if cfg.fusion == "single" else "MS-FANS ")
-                     + ",".join(f"{s:g}" for s in cfg.scales),
+                     "model": (f"CNN_S {cfg.scales[0]:g}" if cfg.fusion == "single"
+                               else f"MS-FANS {group_label(cfg.scales)}"),
                      "dev_eer_curve": curve, "final_dev_eer": curve[-1],
                      "best_dev_eer": min(curve),
                      "train_seconds": float(sum(h["seconds"] for h in res["history"]))})
