@@ -112,10 +112,15 @@ def eer(labels: ArrayLike, scores: ArrayLike) -> tuple[float, float]:
         ``(eer, threshold)`` as plain floats.
     """
     far, frr, thr = roc(labels, scores)
+    y = np.asarray(labels, dtype=float)
+    return _eer_on_roc(far, frr, thr, int(np.sum(y == 1)), int(np.sum(y == 0)))
+
+
+def _eer_on_roc(far: np.ndarray, frr: np.ndarray, thr: np.ndarray, n_bona: int,
+                n_attack: int) -> tuple[float, float]:
+    """:func:`eer` from a ROC of :func:`roc`'s form and the class counts it was computed on."""
     thr = thr.copy()
     thr[0] = np.nextafter(thr[1], np.inf)  # "accept nothing": just above the top score
-    y = np.asarray(labels, dtype=float)
-    n_bona, n_attack = int(np.sum(y == 1)), int(np.sum(y == 0))
     # sign of FAR - FRR from the integer counts: FA / n_attack - FR / n_bona
     cross = np.rint(far * n_attack) * n_bona - np.rint(frr * n_bona) * n_attack
     d = np.where(cross == 0, 0.0, far - frr)
@@ -293,7 +298,12 @@ def bootstrap_eers(labels: ArrayLike, scores: ArrayLike, clusters: ArrayLike,
     _, inverse = np.unique(g.astype(str), return_inverse=True)
     if (n_clusters := int(inverse.max()) + 1 if len(inverse) else 0) < 2:
         raise ValueError("the bootstrap needs at least two clusters (subjects)")
-    members = [np.flatnonzero(inverse == c) for c in range(n_clusters)]
+    yi = np.stack([_check(y, s[:, k], both_classes=False)[0] for k in range(s.shape[1])])[0]
+    # A replicate keeps every row of a drawn cluster as often as the cluster was drawn: it is
+    # the full set with integer row weights, so each column is sorted once (descending, as
+    # roc's sklearn.metrics.roc_curve sorts) and a replicate's ROC is two weighted cumulative
+    # sums over the rows it keeps; the rates are the same floats as roc's on the drawn rows.
+    order = [np.argsort(s[:, k], kind="mergesort")[::-1] for k in range(s.shape[1])]
     rng = np.random.default_rng(seed)
     reps, redrawn, draws = [], 0, 0
     while len(reps) < n_boot:
@@ -301,14 +311,30 @@ def bootstrap_eers(labels: ArrayLike, scores: ArrayLike, clusters: ArrayLike,
             raise ValueError(f"{redrawn} of {draws} bootstrap replicates held one class only; "
                              "too few clusters with both attacks and bona fide")
         draws += 1
-        rows = np.concatenate([members[c] for c in rng.integers(0, n_clusters, n_clusters)])
-        yb = y[rows]
-        if yb.min() == yb.max():
+        weight = np.bincount(rng.integers(0, n_clusters, n_clusters),
+                             minlength=n_clusters)[inverse]
+        n_bona = int(weight[yi == 1].sum())
+        n_attack = int(weight.sum()) - n_bona
+        if n_bona == 0 or n_attack == 0:
             redrawn += 1
             continue
-        reps.append([eer(yb, s[rows, k])[0] for k in range(s.shape[1])])
+        reps.append([_weighted_eer(yi[o], s[o, k], weight[o], n_bona, n_attack)
+                     for k, o in enumerate(order)])
     full = np.array([eer(y, s[:, k])[0] for k in range(s.shape[1])])
     return full, np.asarray(reps), redrawn
+
+
+def _weighted_eer(y: np.ndarray, s: np.ndarray, w: np.ndarray, n_bona: int,
+                  n_attack: int) -> float:
+    """:func:`eer` of the rows of ``s`` (sorted descending) repeated ``w`` times each (0: left
+    out); ``n_bona`` / ``n_attack``: the weighted class counts (both > 0)."""
+    keep = w > 0
+    y, s, w = y[keep], s[keep], w[keep].astype(float)
+    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each distinct score
+    tps = np.r_[0.0, np.cumsum(y * w)[ends]]
+    fps = np.r_[0.0, np.cumsum((1 - y) * w)[ends]]
+    thr = np.r_[np.inf, s[ends]]
+    return _eer_on_roc(fps / fps[-1], 1.0 - tps / tps[-1], thr, n_bona, n_attack)[0]
 
 
 def det_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -329,3 +329,41 @@ def test_bootstrap_eers_draws_one_resample_for_every_column():
     assert np.mean(d < 0) == pytest.approx(ref["p_a_better"])
     with pytest.raises(ValueError, match="two clusters"):
         bootstrap_eers(labels, np.stack([a, b], 1), ["s0"] * 36)
+
+
+def _bootstrap_by_rows(labels, scores, clusters, n_boot, seed):
+    """The bootstrap as defined: each replicate concatenates the rows of the drawn clusters
+    and scores them with :func:`eer` (the reference the weighted implementation must equal)."""
+    y, s = np.asarray(labels), np.asarray(scores, dtype=float)
+    _, inverse = np.unique(np.asarray(clusters).astype(str), return_inverse=True)
+    n = int(inverse.max()) + 1
+    members = [np.flatnonzero(inverse == c) for c in range(n)]
+    rng = np.random.default_rng(seed)
+    reps, redrawn = [], 0
+    while len(reps) < n_boot:
+        rows = np.concatenate([members[c] for c in rng.integers(0, n, n)])
+        if y[rows].min() == y[rows].max():
+            redrawn += 1
+            continue
+        reps.append([m.eer(y[rows], s[rows, k])[0] for k in range(s.shape[1])])
+    return np.asarray(reps), redrawn
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bootstrap_eers_equals_the_row_concatenation_bit_for_bit(seed: int) -> None:
+    """The replicates are computed with row weights (each column sorted once); every replicate
+    EER equals, as a float, the EER of the concatenated rows, ties and one-class subjects
+    (redrawn replicates) included."""
+    rng = np.random.default_rng(seed)
+    n = 240
+    subjects = rng.integers(0, 9, n).astype(str)
+    labels = (rng.uniform(size=n) < 0.35).astype(int)
+    labels[subjects == "0"] = 0                     # a subject with attacks only
+    coarse = np.round(labels + rng.normal(0, 0.8, n), 1)   # many tied scores
+    fine = labels * 0.3 + rng.uniform(0, 1, n)
+    flat = np.where(rng.uniform(size=n) < 0.5, 0.25, 0.75)  # two distinct values only
+    scores = np.stack([coarse, fine, flat], axis=1)
+    _, reps, redrawn = m.bootstrap_eers(labels, scores, subjects, 200, seed)
+    ref, ref_redrawn = _bootstrap_by_rows(labels, scores, subjects, 200, seed)
+    assert redrawn == ref_redrawn
+    np.testing.assert_array_equal(reps, ref)
