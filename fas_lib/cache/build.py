@@ -15,6 +15,10 @@ last and marks the cache complete (:mod:`fas_lib.cache.consolidate`). Frames are
 protocol table, then frame index, so a resumed build equals an uninterrupted one byte for byte
 (``manifest.json`` aside, which records times).
 
+The detector runs once per frame sampling: a cache of the same frames at other scales or crop
+size aligns on the boxes a finished cache beside it found (:func:`detections_of_sibling`), with
+the same crops and skips, and names that cache in its manifest (``detections_from``).
+
 Planning (:mod:`fas_lib.cache.plan`): a frame folder is a video
 (:func:`fas_lib.data.io.iter_frames`); an adapter whose rows are frames (``frames_as_rows``: the
 generic CSV) has the frames of each ``video_id`` sampled as a video's; before anything is decoded, a
@@ -55,6 +59,7 @@ from fas_lib.cache.modalities import COLUMNS, check_modalities
 from fas_lib.cache.plan import estimate_cache, limit_videos, sample_frame_rows
 from fas_lib.cache.reader import CACHE_VERSION, CacheError, CropCache
 from fas_lib.cache.shards import (
+    Box,
     ShardJob,
     face_file_boxes,
     gt_boxes,
@@ -65,6 +70,7 @@ from fas_lib.cache.shards import (
 from fas_lib.core.utils import atomic_write_text, data_dir
 from fas_lib.data.datasets import get_adapter
 from fas_lib.data.datasets.base import DatasetAdapter, ProtocolResult
+from fas_lib.data.protocol import SPLITS
 
 #: Frames sampled per video when nothing else is asked for (evenly spaced). For the default
 #: SynthSpoof (8 frames per video) that is 2,880 frames, about 850 for training: an epoch of
@@ -141,15 +147,20 @@ def default_cache_dir(dataset: str, protocol: str, fold: int | None, root: Path,
 def _plan_jobs(
     table: pd.DataFrame, res: ProtocolResult, root: Path, scales: tuple[float, ...],
     crop_size: int, params: dict[str, Any], use_gt_boxes: bool, frame_index: list[int | None],
+    detected: dict[str, dict[int, Box | None]] | None = None,
 ) -> tuple[list[ShardJob], list[dict[str, Any]], int]:
     """One job per table row (``frame_index``: the row's frame in its video when rows are
-    frames); returns the jobs, bad face-file notes and face files used."""
+    frames); returns the jobs, bad face-file notes and face files used. ``detected``: the
+    detector's boxes per video path from another cache of the same frames
+    (:func:`detections_of_sibling`); a video listed there is aligned on them, not detected."""
     notes: list[dict[str, Any]] = []
     jobs: list[ShardJob] = []
     n_face_files = 0
     for row, k in zip(table.to_dict("records"), frame_index, strict=True):
         boxes = None
-        if use_gt_boxes:
+        if detected is not None and row["path"] in detected:
+            boxes = detected[row["path"]]
+        elif use_gt_boxes:
             boxes = gt_boxes(root, row["video_id"])
         elif (face_file := res.face_location_file(row)) is not None:
             try:
@@ -164,6 +175,58 @@ def _plan_jobs(
                              scales, int(crop_size), params["every"], params["n_frames"], boxes,
                              mods, mod_paths, "alignment" in params, k))
     return jobs, notes, n_face_files
+
+
+#: Cache parameters the face detector's boxes do not depend on (the crops cut from them do).
+CROP_ONLY_PARAMS: tuple[str, ...] = ("scales", "crop_size")
+
+
+def detections_of_sibling(out: Path, params_doc: dict[str, Any]
+                          ) -> tuple[dict[str, dict[int, Box | None]], str | None]:
+    """The detector's face boxes of a finished cache beside ``out`` of the same frames.
+
+    Another cache in ``out``'s parent folder built from the same dataset, root, protocol and
+    frame sampling with dlib's detector, differing only in :data:`CROP_ONLY_PARAMS` (notebook
+    07 cuts SynthSpoof at ten scales where notebook 00 cut seven), found a box, or no face, on
+    every frame this build samples. Aligning on those boxes gives the crops, landmarks and skips
+    that running the detector again would (the detector is most of a frame's cost: about 34 of
+    40 ms on a 640 x 480 SynthSpoof frame); a frame it does not list is detected as usual.
+
+    Returns:
+        ``({video path: {frame index: box or None (no face)}}, the sibling's folder name)``;
+        ``({}, None)`` when no sibling qualifies, or the build does not run the detector
+        (the generator's boxes, pre-cropped images, rows that are frames).
+    """
+    params = params_doc["params"]
+    if params.get("use_gt_boxes") or "alignment" in params:
+        return {}, None
+
+    def detection_doc(doc: dict[str, Any]) -> dict[str, Any]:
+        return {**doc, "params": {k: v for k, v in doc.get("params", {}).items()
+                                  if k not in CROP_ONLY_PARAMS}}
+
+    want = detection_doc(params_doc)
+    for folder in sorted(out.parent.iterdir()) if out.parent.is_dir() else []:
+        if folder == out or not (folder / "manifest.json").is_file():
+            continue
+        try:
+            if detection_doc(json.loads((folder / "params.json").read_text("utf-8"))) != want:
+                continue
+            sibling = CropCache(folder)
+        except (OSError, ValueError, CacheError):
+            continue
+        found: dict[str, dict[int, Box | None]] = {}
+        for split in SPLITS:
+            rows = sibling.frames(split)
+            for path, idx, box in zip(rows["path"], rows["frame_idx"], sibling.boxes(split),
+                                      strict=True):
+                found.setdefault(str(path), {})[int(idx)] = tuple(float(v) for v in box)
+        for entry in sibling.manifest.get("skipped", []):
+            if entry.get("reason") == "no_face":
+                for idx in entry.get("frames", []):
+                    found.setdefault(str(entry["path"]), {})[int(idx)] = None
+        return found, folder.name
+    return {}, None
 
 
 def check_modality_files(table: pd.DataFrame, modalities: tuple[str, ...], dataset: str) -> None:
@@ -345,8 +408,10 @@ def build_cache(
     _check_params(out, params_doc, force)
     shard_dir = out / "shards"
     shard_dir.mkdir(exist_ok=True)
+    detected, sibling = ({}, None) if adapter.frames_as_rows else detections_of_sibling(
+        out, params_doc)
     jobs, notes, n_face_files = _plan_jobs(table, res, root, scales, crop_size, params,
-                                           use_gt_boxes, frame_index)
+                                           use_gt_boxes, frame_index, detected)
     pending = [j for j in jobs if not (shard_dir / f"{j.key}.npz").is_file()]
     if progress:  # before anything is decoded: the disk it needs (fas_lib.cache.plan)
         print(estimate_cache(table, root, scales, crop_size, params["every"], params["n_frames"],
@@ -359,6 +424,7 @@ def build_cache(
     manifest["build_seconds"] = round(time.perf_counter() - t0, 3)
     manifest["workers"] = int(workers)
     manifest["n_videos_processed_this_run"] = len(pending)
+    manifest["detections_from"] = sibling  # the cache whose face boxes were reused (or None)
     return _finish(out, manifest, keep_shards, progress)
 
 

@@ -7,6 +7,7 @@ the face-location file gives a crop).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -228,3 +229,40 @@ def test_a_crop_does_not_depend_on_the_other_scales_cut_with_it(tmp_path):
         np.testing.assert_array_equal(one.crops(split)[:, 0], two.crops(split)[:, 0])
         pd.testing.assert_frame_equal(one.frames(split), two.frames(split))
     assert data_key(one) == data_key(two)
+
+
+# ----------------------------------------------------------------------------- detections
+def test_a_cache_at_other_scales_reuses_the_detections_of_its_sibling(synth, tmp_path,
+                                                                      monkeypatch):
+    """A cache of the same frames at other scales aligns on the boxes its finished sibling's
+    detector found (no detection runs) and equals, array for array, a cache built with the
+    detector; a sibling of other frames is not used; a frame the sibling found no face on is a
+    counted no-face skip again."""
+    from fas_lib.preprocess.align import FaceAligner
+
+    build(synth, tmp_path / "caches" / "a", scales=(1.0,))
+    fresh = build(synth, tmp_path / "alone" / "b", scales=(1.0, 1.3))
+    assert fresh.manifest["detections_from"] is None
+    calls = []
+    real_detect = FaceAligner.detect
+    monkeypatch.setattr(FaceAligner, "detect",
+                        lambda self, rgb: calls.append(1) or real_detect(self, rgb))
+    reused = build(synth, tmp_path / "caches" / "b", scales=(1.0, 1.3))
+    assert calls == [] and reused.manifest["detections_from"] == "a"
+    assert_same_cache(reused.path, fresh.path)
+    assert reused.manifest["skipped"] == fresh.manifest["skipped"]
+    other = build(synth, tmp_path / "caches" / "c", scales=(1.3,), n_frames=3)  # other frames
+    assert len(calls) == len(other.table) and other.manifest["detections_from"] is None
+
+    # the sibling "found no face" on one frame: that frame is skipped and counted, not detected
+    calls.clear()
+    m_file = tmp_path / "caches" / "a" / "manifest.json"
+    manifest = json.loads(m_file.read_text())
+    first = open_cache(tmp_path / "caches" / "a").frames("train").iloc[0]
+    manifest["skipped"].append({"path": first["path"], "reason": "no_face", "count": 1,
+                                "stage": "media", "frames": [int(first["frame_idx"])]})
+    m_file.write_text(json.dumps(manifest))
+    less = build(synth, tmp_path / "caches" / "d", scales=(1.1,))
+    assert calls == [] and len(less.table) == len(fresh.table) - 1
+    assert less.manifest["skips"]["media"]["no_face"] == (
+        fresh.manifest["skips"]["media"].get("no_face", 0) + 1)
