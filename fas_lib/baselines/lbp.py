@@ -2,8 +2,9 @@
 
 A face crop is converted to a colour space (grey, HSV, YCbCr or a ``"+"``-joined combination such
 as ``"hsv+ycbcr"``, the best setting of Boulkenafet et al.); each channel is described by a
-normalised histogram of uniform local binary patterns (LBP, via
-:func:`skimage.feature.local_binary_pattern`), and the histograms are concatenated. An SVM on
+normalised histogram of uniform local binary patterns (LBP: :func:`lbp_codes`, scikit-image's
+:func:`skimage.feature.local_binary_pattern` code for code, computed for a whole batch of
+channels at once), and the histograms are concatenated. An SVM on
 these vectors scores each crop; following the project convention (:mod:`fas_lib`), a higher
 score means *more likely bona fide* (label 1).
 
@@ -148,22 +149,105 @@ def resize_crop(crop_rgb: np.ndarray, texture_size: int | None) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(crop_rgb), (n, n), interpolation=cv2.INTER_AREA)
 
 
-def cell_histograms(codes: np.ndarray, grid: Sequence[int], bins: int) -> list[np.ndarray]:
-    """Normalised histograms of the cells of a ``grid`` over an LBP code map, row by row.
+def _code_table(P: int, method: str) -> np.ndarray:
+    """The code of each of the ``2**P`` neighbour patterns (bit ``i``: neighbour ``i`` >= the
+    centre), as scikit-image's ``local_binary_pattern`` maps them: ``default`` the pattern
+    itself, ``ror`` its smallest rotation, ``uniform`` the number of ones of a pattern with at
+    most two 0/1 changes along neighbours 0 .. P-1 (else P + 1), ``nri_uniform`` a distinct code
+    per rotation of such a pattern (0, 1 .. P(P-1), P(P-1) + 1 for all ones, P(P-1) + 2 for the
+    others)."""
+    table = np.zeros(2**P, dtype=np.int64)
+    mask = 2**P - 1
+    for pattern in range(2**P):
+        bits = [(pattern >> i) & 1 for i in range(P)]
+        changes = sum(bits[i] != bits[i + 1] for i in range(P - 1))
+        n_ones = sum(bits)
+        if method == "default":
+            code = pattern
+        elif method == "ror":
+            code = min(((pattern >> k) | (pattern << (P - k))) & mask for k in range(P))
+        elif method == "uniform":
+            code = n_ones if changes <= 2 else P + 1
+        elif changes > 2:  # nri_uniform from here on
+            code = P * (P - 1) + 2
+        elif n_ones == 0:
+            code = 0
+        elif n_ones == P:
+            code = P * (P - 1) + 1
+        else:
+            first_one, first_zero = bits.index(1), bits.index(0)
+            rot = n_ones - first_zero if first_one == 0 else P - first_one
+            code = 1 + (n_ones - 1) * P + rot
+        table[pattern] = code
+    return table
 
-    The map is cut with :func:`numpy.array_split` (cells differ by one pixel at most); each
-    histogram sums to 1.
+
+_CODE_TABLES: dict[tuple[int, str], np.ndarray] = {}
+
+
+def lbp_codes(channels: np.ndarray, P: int = 8, R: float = 1, method: str = "nri_uniform"
+              ) -> np.ndarray:
+    """LBP codes of a batch of 8-bit channels, their ``ceil(R)``-pixel border left out.
+
+    Equal, code for code, to ``skimage.feature.local_binary_pattern(channel, P, R, method)``
+    cut to ``[b:-b, b:-b]`` (tested): the same neighbour positions (rounded to 5 decimals), the
+    same bilinear interpolation in float64 in the same order of operations, the same test
+    ``neighbour - centre >= 0`` and the same code of each pattern (:func:`_code_table`); but for
+    a whole ``(M, H, W)`` batch in a few array operations per neighbour instead of a loop per
+    pixel (about 2x faster on 128 x 128 crops).
+
+    Args:
+        channels: ``(M, H, W)`` uint8 channels (any integer or float values work the same).
+        P: neighbours (at most 16 here: the code table has ``2**P`` entries).
+        R: radius (> 0).
+        method: ``"nri_uniform"``, ``"uniform"``, ``"default"`` or ``"ror"``.
+
+    Returns:
+        ``(M, H - 2b, W - 2b)`` int64 codes, ``b = ceil(R)``.
     """
-    rows, cols = _grid(grid)
-    if codes.shape[0] < rows or codes.shape[1] < cols:
-        raise ValueError(f"LBP code map {codes.shape[0]}x{codes.shape[1]} too small for a "
-                         f"{rows}x{cols} grid")
-    out = []
-    for band in np.array_split(codes, rows, axis=0):
-        for cell in np.array_split(band, cols, axis=1):
-            hist = np.bincount(cell.astype(np.int64).ravel(), minlength=bins)
-            out.append(hist / cell.size)
-    return out
+    if method not in METHODS:
+        raise ValueError(f"unknown LBP method {method!r}; expected one of {METHODS}")
+    if not 1 <= P <= 16:
+        raise ValueError(f"P must be between 1 and 16, got {P}")
+    img = np.asarray(channels, dtype=np.float64)
+    if img.ndim != 3:
+        raise ValueError(f"expected (M, H, W) channels, got shape {img.shape}")
+    _, h, w = img.shape
+    b = math.ceil(R)
+    if h <= 2 * b or w <= 2 * b:
+        raise ValueError(f"crop {h}x{w} too small for LBP radius {R}")
+    angles = 2 * np.pi * np.arange(P, dtype=np.float64) / P
+    rp, cp = np.round(-R * np.sin(angles), 5), np.round(R * np.cos(angles), 5)
+    rows, cols = np.arange(b, h - b, dtype=np.float64), np.arange(b, w - b, dtype=np.float64)
+    hi, wi = h - 2 * b, w - 2 * b
+    pattern = np.zeros((len(img), hi, wi), dtype=np.int64)
+    step = 4  # maps per block: a block's arrays stay in the CPU cache
+    for i in range(P):
+        r, c = rows + rp[i], cols + cp[i]  # as scikit-image: position, floor, ceil, fraction
+        r0, r1, c0, c1 = (np.floor(r).astype(np.intp), np.ceil(r).astype(np.intp),
+                          np.floor(c).astype(np.intp), np.ceil(c).astype(np.intp))
+        dr, dc = (r - r0)[:, None], c - c0
+        # the corners as slices: floor / ceil are the rows (cols) shifted by a constant
+        starts = [int(v[0]) for v in (r0, r1, c0, c1)]
+        assert all(np.array_equal(v, v[0] + np.arange(len(v))) for v in (r0, r1, c0, c1))
+        (a0, a1, e0, e1) = starts
+        plain = not dr.any() and not dc.any()  # an integer position: the pixel itself
+        for k in range(0, len(img), step):
+            blk = img[k:k + step]
+            centre = blk[:, b:b + hi, b:b + wi]
+            tl = blk[:, a0:a0 + hi, e0:e0 + wi]
+            if plain:
+                texture = tl
+            else:
+                top = (1 - dc) * tl + dc * blk[:, a0:a0 + hi, e1:e1 + wi]
+                bottom = ((1 - dc) * blk[:, a1:a1 + hi, e0:e0 + wi]
+                          + dc * blk[:, a1:a1 + hi, e1:e1 + wi])
+                texture = (1 - dr) * top + dr * bottom
+            pattern[k:k + step] |= (texture - centre >= 0).astype(np.int64) << i
+    key = (int(P), method)
+    if key not in _CODE_TABLES:
+        _CODE_TABLES[key] = _code_table(int(P), method)
+    return _CODE_TABLES[key][pattern]
 
 
 def to_channels(crop_rgb: np.ndarray, color_space: str = "gray") -> list[np.ndarray]:
@@ -213,26 +297,41 @@ def lbp_features(crop_rgb: np.ndarray, color_space: str = "gray", P: int = 8, R:
         float32 vector of length :func:`feature_dim`; each channel/radius/cell block sums to
         1, ordered channel-major (channel 0: radius 0: cells row by row, ...).
     """
-    from skimage.feature import local_binary_pattern
+    return _batch_features(resize_crop(crop_rgb, texture_size)[None], color_space, P, R,
+                           method, grid)[0]
 
+
+def _batch_features(crops: list[np.ndarray] | np.ndarray, color_space: str, P: int, R: Radii,
+                    method: str, grid: Sequence[int]) -> np.ndarray:
+    """:func:`lbp_features` of crops of one size (already resized): ``(N, D)`` float32."""
     bins = n_bins(P, method)
     radii = _radii(R)
-    channels = to_channels(resize_crop(crop_rgb, texture_size), color_space)
-    h, w = channels[0].shape
-    blocks: list[np.ndarray] = []
-    for ch in channels:
-        for r in radii:
-            b = math.ceil(r)
-            if h <= 2 * b or w <= 2 * b:
-                raise ValueError(f"crop {h}x{w} too small for LBP radius {r}")
-            codes = local_binary_pattern(ch, P, r, method)[b:h - b, b:w - b]
-            blocks.extend(cell_histograms(codes, grid, bins))
-    return np.concatenate(blocks).astype(np.float32)
+    rows, cols = _grid(grid)
+    channels = np.stack([np.stack(to_channels(c, color_space)) for c in crops])  # (N, C, H, W)
+    n, n_ch, h, w = channels.shape
+    flat = channels.reshape(n * n_ch, h, w)
+    blocks = []  # (N * C, bins) per radius and cell, in lbp_features' order
+    for r in radii:
+        codes = lbp_codes(flat, P, r, method)
+        if codes.shape[1] < rows or codes.shape[2] < cols:
+            raise ValueError(f"LBP code map {codes.shape[1]}x{codes.shape[2]} too small for a "
+                             f"{rows}x{cols} grid")
+        offset = (np.arange(n * n_ch, dtype=np.int64) * bins)[:, None]
+        for band in np.array_split(codes, rows, axis=1):
+            for cell in np.array_split(band, cols, axis=2):
+                per_map = cell.reshape(n * n_ch, -1)
+                hist = np.bincount((per_map + offset).ravel(), minlength=n * n_ch * bins)
+                blocks.append(hist.reshape(n * n_ch, bins) / per_map.shape[1])
+    # (radius-cell, N * C, bins) -> (N, C, radius-cell, bins): channel-major, as documented
+    feats = np.stack(blocks).reshape(len(blocks), n, n_ch, bins).transpose(1, 2, 0, 3)
+    return feats.reshape(n, -1).astype(np.float32)
 
 
-def _extract_chunk(crops: np.ndarray, **kwargs: Any) -> np.ndarray:
+def _extract_chunk(crops: np.ndarray, color_space: str, P: int, R: Radii, method: str,
+                   grid: Sequence[int], texture_size: int | None) -> np.ndarray:
     """Features of a chunk of crops (top level so that worker processes can run it)."""
-    return np.stack([lbp_features(c, **kwargs) for c in crops])
+    resized = [resize_crop(c, texture_size) for c in crops]
+    return _batch_features(resized, color_space, P, R, method, grid)
 
 
 def extract_lbp(crops: np.ndarray, color_space: str = "gray", P: int = 8, R: Radii = 1,

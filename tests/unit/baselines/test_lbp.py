@@ -206,3 +206,61 @@ def test_recipes() -> None:
         lbp.lbp_recipe("x")
     with pytest.raises(ValueError, match="field"):
         lbp.lbp_recipe("grid_gray", colour="gray")
+
+
+@pytest.mark.parametrize("method", ["nri_uniform", "uniform", "default", "ror"])
+@pytest.mark.parametrize("P, R", [(8, 1), (8, 2), (8, 1.5), (4, 1), (12, 2.5)])
+def test_codes_equal_scikit_image(P: int, R: float, method: str) -> None:
+    """lbp_codes is scikit-image's local_binary_pattern code for code (border cut): on noise
+    (every neighbour pattern occurs), on smooth textures and on flat patches (ties between the
+    centre and interpolated neighbours)."""
+    from skimage.feature import local_binary_pattern
+
+    rng = np.random.default_rng(P * 10 + int(2 * R))
+    noise = rng.integers(0, 256, (3, 40, 48), dtype=np.uint8)
+    smooth = _crops(2, 2.0, 7, size=40)[..., :].transpose(0, 3, 1, 2).reshape(6, 40, 40)
+    flat = np.full((2, 40, 48), 100, dtype=np.uint8)
+    flat[1, 10:30, 12:20] = 101
+    for batch in (noise, smooth[:, :, :40], flat):
+        b = int(np.ceil(R))
+        ours = lbp.lbp_codes(batch, P, R, method)
+        ref = np.stack([local_binary_pattern(ch, P, R, method)[b:-b, b:-b] for ch in batch])
+        np.testing.assert_array_equal(ours, ref.astype(np.int64))
+    if (P, method) == (8, "nri_uniform"):  # every one of the 59 codes occurs on the noise
+        assert len(np.unique(lbp.lbp_codes(noise, P, R, method))) == 59
+
+
+def test_batch_features_equal_one_crop_at_a_time() -> None:
+    """extract_lbp describes a chunk in one batch; each row equals lbp_features of its crop, for
+    both recipes of LBP_RECIPES (grid, resize) and several radii."""
+    crops = _crops(5, 5.0, 3, size=48)
+    for options in (dict(color_space="hsv+ycbcr"), dict(color_space="gray", method="uniform",
+                                                        grid=(3, 3), texture_size=32),
+                    dict(color_space="ycbcr", R=(1, 2), grid=(2, 1))):
+        batch = lbp.extract_lbp(crops, progress=False, **options)
+        one = np.stack([lbp.lbp_features(c, **options) for c in crops])
+        np.testing.assert_array_equal(batch, one)
+
+
+def _reference_features(crop: np.ndarray, color_space: str, R: tuple, grid: tuple) -> np.ndarray:
+    """The feature vector by its definition: per channel, per radius, scikit-image's codes (border
+    cut) and a normalised histogram per grid cell, row by row, concatenated."""
+    from skimage.feature import local_binary_pattern
+
+    out = []
+    for ch in lbp.to_channels(crop, color_space):
+        for r in R:
+            b = int(np.ceil(r))
+            codes = local_binary_pattern(ch, 8, r, "nri_uniform")[b:-b, b:-b].astype(np.int64)
+            for band in np.array_split(codes, grid[0], axis=0):
+                for cell in np.array_split(band, grid[1], axis=1):
+                    out.append(np.bincount(cell.ravel(), minlength=59) / cell.size)
+    return np.concatenate(out).astype(np.float32)
+
+
+def test_features_equal_their_definition() -> None:
+    crops = _crops(3, 5.0, 4, size=40)
+    for space, R, grid in (("hsv+ycbcr", (1,), (1, 1)), ("gray", (1, 2), (3, 2))):
+        ours = lbp.extract_lbp(crops, space, R=R, grid=grid, progress=False)
+        ref = np.stack([_reference_features(c, space, R, grid) for c in crops])
+        np.testing.assert_array_equal(ours, ref)
