@@ -108,7 +108,7 @@ def score_clips(model: nn.Module, cfg: ClipConfig, sources: Sequence[ClipSource]
     n = sum(len(s) for s in sources)
     scores, one = np.empty(n), np.empty(n)
     mid = int(frame_positions(cfg.t, 1)[0])
-    with torch.no_grad():
+    with torch.inference_mode():  # as no_grad, same numbers, less bookkeeping per op
         for start in tqdm(range(0, n, cfg.eval_batch_size), desc=f"score {cfg.name}",
                           leave=False, disable=not progress):
             idx = np.arange(start, min(n, start + cfg.eval_batch_size))

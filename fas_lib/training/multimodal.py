@@ -133,7 +133,7 @@ def _frame_scores(out: Any, loss_mod: ADSNLoss | None) -> Tensor:
     return torch.sigmoid(out.logits)
 
 
-@torch.no_grad()
+@torch.inference_mode()  # as no_grad, same numbers, less bookkeeping per op
 def score_mm(model: nn.Module, loss_mod: ADSNLoss | None, data: SplitData,
              modalities: tuple[str, ...], batch_size: int = 128,
              tta_flip: bool = False) -> np.ndarray:
