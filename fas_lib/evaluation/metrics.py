@@ -298,7 +298,9 @@ def bootstrap_eers(labels: ArrayLike, scores: ArrayLike, clusters: ArrayLike,
     _, inverse = np.unique(g.astype(str), return_inverse=True)
     if (n_clusters := int(inverse.max()) + 1 if len(inverse) else 0) < 2:
         raise ValueError("the bootstrap needs at least two clusters (subjects)")
-    yi = np.stack([_check(y, s[:, k], both_classes=False)[0] for k in range(s.shape[1])])[0]
+    for k in range(s.shape[1]):  # labels 0 / 1 and finite scores in every column
+        _check(y, s[:, k], both_classes=False)
+    yi = np.asarray(y, dtype=float).astype(int)
     # A replicate keeps every row of a drawn cluster as often as the cluster was drawn: it is
     # the full set with integer row weights, so each column is sorted once (descending, as
     # roc's sklearn.metrics.roc_curve sorts) and a replicate's ROC is two weighted cumulative
