@@ -18,8 +18,12 @@ Eq. 6 loss, the allocator tuning of :func:`fas_lib.core.utils.tune_malloc`):
 * **outside the model**, per batch of the three-scale model: reading the batch from the crop
   cache (:class:`fas_lib.cache.loader.CropDataset` through a ``DataLoader``, as training does), the
   ``robust`` recipe's capture augmentation (blur, noise, JPEG) on top of it, the training step,
-  and scoring a batch in eval mode (``torch.no_grad`` as :mod:`fas_lib.training.scoring` does, and
-  ``torch.inference_mode``); each as a share of one training iteration.
+  and scoring a batch in eval mode (``torch.no_grad``, and ``torch.inference_mode`` as
+  :mod:`fas_lib.training.scoring` does); each as a share of one training iteration.
+
+:func:`speed_probe` is the model measurement in one second (CNN_S, one scale): the notebook
+runner (``tools/run_notebooks.py``) takes it before each notebook, so that the times of two
+suites can be compared on a shared machine whose speed varies.
 
 Writes ``results/bench_roofline.json``.
 
@@ -120,16 +124,34 @@ def _median_time(fn: Callable[[], None], iters: int, rounds: int) -> float:
     return statistics.median(times)
 
 
-def model_roofline(n_scales: int, bs: int, iters: int, rounds: int,
-                   peak: float, attainable: float) -> dict[str, Any]:
-    """Samples/s, FLOPs per step and the share of the peaks of CNN_S over ``n_scales``."""
+def _cnn_s(n_scales: int, bs: int) -> tuple[MultiScaleNet, torch.Tensor, torch.Tensor]:
+    """CNN_S over ``n_scales`` (seeded) and a random batch of ``bs`` 112 x 112 crops."""
     set_seed(0)
     fusion = "msfans" if n_scales > 1 else "single"
     model = MultiScaleNet("cnn_s", fusion, n_scales=n_scales).train()
-    x, y = torch.randn(bs, n_scales, 3, 112, 112), torch.randint(0, 2, (bs,))
-    flops = step_flops(model, x, y)
+    return model, torch.randn(bs, n_scales, 3, 112, 112), torch.randint(0, 2, (bs,))
+
+
+def _step_seconds(model: MultiScaleNet, x: torch.Tensor, y: torch.Tensor, iters: int,
+                  rounds: int) -> float:
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    sec = _median_time(lambda: _step(model, opt, x, y), iters, rounds)
+    return _median_time(lambda: _step(model, opt, x, y), iters, rounds)
+
+
+def speed_probe(iters: int = 5, rounds: int = 3, bs: int = 32) -> float:
+    """CNN_S training samples/s at one scale (:func:`model_roofline`'s measurement, shorter:
+    about a second on 2 cores): how fast this machine trains the course's model right now."""
+    model, x, y = _cnn_s(1, bs)
+    return bs / _step_seconds(model, x, y, iters, rounds)
+
+
+def model_roofline(n_scales: int, bs: int, iters: int, rounds: int,
+                   peak: float, attainable: float) -> dict[str, Any]:
+    """Samples/s, FLOPs per step and the share of the peaks of CNN_S over ``n_scales``."""
+    model, x, y = _cnn_s(n_scales, bs)
+    flops = step_flops(model, x, y)
+    sec = _step_seconds(model, x, y, iters, rounds)
+    fusion = "msfans" if n_scales > 1 else "single"
     achieved = flops / sec / 1e9
     return {"model": f"CNN_S, {n_scales} scale{'s' if n_scales > 1 else ''} ({fusion})",
             "n_scales": n_scales, "batch_size": bs, "train_step_gflops": flops / 1e9,

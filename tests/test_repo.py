@@ -486,14 +486,23 @@ def test_runner_suite_record_counts_reused_and_trained_runs(tmp_path: Path) -> N
         if finished:
             (runs_dir / name / "results.json").write_text("{}")
     assert runner.count_runs(runs_dir) == 2                      # an unfinished run is not one
-    runs = [runner.NotebookRun("00_a", True, 12.34, "x", load_average=2.1, runs_trained=3),
+    runs = [runner.NotebookRun("00_a", True, 12.34, "x", load_average=2.1, runs_trained=3,
+                               speed=480.0),
             runner.NotebookRun("01_b", True, 5.0, "y")]
     rec = runner.suite_record(runs, 17.9, None, runs_before=2, runs_after=5)
     assert rec["notebooks"] == {"00_a": 12.3, "01_b": 5.0} and rec["total_s"] == 17.9
     assert rec["load_average"] == {"00_a": 2.1}  # a notebook without one is left out
+    assert rec["speed"] == {"00_a": 480.0}
     assert rec["runs_trained_per_notebook"] == {"00_a": 3}
     assert rec["runs_reused"] == 2 and rec["runs_trained"] == 3 and rec["all_ok"] is True
     assert rec["mode"] == "full" and rec["machine"]["cpu_cores"] == os.cpu_count()
+
+
+def test_runner_speed_probe_measures_cnn_s_training() -> None:
+    """The probe before each notebook: CNN_S training samples/s, a positive rate, from the
+    roofline benchmark's own measurement."""
+    speed = runner.speed_probe()
+    assert speed is not None and speed > 1
 
 
 def test_runner_machine_names_the_processor_and_its_vector_unit() -> None:

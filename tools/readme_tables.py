@@ -516,22 +516,26 @@ def render_notebook_times(suite: Mapping[str, Any]) -> str:
         suite: ``results/notebook_suite.json`` (``tools/run_notebooks.py``): ``notebooks``
             (name -> seconds), ``total_s``, ``runs_trained``, ``runs_reused``, ``finished``,
             ``machine``, optionally ``load_average`` (name -> the 1-minute load average when
-            the notebook finished).
+            the notebook finished) and ``speed`` (name -> CNN_S training samples/s just before
+            it).
     """
     times = suite["notebooks"]
     load = suite.get("load_average") or {}
     trained = suite.get("runs_trained_per_notebook") or {}
+    speed = suite.get("speed") or {}
     cols = (["minutes"] + (["models trained"] if trained else [])
-            + (["load average at its end"] if load else []))
+            + (["load average at its end"] if load else [])
+            + (["machine speed before it (CNN_S samples/s)"] if speed else []))
     lines = _head("notebook", cols)
     for name, seconds in times.items():
         cells = ([_minutes(seconds)]
                  + ([str(trained[name]) if name in trained else "—"] if trained else [])
-                 + ([f"{load[name]:.1f}" if name in load else "—"] if load else []))
+                 + ([f"{load[name]:.1f}" if name in load else "—"] if load else [])
+                 + ([f"{speed[name]:.0f}" if name in speed else "—"] if speed else []))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(f"| **all** | **{_minutes(suite['total_s'])}** |"
                  + (f" **{sum(trained.values())}** |" if trained else "")
-                 + (" |" if load else ""))
+                 + (" |" if load else "") + (" |" if speed else ""))
     reused = int(suite.get("runs_reused", 0))
     scratch = ("from scratch (every model trained in the run)" if reused == 0 else
                f"with {reused} runs read back from an earlier run")
@@ -546,6 +550,10 @@ def render_notebook_times(suite: Mapping[str, Any]) -> str:
     if load:
         lines.append(f"A load average near {cores} is the suite alone; above it, other jobs "
                      "shared the cores.")
+    if speed:
+        lines.append("The machine's speed is measured before each notebook (CNN_S training, "
+                     "one scale, `speed_probe` of `benchmarks/bench_roofline.py`): on a shared "
+                     "machine it varies between hours, and the times scale with it.")
     return "\n".join(lines)
 
 

@@ -54,6 +54,7 @@ class NotebookRun:
     output: str
     error: str = ""
     load_average: float | None = None  # the 1-minute load average when it finished (None: n/a)
+    speed: float | None = None  # CNN_S training samples/s just before it ran (speed_probe)
     runs_trained: int | None = None  # finished training runs it added to RUNS_DIR (None: n/a)
 
 
@@ -151,6 +152,23 @@ def run_one(path: Path, out_dir: Path, parameters: dict[str, Any], progress: boo
                        load_average())
 
 
+def speed_probe() -> float | None:
+    """The machine's speed now, in CNN_S training samples/s (``speed_probe`` of
+    ``benchmarks/bench_roofline.py``, about a second; ``None`` when it cannot run): a shared
+    machine's speed varies by half between hours, and a notebook's time is read against it."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "bench_roofline", ROOT / "benchmarks" / "bench_roofline.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        return round(float(bench.speed_probe()), 1)
+    except Exception as exc:  # a probe that fails costs the record, never the run
+        print(f"  (speed probe failed: {exc})", flush=True)
+        return None
+
+
 def load_average() -> float | None:
     """The 1-minute load average (about the number of busy cores; ``None`` where the OS has
     none): near the core count, a notebook ran alone; above it, other jobs shared the cores."""
@@ -209,7 +227,8 @@ def suite_record(runs: list[NotebookRun], total_s: float, data_dir: str | None,
 
     ``runs_reused`` tells a from-scratch suite (0: every model trained in this run) from one
     that read earlier runs back from ``runs/``; ``load_average``, per notebook, whether it had
-    the cores to itself; ``runs_trained_per_notebook``, which notebook trained how many of the
+    the cores to itself; ``speed``, per notebook, how fast the machine trained CNN_S just before
+    it (:func:`speed_probe`); ``runs_trained_per_notebook``, which notebook trained how many of the
     models (a run another notebook already trained is read back, not counted again).
     """
     return {
@@ -217,6 +236,7 @@ def suite_record(runs: list[NotebookRun], total_s: float, data_dir: str | None,
         "finished": dt.datetime.now().isoformat(timespec="seconds"),
         "notebooks": {r.name: round(r.seconds, 1) for r in runs},
         "load_average": {r.name: r.load_average for r in runs if r.load_average is not None},
+        "speed": {r.name: r.speed for r in runs if r.speed is not None},
         "runs_trained_per_notebook": {r.name: r.runs_trained for r in runs
                                       if r.runs_trained is not None},
         "total_s": round(total_s, 1),
@@ -295,8 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     runs_before = runs_now = count_runs(runs_dir)
     t0 = time.perf_counter()
     for i, path in enumerate(paths, 1):
-        print(f"[{i}/{len(paths)}] {path.name} ...", flush=True)
+        speed = None if args.smoke else speed_probe()
+        print(f"[{i}/{len(paths)}] {path.name} ..."
+              + (f" (machine: {speed:.0f} CNN_S samples/s)" if speed else ""), flush=True)
         run = run_one(path, out, parameters, progress, cell_timeout=args.cell_timeout)
+        run.speed = speed
         after = count_runs(runs_dir)  # the next notebook's "before"
         run.runs_trained, runs_now = after - runs_now, after
         runs.append(run)

@@ -414,3 +414,9 @@ def test_render_notebook_times_rows_total_and_load():
                                                                                "01_b": 7}})
     assert "| notebook | minutes | models trained |" in counted
     assert "| 00_a | 5.0 | 0 |" in counted and "| **all** | **6.5** | **7** |" in counted
+    assert "machine speed" not in text  # an older record without the speed probe
+    timed = rt.render_notebook_times({**suite, "load_average": {"00_a": 2.04, "01_b": 1.9},
+                                      "speed": {"00_a": 512.4}})
+    assert "| notebook | minutes | load average at its end | machine speed before it" in timed
+    assert "| 00_a | 5.0 | 2.0 | 512 |" in timed and "| 01_b | 1.5 | 1.9 | — |" in timed
+    assert "| **all** | **6.5** | | |" in timed and "varies between hours" in timed
