@@ -152,15 +152,14 @@ def _plan_jobs(
     """One job per table row (``frame_index``: the row's frame in its video when rows are
     frames); returns the jobs, bad face-file notes and face files used. ``detected``: the
     detector's boxes per video path from another cache of the same frames
-    (:func:`detections_of_sibling`); a video listed there is aligned on them, not detected."""
+    (:func:`detections_of_sibling`); a video listed there and without the generator's boxes or a
+    face-location file is aligned on them instead of running the detector."""
     notes: list[dict[str, Any]] = []
     jobs: list[ShardJob] = []
     n_face_files = 0
     for row, k in zip(table.to_dict("records"), frame_index, strict=True):
         boxes = None
-        if detected is not None and row["path"] in detected:
-            boxes = detected[row["path"]]
-        elif use_gt_boxes:
+        if use_gt_boxes:
             boxes = gt_boxes(root, row["video_id"])
         elif (face_file := res.face_location_file(row)) is not None:
             try:
@@ -169,6 +168,8 @@ def _plan_jobs(
             except (ValueError, OSError) as exc:
                 notes.append({"path": str(face_file.relative_to(root)), "reason": "bad_face_file",
                               "count": 1, "detail": str(exc)})
+        if boxes is None and detected and row["path"] in detected:  # instead of the detector
+            boxes = detected[row["path"]]
         mods = tuple(params.get("modalities", ()))
         mod_paths = tuple(str(root / row[COLUMNS[m]]) if row[COLUMNS[m]] else "" for m in mods)
         jobs.append(ShardJob(shard_key(row["path"]), str(root / row["path"]), row["path"],

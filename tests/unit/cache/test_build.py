@@ -266,3 +266,20 @@ def test_a_cache_at_other_scales_reuses_the_detections_of_its_sibling(synth, tmp
     assert calls == [] and len(less.table) == len(fresh.table) - 1
     assert less.manifest["skips"]["media"]["no_face"] == (
         fresh.manifest["skips"]["media"].get("no_face", 0) + 1)
+
+
+def test_a_face_location_file_comes_before_the_sibling_detections(tmp_path):
+    """With a sibling cache beside it, a dataset's face-location files are still read (and
+    counted) where they exist; the sibling's boxes stand in for the detector only: the same
+    frames, boxes and skips as the sibling's."""
+    fake = fakes.build_casia_fasd(tmp_path / "CASIA", n_train=2, n_test=1)
+    first = build_cache("casia_fasd", fake.root, out=tmp_path / "caches" / "a", n_frames=4,
+                        workers=1, progress=False)
+    second = build_cache("casia_fasd", fake.root, out=tmp_path / "caches" / "b", n_frames=4,
+                         scales=(1.0, 2.0), workers=1, progress=False)
+    assert second.manifest["detections_from"] == "a"
+    assert second.manifest["counts"] == first.manifest["counts"]
+    assert second.manifest["counts"]["face_location_files"] == 1
+    assert second.manifest["skips"] == first.manifest["skips"]
+    pd.testing.assert_frame_equal(second.table, first.table)
+    np.testing.assert_array_equal(second.boxes("train"), first.boxes("train"))
