@@ -226,7 +226,17 @@ class Lab:
         return f"{self.base}/lab/tree/{notebook}.ipynb?reset&token={self.token}"
 
     def kernels(self) -> list[dict]:
-        return self.api("kernels")
+        """The running kernels. The server can answer 500 while a kernel is still starting
+        (its list reads the new kernel's state): asked again, up to 5 times, half a second
+        apart; a server that keeps failing fails the test."""
+        for attempt in range(5):
+            try:
+                return self.api("kernels")
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 or attempt == 4:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
 
     def shutdown_kernels(self) -> None:
         for k in self.kernels():
