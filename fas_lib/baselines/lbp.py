@@ -33,6 +33,7 @@ keyword arguments of :func:`fas_lib.studies.tables.lbp_baseline`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import operator
 from collections.abc import Sequence
@@ -149,6 +150,7 @@ def resize_crop(crop_rgb: np.ndarray, texture_size: int | None) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(crop_rgb), (n, n), interpolation=cv2.INTER_AREA)
 
 
+@functools.lru_cache(maxsize=None)
 def _code_table(P: int, method: str) -> np.ndarray:
     """The code of each of the ``2**P`` neighbour patterns (bit ``i``: neighbour ``i`` >= the
     centre), as scikit-image's ``local_binary_pattern`` maps them: ``default`` the pattern
@@ -180,9 +182,6 @@ def _code_table(P: int, method: str) -> np.ndarray:
             code = 1 + (n_ones - 1) * P + rot
         table[pattern] = code
     return table
-
-
-_CODE_TABLES: dict[tuple[int, str], np.ndarray] = {}
 
 
 def lbp_codes(channels: np.ndarray, P: int = 8, R: float = 1, method: str = "nri_uniform"
@@ -228,9 +227,8 @@ def lbp_codes(channels: np.ndarray, P: int = 8, R: float = 1, method: str = "nri
                           np.floor(c).astype(np.intp), np.ceil(c).astype(np.intp))
         dr, dc = (r - r0)[:, None], c - c0
         # the corners as slices: floor / ceil are the rows (cols) shifted by a constant
-        starts = [int(v[0]) for v in (r0, r1, c0, c1)]
         assert all(np.array_equal(v, v[0] + np.arange(len(v))) for v in (r0, r1, c0, c1))
-        (a0, a1, e0, e1) = starts
+        a0, a1, e0, e1 = (int(v[0]) for v in (r0, r1, c0, c1))
         plain = not dr.any() and not dc.any()  # an integer position: the pixel itself
         for k in range(0, len(img), step):
             blk = img[k:k + step]
@@ -244,10 +242,7 @@ def lbp_codes(channels: np.ndarray, P: int = 8, R: float = 1, method: str = "nri
                           + dc * blk[:, a1:a1 + hi, e1:e1 + wi])
                 texture = (1 - dr) * top + dr * bottom
             pattern[k:k + step] |= (texture - centre >= 0).astype(np.int64) << i
-    key = (int(P), method)
-    if key not in _CODE_TABLES:
-        _CODE_TABLES[key] = _code_table(int(P), method)
-    return _CODE_TABLES[key][pattern]
+    return _code_table(int(P), method)[pattern]
 
 
 def to_channels(crop_rgb: np.ndarray, color_space: str = "gray") -> list[np.ndarray]:
