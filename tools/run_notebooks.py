@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -152,18 +153,24 @@ def run_one(path: Path, out_dir: Path, parameters: dict[str, Any], progress: boo
                        load_average())
 
 
+@functools.lru_cache(maxsize=1)
+def _roofline_benchmark() -> Any:
+    """``benchmarks/bench_roofline.py`` as a module, loaded once per process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_roofline", ROOT / "benchmarks" / "bench_roofline.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 def speed_probe() -> float | None:
     """The machine's speed now, in CNN_S training samples/s (``speed_probe`` of
     ``benchmarks/bench_roofline.py``, about a second; ``None`` when it cannot run): a shared
     machine's speed varies by half between hours, and a notebook's time is read against it."""
-    import importlib.util
-
     try:
-        spec = importlib.util.spec_from_file_location(
-            "bench_roofline", ROOT / "benchmarks" / "bench_roofline.py")
-        bench = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(bench)
-        return round(float(bench.speed_probe()), 1)
+        return round(float(_roofline_benchmark().speed_probe()), 1)
     except Exception as exc:  # a probe that fails costs the record, never the run
         print(f"  (speed probe failed: {exc})", flush=True)
         return None
