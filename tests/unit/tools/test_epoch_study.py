@@ -63,3 +63,22 @@ def test_smoke_run_writes_curves_and_choice(tmp_path):
     assert [len(r["dev_eer_curve"]) for r in res["runs"]] == [2, 3]  # dev after every epoch
     assert all(0 <= e <= 1 for r in res["runs"] for e in r["dev_eer_curve"])
     assert (tmp_path / "fig" / "epoch_study.png").is_file()
+
+
+def test_rechoose_applies_the_rule_to_recorded_runs_without_training(tmp_path):
+    out = tmp_path / "epoch_study.json"
+    rows = _rows({"4:3": [0.150, 0.132], "8:6": [0.150, 0.140], "10:7": [0.135, 0.130]})
+    out.write_text(json.dumps({"chosen": "10:7", "runs": rows, "seed": 0}))
+    assert study.main(["--rechoose", "--tolerance", "0.5", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["chosen"] == "10:7" and res["tolerance"] == 0.5 and res["runs"] == rows
+    # 4:3 is 0.85 points above 10:7: outside 0.5, inside 1.0 (the default)
+    assert study.main(["--rechoose", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["chosen"] == "4:3" and "within 1 points of the longest (10:7)" in res["rule"]
+    assert [s["schedule"] for s in res["summary"]] == ["4:3", "8:6", "10:7"]
+
+
+def test_rechoose_without_a_recorded_study_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no recorded epoch study"):
+        study.main(["--rechoose", "--out", str(tmp_path / "none.json")])
