@@ -3,7 +3,7 @@
 Trains the same runs twice through :func:`fas_lib.studies.tables.run_many`, each time into a
 fresh folder: with ``workers=1`` (one after the other, every thread each: the default) and
 with ``workers=2`` (:mod:`fas_lib.training.pool`: two spawned processes, the cores shared out).
-Two kinds of run, as the notebooks train them (the ``cpu`` preset, 10 epochs; ``--epochs``
+Two kinds of run, as the notebooks train them (the ``cpu`` preset's schedule; ``--epochs``
 shortens them alike, which favours one after the other: each worker process starts once, a
 few seconds, whatever the runs' length):
 

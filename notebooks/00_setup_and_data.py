@@ -34,7 +34,7 @@
 #
 # **Before this notebook**: nothing. Paper: Sec. I (Fig. 1) and Sec. IV-A.
 #
-# Runtime on a laptop CPU: about 4 min the first time (most of it generating SynthSpoof and its
+# Runtime on a laptop CPU: about 3.5 min the first time (most of it generating SynthSpoof and its
 # crop cache on 2 cores; notebook 02 then reuses the cache); about 2 min once both are cached.
 # SMOKE: about 1 min.
 

@@ -27,7 +27,7 @@
 # **Before this notebook**: 01 (alignment and multi-scale crops), 02 (the crop cache and the
 # metrics). Paper: Sec. IV-A/B, Table II.
 #
-# Runtime on a laptop CPU: about 3–4 min (SMOKE: under 40 s).
+# Runtime on a laptop CPU: about 1.5 min (SMOKE: under 40 s).
 
 # %%
 import time
@@ -181,10 +181,9 @@ print(pd.DataFrame({"scale": MIRROR.scale, "test EER (%)": 100 * MIRROR.eer,
       .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 # %% [markdown]
-# On SynthSpoof 4.0 (the committed run) a frame's score moves by 0.05 to 0.1 when it is
-# mirrored, and the test EER rises at every scale, by 3.5 points at 0.9 and 0.4 at 1.4: the
-# networks learned orientation-bound detail, most of it at the tight scales. The likely
-# reason is the data's:
+# On SynthSpoof 4.0 (the committed run) a frame's score moves by 0.03 to 0.07 when it is
+# mirrored, and the test EER rises at every scale, by 1.4 to 3.2 points (2.3 at 0.9, 2.2 at
+# 1.4): the networks learned orientation-bound detail. The likely reason is the data's:
 # its subjects are derived from two source portraits, each kept one way round per subject,
 # and a network trained on a dozen of them partly learns their faces (issue 21). On a dataset
 # with many people the two EER columns should agree within a short run's noise.
@@ -213,8 +212,8 @@ if DATASET == "synthspoof":
 
 # %% [markdown]
 # In the committed run on SynthSpoof 4.0 the border itself makes little difference: at 1.4,
-# where the crop shows it in 828 of 958 attack frames, 11.7 % of those are accepted against
-# 13.4 % of the others (at 1.5, 9.0 % against 28.6 % of the 35 frames without it). The wide
+# where the crop shows it in 828 of 955 attack frames, 13.4 % of those are accepted against
+# 17.3 % of the others (at 1.5, 12.7 % against 28.6 % of the 35 frames without it). The wide
 # scales do win (Table II above), so what they add is more than the edge: since 4.0 every
 # video of a session is recorded in one room, and a wide crop shows whether the room around
 # the face is the session's room at its own scale or a recaptured copy of it. The border

@@ -30,7 +30,7 @@
 #
 # **Before this notebook**: 03 (CNN_S on one scale). Paper: Sec. III-A and Table I, Table IV.
 #
-# Runtime on a laptop CPU: about 6 min (SMOKE: under 30 s).
+# Runtime on a laptop CPU: about 2.5 min (SMOKE: under 30 s).
 
 # %%
 import time

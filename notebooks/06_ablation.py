@@ -26,9 +26,9 @@
 # **Before this notebook**: 03 (Table II runs, reused here), 04 (CNN_D, FLOPs), 05 (MS-FANS).
 # Paper: Sec. IV-B/C, Tables III–V.
 #
-# Runtime on a laptop CPU: about 17 min (14 fusion runs of about a minute each and the LBP
+# Runtime on a laptop CPU: about 7 min (14 fusion runs of about 20 s each and the LBP
 # baseline; the runs of 03, 04 and 05 are reused; `CNN_D_FOR_TABLES="train"` adds Table V's
-# CNN_D run, about 6 min), 10 s when all its runs already exist in `RUNS_DIR` (SMOKE: under
+# CNN_D run, about 2.5 min), 10 s when all its runs already exist in `RUNS_DIR` (SMOKE: under
 # 40 s).
 
 # %%
@@ -73,7 +73,7 @@ TABLE_IV_GROUP = None    # None -> the file's first group (paper: best on CASIA-
 TABLE_V_GROUP = None     # None -> the file's second (paper: best on REPLAY-ATTACK, [1.3,1.4,1.5])
 CNN_D_FOR_TABLES = "reuse"  # CNN_D MS-FANS rows of Tables IV/V: "reuse" fills a row from an
                          # existing run only (Table IV's is notebook 04's); "train" also trains
-                         # Table V's group (about 6 min on 2 cores); None: no CNN_D rows
+                         # Table V's group (about 2.5 min on 2 cores); None: no CNN_D rows
 FIG_DIR = "../figures"
 RESULTS_DIR = "../results"
 RUNS_DIR = "../runs"     # the runs of notebooks 03-05 are read back from here
@@ -311,11 +311,12 @@ for split, sub in AGREE.groupby("split", sort=False):
 # now miss good forgeries on training frames too, and the scales disagree on training frames
 # (the numbers printed above; the README's Table III section keeps the committed run's).
 # SynthSpoof 4.0 records every video of a session in one room, and the wide scales now win
-# as on real data (Table II falls from 14.7 % at 0.9 to 6.8 % at 1.5 in the committed run);
-# yet MS-FANS stays above its best scale in every group, in the two widest by more than the
-# bootstrap interval, while on Replay-Attack it beats it. So the lever is not the data's cues
-# alone: few training identities (two source portraits), and a fusion fitted on the very
-# frames its branches were trained on (Exercise 5 fits it on held-out frames).
+# as on real data (Table II falls from 17.2 % at 0.9 to 7.1 % at 1.5 in the committed run);
+# yet MS-FANS is below its best scale in one group only, by 0.2 points, and above it in the
+# three widest by more than the bootstrap interval, while on Replay-Attack it beats it. So
+# the lever is not the data's cues alone: few training identities (two source portraits),
+# and a fusion fitted on the very frames its branches were trained on (Exercise 5 fits it on
+# held-out frames).
 
 # %% [markdown]
 # ## 2. The hand-crafted baseline: colour-texture LBP + SVM

@@ -32,7 +32,7 @@
 # **Before this notebook**: 02 (crops), 03 (Table II), 05-06 (MS-FANS, Table III, LBP).
 # Paper: Sec. IV; protocols: OULU-NPU (FG 2017); the recipe is this course's.
 #
-# Runtime on a laptop CPU: about 19 min with `MAX_FOLDS=1` (one fold of P3, P4 and
+# Runtime on a laptop CPU: about 9 min with `MAX_FOLDS=1` (one fold of P3, P4 and
 # leave-one-attack-out; `None` runs all five of each), seconds when its runs exist in
 # `RUNS_DIR`. SMOKE: under 1 min.
 

@@ -39,7 +39,7 @@
 # **Before this notebook**: 00 (SynthSpoof, its depth and NIR preview), 02 (the crop cache),
 # 03 (training and the EER). Papers: Parkin & Grinchuk 2019; Deng et al. 2023.
 #
-# Runtime on a laptop CPU: about 8 min on 2 idle cores (data generation and caching about
+# Runtime on a laptop CPU: about 7 min on 2 idle cores (data generation and caching about
 # 1.5 min, 24 small models, 22 bootstrap comparisons under a minute), seconds when its runs
 # exist in `RUNS_DIR`. SMOKE: about 1 min.
 

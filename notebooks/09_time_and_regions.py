@@ -33,7 +33,7 @@
 # Papers: STASN (CVPR 2019); MS-FANS (ICPR 2018), Sec. V. The models are
 # `fas_lib.models.stasn.model` and `fas_lib.models.msfans.temporal`; training
 # `fas_lib.training.clips`. 
-# Runtime on a laptop CPU: about 8 min (on 2 cores: caching 960 clips, synthesizing and
+# Runtime on a laptop CPU: about 7 min (on 2 cores: caching 960 clips, synthesizing and
 # caching 216 replays, 12 clip models at 64 px and the data ablation's 3 cells with up to 2
 # seeds each), seconds when its runs exist in `RUNS_DIR`. SMOKE: under 1 min.
 
