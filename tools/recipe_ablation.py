@@ -15,7 +15,8 @@ Usage::
     python tools/recipe_ablation.py --dataset csv --root /data/release --protocols standard
 
 About 40 minutes for the default grid (13 recipes x 3 protocols x 2 seeds = 78 CNN_S runs of
-10 epochs, the cpu preset's schedule then; 4 since issue 24) on 2 CPU cores, measured with other jobs on the cores; finished runs are reused.
+10 epochs, the cpu preset's schedule then; 4 since issue 24) on 2 CPU cores, measured with
+other jobs on the cores; finished runs are reused.
 """
 
 from __future__ import annotations
