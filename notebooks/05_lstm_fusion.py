@@ -29,7 +29,7 @@
 # **Before this notebook**: 03 (single-scale CNN_S), 04 (Table I). Paper: Sec. III-B/C, Eq. 2-6.
 # It ends with the trained run scoring a photo of your own (section 5).
 #
-# Runtime on a laptop CPU: under 1 min (SMOKE: under 30 s).
+# Runtime on a laptop CPU: about 1 min (SMOKE: under 30 s).
 
 # %%
 import time
