@@ -523,19 +523,19 @@ def render_notebook_times(suite: Mapping[str, Any]) -> str:
     load = suite.get("load_average") or {}
     trained = suite.get("runs_trained_per_notebook") or {}
     speed = suite.get("speed") or {}
-    cols = (["minutes"] + (["models trained"] if trained else [])
-            + (["load average at its end"] if load else [])
-            + (["machine speed before it (CNN_S samples/s)"] if speed else []))
-    lines = _head("notebook", cols)
+    # the optional columns, those the record has: title, name -> value, cell format, total
+    extra = [col for col in (
+        ("models trained", trained, str, f"**{sum(trained.values())}**"),
+        ("load average at its end", load, "{:.1f}".format, ""),
+        ("machine speed before it (CNN_S samples/s)", speed, "{:.0f}".format, ""),
+    ) if col[1]]
+    lines = _head("notebook", ["minutes"] + [title for title, *_ in extra])
     for name, seconds in times.items():
-        cells = ([_minutes(seconds)]
-                 + ([str(trained[name]) if name in trained else "—"] if trained else [])
-                 + ([f"{load[name]:.1f}" if name in load else "—"] if load else [])
-                 + ([f"{speed[name]:.0f}" if name in speed else "—"] if speed else []))
+        cells = [_minutes(seconds)] + [fmt(values[name]) if name in values else "—"
+                                       for _, values, fmt, _ in extra]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(f"| **all** | **{_minutes(suite['total_s'])}** |"
-                 + (f" **{sum(trained.values())}** |" if trained else "")
-                 + (" |" if load else "") + (" |" if speed else ""))
+                 + "".join(f" {total} |" if total else " |" for *_, total in extra))
     reused = int(suite.get("runs_reused", 0))
     scratch = ("from scratch (every model trained in the run)" if reused == 0 else
                f"with {reused} runs read back from an earlier run")
